@@ -1,0 +1,5 @@
+"""`python -m tessetrack` runs the command-line interface."""
+
+from tessetrack.cli import main
+
+main()

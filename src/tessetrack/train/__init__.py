@@ -1,0 +1,1 @@
+"""Training: the loop, distributed helpers and checkpoints."""

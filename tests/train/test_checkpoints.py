@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from tessetrack.errors import CheckpointError
+from tessetrack.train.checkpoints import (
+    flatten_state,
+    load_checkpoint,
+    resolve_checkpoint,
+    save_checkpoint,
+    unflatten_state,
+)
+
+CONFIG = {"model": {"backbone": {"name": "small", "channels": 16}, "time_window": 3}, "seed": 0}
+
+
+def _model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 2)
+    )
+
+
+def test_round_trip_weights_config_meta_and_optimizer_state(tmp_path):
+    model = _model()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model(torch.randn(5, 4)).sum().backward()
+    opt.step()
+    state = {
+        "optimizer": opt.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "python_rng": random.getstate(),
+        "step": 7,
+    }
+    path = save_checkpoint(
+        tmp_path / "ck.safetensors", model.state_dict(), CONFIG, {"step": 7}, state
+    )
+    ck = load_checkpoint(path, expected_config=CONFIG, with_state=True)
+    assert ck.config == CONFIG and ck.meta == {"step": 7}
+    for k, v in model.state_dict().items():
+        assert torch.equal(ck.weights[k], v)
+    # The optimizer state loads back into a fresh optimizer and gives identical next steps.
+    model2 = _model()
+    model2.load_state_dict(ck.weights)
+    opt2 = torch.optim.AdamW(model2.parameters(), lr=1e-3)
+    opt2.load_state_dict(ck.state["optimizer"])
+    assert torch.equal(ck.state["torch_rng"], state["torch_rng"])
+    assert ck.state["python_rng"] == state["python_rng"]  # tuples survive as tuples
+    x = torch.randn(5, 4)
+    for m, o in ((model, opt), (model2, opt2)):
+        o.zero_grad()
+        m(x).sum().backward()
+        o.step()
+    for (k, a), b in zip(model.state_dict().items(), model2.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+
+
+def test_flatten_unflatten_nested_structure():
+    obj = {"a": [1, 2.5, None, "s", (torch.ones(2), {"b": torch.zeros(3)})], 3: True}
+    skeleton, tensors = flatten_state(obj)
+    assert len(tensors) == 2
+    back = unflatten_state(skeleton, tensors)
+    assert back["a"][:4] == [1, 2.5, None, "s"] and back[3] is True
+    assert isinstance(back["a"][4], tuple) and torch.equal(back["a"][4][1]["b"], torch.zeros(3))
+
+
+def test_other_config_is_refused_naming_the_key(tmp_path):
+    path = save_checkpoint(tmp_path / "ck.safetensors", _model().state_dict(), CONFIG)
+    other = {
+        "model": {"backbone": {"name": "hrnet_w32", "channels": 16}, "time_window": 3},
+        "seed": 0,
+    }
+    with pytest.raises(
+        CheckpointError,
+        match=r"model\.backbone\.name: expected 'hrnet_w32', checkpoint has 'small'",
+    ):
+        load_checkpoint(path, expected_config=other)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupted_or_truncated_checkpoint_is_refused(tmp_path, damage):
+    path = save_checkpoint(tmp_path / "ck.safetensors", _model().state_dict(), CONFIG)
+    data = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        path.write_bytes(np.random.default_rng(0).bytes(len(data)))
+    else:
+        path.write_bytes(b"")
+    with pytest.raises(
+        CheckpointError, match="ck.safetensors: not a readable safetensors checkpoint"
+    ):
+        load_checkpoint(path)
+
+
+def test_plain_safetensors_without_metadata_is_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "plain.safetensors"))
+    with pytest.raises(CheckpointError, match="without tessetrack metadata"):
+        load_checkpoint(tmp_path / "plain.safetensors")
+
+
+def test_missing_checkpoint_name_lists_what_exists(tmp_path):
+    with pytest.raises(CheckpointError, match="neither a file nor a shipped checkpoint"):
+        resolve_checkpoint("no-such-model")
+    path = save_checkpoint(tmp_path / "m" / "model.safetensors", _model().state_dict(), CONFIG)
+    assert resolve_checkpoint(tmp_path / "m") == path
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "nope.safetensors")

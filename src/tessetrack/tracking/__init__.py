@@ -1,0 +1,1 @@
+"""Online multi-person tracking: sliding windows, births, deaths, re-identification, merging."""

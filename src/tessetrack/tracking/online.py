@@ -1,0 +1,175 @@
+"""Online tracker (paper §3.2 applied to arbitrarily long sequences).
+
+The network sees short windows; this module strings its per-anchor outputs into tracks:
+
+- every anchor frame (one every Δt frames) brings a list of :class:`Observation` (a detected
+  person: pose, scores, matching descriptor);
+- a *link function* matches the observations of the previous anchor — plus tracks lost within the
+  last ``max_gap`` frames, for re-identification — to the new ones; the learned matcher
+  (:func:`descriptor_link`) or the Hungarian baseline on pose distance (:func:`pose_distance_link`);
+- unmatched observations are births (a new ID); tracks unseen for more than ``max_gap`` frames end;
+- each track keeps its last ``history`` observations (a bounded deque) for the learned merge of
+  overlapping descriptors, so memory stays constant on an endless stream.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from tessetrack.errors import ConfigError
+from tessetrack.structures import FramePoses, PersonPose
+
+__all__ = [
+    "TrackerConfig",
+    "Observation",
+    "Track",
+    "LinkFn",
+    "OnlineTracker",
+    "pose_distance_link",
+    "descriptor_link",
+]
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Tracker settings.
+
+    Attributes:
+        max_gap: frames a lost track is kept for re-identification; older tracks end.
+        history: observations kept per track (the T overlapping descriptors the merge needs).
+        min_detection_score: observations scoring below this are ignored.
+    """
+
+    max_gap: int = 30
+    history: int = 5
+    min_detection_score: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.max_gap < 0:
+            raise ConfigError(f"tracker.max_gap must be >= 0, got {self.max_gap}")
+        if self.history < 1:
+            raise ConfigError(f"tracker.history must be >= 1, got {self.history}")
+
+
+@dataclass(frozen=True, eq=False)
+class Observation:
+    """One detected person at one anchor frame.
+
+    Attributes:
+        joints: (J, 3) world metres.
+        scores: (J,) per-joint confidence in [0, 1], or None.
+        descriptor: (D,) matching descriptor (learned matcher), or None.
+        detection_score: the detector's confidence.
+    """
+
+    joints: np.ndarray
+    scores: np.ndarray | None = None
+    descriptor: torch.Tensor | None = None
+    detection_score: float = 1.0
+
+
+@dataclass(eq=False)
+class Track:
+    """A live or recently lost track."""
+
+    id: int
+    last_frame: int
+    history: deque[Observation] = field(default_factory=deque)
+
+    @property
+    def last(self) -> Observation:
+        return self.history[-1]
+
+
+#: ``link(previous, current) -> matches (N,)``: for each of the N previous observations the index of
+#: its match among the M current ones, or -1.
+LinkFn = Callable[[Sequence[Observation], Sequence[Observation]], np.ndarray]
+
+
+def pose_distance_link(max_distance: float = 0.5) -> LinkFn:
+    """Hungarian matching on mean per-joint distance (metres), gated at ``max_distance`` (variant G)."""
+
+    def link(prev: Sequence[Observation], cur: Sequence[Observation]) -> np.ndarray:
+        matches = np.full(len(prev), -1, dtype=np.int64)
+        if not prev or not cur:
+            return matches
+        a = np.stack([o.joints for o in prev])[:, None]  # N×1×J×3
+        b = np.stack([o.joints for o in cur])[None]  # 1×M×J×3
+        cost = np.nanmean(np.linalg.norm(a - b, axis=-1), axis=-1)  # N×M
+        cost = np.where(np.isfinite(cost), cost, 1e6)
+        rows, cols = linear_sum_assignment(cost)
+        keep = cost[rows, cols] <= max_distance
+        matches[rows[keep]] = cols[keep]
+        return matches
+
+    return link
+
+
+def descriptor_link(matcher: torch.nn.Module) -> LinkFn:
+    """Learned matching (variant D): ``matcher(desc0 (1,N,D), desc1 (1,M,D), mask0, mask1)`` must return
+    an object with ``matches0`` (1, N), e.g. :class:`tessetrack.model.matcher.LearnedMatcher`."""
+
+    @torch.no_grad()
+    def link(prev: Sequence[Observation], cur: Sequence[Observation]) -> np.ndarray:
+        if not prev or not cur:
+            return np.full(len(prev), -1, dtype=np.int64)
+        if any(o.descriptor is None for o in (*prev, *cur)):
+            raise ValueError("descriptor_link needs a descriptor on every observation")
+        d0 = torch.stack([o.descriptor for o in prev])[None]  # 1×N×D
+        d1 = torch.stack([o.descriptor for o in cur])[None]  # 1×M×D
+        m0 = torch.ones(d0.shape[:2], dtype=torch.bool, device=d0.device)
+        m1 = torch.ones(d1.shape[:2], dtype=torch.bool, device=d1.device)
+        return matcher(d0, d1, m0, m1).matches0[0].cpu().numpy().astype(np.int64)
+
+    return link
+
+
+class OnlineTracker:
+    """Assigns stable IDs to per-anchor observations; constant memory on endless streams.
+
+    Args:
+        link: the matching function (see :data:`LinkFn`).
+        config: :class:`TrackerConfig`.
+    """
+
+    def __init__(self, link: LinkFn, config: TrackerConfig | None = None) -> None:
+        self.link = link
+        self.config = config or TrackerConfig()
+        self.tracks: list[Track] = []
+        self._next_id = 0
+        self._last_frame: int | None = None
+
+    def update(self, frame: int, observations: Sequence[Observation]) -> FramePoses:
+        """Link the observations of anchor ``frame`` to the tracks; returns the frame's people with IDs."""
+        if self._last_frame is not None and frame <= self._last_frame:
+            raise ValueError(f"frames must increase: got {frame} after {self._last_frame}")
+        self._last_frame = frame
+        cfg = self.config
+        # Tracks unseen for longer than the gap end here, before matching.
+        self.tracks = [t for t in self.tracks if frame - t.last_frame <= cfg.max_gap]
+        obs = [o for o in observations if o.detection_score >= cfg.min_detection_score]
+        matches = (
+            self.link([t.last for t in self.tracks], obs) if self.tracks else np.zeros(0, np.int64)
+        )
+        assigned: dict[int, Track] = {}
+        for track, j in zip(self.tracks, matches, strict=True):
+            if j >= 0 and int(j) not in assigned:
+                assigned[int(j)] = track
+        people = []
+        for j, o in enumerate(obs):
+            track = assigned.get(j)
+            if track is None:  # birth: a dustbin match
+                track = Track(self._next_id, frame, deque(maxlen=cfg.history))
+                self._next_id += 1
+                self.tracks.append(track)
+            track.history.append(o)
+            track.last_frame = frame
+            people.append(PersonPose(track.id, o.joints, o.scores))
+        people.sort(key=lambda p: p.id)
+        return FramePoses(frame, tuple(people))

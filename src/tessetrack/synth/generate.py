@@ -1,0 +1,268 @@
+"""``tessetrack synth``: generate a synthetic multi-person multi-view dataset (Panoptic layout).
+
+Pipeline: rig (:mod:`~tessetrack.synth.rigs`) → scene from real motion capture
+(:mod:`~tessetrack.synth.scene`) → per frame: pose the people, render every camera
+(:mod:`~tessetrack.synth.render`), simulate detections (:mod:`~tessetrack.synth.detections_sim`) →
+files (:mod:`~tessetrack.synth.writer`). One seed fixes everything: the seed's
+``SeedSequence`` is split into independent streams for rig, scene, looks and detections.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tessetrack.errors import InputError
+from tessetrack.synth.detections_sim import DetectionNoise, simulate_detections
+from tessetrack.synth.motion import clips_for_split, load_clip, load_skeleton
+from tessetrack.synth.render import PeopleRenderer, sample_appearance, sample_style
+from tessetrack.synth.rigs import RIG_NAMES, Rig, make_rig
+from tessetrack.synth.scene import Scene, SceneConfig, generate_scene
+from tessetrack.synth.writer import (
+    write_body3d_scene,
+    write_calibration,
+    write_image,
+    write_metadata,
+)
+
+__all__ = ["SynthConfig", "SynthResult", "parse_image_size", "build_scene", "generate_dataset"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Settings of ``tessetrack synth`` (CLI flags in brackets).
+
+    Attributes:
+        rig: ``ring``, ``random``, ``panoptic``, ``shelf`` or ``campus`` [--rig].
+        num_cameras: V; None = the rig's default (5, Shelf 5, Campus 3) [--cameras].
+        num_people: people placed in the scene [--people].
+        num_frames: T [--frames].
+        seed: the only source of randomness [--seed].
+        split: clips from ``train``, ``val``, ``test`` or ``all`` [--split].
+        image_size: (W, H); None = 512×512 (parametric rigs) or the native aspect 512 wide.
+        images: render and write images [--no-images turns it off].
+        detections: joint set of simulated OpenPose detections, or None for none.
+        fps: frame rate (Panoptic HD: 29.97).
+        scene: composition settings (its num_people/num_frames/fps are overridden).
+        noise: detection error model.
+    """
+
+    rig: str = "ring"
+    num_cameras: int | None = None
+    num_people: int = 4
+    num_frames: int = 300
+    seed: int = 0
+    split: str = "train"
+    image_size: tuple[int, int] | None = None
+    images: bool = True
+    detections: str | None = "body25"
+    fps: float = 29.97
+    scene: SceneConfig = field(default_factory=SceneConfig)
+    noise: DetectionNoise = field(default_factory=DetectionNoise)
+
+
+@dataclass(frozen=True, eq=False)
+class SynthResult:
+    """What :func:`generate_dataset` wrote: the folder, the rig and the scene (floor frame)."""
+
+    out: Path
+    rig: Rig
+    scene: Scene
+    metadata: dict
+
+
+def parse_image_size(text: str | None) -> tuple[int, int] | None:
+    """``"640x480"`` -> (640, 480); None stays None."""
+    if text is None:
+        return None
+    try:
+        w, h = (int(x) for x in str(text).lower().split("x"))
+    except ValueError:
+        raise InputError(f"image size must look like 640x480, got {text!r}") from None
+    if w < 16 or h < 16:
+        raise InputError(f"image size must be at least 16x16, got {text!r}")
+    return w, h
+
+
+def _validate(config: SynthConfig) -> None:
+    if config.rig not in RIG_NAMES:
+        raise InputError(f"unknown rig {config.rig!r}; choose one of {', '.join(RIG_NAMES)}")
+    if config.num_cameras is not None and config.num_cameras < 1:
+        raise InputError(f"--cameras must be at least 1, got {config.num_cameras}")
+    if config.num_people < 1:
+        raise InputError(f"--people must be at least 1, got {config.num_people}")
+    if config.num_frames < 1:
+        raise InputError(f"--frames must be at least 1, got {config.num_frames}")
+    if config.seed < 0:
+        raise InputError(f"--seed must be non-negative, got {config.seed}")
+    if config.image_size is not None and min(config.image_size) < 16:
+        raise InputError(f"image size must be at least 16x16, got {config.image_size}")
+    clips_for_split(config.split)  # raises for an unknown split
+
+
+def _prepare_output(out: Path) -> Path:
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError("output exists and is not a folder", out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".tessetrack_write_test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"cannot write to the output folder ({exc.strerror})", out) from None
+    if not os.access(out, os.W_OK):
+        raise InputError("the output folder is not writable", out)
+    return out
+
+
+def build_scene(config: SynthConfig) -> tuple[Rig, Scene, list[np.random.Generator]]:
+    """The rig and scene of a config, plus the generators left for looks and detections."""
+    _validate(config)
+    rig_rng, scene_rng, look_rng, det_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(4)
+    )
+    rig = make_rig(
+        config.rig, num_cameras=config.num_cameras, image_size=config.image_size, rng=rig_rng
+    )
+    clips = [load_clip(name) for name in clips_for_split(config.split)]
+    scene_cfg = SceneConfig(
+        **{
+            **config.scene.__dict__,
+            "num_people": config.num_people,
+            "num_frames": config.num_frames,
+            "fps": config.fps,
+        }
+    )
+    scene = generate_scene(
+        scene_cfg,
+        clips,
+        load_skeleton(),
+        scene_rng,
+        area_center=rig.area_center,
+        area_half_size=rig.area_half_size,
+    )
+    return rig, scene, [look_rng, det_rng]
+
+
+def generate_dataset(
+    out: str | Path,
+    config: SynthConfig = SynthConfig(),
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> SynthResult:
+    """Generate a dataset into ``out`` (Panoptic layout, see :mod:`tessetrack.synth.writer`).
+
+    Args:
+        out: output folder (created; its name is the sequence name).
+        config: settings.
+        progress: called as ``progress(frames_done, num_frames)`` after every frame.
+
+    Raises:
+        InputError: bad settings or an unwritable folder.
+    """
+    _validate(config)
+    out = _prepare_output(Path(out))
+    rig, scene, (look_rng, det_rng) = build_scene(config)
+    cameras = rig.cameras
+    write_calibration(out, cameras)
+    joints_world = rig.floor_to_world(scene.joints)  # T×P×19×3, NaN where absent
+    renderer = None
+    if config.images:
+        ref = np.stack(
+            [scene.joints[int(np.argmax(scene.present[:, i])), i] for i in range(scene.num_people)]
+        )  # P×19×3
+        centers = np.stack([rig.world_to_floor(c.center) for c in cameras])
+        reach = np.abs(centers[:, :2] - rig.area_center).max() + 1.5
+        renderer = PeopleRenderer(
+            ref,
+            [sample_appearance(look_rng) for _ in range(scene.num_people)],
+            sample_style(look_rng),
+            R_world_from_floor=rig.R_world_from_floor,
+            t_world_from_floor=rig.t_world_from_floor,
+            floor_half_size=float(max(reach, 4.0)),
+            floor_center=rig.area_center,
+            rng=look_rng,
+        )
+    detections: dict[str, dict[int, np.ndarray]] = {c.name: {} for c in cameras}
+    try:
+        for t in range(scene.num_frames):
+            present = scene.present[t]
+            ids = [i for i in range(scene.num_people) if present[i]]
+            write_body3d_scene(out, t, joints_world[t, ids], ids, config.fps)
+            if renderer is not None:
+                renderer.set_poses(np.nan_to_num(joints_world[t]), present)
+            for cam in cameras:
+                uv = cam.project(np.nan_to_num(joints_world[t]))  # P×19×2
+                uv[~present] = np.nan
+                depth = cam.depth(np.nan_to_num(joints_world[t]))  # P×19
+                occluded = None
+                if renderer is not None:
+                    rgb, seg = renderer.render(cam)
+                    write_image(out, cam.name, t, rgb)
+                    occluded = _occlusion(uv, seg)
+                if config.detections is not None:
+                    detections[cam.name][t] = simulate_detections(
+                        uv,
+                        depth=depth,
+                        width=cam.width,
+                        height=cam.height,
+                        rng=det_rng,
+                        occluded=occluded,
+                        joint_set=config.detections,
+                        noise=config.noise,
+                    )
+            if progress is not None:
+                progress(t + 1, scene.num_frames)
+    finally:
+        if renderer is not None:
+            renderer.close()
+    if config.detections is not None:
+        from tessetrack.io.detections import Detections2D, write_openpose
+
+        write_openpose(out / "detections", Detections2D(config.detections, detections))
+    metadata = {
+        "format": "tessetrack.synth/1",
+        "seed": config.seed,
+        "rig": rig.name,
+        "cameras": [c.name for c in cameras],
+        "split": config.split,
+        "clips_available": list(clips_for_split(config.split)),
+        "clips_used": sorted({s["clip"] for p in scene.people for s in p["segments"]}),
+        "fps": config.fps,
+        "num_frames": scene.num_frames,
+        "num_people": scene.num_people,
+        "units": "cm (Panoptic layout); metadata in metres",
+        "R_world_from_floor": rig.R_world_from_floor.tolist(),
+        "t_world_from_floor_m": rig.t_world_from_floor.tolist(),
+        "images": bool(config.images),
+        "detections": config.detections,
+        "people": scene.people,
+    }
+    write_metadata(out, metadata)
+    logger.info("wrote %d frames × %d cameras to %s", scene.num_frames, len(cameras), out)
+    return SynthResult(out, rig, scene, metadata)
+
+
+def _occlusion(uv: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """(P, 19) True where a joint's pixel shows another person or nothing (joint hidden).
+
+    uv: (P, 19, 2) pixels (NaN for absent people); seg: (H, W) person index, −1 background.
+    """
+    H, W = seg.shape
+    P = uv.shape[0]
+    out = np.zeros(uv.shape[:2], bool)
+    finite = np.isfinite(uv).all(-1)
+    px = np.where(finite[..., None], np.round(np.nan_to_num(uv)), -1).astype(np.int64)
+    inside = finite & (px[..., 0] >= 0) & (px[..., 0] < W) & (px[..., 1] >= 0) & (px[..., 1] < H)
+    owner = np.full(uv.shape[:2], -2, np.int64)
+    owner[inside] = seg[px[inside][:, 1], px[inside][:, 0]]
+    out[inside] = owner[inside] != np.arange(P)[:, None].repeat(19, 1)[inside]
+    return out

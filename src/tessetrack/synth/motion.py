@@ -1,0 +1,631 @@
+"""Real motion capture for synthetic scenes: DeepMimic clips, forward kinematics, motion variety.
+
+The ``pybullet`` wheel ships 15 DeepMimic humanoid clips (``pybullet_data/data/motions/
+humanoid3d_*.txt``, 33.6 s of real motion capture) and the humanoid they drive
+(``pybullet_data/humanoid/humanoid.urdf``). A clip is JSON: ``"Loop"`` (``"wrap"`` or ``"none"``) and
+``"Frames"``, rows of 44 numbers::
+
+    duration, root position (3), root rotation (4, w x y z),
+    chest (4), neck (4), r_hip (4), r_knee (1), r_ankle (4), r_shoulder (4), r_elbow (1),
+    l_hip (4), l_knee (1), l_ankle (4), l_shoulder (4), l_elbow (1)
+
+Quaternions are ``w x y z``; knees and elbows are angles (rad) about the joint's local z axis.
+
+Conventions written down once here:
+
+* **Clip frame**: DeepMimic's, y up, x forward (the feet point to +x), z to the person's right,
+  metres. The URDF is written at 4× scale; DeepMimic loads it with ``globalScaling=0.25``, and the
+  clips' root positions are in that scaled frame, so every URDF offset is multiplied by
+  :data:`URDF_SCALE`.
+* **Floor frame**: tessetrack's synthetic scene frame, z up, floor at ``z = 0``, metres:
+  ``(x, y, z)_floor = (x, -z, y)_clip``. Rigs place the floor frame into their own world
+  (:mod:`tessetrack.synth.rigs`).
+* **Panoptic-19 joints** from the humanoid's link frames: ``neck`` = the neck joint, ``mid_hip`` =
+  the root, hips/knees/ankles/shoulders/elbows = their joints, wrists = the fixed wrist joints.
+  The face is rigidly attached to the neck link (the head) with the offsets of
+  :data:`FACE_OFFSETS` (metres, in the neck link's frame: forward, up, right), chosen on the
+  humanoid's head sphere (centre 0.175 m above the neck joint, radius 0.1025 m).
+
+Clip split (disjoint, by clip): see :data:`CLIP_SPLITS` — 11 train, 2 val, 2 test clips.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tessetrack.errors import InputError
+from tessetrack.skeletons import PANOPTIC19
+
+__all__ = [
+    "CLIP_NAMES",
+    "CLIP_SPLITS",
+    "FACE_OFFSETS",
+    "URDF_SCALE",
+    "DEEPMIMIC_JOINTS",
+    "MocapClip",
+    "HumanoidSkeleton",
+    "MotionOptions",
+    "clips_for_split",
+    "data_path",
+    "load_clip",
+    "load_skeleton",
+    "sample_clip",
+    "forward_kinematics",
+    "links_to_panoptic19",
+    "clip_to_floor",
+    "mirror_joints",
+    "heading_of",
+    "synthesize_motion",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Scale DeepMimic applies to ``humanoid.urdf`` (``globalScaling=0.25``).
+URDF_SCALE = 0.25
+
+#: The 12 rotating joints of a clip row, in row order, and whether each is revolute (1 angle).
+DEEPMIMIC_JOINTS: tuple[tuple[str, bool], ...] = (
+    ("chest", False),
+    ("neck", False),
+    ("right_hip", False),
+    ("right_knee", True),
+    ("right_ankle", False),
+    ("right_shoulder", False),
+    ("right_elbow", True),
+    ("left_hip", False),
+    ("left_knee", True),
+    ("left_ankle", False),
+    ("left_shoulder", False),
+    ("left_elbow", True),
+)
+
+CLIP_NAMES: tuple[str, ...] = (
+    "backflip",
+    "cartwheel",
+    "crawl",
+    "dance_a",
+    "dance_b",
+    "getup_facedown",
+    "getup_faceup",
+    "jump",
+    "kick",
+    "punch",
+    "roll",
+    "run",
+    "spin",
+    "spinkick",
+    "walk",
+)
+
+#: Disjoint split by clip. ``walk`` (the clip that moves people around most) is in train; test
+#: keeps ``run`` so that test scenes also have people crossing the floor.
+CLIP_SPLITS: dict[str, tuple[str, ...]] = {
+    "train": (
+        "backflip",
+        "cartwheel",
+        "crawl",
+        "dance_a",
+        "getup_facedown",
+        "getup_faceup",
+        "punch",
+        "roll",
+        "spin",
+        "spinkick",
+        "walk",
+    ),
+    "val": ("jump", "kick"),
+    "test": ("dance_b", "run"),
+}
+
+#: Face joints in the neck (head) link frame, metres: (forward, up, right). The head sphere of the
+#: humanoid has its centre at (0, 0.175, 0) and radius 0.1025; the nose is on its front, the eyes
+#: 3.2 cm either side above it, the ears 7.5 cm to the sides (a 15 cm wide head).
+FACE_OFFSETS: dict[str, tuple[float, float, float]] = {
+    "nose": (0.095, 0.160, 0.0),
+    "l_eye": (0.085, 0.200, -0.032),
+    "r_eye": (0.085, 0.200, 0.032),
+    "l_ear": (0.000, 0.180, -0.075),
+    "r_ear": (0.000, 0.180, 0.075),
+}
+
+# Panoptic-19 body joints -> humanoid link whose frame origin is the joint.
+_BODY_LINKS: dict[str, str] = {
+    "neck": "neck",
+    "mid_hip": "root",
+    "l_shoulder": "left_shoulder",
+    "l_elbow": "left_elbow",
+    "l_wrist": "left_wrist",
+    "l_hip": "left_hip",
+    "l_knee": "left_knee",
+    "l_ankle": "left_ankle",
+    "r_shoulder": "right_shoulder",
+    "r_elbow": "right_elbow",
+    "r_wrist": "right_wrist",
+    "r_hip": "right_hip",
+    "r_knee": "right_knee",
+    "r_ankle": "right_ankle",
+}
+
+
+def data_path() -> Path:
+    """Folder of ``pybullet_data`` (the clips and the humanoid URDF)."""
+    import pybullet_data
+
+    return Path(pybullet_data.getDataPath())
+
+
+def clips_for_split(split: str) -> tuple[str, ...]:
+    """Clip names of ``split`` (``train``, ``val``, ``test`` or ``all``)."""
+    if split == "all":
+        return CLIP_NAMES
+    if split not in CLIP_SPLITS:
+        raise InputError(f"unknown split {split!r}; choose one of train, val, test, all")
+    return CLIP_SPLITS[split]
+
+
+# -- quaternions (w, x, y, z), batched over leading dims --------------------------------------------
+
+
+def _quat_normalize(q: np.ndarray) -> np.ndarray:
+    return q / np.linalg.norm(q, axis=-1, keepdims=True)
+
+
+def _quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """(..., 4) unit quaternions w x y z -> (..., 3, 3) rotation matrices."""
+    w, x, y, z = np.moveaxis(_quat_normalize(q), -1, 0)
+    m = np.stack(
+        [
+            1 - 2 * (y * y + z * z),
+            2 * (x * y - w * z),
+            2 * (x * z + w * y),
+            2 * (x * y + w * z),
+            1 - 2 * (x * x + z * z),
+            2 * (y * z - w * x),
+            2 * (x * z - w * y),
+            2 * (y * z + w * x),
+            1 - 2 * (x * x + y * y),
+        ],
+        axis=-1,
+    )
+    return m.reshape(*q.shape[:-1], 3, 3)  # ...×3×3
+
+
+def _quat_nlerp(q0: np.ndarray, q1: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Normalized linear interpolation on the short arc. q0, q1: (..., 4); w: broadcastable (..., 1)."""
+    sign = np.where(np.sum(q0 * q1, axis=-1, keepdims=True) < 0, -1.0, 1.0)
+    return _quat_normalize((1 - w) * q0 + w * sign * q1)
+
+
+# -- clips and skeleton -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class MocapClip:
+    """One DeepMimic clip in the clip frame (y up, metres).
+
+    Attributes:
+        name: e.g. ``"walk"``.
+        frame_time: seconds between rows.
+        loop: whether the clip is cyclic (``"Loop": "wrap"``).
+        root_pos: (T, 3) root positions.
+        root_rot: (T, 4) root rotations (w x y z).
+        local_rot: (T, 12, 4) joint rotations (w x y z) in :data:`DEEPMIMIC_JOINTS` order;
+            revolute angles are turned into rotations about z.
+    """
+
+    name: str
+    frame_time: float
+    loop: bool
+    root_pos: np.ndarray
+    root_rot: np.ndarray
+    local_rot: np.ndarray
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.root_pos.shape[0])
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first to the last row."""
+        return (self.num_frames - 1) * self.frame_time
+
+
+def load_clip(name_or_path: str | Path) -> MocapClip:
+    """Read a DeepMimic clip by name (``"walk"``) or from a ``humanoid3d_*.txt`` path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = data_path() / "data" / "motions" / f"humanoid3d_{name_or_path}.txt"
+    if not path.is_file():
+        raise InputError(f"no DeepMimic clip here; known clips: {', '.join(CLIP_NAMES)}", path)
+    try:
+        doc = json.loads(path.read_text())
+        rows = np.asarray(doc["Frames"], dtype=np.float64)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"not a DeepMimic clip ({exc})", path) from None
+    if rows.ndim != 2 or rows.shape[1] != 44 or rows.shape[0] < 2:
+        raise InputError(f"expected rows of 44 numbers, got shape {rows.shape}", path)
+    cols = 8
+    rots = []
+    for _, revolute in DEEPMIMIC_JOINTS:
+        if revolute:
+            a = rows[:, cols]
+            zeros = np.zeros_like(a)
+            rots.append(np.stack([np.cos(a / 2), zeros, zeros, np.sin(a / 2)], axis=-1))
+            cols += 1
+        else:
+            rots.append(_quat_normalize(rows[:, cols : cols + 4]))
+            cols += 4
+    name = path.stem.removeprefix("humanoid3d_")
+    return MocapClip(
+        name=name,
+        frame_time=float(np.median(rows[:-1, 0])),
+        loop=str(doc.get("Loop", "none")).lower() == "wrap",
+        root_pos=rows[:, 1:4],
+        root_rot=_quat_normalize(rows[:, 4:8]),
+        local_rot=np.stack(rots, axis=1),  # T×12×4
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class HumanoidSkeleton:
+    """Kinematic tree of the DeepMimic humanoid, scaled to metres.
+
+    Attributes:
+        links: link names in topological order (``root`` first).
+        parents: parent index per link (-1 for the root).
+        offsets: (L, 3) joint origin of each link in its parent's frame (metres).
+        rot_index: per link, the index into a clip's ``local_rot`` driving it, or -1 (fixed).
+    """
+
+    links: tuple[str, ...]
+    parents: tuple[int, ...]
+    offsets: np.ndarray
+    rot_index: tuple[int, ...]
+
+    def index(self, link: str) -> int:
+        return self.links.index(link)
+
+
+def load_skeleton(urdf_path: str | Path | None = None) -> HumanoidSkeleton:
+    """Parse the humanoid URDF's joints (parent, child, origin) into a :class:`HumanoidSkeleton`."""
+    path = Path(urdf_path) if urdf_path is not None else data_path() / "humanoid" / "humanoid.urdf"
+    try:
+        # the shipped file ends with a NUL byte, which XML parsers reject
+        root = ET.fromstring(path.read_bytes().rstrip(b"\x00\r\n \t"))
+    except (OSError, ET.ParseError) as exc:
+        raise InputError(f"cannot read the humanoid URDF ({exc})", path) from None
+    children: dict[str, tuple[str, np.ndarray]] = {}
+    for joint in root.iter("joint"):
+        parent = joint.find("parent").get("link")  # type: ignore[union-attr]
+        child = joint.find("child").get("link")  # type: ignore[union-attr]
+        origin = joint.find("origin")
+        xyz = np.zeros(3) if origin is None else np.array(origin.get("xyz", "0 0 0").split(), float)
+        children[child] = (parent, xyz * URDF_SCALE)
+    rot_names = [n for n, _ in DEEPMIMIC_JOINTS]
+    links: list[str] = ["root"]
+    parents: list[int] = [-1]
+    offsets: list[np.ndarray] = [np.zeros(3)]
+    pending = [c for c in children if c != "root" and children[c][0] != "base"]
+    while pending:
+        progressed = False
+        for child in list(pending):
+            parent, xyz = children[child]
+            if parent in links:
+                links.append(child)
+                parents.append(links.index(parent))
+                offsets.append(xyz)
+                pending.remove(child)
+                progressed = True
+        if not progressed:
+            raise InputError(f"URDF links not connected to the root: {pending}", path)
+    rot_index = tuple(rot_names.index(n) if n in rot_names else -1 for n in links)
+    return HumanoidSkeleton(tuple(links), tuple(parents), np.stack(offsets), rot_index)
+
+
+# -- sampling and forward kinematics ----------------------------------------------------------------
+
+
+def _yaw_quat(angle: np.ndarray) -> np.ndarray:
+    """(...,) angles about the clip frame's y (up) axis -> (..., 4) quaternions."""
+    zeros = np.zeros_like(angle)
+    return np.stack([np.cos(angle / 2), zeros, np.sin(angle / 2), zeros], axis=-1)
+
+
+def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    aw, ax, ay, az = np.moveaxis(a, -1, 0)
+    bw, bx, by, bz = np.moveaxis(b, -1, 0)
+    return np.stack(
+        [
+            aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+        ],
+        axis=-1,
+    )
+
+
+def _clip_yaw(q: np.ndarray) -> np.ndarray:
+    """Heading (rotation about y) of root quaternions (..., 4): angle of the rotated x axis."""
+    R = _quat_to_matrix(q)
+    fwd = R[..., :, 0]  # ...×3, the body's forward (x) axis in the clip frame
+    return np.arctan2(-fwd[..., 2], fwd[..., 0])
+
+
+def sample_clip(clip: MocapClip, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Interpolate a clip at arbitrary times (seconds).
+
+    Looping clips continue past their end: each cycle is moved by the previous cycles' root
+    displacement and turned by their heading change (as DeepMimic does), so walking goes on.
+    Non-looping clips hold their first/last frame outside ``[0, duration]``.
+
+    Args:
+        clip: the clip.
+        times: (T,) seconds.
+
+    Returns:
+        root_pos (T, 3), root_rot (T, 4), local_rot (T, 12, 4) in the clip frame.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    dur = clip.duration
+    if clip.loop:
+        times = np.clip(times, 0.0, None)
+        cycle = np.floor(times / dur).astype(np.int64)
+        local_t = times - cycle * dur
+    else:
+        cycle = np.zeros(times.shape, np.int64)
+        local_t = np.clip(times, 0.0, dur)
+    f = local_t / clip.frame_time
+    i0 = np.clip(np.floor(f).astype(np.int64), 0, clip.num_frames - 2)
+    w = np.clip(f - i0, 0.0, 1.0)[:, None]  # T×1
+    root_pos = (1 - w) * clip.root_pos[i0] + w * clip.root_pos[i0 + 1]  # T×3
+    root_rot = _quat_nlerp(clip.root_rot[i0], clip.root_rot[i0 + 1], w)  # T×4
+    local_rot = _quat_nlerp(clip.local_rot[i0], clip.local_rot[i0 + 1], w[:, :, None])  # T×12×4
+    if clip.loop and np.any(cycle > 0):
+        # after c cycles: turn by c·dyaw about the first frame's root, shift by the cycles' steps
+        dyaw = float(_clip_yaw(clip.root_rot[-1]) - _clip_yaw(clip.root_rot[0]))
+        start = clip.root_pos[0]
+        step = clip.root_pos[-1] - start
+        step[1] = 0.0
+        for c in np.unique(cycle[cycle > 0]):
+            sel = cycle == c
+            origin = start.copy()
+            for k in range(int(c)):
+                origin = origin + _quat_to_matrix(_yaw_quat(np.array(k * dyaw))) @ step
+            yaw = float(c) * dyaw
+            Rc = _quat_to_matrix(_yaw_quat(np.array(yaw)))
+            moved = (root_pos[sel] - start) @ Rc.T + origin  # n×3
+            moved[:, 1] = root_pos[sel, 1]
+            root_pos[sel] = moved
+            root_rot[sel] = _quat_mul(_yaw_quat(np.full(int(sel.sum()), yaw)), root_rot[sel])
+    return root_pos, root_rot, local_rot
+
+
+def forward_kinematics(
+    skeleton: HumanoidSkeleton,
+    root_pos: np.ndarray,
+    root_rot: np.ndarray,
+    local_rot: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Link frames of the humanoid (vectorized over time).
+
+    ``T_link = T_parent · Trans(offset) · Rot(q_joint)``; the root frame is ``Trans(root_pos) ·
+    Rot(root_rot)``.
+
+    Args:
+        skeleton: the kinematic tree.
+        root_pos: (T, 3); root_rot: (T, 4) w x y z; local_rot: (T, 12, 4) w x y z.
+
+    Returns:
+        positions (T, L, 3) of each link frame's origin (= its joint) and rotations (T, L, 3, 3),
+        both in the clip frame.
+    """
+    T = root_pos.shape[0]
+    L = len(skeleton.links)
+    local_R = _quat_to_matrix(local_rot)  # T×12×3×3
+    pos = np.zeros((T, L, 3))
+    rot = np.zeros((T, L, 3, 3))
+    pos[:, 0] = root_pos
+    rot[:, 0] = _quat_to_matrix(root_rot)
+    for i in range(1, L):
+        p = skeleton.parents[i]
+        pos[:, i] = pos[:, p] + rot[:, p] @ skeleton.offsets[i]  # T×3
+        r = skeleton.rot_index[i]
+        rot[:, i] = rot[:, p] if r < 0 else rot[:, p] @ local_R[:, r]  # T×3×3
+    return pos, rot
+
+
+def links_to_panoptic19(
+    skeleton: HumanoidSkeleton, link_pos: np.ndarray, link_rot: np.ndarray
+) -> np.ndarray:
+    """Panoptic-19 joints from link frames (clip frame). (T, L, 3), (T, L, 3, 3) -> (T, 19, 3)."""
+    out = np.zeros((link_pos.shape[0], PANOPTIC19.num_joints, 3))
+    neck = skeleton.index("neck")
+    for j, name in enumerate(PANOPTIC19.joints):
+        if name in _BODY_LINKS:
+            out[:, j] = link_pos[:, skeleton.index(_BODY_LINKS[name])]
+        else:
+            offset = np.asarray(FACE_OFFSETS[name])  # forward, up, right = clip-frame x, y, z
+            out[:, j] = link_pos[:, neck] + link_rot[:, neck] @ offset
+    return out
+
+
+def clip_to_floor(points_clip: np.ndarray) -> np.ndarray:
+    """Clip frame (y up) -> floor frame (z up): ``(x, y, z) -> (x, -z, y)``. (..., 3) -> (..., 3)."""
+    return np.stack([points_clip[..., 0], -points_clip[..., 2], points_clip[..., 1]], axis=-1)
+
+
+def mirror_joints(joints: np.ndarray) -> np.ndarray:
+    """Mirror Panoptic-19 joints (..., 19, 3) in the floor frame's x–z plane and swap left/right."""
+    out = joints.copy()
+    out[..., 1] = -out[..., 1]
+    perm = list(range(PANOPTIC19.num_joints))
+    for a, b in PANOPTIC19.flip_pairs:
+        perm[a], perm[b] = b, a
+    return out[..., perm, :]
+
+
+def heading_of(joints: np.ndarray) -> np.ndarray:
+    """Facing direction (angle about z, rad) of floor-frame Panoptic-19 joints (..., 19, 3) -> (...,).
+
+    Forward = left × up, with left = l_hip − r_hip (a person facing +x has its left at +y).
+    """
+    left = joints[..., PANOPTIC19.index("l_hip"), :] - joints[..., PANOPTIC19.index("r_hip"), :]
+    # (lx, ly, 0) × (0, 0, 1) = (ly, -lx, 0)
+    return np.arctan2(-left[..., 0], left[..., 1])
+
+
+# -- motion synthesis ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MotionOptions:
+    """How one person's motion is varied.
+
+    Attributes:
+        scale_range: per-person body scale (uniform).
+        time_warp: playback speed factor range (``±20 %``).
+        mirror_prob: probability that a clip segment is mirrored (left ↔ right).
+        segment_seconds: length range of a segment of a looping clip; non-looping clips play once.
+        crossfade_seconds: overlap in which consecutive segments are blended.
+        max_turn: largest heading change (rad) at a transition between segments.
+        heading_candidates: random headings tried to keep a segment inside the area.
+    """
+
+    scale_range: tuple[float, float] = (0.85, 1.15)
+    time_warp: tuple[float, float] = (0.8, 1.2)
+    mirror_prob: float = 0.5
+    segment_seconds: tuple[float, float] = (2.0, 5.0)
+    crossfade_seconds: float = 0.4
+    max_turn: float = np.pi / 4
+    heading_candidates: int = 12
+
+
+def _rotate_z(points: np.ndarray, angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    R = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    return points @ R.T
+
+
+def _outside(xy: np.ndarray, center: np.ndarray, half: np.ndarray) -> float:
+    """Largest distance (m) by which points (..., 2) leave the axis-aligned area."""
+    excess = np.abs(xy - center) - half
+    return float(np.max(np.clip(excess, 0.0, None), initial=0.0))
+
+
+def synthesize_motion(
+    clips: list[MocapClip],
+    skeleton: HumanoidSkeleton,
+    num_frames: int,
+    fps: float,
+    rng: np.random.Generator,
+    *,
+    start_xy: np.ndarray,
+    area_center: np.ndarray,
+    area_half_size: np.ndarray,
+    options: MotionOptions = MotionOptions(),
+) -> tuple[np.ndarray, dict]:
+    """One person's Panoptic-19 trajectory in the floor frame from chained, varied clips.
+
+    Segments (random clip, mirrored or not, time-warped, scaled by the person's scale) are chained:
+    each new segment starts where the previous one is at the start of the cross-fade, turned by at
+    most ``max_turn``; among ``heading_candidates`` random headings the one whose root path stays
+    inside the area is kept. Over the cross-fade the two segments' joints are blended with a
+    smoothstep weight.
+
+    Args:
+        clips: the pool of clips to draw from.
+        skeleton: the humanoid.
+        num_frames: T.
+        fps: output frame rate.
+        rng: random generator (all randomness comes from it).
+        start_xy: (2,) where the person's root starts on the floor.
+        area_center, area_half_size: (2,) the capture area on the floor (axis-aligned).
+        options: variety settings.
+
+    Returns:
+        joints (T, 19, 3) floor-frame metres, and a dict describing the person (scale, segments).
+    """
+    if not clips:
+        raise InputError("no motion clips to draw from")
+    scale = float(rng.uniform(*options.scale_range))
+    fade = max(1, int(round(options.crossfade_seconds * fps)))
+    out = np.zeros((num_frames, PANOPTIC19.num_joints, 3))
+    segments: list[dict] = []
+    filled = 0  # frames of ``out`` that are final up to the cross-fade window
+    heading = float(rng.uniform(-np.pi, np.pi))
+    anchor = np.asarray(start_xy, dtype=np.float64)
+    mid_hip = PANOPTIC19.index("mid_hip")
+    while filled < num_frames:
+        clip = clips[int(rng.integers(len(clips)))]
+        speed = float(rng.uniform(*options.time_warp))
+        mirrored = bool(rng.random() < options.mirror_prob)
+        if clip.loop:
+            seconds = float(rng.uniform(*options.segment_seconds))
+            t0 = float(rng.uniform(0.0, clip.duration))
+        else:
+            seconds = clip.duration / speed
+            t0 = 0.0
+        n = max(fade + 2, int(round(seconds * fps)))
+        times = t0 + np.arange(n) * speed / fps
+        rp, rr, lr = sample_clip(clip, times)
+        pos, rot = forward_kinematics(skeleton, rp, rr, lr)
+        seg = clip_to_floor(links_to_panoptic19(skeleton, pos, rot)) * scale  # n×19×3
+        if mirrored:
+            seg = mirror_joints(seg)
+        # put the segment's start at the origin facing +x
+        seg0_xy = seg[0, mid_hip, :2].copy()
+        seg[..., :2] -= seg0_xy
+        seg = _rotate_z(seg, -float(heading_of(seg[0])))
+        first = not segments
+        best: tuple[float, np.ndarray, float] | None = None
+        for _ in range(options.heading_candidates):
+            if first:
+                h = float(rng.uniform(-np.pi, np.pi))
+            else:
+                h = heading + float(rng.uniform(-options.max_turn, options.max_turn))
+            cand = _rotate_z(seg, h)
+            cand[..., :2] += anchor
+            bad = _outside(cand[:, mid_hip, :2], area_center, area_half_size)
+            if best is None or bad < best[0]:
+                best = (bad, cand, h)
+            if bad == 0.0:
+                break
+        assert best is not None
+        _, seg, _ = best
+        start = 0 if first else max(0, filled - fade)
+        stop = min(num_frames, start + n)
+        k = stop - start
+        if first:
+            out[start:stop] = seg[:k]
+        else:
+            overlap = min(fade, k, filled - start)
+            if overlap > 0:
+                s = (np.arange(overlap) + 1) / (overlap + 1)
+                w = (s * s * (3 - 2 * s))[:, None, None]  # smoothstep, overlap×1×1
+                out[start : start + overlap] = (1 - w) * out[start : start + overlap] + w * seg[
+                    :overlap
+                ]
+            out[start + overlap : stop] = seg[overlap:k]
+        segments.append(
+            {
+                "clip": clip.name,
+                "start_frame": int(start),
+                "frames": int(k),
+                "speed": round(speed, 4),
+                "mirrored": mirrored,
+            }
+        )
+        filled = stop
+        if filled < num_frames:
+            # the next segment starts at the beginning of the cross-fade window
+            ref = out[max(0, filled - fade)]
+            anchor = ref[mid_hip, :2].copy()
+            heading = float(heading_of(ref))
+    return out, {"scale": round(scale, 4), "segments": segments}

@@ -1,0 +1,112 @@
+"""``tessetrack synth`` end to end: files in the Panoptic layout, determinism, bad arguments."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tessetrack.cli import app
+from tessetrack.errors import InputError
+from tessetrack.synth.generate import SynthConfig, generate_dataset, parse_image_size
+
+SMALL = SynthConfig(num_cameras=2, num_people=3, num_frames=4, image_size=(64, 48))
+
+
+def _scene_files(out: Path) -> list[dict]:
+    files = sorted((out / "hdPose3d_stage1_coco19").glob("body3DScene_*.json"))
+    return [json.loads(f.read_text()) for f in files]
+
+
+def test_files_in_panoptic_layout(tmp_path: Path) -> None:
+    out = tmp_path / "seq1"
+    result = generate_dataset(out, SMALL)
+    calib = json.loads((out / "calibration_seq1.json").read_text())
+    assert [c["name"] for c in calib["cameras"]] == ["00_00", "00_01"]
+    assert calib["cameras"][0]["resolution"] == [64, 48]
+    # t in cm: the ring camera is 5 m from the centre at 2.5 m height -> |t| = |R c| = 559 cm
+    t = np.array(calib["cameras"][0]["t"]).reshape(3)
+    np.testing.assert_allclose(np.linalg.norm(t), 100 * np.hypot(5.0, 2.5), rtol=1e-9)
+    scenes = _scene_files(out)
+    assert len(scenes) == 4 and scenes[0]["fpsType"] == "hd_29_97"
+    body = scenes[0]["bodies"][0]
+    joints = np.array(body["joints19"]).reshape(19, 4)
+    # cm: a standing or moving person's joints are metres * 100 of the floor-frame truth
+    truth = result.scene.joints[0, body["id"]]
+    np.testing.assert_allclose(joints[:, :3], truth * 100, atol=1e-3)
+    for cam in ("00_00", "00_01"):
+        assert len(list((out / "hdImgs" / cam).glob(f"{cam}_*.jpg"))) == 4
+        assert len(list((out / "detections" / cam).glob("*_keypoints.json"))) == 4
+    meta = json.loads((out / "tessetrack_synth.json").read_text())
+    assert meta["seed"] == 0 and meta["split"] == "train"
+    assert set(meta["clips_used"]) <= set(meta["clips_available"])
+
+
+def test_deterministic_per_seed(tmp_path: Path) -> None:
+    cfg = SynthConfig(**{**SMALL.__dict__, "images": False})
+    generate_dataset(tmp_path / "a", cfg)
+    generate_dataset(tmp_path / "b", cfg)
+    generate_dataset(tmp_path / "c", SynthConfig(**{**cfg.__dict__, "seed": 1}))
+    assert _scene_files(tmp_path / "a") == _scene_files(tmp_path / "b")
+    assert _scene_files(tmp_path / "a") != _scene_files(tmp_path / "c")
+    assert not (tmp_path / "a" / "hdImgs").exists()
+
+
+def test_panoptic_reader_reads_the_output(tmp_path: Path) -> None:
+    pytest.importorskip("tessetrack.io.calibration")
+    from tessetrack.data.panoptic import PanopticDataset
+
+    out = tmp_path / "seq2"
+    result = generate_dataset(out, SMALL)
+    ds = PanopticDataset(out)
+    frame = ds[0]
+    assert len(frame.cameras) == 2
+    people = frame.people
+    assert len(people) == int(result.scene.present[0].sum())
+
+
+def test_bad_arguments(tmp_path: Path) -> None:
+    for bad in (
+        {"num_cameras": 0},
+        {"num_frames": -1},
+        {"num_people": 0},
+        {"rig": "dome"},
+        {"split": "holdout"},
+    ):
+        with pytest.raises(InputError):
+            generate_dataset(tmp_path / "x", SynthConfig(**{**SMALL.__dict__, **bad}))
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(InputError, match="not a folder"):
+        generate_dataset(blocker, SMALL)
+    with pytest.raises(InputError):
+        generate_dataset(blocker / "sub", SMALL)  # parent is a file: cannot create
+    with pytest.raises(InputError):
+        parse_image_size("64by48")
+    assert parse_image_size("64x48") == (64, 48)
+
+
+def test_cli(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(
+        app,
+        [
+            "synth",
+            str(tmp_path / "s"),
+            "--cameras",
+            "1",
+            "--people",
+            "1",
+            "--frames",
+            "2",
+            "--no-images",
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    assert len(_scene_files(tmp_path / "s")) == 2
+    bad = runner.invoke(app, ["synth", str(tmp_path / "t"), "--cameras", "0"])
+    assert bad.exit_code != 0
+    assert isinstance(bad.exception, InputError)

@@ -32,14 +32,98 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version_callback,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
 ) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
 
 
 # --- commands ------------------------------------------------------------------------------------
 # Each command lives in its own block below; keep them thin (argument parsing + one library call).
+
+
+# --- synth ---
+@app.command()
+def synth(
+    out: str = typer.Argument(..., help="Output folder (CMU Panoptic layout)."),
+    rig: str = typer.Option("ring", help="ring | random | panoptic | shelf | campus"),
+    cameras: int | None = typer.Option(None, help="Number of cameras (default: the rig's)."),
+    people: int = typer.Option(4, help="People in the scene."),
+    frames: int = typer.Option(300, help="Number of frames."),
+    seed: int = typer.Option(0, help="Random seed (fixes everything)."),
+    split: str = typer.Option("train", help="Motion clips: train | val | test | all"),
+    image_size: str | None = typer.Option(None, help="WxH, e.g. 512x512."),
+    no_images: bool = typer.Option(False, "--no-images", help="Write poses and cameras only."),
+) -> None:
+    """Write a synthetic multi-person multi-view dataset from real motion capture."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from tessetrack.synth.generate import SynthConfig, generate_dataset, parse_image_size
+
+    config = SynthConfig(
+        rig=rig,
+        num_cameras=cameras,
+        num_people=people,
+        num_frames=frames,
+        seed=seed,
+        split=split,
+        image_size=parse_image_size(image_size),
+        images=not no_images,
+    )
+    with Progress(transient=True) as bar:
+        task = bar.add_task("synth", total=frames)
+        result = generate_dataset(
+            out, config, progress=lambda done, total: bar.update(task, completed=done)
+        )
+    Console().print(
+        f"[green]wrote[/green] {result.scene.num_frames} frames, {len(result.rig.cameras)} "
+        f"cameras, {result.scene.num_people} people -> {result.out}"
+    )
+
+
+# --- train ---
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
+def train(
+    ctx: typer.Context,
+    config: str = typer.Option(..., "--config", help="YAML config (overrides on the paper defaults; may name a preset)."),
+    output: str = typer.Option("runs/train", "--output", "-o", help="Run folder: checkpoints, logs, curves."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from OUTPUT/last.safetensors."),
+    max_steps: int | None = typer.Option(None, help="Stop after this many steps of this call (checkpointed)."),
+) -> None:
+    """Train end to end with eq. (4); resumable; runs unchanged under torchrun. Extra KEY=VALUE args override the config."""
+    import os
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from tessetrack.config import load_config
+    from tessetrack.train.loop import train as run_training
+
+    cfg = load_config(config, list(ctx.args))
+    is_main = os.environ.get("RANK", "0") == "0"
+    with Progress(
+        TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"),
+        TimeRemainingColumn(), disable=not is_main, transient=False,
+    ) as bar:
+        task = bar.add_task("train", total=None, loss="")
+
+        def progress(step: int, total: int, losses: dict[str, float]) -> None:
+            bar.update(task, completed=step, total=total, loss=f"loss {losses['loss']:.4g}")
+
+        result = run_training(cfg, output, resume=resume, max_steps_this_run=max_steps, progress=progress)
+    if is_main:
+        Console().print(f"[green]step {result.step}[/green], last loss {result.last_loss:.4g}, "
+                        f"val {result.val or '-'} -> {result.checkpoint}")
 
 
 def main(argv: list[str] | None = None) -> None:

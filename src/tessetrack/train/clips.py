@@ -1,0 +1,202 @@
+"""Training clips: F = T + Δt consecutive frames of every view, with the ground truth at the anchors.
+
+A clip is cut from a :class:`~tessetrack.data.base.MultiViewDataset` (any reader: the synthetic
+benchmark in Panoptic layout, real Panoptic, Shelf/Campus ...). Images are resized to the model's input
+size and the cameras rescaled with them (:meth:`Camera.scaled`). Augmentation: *view dropout* keeps a
+random subset of between ``min_views`` and V views, so the model stays robust to the number of cameras.
+
+Randomness comes from a ``numpy.random.Generator`` passed in, so a training step's clip depends only on
+(seed, step, rank) and a resumed run sees exactly the clips an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from tessetrack.data.base import MultiViewDataset
+from tessetrack.errors import InputError
+from tessetrack.losses import ClipTargets
+from tessetrack.model.tessetrack import ClipBatch
+from tessetrack.skeletons import convert_joints, get_joint_set
+from tessetrack.structures import MultiViewFrame
+
+__all__ = ["ClipSpec", "ClipSource", "person_centres", "make_clip", "collate_clips"]
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """How clips are cut.
+
+    Attributes:
+        length: F, frames per clip (the model's ``clip_length``).
+        anchors: the two anchor frame positions in the clip (the model's ``anchors``).
+        image_size: (W, H) the images are resized to.
+        max_people: P, person slots per anchor (extra people are dropped, nearest first kept).
+        min_views: view dropout keeps at least this many views (== V disables dropout).
+        joint_set: the model's output joint set.
+    """
+
+    length: int
+    anchors: tuple[int, int]
+    image_size: tuple[int, int]
+    max_people: int = 10
+    min_views: int = 1
+    joint_set: str = "panoptic19"
+
+
+def person_centres(joints: np.ndarray, joint_set: str = "panoptic19") -> np.ndarray:
+    """Detection centre of each person: midpoint of neck and mid-hip.  (..., J, 3) -> (..., 3)."""
+    js = get_joint_set(joint_set)
+    return 0.5 * (joints[..., js.index("neck"), :] + joints[..., js.index("mid_hip"), :])
+
+
+@dataclass(frozen=True, eq=False)
+class ClipSource:
+    """Where clips can start: dataset positions s such that frames s … s+F-1 are consecutive."""
+
+    dataset: MultiViewDataset
+    starts: tuple[int, ...]
+
+    @classmethod
+    def build(cls, dataset: MultiViewDataset, length: int) -> ClipSource:
+        ids = np.asarray(dataset.frames)
+        if len(ids) < length:
+            raise InputError(f"dataset has {len(ids)} frames, a clip needs {length}", dataset.root)
+        steps = np.diff(ids)
+        step = int(np.min(steps)) if len(steps) else 1
+        ok = [s for s in range(len(ids) - length + 1) if np.all(steps[s : s + length - 1] == step)]
+        if not ok:
+            raise InputError(f"no run of {length} evenly spaced frames in the dataset", dataset.root)
+        return cls(dataset, tuple(ok))
+
+
+def _load_image(frame: MultiViewFrame, name: str, size: tuple[int, int]) -> np.ndarray:
+    if name not in frame.images:
+        raise InputError(f"frame {frame.frame} has no image for camera {name!r}; training needs images")
+    img = frame.images[name]()
+    return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+
+
+def make_clip(
+    frames: Sequence[MultiViewFrame],
+    spec: ClipSpec,
+    rng: np.random.Generator,
+    camera_names: Sequence[str] | None = None,
+    with_images: bool = True,
+) -> dict[str, Tensor]:
+    """One clip as unbatched float32 tensors (see :func:`collate_clips`).
+
+    Args:
+        frames: the F frames of the clip, in order.
+        spec: :class:`ClipSpec`.
+        rng: drives view dropout.
+        camera_names: the V views, in order (default: the first frame's cameras).
+        with_images: load images (False for heatmap-input variants fed from detections).
+
+    Returns:
+        dict with images (F, V, 3, H, W) in [0, 1], K (F, V, 3, 3), R, t, dist, image_size (F, V, 2),
+        view_mask (F, V), gt_centres (2, P, 3), gt_mask (2, P), gt_joints (2, P, J, 3), gt_joint_mask (2, P, J).
+    """
+    if len(frames) != spec.length:
+        raise ValueError(f"expected {spec.length} frames, got {len(frames)}")
+    names = list(camera_names or frames[0].cameras)
+    v, (w, h) = len(names), spec.image_size
+    keep = np.ones(v, bool)
+    if spec.min_views < v:
+        k = int(rng.integers(spec.min_views, v + 1))
+        keep[:] = False
+        keep[rng.choice(v, size=k, replace=False)] = True
+    f = spec.length
+    K = np.tile(np.eye(3), (f, v, 1, 1))
+    R = np.tile(np.eye(3), (f, v, 1, 1))
+    t = np.zeros((f, v, 3))
+    t[..., 2] = 1.0
+    dist = np.zeros((f, v, 5))
+    mask = np.zeros((f, v), bool)
+    images = np.zeros((f, v, h, w, 3), np.uint8) if with_images else None
+    for i, fr in enumerate(frames):
+        for j, name in enumerate(names):
+            cam = fr.cameras.get(name)
+            if cam is None or not keep[j]:
+                continue
+            scaled = cam.scaled(w, h)
+            K[i, j], R[i, j], t[i, j], dist[i, j] = scaled.K, scaled.R, scaled.t, scaled.dist
+            mask[i, j] = True
+            if images is not None:
+                images[i, j] = _load_image(fr, name, (w, h))
+
+    # ground truth at the anchors; slot p = the same person id at both anchors
+    a_frames = [frames[a] for a in spec.anchors]
+    ids = sorted({p.id for fr in a_frames for p in fr.people})
+    if len(ids) > spec.max_people:
+        ids = ids[: spec.max_people]
+    js = get_joint_set(spec.joint_set)
+    P, J = len(ids), js.num_joints
+    gt_j = np.zeros((2, P, J, 3))
+    gt_jm = np.zeros((2, P, J), bool)
+    gt_m = np.zeros((2, P), bool)
+    for a, fr in enumerate(a_frames):
+        for p in fr.people:
+            if p.id not in ids:
+                continue
+            s = ids.index(p.id)
+            joints = p.joints if fr.joint_set == spec.joint_set else convert_joints(p.joints, fr.joint_set, spec.joint_set)
+            ok = np.all(np.isfinite(joints), -1)
+            if p.scores is not None and fr.joint_set == spec.joint_set:
+                ok &= np.asarray(p.scores) > 0
+            centre = person_centres(joints, spec.joint_set)
+            if not np.all(np.isfinite(centre)):
+                continue
+            gt_j[a, s] = np.where(ok[:, None], joints, 0.0)
+            gt_jm[a, s] = ok
+            gt_m[a, s] = True
+    gt_c = np.where(gt_m[..., None], person_centres(gt_j, spec.joint_set), 0.0)
+
+    out = {
+        "K": torch.tensor(K, dtype=torch.float32),
+        "R": torch.tensor(R, dtype=torch.float32),
+        "t": torch.tensor(t, dtype=torch.float32),
+        "dist": torch.tensor(dist, dtype=torch.float32),
+        "image_size": torch.tensor([w, h], dtype=torch.float32).expand(f, v, 2).clone(),
+        "view_mask": torch.tensor(mask),
+        "gt_centres": torch.tensor(gt_c, dtype=torch.float32),
+        "gt_mask": torch.tensor(gt_m),
+        "gt_joints": torch.tensor(gt_j, dtype=torch.float32),
+        "gt_joint_mask": torch.tensor(gt_jm),
+    }
+    if images is not None:
+        out["images"] = torch.from_numpy(images).permute(0, 1, 4, 2, 3).float() / 255.0  # F×V×3×H×W
+    return out
+
+
+def collate_clips(clips: Sequence[dict[str, Tensor]], teacher_forcing: bool = True) -> tuple[ClipBatch, ClipTargets]:
+    """Stack clips into a :class:`ClipBatch` and :class:`ClipTargets`, padding person slots to the batch max."""
+    if not clips:
+        raise ValueError("no clips to collate")
+    p = max(c["gt_mask"].shape[1] for c in clips)
+
+    def pad(x: Tensor) -> Tensor:  # pad dim 1 (persons) to p
+        extra = p - x.shape[1]
+        if extra == 0:
+            return x
+        return torch.cat([x, x.new_zeros(x.shape[0], extra, *x.shape[2:])], dim=1)
+
+    st = {k: torch.stack([c[k] for c in clips]) for k in ("K", "R", "t", "dist", "image_size", "view_mask")}
+    gt = {k: torch.stack([pad(c[k]) for c in clips]) for k in ("gt_centres", "gt_mask", "gt_joints", "gt_joint_mask")}
+    images = torch.stack([c["images"] for c in clips]) if "images" in clips[0] else None
+    batch = ClipBatch(
+        K=st["K"], R=st["R"], t=st["t"], dist=st["dist"], image_size=st["image_size"], view_mask=st["view_mask"],
+        images=images,
+        gt_centres=gt["gt_centres"] if teacher_forcing else None,
+        gt_mask=gt["gt_mask"] if teacher_forcing else None,
+    )
+    targets = ClipTargets(
+        centres=gt["gt_centres"], person_mask=gt["gt_mask"], joints=gt["gt_joints"], joint_mask=gt["gt_joint_mask"]
+    )
+    return batch, targets

@@ -1,0 +1,483 @@
+"""``tessetrack train``: the joint training loop of eq. (4), resumable, distributed-ready.
+
+- Data: clips (T + Δt frames, all views) cut from dataset folders any reader understands, with view
+  dropout (:mod:`tessetrack.train.clips`). The clip of step s on rank r is drawn from a generator
+  seeded with (seed, s, r): a resumed run sees exactly the clips of an uninterrupted one.
+- Optimisation: AdamW or SGD, linear warm-up then cosine decay, gradient clipping, optional bf16
+  autocast (``amp``).
+- Checkpoints (safetensors + JSON, :mod:`tessetrack.train.checkpoints`) every ``checkpoint_every``
+  steps, every ``checkpoint_minutes`` and at exit (also on Ctrl-C / SIGTERM); ``last.safetensors``
+  holds weights, optimizer, scheduler, torch RNG and step, so a run resumes exactly.
+- Logs: ``log.csv`` (per logged step), ``val.csv``, TensorBoard when the ``tensorboard`` package is
+  installed, ``curves.png`` and ``report.json`` at the end.
+- Distributed: under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DDP (NCCL on GPU,
+  gloo on CPU); rank 0 writes files; ranks check they hold identical weights at every checkpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import math
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from tessetrack.config import Config, LossConfig
+from tessetrack.data.base import MultiViewDataset
+from tessetrack.errors import CheckpointError, ConfigError
+from tessetrack.losses import total_loss
+from tessetrack.model.tessetrack import TesseTrack, build_model
+from tessetrack.train.checkpoints import load_checkpoint, save_checkpoint
+from tessetrack.train.clips import ClipSource, ClipSpec, collate_clips, make_clip
+
+__all__ = ["TrainSettings", "TrainResult", "train", "evaluate_clips", "weights_digest"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The ``train`` section of a config (all optional; validated on use).
+
+    Attributes:
+        data: training dataset folders.
+        val_data: validation dataset folders.
+        steps: optimizer steps in all.
+        batch_size: clips per step and rank.
+        optimizer: ``adamw`` or ``sgd`` (paper: lr 0.01).
+        lr, weight_decay, momentum: optimizer settings.
+        warmup_steps: linear warm-up; then cosine decay to ``lr · min_lr_ratio``.
+        grad_clip: max gradient norm (0 disables).
+        amp: bf16 autocast (CPU and GPU).
+        image_size: (W, H) input size of the backbone.
+        max_people: person slots per anchor.
+        min_views: view dropout keeps at least this many views (a large value disables it).
+        teacher_forcing: build tesseracts on GT centres (else on NMS detections).
+        checkpoint_every, checkpoint_minutes: checkpoint cadence.
+        val_every, val_clips: validation cadence and size.
+        log_every: CSV/TensorBoard cadence.
+        seed: data sampling and model initialisation.
+        threads: torch intra-op threads (None: leave torch's default).
+    """
+
+    data: tuple[str, ...] = ()
+    val_data: tuple[str, ...] = ()
+    steps: int = 1000
+    batch_size: int = 1
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    warmup_steps: int = 50
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 5.0
+    amp: bool = False
+    image_size: tuple[int, int] = (256, 256)
+    max_people: int = 6
+    min_views: int = 1
+    teacher_forcing: bool = True
+    checkpoint_every: int = 200
+    checkpoint_minutes: float = 5.0
+    val_every: int = 250
+    val_clips: int = 8
+    log_every: int = 10
+    seed: int = 0
+    threads: int | None = None
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> TrainSettings:
+        known = {f.name: f for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                raise ConfigError(f"train.{key}: unknown setting; known: {', '.join(sorted(known))}")
+            if key in ("data", "val_data"):
+                value = (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+            elif key == "image_size":
+                value = tuple(int(v) for v in value)
+            kwargs[key] = value
+        s = cls(**kwargs)
+        if s.optimizer not in ("adamw", "sgd"):
+            raise ConfigError(f"train.optimizer: expected 'adamw' or 'sgd', got {s.optimizer!r}")
+        for key in ("steps", "batch_size", "checkpoint_every", "val_every", "log_every", "max_people", "min_views"):
+            if int(getattr(s, key)) < 1:
+                raise ConfigError(f"train.{key}: must be >= 1, got {getattr(s, key)}")
+        if s.lr <= 0:
+            raise ConfigError(f"train.lr: must be > 0, got {s.lr}")
+        if len(s.image_size) != 2 or min(s.image_size) < 16:
+            raise ConfigError(f"train.image_size: expected [W, H] >= 16, got {s.image_size}")
+        return s
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where a finished (or interrupted) run left things."""
+
+    out_dir: Path
+    step: int
+    last_loss: float
+    val: dict[str, float]
+    checkpoint: Path
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def weights_digest(model: nn.Module) -> str:
+    """SHA-1 of all parameters' bytes (float32), to compare replicas across ranks."""
+    h = hashlib.sha1()
+    for _, p in sorted(model.state_dict().items()):
+        h.update(p.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _lr_lambda(s: TrainSettings) -> Callable[[int], float]:
+    def f(step: int) -> float:
+        if step < s.warmup_steps:
+            return (step + 1) / s.warmup_steps
+        progress = min(1.0, (step - s.warmup_steps) / max(1, s.steps - s.warmup_steps))
+        return s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return f
+
+
+def _open(paths: Sequence[str]) -> list[MultiViewDataset]:
+    from tessetrack.data import open_dataset
+
+    return [open_dataset(p) for p in paths]
+
+
+def _sample_clips(
+    sources: Sequence[ClipSource], spec: ClipSpec, rng: np.random.Generator, n: int, with_images: bool
+) -> list[dict[str, torch.Tensor]]:
+    clips = []
+    for _ in range(n):
+        src = sources[int(rng.integers(len(sources)))]
+        start = src.starts[int(rng.integers(len(src.starts)))]
+        frames = [src.dataset[start + i] for i in range(spec.length)]
+        names = sorted(src.dataset.cameras)
+        clips.append(make_clip(frames, spec, rng, names, with_images=with_images))
+    return clips
+
+
+def _to(batch: Any, device: torch.device) -> Any:
+    kw = {f.name: (getattr(batch, f.name).to(device) if getattr(batch, f.name) is not None else None) for f in fields(batch)}
+    return type(batch)(**kw)
+
+
+@torch.no_grad()
+def evaluate_clips(
+    model: TesseTrack, clips: Sequence[dict[str, torch.Tensor]], device: torch.device, loss_config: LossConfig
+) -> dict[str, float]:
+    """Validation on fixed clips: mean loss terms, MPJPE (mm) of the anchor poses of GT people, and the
+    accuracy of the anchor-to-anchor matching (learned matchers)."""
+    model.eval()
+    sums: dict[str, float] = {"loss": 0.0, "detection": 0.0, "tracking": 0.0, "pose": 0.0}
+    err_sum, err_n, match_ok, match_n = 0.0, 0, 0, 0
+    for clip in clips:
+        batch, targets = collate_clips([clip], teacher_forcing=True)
+        batch, targets = _to(batch, device), _to(targets, device)
+        out = model(batch)
+        terms = total_loss(out, targets, model.grid, loss_config)
+        for k, v in zip(("loss", "detection", "tracking", "pose"), terms, strict=True):
+            sums[k] += float(v)
+        m = targets.joint_mask & targets.person_mask[..., None]  # B×A×P×J
+        e = torch.linalg.vector_norm(out.joints - targets.joints, dim=-1)  # B×A×P×J
+        err_sum += float(e[m].sum()) * 1000.0
+        err_n += int(m.sum())
+        if out.match is not None:
+            both = targets.person_mask[:, 0] & targets.person_mask[:, 1]
+            idx = torch.arange(both.shape[1], device=device).expand_as(both)
+            match_ok += int(((out.match.matches0 == idx) & both).sum())
+            match_n += int(both.sum())
+    model.train()
+    n = max(1, len(clips))
+    res = {k: v / n for k, v in sums.items()}
+    res["mpjpe_mm"] = err_sum / max(1, err_n)
+    if match_n:
+        res["match_accuracy"] = 100.0 * match_ok / match_n
+    return res
+
+
+def _plot_curves(out_dir: Path) -> None:
+    from matplotlib.figure import Figure
+
+    def read(name: str) -> dict[str, list[float]]:
+        p = out_dir / name
+        if not p.is_file():
+            return {}
+        with p.open() as fh:
+            rows = list(csv.DictReader(fh))
+        return {k: [float(r[k]) for r in rows if r[k] != ""] for k in (rows[0] if rows else {})}
+
+    tr, va = read("log.csv"), read("val.csv")
+    if not tr:
+        return
+    fig = Figure(figsize=(11, 3.5))
+    axes = fig.subplots(1, 3)
+    axes[0].plot(tr["step"], tr["loss"], label="train loss")
+    if va:
+        axes[0].plot(va["step"], va["loss"], "o-", label="val loss")
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("step")
+    axes[0].legend()
+    if va:
+        axes[1].plot(va["step"], va["mpjpe_mm"], "o-")
+        axes[1].set_title("val MPJPE (mm)")
+        axes[1].set_xlabel("step")
+        if "match_accuracy" in va:
+            axes[2].plot(va["step"], va["match_accuracy"], "o-")
+            axes[2].set_title("val match accuracy (%)")
+            axes[2].set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(out_dir / "curves.png", dpi=100)
+
+
+class _CsvLog:
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        self.path, self.columns = path, list(columns)
+        if not path.exists():
+            with path.open("w", newline="") as fh:
+                csv.writer(fh).writerow(self.columns)
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        with self.path.open("a", newline="") as fh:
+            csv.writer(fh).writerow([row.get(c, "") for c in self.columns])
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop rows logged after ``step`` (a resumed run repeats them)."""
+    if not path.is_file():
+        return
+    with path.open() as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        return
+    kept = [rows[0]] + [r for r in rows[1:] if r and int(float(r[0])) <= step]
+    with path.open("w", newline="") as fh:
+        csv.writer(fh).writerows(kept)
+
+
+# --- the loop ------------------------------------------------------------------------------------
+
+
+def train(
+    config: Config,
+    out_dir: str | os.PathLike[str],
+    *,
+    datasets: Sequence[MultiViewDataset] | None = None,
+    val_datasets: Sequence[MultiViewDataset] | None = None,
+    resume: bool = True,
+    max_steps_this_run: int | None = None,
+    progress: Callable[[int, int, dict[str, float]], None] | None = None,
+    device: str | torch.device | None = None,
+) -> TrainResult:
+    """Train (or resume training) the model of ``config`` and write everything into ``out_dir``.
+
+    Args:
+        config: the full config; ``config.train`` holds :class:`TrainSettings`.
+        out_dir: run folder (``last.safetensors``, ``log.csv``, ``val.csv``, ``curves.png``, ``report.json``).
+        datasets, val_datasets: readers to use instead of ``train.data`` / ``train.val_data`` folders.
+        resume: continue from ``out_dir/last.safetensors`` when present.
+        max_steps_this_run: stop (with a checkpoint) after this many steps of this call.
+        progress: ``progress(step, total, losses)`` after each step (rank 0).
+        device: default CUDA when available (``LOCAL_RANK``'s GPU under torchrun), else CPU.
+    """
+    s = TrainSettings.from_mapping(config.train)
+    out = Path(out_dir)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    distributed = world > 1
+    if device is None:
+        if torch.cuda.is_available():
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        else:
+            device = torch.device("cpu")
+    device = torch.device(device)
+    if distributed and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if s.threads:
+        torch.set_num_threads(s.threads)
+    is_main = rank == 0
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+
+    train_sets = list(datasets) if datasets is not None else _open(s.data)
+    if not train_sets:
+        raise ConfigError("train.data: no training dataset folders given")
+    val_sets = list(val_datasets) if val_datasets is not None else _open(s.val_data)
+
+    torch.manual_seed(s.seed)
+    model = build_model(config).to(device)
+    spec = ClipSpec(
+        length=model.config.clip_length,
+        anchors=model.anchors,
+        image_size=tuple(s.image_size),  # type: ignore[arg-type]
+        max_people=s.max_people,
+        min_views=s.min_views,
+        joint_set=model.config.pose_head.joint_set,
+    )
+    with_images = model.config.variant.input != "heatmaps"
+    sources = [ClipSource.build(d, spec.length) for d in train_sets]
+    params = [p for p in model.parameters() if p.requires_grad]
+    if s.optimizer == "adamw":
+        opt: torch.optim.Optimizer = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
+    else:
+        opt = torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(s))
+
+    step = 0
+    last_path = out / "last.safetensors"
+    config_dict = config.to_dict()
+    expected = {k: config_dict[k] for k in ("model", "loss")}
+    if resume and last_path.is_file():
+        ck = load_checkpoint(last_path, with_state=True)
+        found = {k: ck.config.get(k) for k in ("model", "loss")}
+        from tessetrack.train.checkpoints import config_differences
+
+        diffs = config_differences(expected, found)
+        if diffs:
+            raise CheckpointError(f"{last_path}: cannot resume, the run was started with another config: {'; '.join(diffs[:6])}")
+        model.load_state_dict(ck.weights)
+        opt.load_state_dict(ck.state["optimizer"])
+        sched.load_state_dict(ck.state["scheduler"])
+        torch.set_rng_state(ck.state["torch_rng"])
+        step = int(ck.state["step"])
+        log.info("resumed %s at step %d", last_path, step)
+        if is_main:
+            for name in ("log.csv", "val.csv"):
+                _truncate_log(out / name, step)
+
+    ddp: nn.Module = model
+    if distributed:
+        ddp = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
+
+    tb = None
+    if is_main:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            tb = SummaryWriter(str(out / "tb"))
+        except ImportError:
+            log.info("tensorboard not installed: logging to CSV only")
+    train_log = _CsvLog(out / "log.csv", ["step", "loss", "detection", "tracking", "pose", "lr", "sec_per_step"]) if is_main else None
+    val_log = _CsvLog(out / "val.csv", ["step", "loss", "detection", "tracking", "pose", "mpjpe_mm", "match_accuracy"]) if is_main else None
+    val_clips = (
+        _sample_clips([ClipSource.build(d, spec.length) for d in val_sets], spec, np.random.default_rng([s.seed, 999_983]), s.val_clips, with_images)
+        if val_sets and is_main
+        else []
+    )
+
+    stop = {"flag": False}
+
+    def _on_signal(signum: int, _frame: Any) -> None:
+        log.warning("signal %d: checkpointing and stopping", signum)
+        stop["flag"] = True
+
+    old_handler = signal.signal(signal.SIGTERM, _on_signal) if is_main and _in_main_thread() else None
+
+    digests: list[str] = []
+
+    def checkpoint(val: dict[str, float] | None = None) -> None:
+        nonlocal digests
+        digest = weights_digest(model)
+        if distributed:
+            gathered: list[str] = [""] * world
+            dist.all_gather_object(gathered, digest)
+            if len(set(gathered)) != 1:
+                raise RuntimeError(f"replicas diverged at step {step}: weight digests {gathered}")
+            digests = gathered
+        if not is_main:
+            return
+        state = {
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "step": step,
+        }
+        meta = {"step": step, "data": list(s.data), "world_size": world, "weights_sha1": digest, "val": val or {}}
+        save_checkpoint(last_path, model.state_dict(), config_dict, meta, state)
+
+    t_last_ck = time.monotonic()
+    end = s.steps if max_steps_this_run is None else min(s.steps, step + max_steps_this_run)
+    last_loss = float("nan")
+    val: dict[str, float] = {}
+    model.train()
+    try:
+        while step < end and not stop["flag"]:
+            t0 = time.monotonic()
+            rng = np.random.default_rng([s.seed, step, rank])
+            clips = _sample_clips(sources, spec, rng, s.batch_size, with_images)
+            batch, targets = collate_clips(clips, teacher_forcing=s.teacher_forcing)
+            batch, targets = _to(batch, device), _to(targets, device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=s.amp):
+                outputs = ddp(batch)
+            terms = total_loss(outputs, targets, model.grid, config.loss)
+            opt.zero_grad(set_to_none=True)
+            terms.total.backward()
+            if s.grad_clip > 0:
+                nn.utils.clip_grad_norm_(params, s.grad_clip)
+            opt.step()
+            sched.step()
+            step += 1
+            last_loss = float(terms.total)
+            losses = {"loss": last_loss, "detection": float(terms.detection), "tracking": float(terms.tracking), "pose": float(terms.pose)}
+            if is_main:
+                if step % s.log_every == 0 or step == end:
+                    row = {"step": step, **losses, "lr": sched.get_last_lr()[0], "sec_per_step": time.monotonic() - t0}
+                    train_log.write(row)  # type: ignore[union-attr]
+                    if tb is not None:
+                        for k, v in losses.items():
+                            tb.add_scalar(f"train/{k}", v, step)
+                if val_clips and (step % s.val_every == 0 or step == s.steps):
+                    val = evaluate_clips(model, val_clips, device, config.loss)
+                    val_log.write({"step": step, **val})  # type: ignore[union-attr]
+                    if tb is not None:
+                        for k, v in val.items():
+                            tb.add_scalar(f"val/{k}", v, step)
+                if progress is not None:
+                    progress(step, s.steps, losses)
+            if step % s.checkpoint_every == 0 or time.monotonic() - t_last_ck > 60 * s.checkpoint_minutes:
+                checkpoint(val)
+                t_last_ck = time.monotonic()
+    except KeyboardInterrupt:
+        log.warning("interrupted at step %d: checkpointing", step)
+    finally:
+        checkpoint(val)
+        if old_handler is not None:
+            signal.signal(signal.SIGTERM, old_handler)
+        if tb is not None:
+            tb.close()
+    if is_main:
+        _plot_curves(out)
+        report = {
+            "step": step,
+            "steps": s.steps,
+            "last_loss": last_loss,
+            "val": val,
+            "world_size": world,
+            "weights_sha1_per_rank": digests or [weights_digest(model)],
+            "settings": asdict(s),
+        }
+        (out / "report.json").write_text(json.dumps(report, indent=2))
+    return TrainResult(out, step, last_loss, val, last_path)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

@@ -51,6 +51,32 @@ def _root(
 # Each command lives in its own block below; keep them thin (argument parsing + one library call).
 
 
+# --- evaluate ---
+@app.command()
+def evaluate(
+    pred: str = typer.Option(..., "--pred", help="Predicted tracks (.json/.npz/.csv)."),
+    gt: str = typer.Option(..., "--gt", help="Ground truth: a tracks file or a dataset folder."),
+    protocol: list[str] = typer.Option(
+        ["all"], "--protocol", help="mpjpe | pcp | ap | mot3d | all (repeat or comma-separate)."
+    ),
+    json_out: str | None = typer.Option(None, "--json", help="Also write the metrics as JSON."),
+) -> None:
+    """Compare predicted tracks with ground truth and print a metrics table."""
+    from rich.console import Console
+
+    from tessetrack.eval.evaluate import evaluate_files
+    from tessetrack.eval.report import metrics_table, per_joint_table
+
+    result = evaluate_files(pred, gt, protocol, json_path=json_out)
+    console = Console()
+    console.print(metrics_table(result))
+    joints = per_joint_table(result)
+    if joints is not None:
+        console.print(joints)
+    if json_out is not None:
+        console.print(f"[green]wrote[/green] {json_out}")
+
+
 # --- synth ---
 @app.command()
 def synth(

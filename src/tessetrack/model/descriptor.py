@@ -1,0 +1,171 @@
+"""Spatio-temporal person descriptors: tesseracts and their 4D CNN (paper §3.2).
+
+For each person centre detected at an anchor frame, a cuboid of edge ``size`` metres centred on it
+(:func:`tessetrack.geometry.voxel_grid.grid_centers`) is filled, at each of the T frames of the window
+centred on the anchor, with view-fused backbone features (the same unprojection as the detector) —
+the tesseract ``(P, R, T, X, Y, Z)``. Blocks of Conv4d (+ GroupNorm + ReLU), each but the first
+preceded by a spatial MaxPool4d, reduce it to the bottleneck descriptor ``(P, C, T, X', Y', Z')`` used by
+the pose head, and a global pool + linear layer gives the vector ``(P, D)`` used for matching.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from tessetrack.errors import InputError
+from tessetrack.geometry.voxel_grid import grid_centers
+from tessetrack.ops.conv4d import Conv4d, MaxPool4d
+from tessetrack.ops.unproject import ViewFusion, sample_views
+
+__all__ = ["DescriptorOutput", "Conv4dBlock", "TesseractDescriptor"]
+
+
+class DescriptorOutput(NamedTuple):
+    """Per-person descriptors.
+
+    Attributes:
+        tensor: (B, P, C, T, X', Y', Z') bottleneck descriptor.
+        vector: (B, P, D) pooled descriptor for matching.
+        voxel_centres: (B, P, X, Y, Z, 3) world centres of the tesseract voxels (full resolution).
+    """
+
+    tensor: Tensor
+    vector: Tensor
+    voxel_centres: Tensor
+
+
+class Conv4dBlock(nn.Module):
+    """Conv4d (kernel kt×3×3×3, same padding) → GroupNorm → ReLU on (N, C, T, X, Y, Z)."""
+
+    def __init__(self, in_channels: int, out_channels: int, temporal_kernel: int):
+        super().__init__()
+        kt = temporal_kernel
+        self.conv = Conv4d(
+            in_channels, out_channels, kernel_size=(kt, 3, 3, 3), padding=(kt // 2, 1, 1, 1)
+        )
+        self.norm = nn.GroupNorm(math.gcd(8, out_channels), out_channels)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(self.norm(self.conv(x)))
+
+
+class TesseractDescriptor(nn.Module):
+    """Tesseract sampling + 4D CNN.
+
+    Args:
+        in_channels: R (or J for heatmap input).
+        size: cuboid edge, metres (paper 2.5).
+        shape: voxels per axis (X, Y, Z).
+        time_window: T (1 for instantaneous variants).
+        channels: output channels of the conv blocks; blocks after the first halve X, Y, Z.
+        descriptor_dim: D of the pooled vector (a linear layer after global pooling), or None to
+            return the pooled C' features themselves (variants without a learned matcher).
+        fusion_hidden: hidden width of the view-fusion scoring net.
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        size: float,
+        shape: tuple[int, int, int],
+        time_window: int,
+        channels: tuple[int, ...],
+        descriptor_dim: int | None,
+        fusion_hidden: int = 32,
+    ):
+        super().__init__()
+        self.size = float(size)
+        self.shape = tuple(shape)
+        self.time_window = time_window
+        self.fusion = ViewFusion(in_channels, hidden=fusion_hidden)
+        kt = 3 if time_window > 1 else 1
+        layers: list[nn.Module] = []
+        cin = in_channels
+        for i, c in enumerate(channels):
+            if i > 0:
+                layers.append(MaxPool4d(kernel_size=(1, 2, 2, 2), stride=(1, 2, 2, 2)))
+            layers.append(Conv4dBlock(cin, c, kt))
+            cin = c
+        self.blocks = nn.Sequential(*layers)
+        self.out_channels = cin
+        self.to_vector = (
+            nn.Linear(cin, descriptor_dim) if descriptor_dim is not None else nn.Identity()
+        )
+
+    def voxel_centres(self, centres: Tensor) -> Tensor:
+        """(B, P, 3) person centres → (B, P, X, Y, Z, 3) tesseract voxel centres."""
+        b, p = centres.shape[:2]
+        size = torch.full((3,), self.size, dtype=centres.dtype, device=centres.device)
+        xyz = grid_centers(centres.reshape(b * p, 3), size, self.shape)  # (B·P)×X×Y×Z×3
+        return xyz.reshape(b, p, *xyz.shape[1:])
+
+    def sample(
+        self,
+        features: Tensor,
+        voxel_centres: Tensor,
+        K: Tensor,
+        R: Tensor,
+        t: Tensor,
+        dist: Tensor,
+        image_size: Tensor,
+        view_mask: Tensor,
+    ) -> Tensor:
+        """Fill tesseracts with fused view features.
+
+        Args:
+            features: (B, T, V, C, h, w) backbone features of the T window frames.
+            voxel_centres: (B, P, X, Y, Z, 3).
+            K, R, t, dist, image_size, view_mask: (B, T, V, ...) cameras of those frames.
+
+        Returns:
+            (B, P, C, T, X, Y, Z) tesseracts.
+        """
+        b, tt, v, c = features.shape[:4]
+        if tt != self.time_window:
+            raise InputError(f"expected {self.time_window} window frames, got {tt}")
+        p = voxel_centres.shape[1]
+        x, y, z = voxel_centres.shape[2:5]
+        pts = voxel_centres.reshape(b, 1, p * x * y * z, 3).expand(b, tt, -1, 3)  # B×T×(P·X·Y·Z)×3
+        sampled, valid = sample_views(
+            features.flatten(0, 1),  # (B·T)×V×C×h×w
+            pts.flatten(0, 1),  # (B·T)×(P·X·Y·Z)×3
+            K.flatten(0, 1),
+            R.flatten(0, 1),
+            t.flatten(0, 1),
+            dist.flatten(0, 1),
+            image_size.flatten(0, 1),
+            view_mask.flatten(0, 1),
+        )  # (B·T)×V×C×(P·X·Y·Z)
+        fused = self.fusion(sampled, valid)  # (B·T)×C×(P·X·Y·Z)
+        fused = fused.reshape(b, tt, c, p, x, y, z)  # B×T×C×P×X×Y×Z
+        return fused.permute(0, 3, 2, 1, 4, 5, 6)  # B×P×C×T×X×Y×Z
+
+    def encode(self, tesseracts: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, P, C, T, X, Y, Z) → bottleneck (B, P, C', T, X', Y', Z') and vector (B, P, D)."""
+        b, p = tesseracts.shape[:2]
+        h = self.blocks(tesseracts.flatten(0, 1))  # (B·P)×C'×T×X'×Y'×Z'
+        vec = self.to_vector(h.flatten(2).mean(-1))  # (B·P)×D
+        return h.reshape(b, p, *h.shape[1:]), vec.reshape(b, p, -1)
+
+    def forward(
+        self,
+        features: Tensor,
+        centres: Tensor,
+        K: Tensor,
+        R: Tensor,
+        t: Tensor,
+        dist: Tensor,
+        image_size: Tensor,
+        view_mask: Tensor,
+    ) -> DescriptorOutput:
+        """features (B, T, V, C, h, w), centres (B, P, 3), cameras (B, T, V, ...) → :class:`DescriptorOutput`."""
+        xyz = self.voxel_centres(centres)
+        tess = self.sample(features, xyz, K, R, t, dist, image_size, view_mask)
+        tensor, vector = self.encode(tess)
+        return DescriptorOutput(tensor, vector, xyz)

@@ -1,0 +1,161 @@
+"""Person detection network, PDN (paper §3.1).
+
+The backbone features of all views are cast into one voxel grid spanning the whole observed space:
+every voxel centre is projected into every view, the picked feature vectors are fused by a shallow
+scoring network with a softmax over the views (``tessetrack.ops.unproject``); a 3D CNN regresses a
+person-centre heatmap in [0, 1] (centre = midpoint of neck and mid-hip); 3D NMS keeps the peaks above
+a threshold, refined to sub-voxel positions and converted to world metres.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from tessetrack.geometry.voxel_grid import VoxelGrid, index_to_world
+from tessetrack.ops.nms3d import nms3d
+from tessetrack.ops.unproject import ViewFusion, sample_views
+
+__all__ = ["DetectorOutput", "ResBlock3d", "CentreNet3d", "PersonDetector"]
+
+
+class DetectorOutput(NamedTuple):
+    """Attributes:
+    heatmap: (B, X, Y, Z) centre heatmap in [0, 1].
+    centres: (B, K, 3) detected centres in world metres (sub-voxel refined; garbage where not valid).
+    scores: (B, K) heatmap value at the peak.
+    valid: (B, K) bool, peaks above the threshold.
+    """
+
+    heatmap: Tensor
+    centres: Tensor
+    scores: Tensor
+    valid: Tensor
+
+
+def _norm(c: int) -> nn.GroupNorm:
+    return nn.GroupNorm(math.gcd(8, c), c)
+
+
+class ResBlock3d(nn.Module):
+    """Two 3×3×3 convs with GroupNorm and a residual connection."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv3d(channels, channels, 3, padding=1), _norm(channels), nn.ReLU(inplace=True),
+            nn.Conv3d(channels, channels, 3, padding=1), _norm(channels),
+        )  # fmt: skip
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(x + self.body(x))
+
+
+class CentreNet3d(nn.Module):
+    """Encoder-decoder 3D CNN: (B, C, X, Y, Z) → centre heatmap (B, X, Y, Z) in [0, 1] (X, Y, Z even)."""
+
+    def __init__(self, in_channels: int, hidden: int, num_blocks: int):
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv3d(in_channels, hidden, 3, padding=1), _norm(hidden), nn.ReLU(inplace=True)
+        )
+        self.down = nn.Sequential(
+            nn.Conv3d(hidden, 2 * hidden, 3, stride=2, padding=1),
+            _norm(2 * hidden),
+            nn.ReLU(inplace=True),
+        )
+        self.blocks = nn.Sequential(*[ResBlock3d(2 * hidden) for _ in range(num_blocks)])
+        self.up = nn.Sequential(
+            nn.ConvTranspose3d(2 * hidden, hidden, 2, stride=2),
+            _norm(hidden),
+            nn.ReLU(inplace=True),
+        )
+        self.head = nn.Conv3d(hidden, 1, 1)
+
+    def forward(self, volume: Tensor) -> Tensor:
+        skip = self.stem(volume)
+        x = self.up(self.blocks(self.down(skip))) + skip
+        return torch.sigmoid(self.head(x)[:, 0])  # B×X×Y×Z
+
+
+class PersonDetector(nn.Module):
+    """Views → whole-space volume → centre heatmap → NMS.
+
+    Args:
+        in_channels: R (or J for heatmap input).
+        grid: the whole-space voxel grid (metres).
+        hidden: 3D CNN width.
+        num_blocks: residual blocks at half resolution.
+        fusion_hidden: hidden width of the view-fusion scoring net.
+        nms_kernel, max_people, threshold: 3D NMS settings.
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        grid: VoxelGrid,
+        hidden: int = 32,
+        num_blocks: int = 3,
+        fusion_hidden: int = 32,
+        nms_kernel: int = 3,
+        max_people: int = 10,
+        threshold: float = 0.3,
+    ):
+        super().__init__()
+        self.grid = grid
+        self.fusion = ViewFusion(in_channels, hidden=fusion_hidden)
+        self.net = CentreNet3d(in_channels, hidden, num_blocks)
+        self.nms_kernel = nms_kernel
+        self.max_people = max_people
+        self.threshold = threshold
+
+    def volume(
+        self,
+        features: Tensor,
+        K: Tensor,
+        R: Tensor,
+        t: Tensor,
+        dist: Tensor,
+        image_size: Tensor,
+        view_mask: Tensor,
+    ) -> Tensor:
+        """features (B, V, C, h, w), cameras (B, V, ...) → fused feature volume (B, C, X, Y, Z)."""
+        b, _, c = features.shape[:3]
+        xyz = self.grid.centers(dtype=K.dtype, device=features.device)  # X×Y×Z×3, camera precision
+        pts = xyz.reshape(1, -1, 3).expand(b, -1, 3)  # B×(X·Y·Z)×3
+        sampled, valid = sample_views(
+            features, pts, K, R, t, dist, image_size, view_mask
+        )  # B×V×C×N
+        fused = self.fusion(sampled, valid)  # B×C×N
+        return fused.reshape(b, c, *xyz.shape[:3])  # B×C×X×Y×Z
+
+    def detect(self, heatmap: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """NMS on (B, X, Y, Z) → centres (B, K, 3) metres, scores (B, K), valid (B, K)."""
+        peaks = nms3d(
+            heatmap.detach().float(),
+            kernel_size=self.nms_kernel,
+            max_people=self.max_people,
+            threshold=self.threshold,
+        )
+        centres = index_to_world(peaks.refined.float(), self.grid)
+        return centres, peaks.scores, peaks.valid
+
+    def forward(
+        self,
+        features: Tensor,
+        K: Tensor,
+        R: Tensor,
+        t: Tensor,
+        dist: Tensor,
+        image_size: Tensor,
+        view_mask: Tensor,
+    ) -> DetectorOutput:
+        """features (B, V, C, h, w), cameras (B, V, ...) → :class:`DetectorOutput`."""
+        heatmap = self.net(self.volume(features, K, R, t, dist, image_size, view_mask))
+        centres, scores, valid = self.detect(heatmap)
+        return DetectorOutput(heatmap, centres, scores, valid)

@@ -1,0 +1,109 @@
+"""Backbones: HRNet-W32 structure and size, the small backbone, weight loading, detection heatmaps."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from tessetrack.errors import InputError
+from tessetrack.model.backbone import (
+    HeatmapHead,
+    HRNetW32,
+    SmallBackbone,
+    build_backbone,
+    load_backbone_weights,
+    render_detection_heatmaps,
+)
+
+
+def _count(m: torch.nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+@pytest.fixture(scope="module")
+def hrnet() -> HRNetW32:
+    torch.manual_seed(0)
+    return HRNetW32(out_channels=32).eval()
+
+
+def test_hrnet_w32_parameter_count(hrnet):
+    # Counted: everything up to the fused highest-resolution branch (28,535,552) + final 1×1 conv
+    # 32→32 with bias (32·32 + 32 = 1,056) = 28,536,608. The original pose-HRNet-W32 with its 17-joint
+    # head is 28.5 M (its head: 32·17 + 17 = 561), so the body matches it.
+    body = _count(hrnet) - _count(hrnet.final_layer)
+    assert _count(hrnet.final_layer) == 32 * 32 + 32
+    assert body == 28_535_552
+    assert 28_000_000 < _count(hrnet) < 30_000_000
+
+
+def test_hrnet_w32_branch_layout(hrnet):
+    assert len(hrnet.stage2) == 1 and len(hrnet.stage3) == 4 and len(hrnet.stage4) == 3
+    assert [len(m.branches) for m in hrnet.stage4] == [4, 4, 4]
+    assert (
+        len(hrnet.stage4[-1].fuse_layers) == 1
+    )  # last exchange unit keeps the highest resolution only
+    assert len(hrnet.stage3[0].fuse_layers) == 3
+
+
+def test_hrnet_w32_forward_shape(hrnet):
+    with torch.no_grad():
+        y = hrnet(torch.randn(1, 3, 256, 256))
+    assert y.shape == (1, 32, 64, 64)  # 256 / 4 = 64
+    assert torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("size", [(64, 64), (48, 80)])
+def test_small_backbone_shape(size):
+    m = SmallBackbone(out_channels=16, width=8)
+    y = m(torch.randn(2, 3, *size))
+    assert y.shape == (2, 16, size[0] // 4, size[1] // 4)
+
+
+def test_heatmap_head_range():
+    y = HeatmapHead(16, 19)(torch.randn(2, 16, 8, 8))
+    assert y.shape == (2, 19, 8, 8) and (y > 0).all() and (y < 1).all()
+
+
+def test_render_detection_heatmaps_values():
+    # one person, joint 0 at (u=3, v=4) conf 1; joint 1 at (u=0, v=0) conf 0.5; sigma 1
+    kp = torch.tensor([[[[3.0, 4.0, 1.0], [0.0, 0.0, 0.5]]]])
+    hm = render_detection_heatmaps(kp, (8, 8), sigma=1.0)
+    assert hm.shape == (1, 2, 8, 8)
+    assert hm[0, 0, 4, 3] == pytest.approx(1.0)
+    # one pixel right of the peak: exp(-1 / 2) = 0.60653
+    assert hm[0, 0, 4, 4] == pytest.approx(0.60653, abs=1e-5)
+    assert hm[0, 1, 0, 0] == pytest.approx(0.5)  # scaled by confidence
+    # two people: per joint the max
+    kp2 = torch.tensor([[[[1.0, 1.0, 1.0]], [[6.0, 6.0, 0.8]]]])
+    hm2 = render_detection_heatmaps(kp2, (8, 8), sigma=1.0)
+    assert hm2[0, 0, 1, 1] == pytest.approx(1.0) and hm2[0, 0, 6, 6] == pytest.approx(0.8)
+    empty = render_detection_heatmaps(torch.zeros(2, 0, 19, 3), (4, 4), 1.0)
+    assert empty.shape == (2, 19, 4, 4) and empty.abs().sum() == 0
+
+
+def test_load_weights_safetensors_and_state_dict(tmp_path):
+    torch.manual_seed(0)
+    src = SmallBackbone(out_channels=16, width=8)
+    state = {f"module.{k}": v.clone() for k, v in src.state_dict().items()}
+    state["module.final_layer.weight"] = torch.zeros(
+        17, 16, 1, 1
+    )  # a 17-joint head: shape mismatch
+    state["module.extra.weight"] = torch.zeros(3)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(tmp_path / "w.safetensors"))
+    torch.save(state, tmp_path / "w.pth")
+    for name in ("w.safetensors", "w.pth"):
+        dst = SmallBackbone(out_channels=16, width=8)
+        report = load_backbone_weights(dst, tmp_path / name)
+        assert report.mismatched == ("final_layer.weight",)
+        assert report.unexpected == ("extra.weight",)
+        assert report.missing == ()
+        assert torch.equal(dst.stem[0].weight, src.stem[0].weight)
+        assert not torch.equal(dst.final_layer.weight, src.final_layer.weight)
+
+
+def test_build_backbone_errors(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        build_backbone(name="small", out_channels=8, weights=tmp_path / "none.safetensors")
+    with pytest.raises(InputError, match="unknown backbone"):
+        build_backbone(name="resnet", out_channels=8)

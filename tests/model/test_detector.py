@@ -1,0 +1,56 @@
+"""Person detection network: volume building, centre heatmap, NMS to world centres."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from tessetrack.geometry.voxel_grid import VoxelGrid
+from test_tessetrack_model import ring_rig
+
+from tessetrack.model.detector import PersonDetector
+
+# 8 m cube of 8³ voxels centred at (0, 0, 1): 1 m voxels
+GRID = VoxelGrid(center=(0.0, 0.0, 1.0), size=(8.0, 8.0, 8.0), shape=(8, 8, 8))
+
+
+def _detector(**kw) -> PersonDetector:
+    torch.manual_seed(0)
+    return PersonDetector(in_channels=6, grid=GRID, hidden=4, num_blocks=1, fusion_hidden=4, **kw)
+
+
+def _cams(b: int, v: int) -> list[torch.Tensor]:
+    rig = ring_rig(b, 1, v)
+    return [rig[k][:, 0] for k in ("K", "R", "t", "dist", "image_size", "view_mask")]
+
+
+@pytest.mark.parametrize("views", [1, 3, 5])
+def test_shapes(views):
+    det = _detector(max_people=4, threshold=0.0)
+    out = det(torch.randn(2, views, 6, 16, 16), *_cams(2, views))
+    assert out.heatmap.shape == (2, 8, 8, 8)
+    assert ((out.heatmap >= 0) & (out.heatmap <= 1)).all()
+    assert (
+        out.centres.shape == (2, 4, 3) and out.scores.shape == (2, 4) and out.valid.shape == (2, 4)
+    )
+    assert out.valid.all()  # threshold 0: every peak counts
+
+
+def test_detect_converts_peaks_to_world():
+    det = _detector(max_people=2, threshold=0.5)
+    heat = torch.zeros(1, 8, 8, 8)
+    heat[0, 2, 3, 4] = 0.9
+    centres, scores, valid = det.detect(heat)
+    assert valid.tolist() == [[True, False]]
+    # voxel (2, 3, 4) centre: -4 + 2.5 = -1.5, -4 + 3.5 = -0.5, 1 - 4 + 4.5 = 1.5
+    assert torch.allclose(centres[0, 0], torch.tensor([-1.5, -0.5, 1.5]), atol=0.05)
+    assert scores[0, 0].item() == pytest.approx(0.9)
+
+
+def test_masked_view_does_not_contribute():
+    det = _detector()
+    cams = _cams(1, 2)
+    cams[-1][0, 1] = False  # view 1 absent
+    f = torch.randn(1, 2, 6, 16, 16)
+    g = f.clone()
+    g[0, 1] = torch.randn(6, 16, 16)  # changing the absent view's features changes nothing
+    assert torch.allclose(det.volume(f, *cams), det.volume(g, *cams))

@@ -1,0 +1,118 @@
+"""Config: paper defaults, presets, variants, YAML + dotted overrides, validation, dict round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tessetrack.config import (
+    Config,
+    ModelConfig,
+    apply_overrides,
+    load_config,
+    parse_override,
+    preset,
+    variant,
+)
+from tessetrack.errors import ConfigError
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def test_paper_defaults():
+    c = Config()
+    m = c.model
+    assert m.backbone.name == "hrnet_w32" and m.backbone.channels == 32  # R = 32
+    assert m.volume.shape == (64, 64, 64) and m.volume.size == (12.0, 12.0, 12.0)
+    assert m.tesseract.size == 2.5 and m.tesseract.time_window == 5 and m.tesseract.stride == 5
+    assert m.pose_head.num_joints == 19 and m.matcher.sinkhorn_iters == 100
+    assert (c.loss.alpha, c.loss.beta, c.loss.gamma) == (1.0, 0.01, 0.01)
+    assert m.variant == variant("FTDL")
+    assert m.clip_length == 10  # T + Δt = 5 + 5
+
+
+def test_variants_switches():
+    assert variant("HI").input == "heatmaps" and not variant("HI").temporal
+    assert variant("FTGA").matcher == "hungarian" and variant("FTGA").merge == "average"
+    assert variant("ftgl").merge == "learned"  # case-insensitive
+    assert variant("FIG").temporal is False and variant("FIG").matcher == "hungarian"
+    cfg = preset("cpu-small", "FI")
+    assert cfg.model.time_window == 1  # instantaneous: T = 1
+    assert cfg.model.clip_length == 2  # 1 + Δt(1)
+    with pytest.raises(ConfigError, match="unknown variant"):
+        variant("XYZ")
+
+
+def test_heatmap_variant_channels():
+    cfg = preset("cpu-small", "HI")
+    assert cfg.model.feature_channels == 19  # J Panoptic heatmaps instead of R features
+
+
+@pytest.mark.parametrize("name", ["paper", "cpu-small"])
+def test_yaml_files_equal_presets(name):
+    assert load_config(CONFIGS / f"{name}.yaml") == preset(name)
+
+
+def test_round_trip_through_json():
+    cfg = apply_overrides(preset("cpu-small", "FTGL"), ["train.lr=0.01", "loss.gamma=0.5"])
+    text = json.dumps(cfg.to_dict())
+    back = Config.from_dict(json.loads(text))
+    assert back == cfg
+    assert back.model.tesseract.shape == (16, 16, 16)  # lists come back as tuples
+    assert back.train == {"lr": 0.01}
+
+
+def test_dotted_overrides():
+    cfg = load_config(
+        CONFIGS / "cpu-small.yaml", ["model.tesseract.time_window=5", "model.variant=FTGA"]
+    )
+    assert cfg.model.tesseract.time_window == 5
+    assert cfg.model.variant == variant("FTGA")
+    assert cfg.model.backbone.name == "small"  # the file's overrides stay
+    assert parse_override("model.volume.size=[6, 6, 3]") == ("model.volume.size", [6, 6, 3])
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("model.tesseract.time_window=4", "model.tesseract.time_window"),  # even window
+        ("model.tesseract.time_window=abc", "model.tesseract.time_window"),  # wrong type
+        ("model.tesseract.nope=1", "model.tesseract.nope"),  # unknown key
+        ("model.variant.matcher=magic", "model.variant.matcher"),
+        ("model.volume.shape=[1, 2]", "model.volume.shape"),  # wrong length
+        ("loss.alpha=-1", "loss.alpha"),
+        ("model.matcher.heads=3", "model.matcher.heads"),  # 3 does not divide D = 128
+    ],
+)
+def test_bad_override_names_the_key(override, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        apply_overrides(Config(), [override])
+
+
+def test_bad_override_syntax():
+    with pytest.raises(ConfigError, match="dotted.key=value"):
+        parse_override("model.tesseract.time_window")
+
+
+def test_bad_file_names_file_and_key(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("model:\n  detector: {max_peopel: 3}\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml.*model\.detector\.max_peopel"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_file_with_preset_and_variant(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text("preset: cpu-small\nvariant: FIG\nloss: {gamma: 0.1}\n")
+    cfg = load_config(path)
+    assert cfg.model.backbone.name == "small" and cfg.model.variant == variant("FIG")
+    assert cfg.loss.gamma == 0.1
+
+
+def test_configs_are_frozen():
+    with pytest.raises(AttributeError):
+        ModelConfig().backbone.channels = 3  # type: ignore[misc]

@@ -1,0 +1,119 @@
+"""Losses of eqs. (1)-(4) against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from tessetrack.geometry.voxel_grid import VoxelGrid
+
+from tessetrack.config import LossConfig
+from tessetrack.losses import (
+    assign_detections_to_gt,
+    detection_loss,
+    gaussian_centre_targets,
+    heatmap_probability_at,
+    identity_matches,
+    matching_loss,
+    pose_loss,
+)
+
+# 8 m cube of 8³ voxels centred at (0, 0, 1): 1 m voxels, centres at -3.5 … 3.5 (x, y) and -2.5 … 4.5 (z)
+GRID = VoxelGrid(center=(0.0, 0.0, 1.0), size=(8.0, 8.0, 8.0), shape=(8, 8, 8))
+
+
+def test_gaussian_centre_targets_values():
+    centres = torch.tensor(
+        [[[0.5, 0.5, 1.5], [-3.5, -3.5, -2.5]]]
+    )  # voxel (4,4,4) and (0,0,0) centres
+    t = gaussian_centre_targets(centres, GRID, sigma=1.0)
+    assert t.shape == (1, 8, 8, 8)
+    assert t[0, 4, 4, 4] == pytest.approx(1.0) and t[0, 0, 0, 0] == pytest.approx(1.0)
+    assert t[0, 5, 4, 4] == pytest.approx(math.exp(-0.5))  # 1 m away, σ = 1 m: exp(-1/2)
+    assert t[0, 5, 5, 4] == pytest.approx(math.exp(-1.0))  # √2 m away: exp(-2/2)
+    masked = gaussian_centre_targets(centres, GRID, 1.0, torch.tensor([[True, False]]))
+    assert masked[0, 0, 0, 0] < 1e-3  # the masked person is not drawn (nearest other is 4√3 m away)
+    assert gaussian_centre_targets(torch.zeros(2, 0, 3), GRID, 1.0).abs().sum() == 0
+
+
+def test_detection_loss_hand():
+    pred = torch.zeros(2, 8, 8, 8)
+    target = torch.zeros(2, 8, 8, 8)
+    target[0, 1, 2, 3] = 1.0
+    target[1, 0, 0, 0] = 0.5
+    # per-volume sums of squares: 1 and 0.25 → mean over the 2 volumes = 0.625
+    assert detection_loss(pred, target).item() == pytest.approx(0.625)
+    assert detection_loss(pred, target, "mean").item() == pytest.approx(0.625 / 512)
+
+
+def test_matching_loss_hand():
+    # N = 2 persons at t, M = 2 at t+Δt; log_P entries chosen by hand
+    P = torch.tensor([[[0.7, 0.1, 0.2], [0.1, 0.3, 0.6], [0.2, 0.6, 0.0]]])
+    log_p = P.log()
+    gt0 = torch.tensor(
+        [[0, -1]]
+    )  # person 0 ↔ 0, person 1 at t unmatched, person 1 at t+Δt unmatched
+    mask = torch.tensor([[True, True]])
+    loss = matching_loss(log_p, gt0, mask, mask)
+    # terms: -log P[0,0] (match), -log P[1,2] (row dustbin), -log P[2,1] (column dustbin)
+    expected = -(math.log(0.7) + math.log(0.6) + math.log(0.6)) / 3
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_matching_loss_ignores_padding_and_empty():
+    log_p = torch.full((1, 3, 3), -math.inf)
+    log_p[0, 0, 0] = math.log(0.9)
+    log_p[0, 0, 2] = math.log(0.1)
+    log_p[0, 2, 0] = math.log(0.1)
+    gt0 = torch.tensor([[0, -1]])
+    loss = matching_loss(log_p, gt0, torch.tensor([[True, False]]), torch.tensor([[True, False]]))
+    assert loss.item() == pytest.approx(-math.log(0.9))  # padded row/column (-inf) never enter
+    empty = torch.zeros(2, 1, 1, requires_grad=True)
+    zero = matching_loss(empty, torch.zeros(2, 0, dtype=torch.long), torch.zeros(2, 0, dtype=torch.bool),
+                         torch.zeros(2, 0, dtype=torch.bool))  # fmt: skip
+    assert zero.item() == 0.0
+    zero.backward()
+
+
+def test_identity_matches():
+    m0 = torch.tensor([[True, True, False]])
+    m1 = torch.tensor([[True, False, True]])
+    assert identity_matches(m0, m1).tolist() == [[0, -1, -1]]
+
+
+def test_heatmap_probability_trilinear():
+    probs = torch.zeros(1, 1, 1, 8, 8, 8)
+    probs[0, 0, 0, 4, 4, 4] = 1.0
+    centres = torch.tensor(
+        [[[0.0, 0.0, 1.0]]]
+    )  # cuboid of 8 m, 1 m voxels, voxel (4,4,4) at (0.5,0.5,1.5)
+    at = torch.tensor([[[[0.5, 0.5, 1.5]], [[1.0, 0.5, 1.5]]]]).reshape(1, 1, 2, 3)
+    v = heatmap_probability_at(probs.expand(1, 1, 2, 8, 8, 8), at, centres, 8.0)
+    assert v[0, 0, 0].item() == pytest.approx(1.0)  # at the voxel centre
+    assert v[0, 0, 1].item() == pytest.approx(0.5)  # half a voxel along x: linear weight 1/2
+
+
+def test_pose_loss_hand():
+    centres = torch.zeros(1, 1, 3)
+    gt = torch.zeros(1, 1, 2, 3)
+    pred = gt + torch.tensor([0.01, 0.0, -0.02])  # L1 = 0.03 m = 30 mm per joint
+    probs = torch.full((1, 1, 2, 4, 4, 4), 1.0 / 64)  # uniform over 4³ voxels
+    mask = torch.tensor([[[True, False]]])  # second joint not annotated
+    loss = pose_loss(pred, probs, centres, 2.0, gt, mask, beta=0.01, l1_scale=1000.0, eps=0.0)
+    # 30 + 0.01 · (-log(1/64)) = 30 + 0.01 · 4.158883 = 30.041589
+    assert loss.shape == (1, 1)
+    assert loss.item() == pytest.approx(30.0 + 0.01 * math.log(64), rel=1e-5)
+
+
+def test_assign_detections_to_gt():
+    det = torch.tensor([[[0.0, 0.0, 1.0], [2.0, 0.0, 1.0], [9.0, 9.0, 1.0]]])
+    gt = torch.tensor([[[2.1, 0.0, 1.0], [0.1, 0.1, 1.0]]])
+    out = assign_detections_to_gt(det, torch.ones(1, 3, dtype=torch.bool), gt, torch.ones(1, 2, dtype=torch.bool),
+                                  max_distance=0.5)  # fmt: skip
+    assert out.tolist() == [[1, 0, -1]]  # the far detection is a false positive
+
+
+def test_loss_config_defaults_match_paper():
+    c = LossConfig()
+    assert (c.alpha, c.beta, c.gamma) == (1.0, 0.01, 0.01)

@@ -72,13 +72,17 @@ class ClipSource:
         step = int(np.min(steps)) if len(steps) else 1
         ok = [s for s in range(len(ids) - length + 1) if np.all(steps[s : s + length - 1] == step)]
         if not ok:
-            raise InputError(f"no run of {length} evenly spaced frames in the dataset", dataset.root)
+            raise InputError(
+                f"no run of {length} evenly spaced frames in the dataset", dataset.root
+            )
         return cls(dataset, tuple(ok))
 
 
 def _load_image(frame: MultiViewFrame, name: str, size: tuple[int, int]) -> np.ndarray:
     if name not in frame.images:
-        raise InputError(f"frame {frame.frame} has no image for camera {name!r}; training needs images")
+        raise InputError(
+            f"frame {frame.frame} has no image for camera {name!r}; training needs images"
+        )
     img = frame.images[name]()
     return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
 
@@ -146,7 +150,11 @@ def make_clip(
             if p.id not in ids:
                 continue
             s = ids.index(p.id)
-            joints = p.joints if fr.joint_set == spec.joint_set else convert_joints(p.joints, fr.joint_set, spec.joint_set)
+            joints = (
+                p.joints
+                if fr.joint_set == spec.joint_set
+                else convert_joints(p.joints, fr.joint_set, spec.joint_set)
+            )
             ok = np.all(np.isfinite(joints), -1)
             if p.scores is not None and fr.joint_set == spec.joint_set:
                 ok &= np.asarray(p.scores) > 0
@@ -175,7 +183,9 @@ def make_clip(
     return out
 
 
-def collate_clips(clips: Sequence[dict[str, Tensor]], teacher_forcing: bool = True) -> tuple[ClipBatch, ClipTargets]:
+def collate_clips(
+    clips: Sequence[dict[str, Tensor]], teacher_forcing: bool = True
+) -> tuple[ClipBatch, ClipTargets]:
     """Stack clips into a :class:`ClipBatch` and :class:`ClipTargets`, padding person slots to the batch max."""
     if not clips:
         raise ValueError("no clips to collate")
@@ -187,16 +197,30 @@ def collate_clips(clips: Sequence[dict[str, Tensor]], teacher_forcing: bool = Tr
             return x
         return torch.cat([x, x.new_zeros(x.shape[0], extra, *x.shape[2:])], dim=1)
 
-    st = {k: torch.stack([c[k] for c in clips]) for k in ("K", "R", "t", "dist", "image_size", "view_mask")}
-    gt = {k: torch.stack([pad(c[k]) for c in clips]) for k in ("gt_centres", "gt_mask", "gt_joints", "gt_joint_mask")}
+    st = {
+        k: torch.stack([c[k] for c in clips])
+        for k in ("K", "R", "t", "dist", "image_size", "view_mask")
+    }
+    gt = {
+        k: torch.stack([pad(c[k]) for c in clips])
+        for k in ("gt_centres", "gt_mask", "gt_joints", "gt_joint_mask")
+    }
     images = torch.stack([c["images"] for c in clips]) if "images" in clips[0] else None
     batch = ClipBatch(
-        K=st["K"], R=st["R"], t=st["t"], dist=st["dist"], image_size=st["image_size"], view_mask=st["view_mask"],
+        K=st["K"],
+        R=st["R"],
+        t=st["t"],
+        dist=st["dist"],
+        image_size=st["image_size"],
+        view_mask=st["view_mask"],
         images=images,
         gt_centres=gt["gt_centres"] if teacher_forcing else None,
         gt_mask=gt["gt_mask"] if teacher_forcing else None,
     )
     targets = ClipTargets(
-        centres=gt["gt_centres"], person_mask=gt["gt_mask"], joints=gt["gt_joints"], joint_mask=gt["gt_joint_mask"]
+        centres=gt["gt_centres"],
+        person_mask=gt["gt_mask"],
+        joints=gt["gt_joints"],
+        joint_mask=gt["gt_joint_mask"],
     )
     return batch, targets

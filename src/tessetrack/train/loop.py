@@ -102,7 +102,9 @@ class TrainSettings:
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             if key not in known:
-                raise ConfigError(f"train.{key}: unknown setting; known: {', '.join(sorted(known))}")
+                raise ConfigError(
+                    f"train.{key}: unknown setting; known: {', '.join(sorted(known))}"
+                )
             if key in ("data", "val_data"):
                 value = (value,) if isinstance(value, str) else tuple(str(v) for v in value)
             elif key == "image_size":
@@ -111,7 +113,15 @@ class TrainSettings:
         s = cls(**kwargs)
         if s.optimizer not in ("adamw", "sgd"):
             raise ConfigError(f"train.optimizer: expected 'adamw' or 'sgd', got {s.optimizer!r}")
-        for key in ("steps", "batch_size", "checkpoint_every", "val_every", "log_every", "max_people", "min_views"):
+        for key in (
+            "steps",
+            "batch_size",
+            "checkpoint_every",
+            "val_every",
+            "log_every",
+            "max_people",
+            "min_views",
+        ):
             if int(getattr(s, key)) < 1:
                 raise ConfigError(f"train.{key}: must be >= 1, got {getattr(s, key)}")
         if s.lr <= 0:
@@ -160,7 +170,11 @@ def _open(paths: Sequence[str]) -> list[MultiViewDataset]:
 
 
 def _sample_clips(
-    sources: Sequence[ClipSource], spec: ClipSpec, rng: np.random.Generator, n: int, with_images: bool
+    sources: Sequence[ClipSource],
+    spec: ClipSpec,
+    rng: np.random.Generator,
+    n: int,
+    with_images: bool,
 ) -> list[dict[str, torch.Tensor]]:
     clips = []
     for _ in range(n):
@@ -173,13 +187,19 @@ def _sample_clips(
 
 
 def _to(batch: Any, device: torch.device) -> Any:
-    kw = {f.name: (getattr(batch, f.name).to(device) if getattr(batch, f.name) is not None else None) for f in fields(batch)}
+    kw = {
+        f.name: (getattr(batch, f.name).to(device) if getattr(batch, f.name) is not None else None)
+        for f in fields(batch)
+    }
     return type(batch)(**kw)
 
 
 @torch.no_grad()
 def evaluate_clips(
-    model: TesseTrack, clips: Sequence[dict[str, torch.Tensor]], device: torch.device, loss_config: LossConfig
+    model: TesseTrack,
+    clips: Sequence[dict[str, torch.Tensor]],
+    device: torch.device,
+    loss_config: LossConfig,
 ) -> dict[str, float]:
     """Validation on fixed clips: mean loss terms, MPJPE (mm) of the anchor poses of GT people, and the
     accuracy of the anchor-to-anchor matching (learned matchers)."""
@@ -351,7 +371,9 @@ def train(
 
         diffs = config_differences(expected, found)
         if diffs:
-            raise CheckpointError(f"{last_path}: cannot resume, the run was started with another config: {'; '.join(diffs[:6])}")
+            raise CheckpointError(
+                f"{last_path}: cannot resume, the run was started with another config: {'; '.join(diffs[:6])}"
+            )
         model.load_state_dict(ck.weights)
         opt.load_state_dict(ck.state["optimizer"])
         sched.load_state_dict(ck.state["scheduler"])
@@ -364,7 +386,11 @@ def train(
 
     ddp: nn.Module = model
     if distributed:
-        ddp = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
+        ddp = nn.parallel.DistributedDataParallel(
+            model,
+            device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=True,
+        )
 
     tb = None
     if is_main:
@@ -374,10 +400,29 @@ def train(
             tb = SummaryWriter(str(out / "tb"))
         except ImportError:
             log.info("tensorboard not installed: logging to CSV only")
-    train_log = _CsvLog(out / "log.csv", ["step", "loss", "detection", "tracking", "pose", "lr", "sec_per_step"]) if is_main else None
-    val_log = _CsvLog(out / "val.csv", ["step", "loss", "detection", "tracking", "pose", "mpjpe_mm", "match_accuracy"]) if is_main else None
+    train_log = (
+        _CsvLog(
+            out / "log.csv", ["step", "loss", "detection", "tracking", "pose", "lr", "sec_per_step"]
+        )
+        if is_main
+        else None
+    )
+    val_log = (
+        _CsvLog(
+            out / "val.csv",
+            ["step", "loss", "detection", "tracking", "pose", "mpjpe_mm", "match_accuracy"],
+        )
+        if is_main
+        else None
+    )
     val_clips = (
-        _sample_clips([ClipSource.build(d, spec.length) for d in val_sets], spec, np.random.default_rng([s.seed, 999_983]), s.val_clips, with_images)
+        _sample_clips(
+            [ClipSource.build(d, spec.length) for d in val_sets],
+            spec,
+            np.random.default_rng([s.seed, 999_983]),
+            s.val_clips,
+            with_images,
+        )
         if val_sets and is_main
         else []
     )
@@ -388,7 +433,9 @@ def train(
         log.warning("signal %d: checkpointing and stopping", signum)
         stop["flag"] = True
 
-    old_handler = signal.signal(signal.SIGTERM, _on_signal) if is_main and _in_main_thread() else None
+    old_handler = (
+        signal.signal(signal.SIGTERM, _on_signal) if is_main and _in_main_thread() else None
+    )
 
     digests: list[str] = []
 
@@ -409,7 +456,13 @@ def train(
             "torch_rng": torch.get_rng_state(),
             "step": step,
         }
-        meta = {"step": step, "data": list(s.data), "world_size": world, "weights_sha1": digest, "val": val or {}}
+        meta = {
+            "step": step,
+            "data": list(s.data),
+            "world_size": world,
+            "weights_sha1": digest,
+            "val": val or {},
+        }
         save_checkpoint(last_path, model.state_dict(), config_dict, meta, state)
 
     t_last_ck = time.monotonic()
@@ -434,11 +487,21 @@ def train(
             opt.step()
             sched.step()
             step += 1
-            last_loss = float(terms.total)
-            losses = {"loss": last_loss, "detection": float(terms.detection), "tracking": float(terms.tracking), "pose": float(terms.pose)}
+            last_loss = float(terms.total.detach())
+            losses = {
+                "loss": last_loss,
+                "detection": float(terms.detection.detach()),
+                "tracking": float(terms.tracking.detach()),
+                "pose": float(terms.pose.detach()),
+            }
             if is_main:
                 if step % s.log_every == 0 or step == end:
-                    row = {"step": step, **losses, "lr": sched.get_last_lr()[0], "sec_per_step": time.monotonic() - t0}
+                    row = {
+                        "step": step,
+                        **losses,
+                        "lr": sched.get_last_lr()[0],
+                        "sec_per_step": time.monotonic() - t0,
+                    }
                     train_log.write(row)  # type: ignore[union-attr]
                     if tb is not None:
                         for k, v in losses.items():
@@ -451,7 +514,10 @@ def train(
                             tb.add_scalar(f"val/{k}", v, step)
                 if progress is not None:
                     progress(step, s.steps, losses)
-            if step % s.checkpoint_every == 0 or time.monotonic() - t_last_ck > 60 * s.checkpoint_minutes:
+            if (
+                step % s.checkpoint_every == 0
+                or time.monotonic() - t_last_ck > 60 * s.checkpoint_minutes
+            ):
                 checkpoint(val)
                 t_last_ck = time.monotonic()
     except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""Dataset readers: CMU Panoptic, TUM Shelf/Campus, Human3.6M, and :func:`open_dataset`.
+"""Dataset readers: CMU Panoptic, TUM Shelf/Campus, Human3.6M, own cameras, and :func:`open_dataset`.
 
 Every reader is a :class:`MultiViewDataset`, a sequence of
 :class:`~tessetrack.structures.MultiViewFrame` in metres.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tessetrack.data.base import MultiViewDataset, open_dataset, select_cameras, select_frames
 from tessetrack.data.h36m import H36MDataset
+from tessetrack.data.own_cameras import OwnCamerasDataset
 from tessetrack.data.panoptic import VOXELPOSE_CAMERAS, PanopticDataset
 from tessetrack.data.shelf_campus import STANDARD_EVALUATION_FRAMES, ShelfCampusDataset
 
@@ -21,4 +22,5 @@ __all__ = [
     "ShelfCampusDataset",
     "STANDARD_EVALUATION_FRAMES",
     "H36MDataset",
+    "OwnCamerasDataset",
 ]

@@ -24,9 +24,21 @@ from tessetrack.geometry.triangulation import (
     triangulate_undistorted,
 )
 from tessetrack.geometry.units import UNIT_SCALE, LengthUnit, from_metres, guess_unit, to_metres
+from tessetrack.geometry.voxel_grid import (
+    VoxelGrid,
+    grid_centers,
+    index_to_world,
+    world_to_grid_sample,
+    world_to_index,
+)
 
 __all__ = [
     "Camera",
+    "VoxelGrid",
+    "grid_centers",
+    "index_to_world",
+    "world_to_grid_sample",
+    "world_to_index",
     "LengthUnit",
     "UNIT_SCALE",
     "camera_center",

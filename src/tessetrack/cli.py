@@ -51,6 +51,63 @@ def _root(
 # Each command lives in its own block below; keep them thin (argument parsing + one library call).
 
 
+# --- track ---
+@app.command()
+def track(
+    input: str | None = typer.Argument(
+        None, help="Dataset folder, or a folder of videos / per-camera image folders."
+    ),
+    calibration: str | None = typer.Option(
+        None, "--calibration", help="Calibration file (not needed for dataset folders)."
+    ),
+    detections: str | None = typer.Option(
+        None, "--detections", help="2D detections: one folder per camera."
+    ),
+    detections_format: str | None = typer.Option(
+        None, "--detections-format", help="openpose | coco (default: auto)."
+    ),
+    checkpoint: str = typer.Option(
+        "synthetic-small", "--checkpoint", help="Shipped checkpoint name or .safetensors path."
+    ),
+    output: str = typer.Option(
+        "tracks.json", "--output", "-o", help="Tracks file: .json, .npz or .csv."
+    ),
+    start: int | None = typer.Option(None, help="First frame id (inclusive)."),
+    end: int | None = typer.Option(None, help="Last frame id (exclusive)."),
+    stride: int = typer.Option(1, help="Keep every N-th frame."),
+    device: str = typer.Option("cpu", help="cpu | cuda"),
+) -> None:
+    """Reconstruct and track everyone's 3D skeleton over a sequence; writes a tracks file."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from tessetrack.tracking.runner import track_to_file
+
+    with Progress(TextColumn("track"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]}"),
+                  TimeRemainingColumn(), transient=True) as bar:  # fmt: skip
+        task = bar.add_task("track", total=None, fps="")
+
+        def progress(done: int, total: int) -> None:
+            elapsed = bar.tasks[task].elapsed or 0.0
+            bar.update(
+                task, completed=done, total=total, fps=f"{done / max(elapsed, 1e-9):.1f} fps"
+            )
+
+        summary = track_to_file(
+            input, output=output, checkpoint=checkpoint, calibration=calibration, detections=detections,
+            detections_format=detections_format, start=start, end=end, stride=stride, device=device,
+            progress=progress, on_start=lambda n: bar.reset(task, total=n),
+        )  # fmt: skip
+    Console().print(f"[green]tracked[/green] {summary.frames} frames, {summary.tracks} tracks, "
+                    f"{summary.fps:.1f} fps -> {summary.output}")  # fmt: skip
+
+
 # --- evaluate ---
 @app.command()
 def evaluate(
@@ -121,10 +178,18 @@ def synth(
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
 def train(
     ctx: typer.Context,
-    config: str = typer.Option(..., "--config", help="YAML config (overrides on the paper defaults; may name a preset)."),
-    output: str = typer.Option("runs/train", "--output", "-o", help="Run folder: checkpoints, logs, curves."),
-    resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from OUTPUT/last.safetensors."),
-    max_steps: int | None = typer.Option(None, help="Stop after this many steps of this call (checkpointed)."),
+    config: str = typer.Option(
+        ..., "--config", help="YAML config (overrides on the paper defaults; may name a preset)."
+    ),
+    output: str = typer.Option(
+        "runs/train", "--output", "-o", help="Run folder: checkpoints, logs, curves."
+    ),
+    resume: bool = typer.Option(
+        True, "--resume/--no-resume", help="Continue from OUTPUT/last.safetensors."
+    ),
+    max_steps: int | None = typer.Option(
+        None, help="Stop after this many steps of this call (checkpointed)."
+    ),
 ) -> None:
     """Train end to end with eq. (4); resumable; runs unchanged under torchrun. Extra KEY=VALUE args override the config."""
     import os
@@ -144,18 +209,27 @@ def train(
     cfg = load_config(config, list(ctx.args))
     is_main = os.environ.get("RANK", "0") == "0"
     with Progress(
-        TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"),
-        TimeRemainingColumn(), disable=not is_main, transient=False,
+        TextColumn("train"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[loss]}"),
+        TimeRemainingColumn(),
+        disable=not is_main,
+        transient=False,
     ) as bar:
         task = bar.add_task("train", total=None, loss="")
 
         def progress(step: int, total: int, losses: dict[str, float]) -> None:
             bar.update(task, completed=step, total=total, loss=f"loss {losses['loss']:.4g}")
 
-        result = run_training(cfg, output, resume=resume, max_steps_this_run=max_steps, progress=progress)
+        result = run_training(
+            cfg, output, resume=resume, max_steps_this_run=max_steps, progress=progress
+        )
     if is_main:
-        Console().print(f"[green]step {result.step}[/green], last loss {result.last_loss:.4g}, "
-                        f"val {result.val or '-'} -> {result.checkpoint}")
+        Console().print(
+            f"[green]step {result.step}[/green], last loss {result.last_loss:.4g}, "
+            f"val {result.val or '-'} -> {result.checkpoint}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -29,6 +30,7 @@ __all__ = [
     "TrackerConfig",
     "Observation",
     "Track",
+    "Assignment",
     "LinkFn",
     "OnlineTracker",
     "pose_distance_link",
@@ -66,12 +68,15 @@ class Observation:
         scores: (J,) per-joint confidence in [0, 1], or None.
         descriptor: (D,) matching descriptor (learned matcher), or None.
         detection_score: the detector's confidence.
+        payload: anything the caller keeps with the observation (e.g. the bottleneck descriptor
+            the sequence runner merges with the next anchor's); the tracker never reads it.
     """
 
     joints: np.ndarray
     scores: np.ndarray | None = None
     descriptor: torch.Tensor | None = None
     detection_score: float = 1.0
+    payload: Any = None
 
 
 @dataclass(eq=False)
@@ -85,6 +90,22 @@ class Track:
     @property
     def last(self) -> Observation:
         return self.history[-1]
+
+
+class Assignment(NamedTuple):
+    """An observation linked to its track by :meth:`OnlineTracker.assign`.
+
+    Attributes:
+        track: the track (its history already ends with ``observation``).
+        observation: the observation.
+        previous: the track's observation before this one (None for a birth).
+        gap: frames since ``previous`` (None for a birth).
+    """
+
+    track: Track
+    observation: Observation
+    previous: Observation | None
+    gap: int | None
 
 
 #: ``link(previous, current) -> matches (N,)``: for each of the N previous observations the index of
@@ -145,8 +166,12 @@ class OnlineTracker:
         self._next_id = 0
         self._last_frame: int | None = None
 
-    def update(self, frame: int, observations: Sequence[Observation]) -> FramePoses:
-        """Link the observations of anchor ``frame`` to the tracks; returns the frame's people with IDs."""
+    def assign(self, frame: int, observations: Sequence[Observation]) -> list[Assignment]:
+        """Link the observations of anchor ``frame`` to the tracks (births for the unmatched).
+
+        Returns one :class:`Assignment` per kept observation (score >= ``min_detection_score``), in
+        input order; each observation is already appended to its track's bounded history.
+        """
         if self._last_frame is not None and frame <= self._last_frame:
             raise ValueError(f"frames must increase: got {frame} after {self._last_frame}")
         self._last_frame = frame
@@ -161,15 +186,26 @@ class OnlineTracker:
         for track, j in zip(self.tracks, matches, strict=True):
             if j >= 0 and int(j) not in assigned:
                 assigned[int(j)] = track
-        people = []
+        out = []
         for j, o in enumerate(obs):
             track = assigned.get(j)
+            previous, gap = None, None
             if track is None:  # birth: a dustbin match
                 track = Track(self._next_id, frame, deque(maxlen=cfg.history))
                 self._next_id += 1
                 self.tracks.append(track)
+            else:
+                previous, gap = track.last, frame - track.last_frame
             track.history.append(o)
             track.last_frame = frame
-            people.append(PersonPose(track.id, o.joints, o.scores))
+            out.append(Assignment(track, o, previous, gap))
+        return out
+
+    def update(self, frame: int, observations: Sequence[Observation]) -> FramePoses:
+        """Link the observations of anchor ``frame`` to the tracks; returns the frame's people with IDs."""
+        people = [
+            PersonPose(a.track.id, a.observation.joints, a.observation.scores)
+            for a in self.assign(frame, observations)
+        ]
         people.sort(key=lambda p: p.id)
         return FramePoses(frame, tuple(people))

@@ -1,0 +1,529 @@
+"""Sequence inference: a trained TesseTrack network run online over a sequence of any length.
+
+:func:`load_model` rebuilds a network from a checkpoint; :class:`SequenceRunner` slides it over a
+:class:`~tessetrack.data.base.MultiViewDataset` and strings the per-frame detections into tracks
+with an :class:`~tessetrack.tracking.online.OnlineTracker`.
+
+How a sequence is processed (online, constant memory):
+
+1. Every frame goes through the backbone once (all V views batched; V = the dataset's camera list,
+   fixed for the whole run; a camera absent from a frame, or without an image there, is masked out
+   with a per-frame view mask). Images are resized to the network's input size and the cameras
+   rescaled with them, as in training (:mod:`tessetrack.train.clips`). Heatmap-input models
+   (variant H) instead render the frame's 2D detections as joint heatmaps at the feature-map size.
+2. The features of the last T frames live in a deque of length T (T = the model's time window).
+   Every frame is an *anchor* once the window centred on it is full; at the start and the end of
+   the sequence the first / last frame is repeated to fill the window, so every input frame is
+   an anchor and appears in the output, with ``people: []`` when nobody is seen.
+3. Per anchor: the PDN on the anchor frame → NMS centres → one tesseract per person → link to the
+   tracks (learned matcher: :func:`~tessetrack.tracking.online.descriptor_link` on the descriptor
+   vectors; Hungarian / no matcher: :func:`~tessetrack.tracking.online.pose_distance_link` on the
+   poses estimated from each descriptor alone) → the pose of each person from its descriptor merged
+   with its track's previous descriptor (the pose head with K = 2 slots, as the training forward
+   does at anchor a1). The merge happens only when the two windows overlap (gap < T) and the model
+   was trained with a matcher (``matcher: none`` never merges in training, so neither here).
+
+Per-joint scores are the soft-argmax probability mass in the 3×3×3 voxels around the heatmap peak.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from tessetrack.config import Config
+from tessetrack.data.base import MultiViewDataset
+from tessetrack.errors import CheckpointError, ConfigError, InputError
+from tessetrack.geometry.voxel_grid import index_to_world
+from tessetrack.model.backbone import render_detection_heatmaps
+from tessetrack.model.tessetrack import TesseTrack, build_model
+from tessetrack.ops.nms3d import nms3d
+from tessetrack.skeletons import convert_joints, get_joint_set
+from tessetrack.structures import FramePoses, MultiViewFrame, PersonPose, Tracks
+from tessetrack.tracking.online import (
+    LinkFn,
+    Observation,
+    OnlineTracker,
+    TrackerConfig,
+    descriptor_link,
+    pose_distance_link,
+)
+
+__all__ = [
+    "DEFAULT_IMAGE_SIZE",
+    "LoadedModel",
+    "load_model",
+    "SequenceRunner",
+    "ProgressFn",
+    "TrackSummary",
+    "resolve_device",
+    "track_to_file",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Input size (W, H) of a checkpoint whose config has no ``train.image_size``.
+DEFAULT_IMAGE_SIZE = (256, 256)
+
+#: ``progress(frames_done, frames_total)``, called after every output frame.
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A network rebuilt from a checkpoint.
+
+    Attributes:
+        model: the network, in eval mode, on the requested device.
+        config: its full config.
+        meta: the checkpoint's free metadata (step, data, metrics ...).
+        path: the checkpoint file.
+    """
+
+    model: TesseTrack
+    config: Config
+    meta: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(W, H) network input size: ``config.train["image_size"]``, else :data:`DEFAULT_IMAGE_SIZE`."""
+        size = self.config.train.get("image_size")
+        if size is None:
+            return DEFAULT_IMAGE_SIZE
+        return int(size[0]), int(size[1])
+
+
+def _weights_mismatch(model: torch.nn.Module, weights: dict[str, Tensor]) -> list[str]:
+    """Readable differences between a model's state dict and checkpoint weights."""
+    expected = model.state_dict()
+    diffs = [f"{k} missing" for k in expected if k not in weights]
+    diffs += [f"{k} unexpected" for k in weights if k not in expected]
+    diffs += [
+        f"{k} has shape {tuple(weights[k].shape)}, the config needs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in weights and tuple(weights[k].shape) != tuple(v.shape)
+    ]
+    return diffs
+
+
+def load_model(
+    name_or_path: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> LoadedModel:
+    """A shipped checkpoint's name or a ``.safetensors`` path → the network in eval mode.
+
+    Raises:
+        CheckpointError: unknown name, unreadable file, a config this version cannot read, or weights
+            that do not fit the checkpoint's config (naming the first mismatching keys).
+    """
+    from tessetrack.train.checkpoints import load_checkpoint, resolve_checkpoint
+
+    path = resolve_checkpoint(name_or_path)
+    ckpt = load_checkpoint(path)
+    try:
+        config = Config.from_dict(ckpt.config)
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: the checkpoint's config is not valid here: {exc}") from None
+    model = build_model(config)
+    diffs = _weights_mismatch(model, ckpt.weights)
+    if diffs:
+        shown = "; ".join(diffs[:3]) + (f"; ... {len(diffs) - 3} more" if len(diffs) > 3 else "")
+        raise CheckpointError(f"{path}: the weights do not fit the checkpoint's config: {shown}")
+    model.load_state_dict(ckpt.weights, strict=True)
+    model = model.to(device).eval()
+    return LoadedModel(model=model, config=config, meta=dict(ckpt.meta), path=path)
+
+
+@dataclass(frozen=True, eq=False)
+class _FrameEntry:
+    """One frame in the window: features (V, C, h, w) and cameras (V, ...) on the device."""
+
+    frame: int
+    features: Tensor
+    K: Tensor
+    R: Tensor
+    t: Tensor
+    dist: Tensor
+    image_size: Tensor
+    view_mask: Tensor
+
+    def cams(self) -> tuple[Tensor, ...]:
+        return (self.K, self.R, self.t, self.dist, self.image_size, self.view_mask)
+
+
+def _stack(entries: Sequence[_FrameEntry]) -> tuple[Tensor, ...]:
+    """T entries → features (1, T, V, C, h, w) and cameras (1, T, V, ...)."""
+    fields_ = ("features", "K", "R", "t", "dist", "image_size", "view_mask")
+    return tuple(torch.stack([getattr(e, f) for e in entries])[None] for f in fields_)
+
+
+def _peak_mass(probs: Tensor) -> Tensor:
+    """(N, Q, X, Y, Z) soft-argmax probabilities → (N, Q) mass in the 3×3×3 voxels around the peak."""
+    n, q = probs.shape[:2]
+    local = (
+        F.avg_pool3d(probs.flatten(0, 1)[:, None], 3, stride=1, padding=1) * 27.0
+    )  # (N·Q)×1×X×Y×Z
+    return local.flatten(1).amax(-1).reshape(n, q).clamp(0.0, 1.0)
+
+
+class SequenceRunner:
+    """Runs a network online over a sequence and returns tracks.
+
+    Args:
+        model: the network (eval mode; see :func:`load_model`).
+        image_size: (W, H) the images are resized to (the training input size).
+        tracker: tracker settings.
+        device: where the network runs.
+        detection_threshold: PDN score a centre needs to count as a person (default: the model's).
+
+    Attributes:
+        window: the deque of the last T frames' features (length T once a run has started).
+        tracker: the tracker of the current / last run (None before the first).
+    """
+
+    def __init__(
+        self,
+        model: TesseTrack,
+        *,
+        image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE,
+        tracker: TrackerConfig | None = None,
+        device: str | torch.device = "cpu",
+        detection_threshold: float | None = None,
+    ) -> None:
+        if len(image_size) != 2 or min(image_size) < 16:
+            raise InputError(f"image_size must be (W, H) >= 16, got {image_size}")
+        if detection_threshold is not None and not 0.0 <= detection_threshold <= 1.0:
+            raise InputError(f"detection_threshold must lie in [0, 1], got {detection_threshold}")
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.tracker_config = tracker or TrackerConfig()
+        self.threshold = (
+            model.detector.threshold if detection_threshold is None else float(detection_threshold)
+        )
+        self.time_window = model.time_window
+        self.joint_set = get_joint_set(model.config.pose_head.joint_set)
+        self.window: deque[_FrameEntry] = deque(maxlen=self.time_window)
+        self.tracker: OnlineTracker | None = None
+
+    # --- per frame -------------------------------------------------------------------------------
+
+    def _link(self) -> LinkFn:
+        if self.model.matcher is not None:
+            return descriptor_link(self.model.matcher)
+        return pose_distance_link(self.model.max_distance)
+
+    def _frame_entry(self, frame: MultiViewFrame, names: Sequence[str]) -> _FrameEntry:
+        """Cameras (rescaled to the input size), view mask and features of one frame."""
+        w, h = self.image_size
+        v = len(names)
+        K = np.tile(np.eye(3), (v, 1, 1))
+        R = np.tile(np.eye(3), (v, 1, 1))
+        t = np.zeros((v, 3))
+        t[:, 2] = 1.0  # harmless placeholder camera for masked views
+        dist = np.zeros((v, 5))
+        mask = np.zeros(v, bool)
+        heat = self.model.heatmap_input
+        for j, name in enumerate(names):
+            cam = frame.cameras.get(name)
+            has_input = name in frame.detections if heat else name in frame.images
+            if cam is None or not has_input:
+                continue
+            s = cam.scaled(w, h)
+            K[j], R[j], t[j], dist[j], mask[j] = s.K, s.R, s.t, s.dist, True
+        feats = (
+            self._heatmap_features(frame, names, mask)
+            if heat
+            else self._image_features(frame, names, mask)
+        )
+        f32 = {"dtype": torch.float32, "device": self.device}
+        return _FrameEntry(
+            frame=frame.frame,
+            features=feats,
+            K=torch.tensor(K, **f32),
+            R=torch.tensor(R, **f32),
+            t=torch.tensor(t, **f32),
+            dist=torch.tensor(dist, **f32),
+            image_size=torch.tensor([w, h], **f32).expand(v, 2).clone(),
+            view_mask=torch.tensor(mask, device=self.device),
+        )
+
+    def _image_features(
+        self, frame: MultiViewFrame, names: Sequence[str], mask: np.ndarray
+    ) -> Tensor:
+        """Backbone features (V, C, h, w) of the present views (zeros for masked ones)."""
+        w, h = self.image_size
+        present = [j for j in range(len(names)) if mask[j]]
+        images = np.zeros((len(names), h, w, 3), np.uint8)
+        for j in present:
+            img = frame.images[names[j]]()
+            images[j] = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+        x = torch.from_numpy(images).to(self.device).permute(0, 3, 1, 2).float() / 255.0  # V×3×H×W
+        if present:
+            f = self.model.extract_features(x[present])  # V'×C×h×w
+        else:  # no view at this frame: one pass for the feature shape
+            f = self.model.extract_features(x[:1])[:0]
+        out = f.new_zeros(len(names), *f.shape[1:])  # V×C×h×w
+        out[present] = f
+        return out
+
+    def _heatmap_features(
+        self, frame: MultiViewFrame, names: Sequence[str], mask: np.ndarray
+    ) -> Tensor:
+        """2D detections rendered as joint heatmaps (V, J, ⌈H/4⌉, ⌈W/4⌉) at the feature-map size."""
+        w, h = self.image_size
+        fh, fw = math.ceil(h / 4), math.ceil(w / 4)
+        jn = self.joint_set.num_joints
+        sigma = self.model.config.backbone.heatmap_sigma
+        out = torch.zeros(len(names), jn, fh, fw, device=self.device)
+        src = frame.detections_joint_set
+        for j, name in enumerate(names):
+            if not mask[j]:
+                continue
+            people = np.asarray(frame.detections[name], dtype=np.float64)  # P×J2×3 image pixels
+            if len(people) == 0:
+                continue
+            if src is not None and get_joint_set(src).name != self.joint_set.name:
+                x = np.where(people[..., 2:] > 0, people, np.nan)  # missing -> NaN
+                people = np.nan_to_num(convert_joints(x, src, self.joint_set.name), nan=0.0)
+            if people.shape[1] != jn:
+                raise InputError(
+                    f"frame {frame.frame}, camera {name!r}: detections have {people.shape[1]} "
+                    f"joints, the model expects {jn} ({self.joint_set.name}); give their joint set"
+                )
+            cam = frame.cameras[name]
+            kp = torch.tensor(people, dtype=torch.float32, device=self.device)
+            # image pixels → heatmap pixels (pixel centres at integers on both sides)
+            scale = kp.new_tensor([fw / cam.width, fh / cam.height])
+            kp = torch.cat([(kp[..., :2] + 0.5) * scale - 0.5, kp[..., 2:]], dim=-1)
+            out[j] = render_detection_heatmaps(kp[None], (fh, fw), sigma)[0]
+        return out
+
+    # --- per anchor ------------------------------------------------------------------------------
+
+    def _detect(self, anchor: _FrameEntry) -> tuple[Tensor, Tensor]:
+        """PDN on the anchor frame → centres (P, 3) metres and scores (P,) of the kept peaks."""
+        det = self.model.detector
+        cams = [x[None] for x in anchor.cams()]
+        heat = det.net(det.volume(anchor.features[None], *cams))  # 1×X×Y×Z
+        peaks = nms3d(
+            heat.float(),
+            kernel_size=det.nms_kernel,
+            max_people=det.max_people,
+            threshold=self.threshold,
+        )
+        keep = peaks.valid[0]
+        centres = index_to_world(peaks.refined[0][keep].float(), det.grid)  # P×3
+        return centres, peaks.scores[0][keep]
+
+    def _anchor(self, tracker: OnlineTracker) -> FramePoses:
+        """Detect, describe, link and estimate the poses at the window's centre frame."""
+        model = self.model
+        hw = (self.time_window - 1) // 2
+        anchor = self.window[hw]
+        centres, scores = self._detect(anchor)
+        p = centres.shape[0]
+        if p == 0:
+            return tracker.update(anchor.frame, [])
+        feats, *cams = _stack(list(self.window))
+        desc = model.descriptor(feats, centres[None].to(cams[0].dtype), *cams)
+        d_tensor = desc.tensor[0]  # P×C×T×X'×Y'×Z'
+        d_vec = desc.vector[0]  # P×D
+        xyz = desc.voxel_centres[0]  # P×X×Y×Z×3
+        alone_mask = torch.zeros(p, 2, dtype=torch.bool, device=self.device)
+        alone_mask[:, 0] = True
+        learned = model.matcher is not None
+        if learned:
+            joints_alone = torch.full((p, self.joint_set.num_joints, 3), float("nan"))
+        else:
+            stack = torch.stack([d_tensor, torch.zeros_like(d_tensor)], dim=1)  # P×2×C×T×X'×Y'×Z'
+            joints_alone, _, _ = model.estimate_poses(stack, alone_mask, xyz)
+        obs = [
+            Observation(
+                joints=joints_alone[i].detach().cpu().double().numpy(),
+                descriptor=d_vec[i] if learned else None,
+                detection_score=float(scores[i]),
+                payload=(i, d_tensor[i]),
+            )
+            for i in range(p)
+        ]
+        assigned = tracker.assign(anchor.frame, obs)
+        if not assigned:
+            return FramePoses(anchor.frame, ())
+        # pose of each person: its descriptor merged with its track's previous one (K = 2 slots)
+        merge = model.matcher_kind != "none" and self.time_window > 1
+        rows = torch.tensor([a.observation.payload[0] for a in assigned], device=self.device)
+        prev = torch.zeros_like(d_tensor[rows])  # N×C×T×X'×Y'×Z'
+        mask = alone_mask[rows].clone()  # N×2
+        for n, a in enumerate(assigned):
+            if merge and a.previous is not None and a.gap is not None and a.gap < self.time_window:
+                prev[n] = a.previous.payload[1]
+                mask[n, 1] = True
+        stack = torch.stack([d_tensor[rows], prev], dim=1)  # N×2×C×T×X'×Y'×Z'
+        joints, probs, _ = model.estimate_poses(stack, mask, xyz[rows])
+        conf = _peak_mass(probs)
+        joints_np = joints.detach().cpu().double().numpy()
+        conf_np = conf.detach().cpu().double().numpy()
+        people = [PersonPose(a.track.id, joints_np[n], conf_np[n]) for n, a in enumerate(assigned)]
+        people.sort(key=lambda q: q.id)
+        return FramePoses(anchor.frame, tuple(people))
+
+    # --- the sequence ----------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def run(self, dataset: MultiViewDataset, progress: ProgressFn | None = None) -> Tracks:
+        """Track everyone in ``dataset``; every input frame appears in the result, in order.
+
+        Args:
+            dataset: any reader (images for feature models, detections for variant H).
+            progress: called as ``progress(frames_done, frames_total)``.
+
+        Raises:
+            InputError: an empty dataset, or inputs the model cannot use.
+        """
+        total = len(dataset)
+        if total == 0:
+            raise InputError("the input has no frames (check --start/--end)", dataset.root)
+        names = list(dataset.cameras)
+        if not names:
+            raise InputError("the input has no cameras", dataset.root)
+        tracker = self.tracker = OnlineTracker(self._link(), self.tracker_config)
+        hw = (self.time_window - 1) // 2
+        self.window = deque(maxlen=self.time_window)
+        out: list[FramePoses] = []
+
+        def push(entry: _FrameEntry) -> None:
+            self.window.append(entry)
+            if len(self.window) == self.time_window:
+                out.append(self._anchor(tracker))
+                if progress is not None:
+                    progress(len(out), total)
+
+        for frame in dataset:
+            entry = self._frame_entry(frame, names)
+            if not self.window:  # sequence start: repeat the first frame
+                self.window.extend([entry] * hw)
+            push(entry)
+        for _ in range(hw):  # sequence end: repeat the last frame
+            push(self.window[-1])
+        return Tracks(
+            joint_names=self.joint_set.joints,
+            frames=tuple(out),
+            fps=dataset.fps,
+        )
+
+
+# --- the whole `tessetrack track` pipeline -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrackSummary:
+    """What :func:`track_to_file` did.
+
+    Attributes:
+        output: the tracks file written.
+        frames: frames in it.
+        tracks: distinct track IDs.
+        seconds: wall-clock time of the network run.
+        checkpoint: the checkpoint file used.
+    """
+
+    output: Path
+    frames: int
+    tracks: int
+    seconds: float
+    checkpoint: Path | None
+
+    @property
+    def fps(self) -> float:
+        """Processed frames per second."""
+        return self.frames / self.seconds if self.seconds > 0 else float("inf")
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``cpu``, ``cuda``, ``cuda:N`` or None (cuda when available) → a device; unavailable → InputError."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise InputError(f"unknown device {device!r}; use cpu or cuda") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda asked for, but no CUDA GPU is available; use --device cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise InputError(f"unsupported device {device!r}; use cpu or cuda")
+    return dev
+
+
+def track_to_file(
+    input: str | os.PathLike[str] | None,
+    *,
+    output: str | os.PathLike[str],
+    checkpoint: str | os.PathLike[str] = "synthetic-small",
+    calibration: str | os.PathLike[str] | None = None,
+    detections: str | os.PathLike[str] | None = None,
+    detections_format: str | None = None,
+    start: int | None = None,
+    end: int | None = None,
+    stride: int = 1,
+    device: str | None = "cpu",
+    tracker: TrackerConfig | None = None,
+    progress: ProgressFn | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> TrackSummary:
+    """Open the input, load the checkpoint, track, and write ``output`` (.json/.npz/.csv).
+
+    Args:
+        input, calibration, detections, detections_format, start, end, stride: see
+            :func:`tessetrack.tracking.inputs.open_input`.
+        output: the tracks file; its extension picks the format.
+        checkpoint: a shipped checkpoint's name or a ``.safetensors`` path.
+        device: ``cpu``, ``cuda`` or None (cuda when available).
+        tracker: tracker settings.
+        progress: per-frame callback ``progress(done, total)``.
+        on_start: called once with the number of frames before the run starts.
+    """
+    from tessetrack.io.tracks import save_tracks
+    from tessetrack.tracking.inputs import open_input
+
+    if Path(output).suffix.lower() not in (".json", ".npz", ".csv"):
+        raise InputError("the tracks file must end in .json, .npz or .csv", output)
+    dev = resolve_device(device)
+    loaded = load_model(checkpoint, device=dev)  # checked first: cheap, and the likeliest error
+    dataset = open_input(
+        input,
+        calibration=calibration,
+        detections=detections,
+        detections_format=detections_format,
+        start=start,
+        end=end,
+        stride=stride,
+    )
+    if on_start is not None:
+        on_start(len(dataset))
+    runner = SequenceRunner(loaded.model, image_size=loaded.image_size, tracker=tracker, device=dev)
+    t0 = time.perf_counter()
+    tracks = runner.run(dataset, progress=progress)
+    seconds = time.perf_counter() - t0
+    path = save_tracks(tracks, output)
+    ids = {p.id for f in tracks.frames for p in f.people}
+    return TrackSummary(
+        output=Path(path),
+        frames=len(tracks.frames),
+        tracks=len(ids),
+        seconds=seconds,
+        checkpoint=loaded.path,
+    )

@@ -1,0 +1,118 @@
+"""``tessetrack synth`` → ``tessetrack track`` → ``tessetrack evaluate``, and track's one-line errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from tessetrack.cli import main
+from tessetrack.config import apply_overrides, preset
+from tessetrack.io.tracks import load_tracks
+from tessetrack.model.tessetrack import build_model
+from tessetrack.train.checkpoints import save_checkpoint
+
+TINY = {
+    "model.backbone.small_width": 8,
+    "model.backbone.channels": 8,
+    "model.volume.shape": [16, 16, 16],
+    "model.volume.fusion_hidden": 8,
+    "model.detector.hidden": 8,
+    "model.detector.max_people": 2,
+    "model.detector.threshold": 0.0,
+    "model.tesseract.shape": [8, 8, 8],
+    "model.tesseract.channels": [8, 8, 8],
+    "model.tesseract.descriptor_dim": 16,
+    "model.tesseract.fusion_hidden": 8,
+    "model.matcher.sinkhorn_iters": 10,
+    "model.pose_head.merge_hidden": 8,
+    "train.image_size": [64, 64],
+}
+
+
+def _run(argv, capsys):
+    """Run the CLI in-process; returns (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    out = capsys.readouterr()
+    return info.value.code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A tiny synthetic scene written by `tessetrack synth` and a tiny random checkpoint."""
+    root = tmp_path_factory.mktemp("track_cli")
+    with pytest.raises(SystemExit) as info:
+        main([
+            "synth", str(root / "scene"), "--cameras", "2", "--people", "2", "--frames", "4",
+            "--image-size", "64x64", "--seed", "5",
+        ])  # fmt: skip
+    assert info.value.code == 0
+    cfg = apply_overrides(preset("cpu-small", "FTDL"), TINY)
+    torch.manual_seed(0)
+    save_checkpoint(root / "tiny.safetensors", build_model(cfg).state_dict(), cfg.to_dict())
+    return root
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv"])
+def test_synth_track_evaluate(workdir, tmp_path, capsys, suffix):
+    tracks_file = tmp_path / f"tracks{suffix}"
+    code, out, err = _run(
+        ["track", str(workdir / "scene"), "--checkpoint", str(workdir / "tiny.safetensors"),
+         "--output", str(tracks_file)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "tracked 4 frames" in out and "fps" in out
+    tracks = load_tracks(tracks_file)
+    assert [f.frame for f in tracks.frames] == [0, 1, 2, 3]
+    assert all(len(f.people) == 2 for f in tracks.frames)  # max_people 2, threshold 0
+    metrics_file = tmp_path / "metrics.json"
+    code, _, err = _run(
+        ["evaluate", "--pred", str(tracks_file), "--gt", str(workdir / "scene"),
+         "--json", str(metrics_file)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    metrics = json.loads(metrics_file.read_text())
+    for key in ("mota", "precision", "recall", "recall_500"):
+        assert math.isfinite(metrics[key]), (key, metrics[key])
+    assert all(math.isfinite(v) for v in metrics["ap"].values())
+
+
+def test_checkpoint_of_another_config_exits_2(workdir, tmp_path, capsys):
+    small = apply_overrides(preset("cpu-small", "FTDL"), TINY)
+    other = apply_overrides(small, {"model.backbone.channels": 16})
+    save_checkpoint(tmp_path / "bad.safetensors", build_model(small).state_dict(), other.to_dict())
+    code, _, err = _run(
+        ["track", str(workdir / "scene"), "--checkpoint", str(tmp_path / "bad.safetensors"),
+         "--output", str(tmp_path / "t.json")],
+        capsys,
+    )  # fmt: skip
+    assert code == 2
+    assert "do not fit" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "t.json").exists()
+
+
+def test_missing_default_checkpoint_exits_2(workdir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(
+        "tessetrack.train.checkpoints.shipped_checkpoints", lambda: {}
+    )  # as before the lead ships synthetic-small
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _run(["track", str(workdir / "scene"), "--output", "t.json"], capsys)
+    assert code == 2
+    assert "'synthetic-small' is neither a file nor a shipped checkpoint" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_empty_input_folder_exits_2(workdir, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code, _, err = _run(
+        ["track", str(tmp_path / "empty"), "--checkpoint", str(workdir / "tiny.safetensors"),
+         "--output", str(tmp_path / "t.json")],
+        capsys,
+    )  # fmt: skip
+    assert code == 2
+    assert "input folder is empty" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,206 @@
+"""Sequence inference: load_model, the online SequenceRunner, its bounded memory and merges."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from tessetrack.config import apply_overrides, preset
+from tessetrack.data.base import MultiViewDataset, open_dataset
+from tessetrack.errors import CheckpointError
+from tessetrack.model.tessetrack import build_model
+from tessetrack.skeletons import PANOPTIC19
+from tessetrack.structures import MultiViewFrame
+from tessetrack.synth.generate import SynthConfig, generate_dataset
+from tessetrack.tracking.inputs import open_input
+from tessetrack.tracking.online import Observation, OnlineTracker, TrackerConfig, pose_distance_link
+from tessetrack.tracking.runner import DEFAULT_IMAGE_SIZE, SequenceRunner, load_model
+from tessetrack.train.checkpoints import save_checkpoint
+
+# the tiny network of tests/train/test_loop.py, at most 2 people per frame, every NMS peak kept
+TINY = {
+    "model.backbone.small_width": 8,
+    "model.backbone.channels": 8,
+    "model.volume.shape": [16, 16, 16],
+    "model.volume.fusion_hidden": 8,
+    "model.detector.hidden": 8,
+    "model.detector.max_people": 2,
+    "model.detector.threshold": 0.0,
+    "model.tesseract.shape": [8, 8, 8],
+    "model.tesseract.channels": [8, 8, 8],
+    "model.tesseract.descriptor_dim": 16,
+    "model.tesseract.fusion_hidden": 8,
+    "model.matcher.sinkhorn_iters": 10,
+    "model.matcher.max_distance": 100.0,
+    "model.pose_head.merge_hidden": 8,
+    "train.image_size": [64, 48],
+}
+
+
+def tiny_checkpoint(path, variant: str = "FTDL", **overrides):
+    """A randomly initialised tiny model saved with save_checkpoint."""
+    cfg = apply_overrides(preset("cpu-small", variant), {**TINY, **overrides})
+    torch.manual_seed(0)
+    save_checkpoint(path, build_model(cfg).state_dict(), cfg.to_dict(), {"note": "test"})
+    return path
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    """Ring of 2 cameras, 2 people, 5 frames of 64² images, simulated BODY25 detections."""
+    out = tmp_path_factory.mktemp("synth") / "scene"
+    generate_dataset(
+        out,
+        SynthConfig(
+            rig="ring", num_cameras=2, num_people=2, num_frames=5, image_size=(64, 64), seed=3
+        ),
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def ckpt_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("ckpt")
+
+
+def _check_tracks(tracks, frames):
+    assert [f.frame for f in tracks.frames] == list(frames)
+    assert tracks.joint_names == PANOPTIC19.joints
+    for f in tracks.frames:
+        ids = [p.id for p in f.people]
+        assert len(ids) == len(set(ids))
+        for p in f.people:
+            assert isinstance(p.id, int)
+            assert p.joints.shape == (19, 3) and np.all(np.isfinite(p.joints))
+            assert p.scores.shape == (19,) and np.all((p.scores >= 0) & (p.scores <= 1))
+
+
+def test_loaded_model_runs_over_a_sequence_with_bounded_memory(scene, ckpt_dir):
+    loaded = load_model(tiny_checkpoint(ckpt_dir / "ftdl.safetensors"))
+    assert not loaded.model.training
+    assert loaded.image_size == (64, 48) and loaded.meta == {"note": "test"}
+    ds = open_dataset(scene)
+    runner = SequenceRunner(
+        loaded.model, image_size=loaded.image_size, tracker=TrackerConfig(history=2)
+    )
+    seen = []
+    tracks = runner.run(ds, progress=lambda done, total: seen.append((done, total)))
+    _check_tracks(tracks, ds.frames)
+    assert seen == [(i, 5) for i in range(1, 6)]
+    assert tracks.fps == ds.fps
+    # T = 3 frames of features kept, no more; each track keeps at most `history` observations
+    assert runner.window.maxlen == 3 and len(runner.window) == 3
+    assert all(len(t.history) <= 2 for t in runner.tracker.tracks)
+    # max_people = 2 and threshold 0: two people detected at every frame
+    assert all(len(f.people) == 2 for f in tracks.frames)
+
+
+def test_a_single_frame_fills_the_window_by_repetition(scene, ckpt_dir):
+    loaded = load_model(tiny_checkpoint(ckpt_dir / "ftdl.safetensors"))
+    ds = open_dataset(scene, start=2, end=3)
+    tracks = SequenceRunner(loaded.model, image_size=loaded.image_size).run(ds)
+    _check_tracks(tracks, [2])
+
+
+@pytest.mark.parametrize(("variant", "merges"), [("FTGA", True), ("FT", False)])
+def test_descriptors_merge_with_the_tracks_previous_one(scene, ckpt_dir, variant, merges):
+    # Hungarian on poses with a 100 m gate links every person of frame f to one of frame f-1, so
+    # from the second frame on each pose merges K = 2 descriptors; without a matcher none merges.
+    loaded = load_model(tiny_checkpoint(ckpt_dir / f"{variant}.safetensors", variant))
+    model = loaded.model
+    slots: list[int] = []
+    original = model.estimate_poses
+
+    def spy(descriptors, mask, voxel_centres):
+        slots.extend(mask.sum(-1).tolist())
+        return original(descriptors, mask, voxel_centres)
+
+    model.estimate_poses = spy
+    tracks = SequenceRunner(model, image_size=loaded.image_size).run(open_dataset(scene))
+    ids = [sorted(p.id for p in f.people) for f in tracks.frames]
+    if merges:
+        assert ids == [[0, 1]] * 5  # linked every frame: no new IDs
+        # per frame: 2 un-merged poses for the link (1 slot), then 2 final poses;
+        # final poses merge 2 slots from frame 1 on: 4 frames x 2 people
+        assert slots.count(2) == 8
+    else:
+        assert slots.count(2) == 0
+
+
+def test_heatmap_variant_reads_detections(scene, ckpt_dir):
+    loaded = load_model(tiny_checkpoint(ckpt_dir / "hi.safetensors", "HI"))
+    assert loaded.model.heatmap_input
+    ds = open_input(scene, detections=scene / "detections")
+    tracks = SequenceRunner(loaded.model, image_size=loaded.image_size).run(ds)
+    _check_tracks(tracks, ds.frames)
+
+
+class _DropViews(MultiViewDataset):
+    """Camera ``00_01`` is absent at frames 1 and 2 (a view that disappears for a while)."""
+
+    def __init__(self, base: MultiViewDataset) -> None:
+        self.base = base
+        super().__init__(
+            root=base.root,
+            cameras=base.cameras,
+            frames=base.frames,
+            joint_set=base.joint_set,
+            fps=base.fps,
+        )
+
+    def _load_frame(self, frame_id: int) -> MultiViewFrame:
+        frame = self.base.frame(frame_id)
+        if frame_id in (1, 2):
+            cams = {k: v for k, v in frame.cameras.items() if k != "00_01"}
+            imgs = {k: v for k, v in frame.images.items() if k != "00_01"}
+            frame = dataclasses.replace(frame, cameras=cams, images=imgs)
+        return frame
+
+
+def test_views_that_disappear_run_fine(scene, ckpt_dir):
+    loaded = load_model(tiny_checkpoint(ckpt_dir / "ftdl.safetensors"))
+    runner = SequenceRunner(loaded.model, image_size=loaded.image_size)
+    ds = _DropViews(open_dataset(scene))
+    _check_tracks(runner.run(ds), ds.frames)
+    # frames 0, 1, 2 only: the last window is frames 1, 2, 2 (end repeated), view 00_01 gone
+    runner.run(_DropViews(open_dataset(scene, end=3)))
+    assert [e.frame for e in runner.window] == [1, 2, 2]
+    assert [e.view_mask.tolist() for e in runner.window] == [[True, False]] * 3
+    assert runner.window[0].features[1].abs().sum() == 0  # masked view: zero features
+    assert runner.window[0].features[0].abs().sum() > 0
+
+
+def test_weights_of_another_config_are_refused(tmp_path):
+    small = apply_overrides(preset("cpu-small", "FTDL"), TINY)
+    other = apply_overrides(small, {"model.tesseract.descriptor_dim": 32})
+    save_checkpoint(tmp_path / "bad.safetensors", build_model(small).state_dict(), other.to_dict())
+    with pytest.raises(CheckpointError, match=r"do not fit.*descriptor") as info:
+        load_model(tmp_path / "bad.safetensors")
+    assert "\n" not in str(info.value)
+
+
+def test_missing_checkpoint_is_a_one_line_error(tmp_path):
+    with pytest.raises(CheckpointError, match="neither a file nor a shipped checkpoint") as info:
+        load_model(tmp_path / "nope.safetensors")
+    assert "\n" not in str(info.value)
+
+
+def test_default_image_size_without_train_settings(tmp_path):
+    cfg = apply_overrides(
+        preset("cpu-small", "FI"), {k: v for k, v in TINY.items() if "train" not in k}
+    )
+    save_checkpoint(tmp_path / "m.safetensors", build_model(cfg).state_dict(), cfg.to_dict())
+    assert load_model(tmp_path / "m.safetensors").image_size == DEFAULT_IMAGE_SIZE == (256, 256)
+
+
+def test_assign_reports_the_previous_observation_and_gap():
+    tracker = OnlineTracker(pose_distance_link(0.5), TrackerConfig(max_gap=5))
+    pose = np.zeros((19, 3))
+    (a,) = tracker.assign(0, [Observation(pose, payload="first")])
+    assert a.previous is None and a.gap is None
+    (b,) = tracker.assign(3, [Observation(pose + 0.1, payload="second")])
+    # same person 0.1 m further (< 0.5 m gate), 3 frames later
+    assert b.track is a.track and b.previous.payload == "first" and b.gap == 3

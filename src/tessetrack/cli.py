@@ -174,6 +174,92 @@ def synth(
     )
 
 
+# --- render ---
+@app.command()
+def render(
+    input: str = typer.Argument(..., help="Dataset folder, or a folder of videos / per-camera image folders."),
+    tracks: str = typer.Option(..., "--tracks", help="Tracks file (.json/.npz/.csv)."),
+    calibration: str | None = typer.Option(None, "--calibration", help="Calibration file (not needed for dataset folders)."),
+    output: str = typer.Option("overlay.mp4", "--output", "-o", help="Overlay video: .mp4 or .gif."),
+    animation: str | None = typer.Option(None, "--animation", help="Also write a 3D animation (.mp4 or .gif)."),
+    timeline: str | None = typer.Option(None, "--timeline", help="Also write a track timeline (.png)."),
+    tile_width: int = typer.Option(480, help="Width of each view's tile in pixels."),
+    fps: float | None = typer.Option(None, help="Frame rate (default: the tracks')."),
+    start: int | None = typer.Option(None, help="First frame id (inclusive)."),
+    end: int | None = typer.Option(None, help="Last frame id (exclusive)."),
+    stride: int = typer.Option(1, help="Keep every N-th frame."),
+) -> None:
+    """Reprojection overlay video of tracks on every view (plus an optional 3D animation and timeline)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from tessetrack.io.tracks import load_tracks
+    from tessetrack.tracking.inputs import open_input
+    from tessetrack.viz.render import render_3d_animation, render_overlay_video
+    from tessetrack.viz.timeline import plot_timeline
+
+    tr = load_tracks(tracks)
+    dataset = open_input(input, calibration=calibration, start=start, end=end, stride=stride)
+    console = Console()
+    with Progress(transient=True) as bar:
+        task = bar.add_task("render", total=len(dataset))
+        done = render_overlay_video(dataset, tr, output, tile_width=tile_width, fps=fps,
+                                    progress=lambda n, _: bar.update(task, completed=n))  # fmt: skip
+        if animation is not None:
+            task3d = bar.add_task("3D", total=len(tr.frames))
+            render_3d_animation(tr, animation, cameras=dataset.cameras, fps=fps,
+                                progress=lambda n, _: bar.update(task3d, completed=n))  # fmt: skip
+    if timeline is not None:
+        plot_timeline(tr, timeline)
+    for path in (done, animation, timeline):
+        if path is not None:
+            console.print(f"[green]wrote[/green] {path}")
+
+
+# --- demo ---
+@app.command()
+def demo(
+    output: str = typer.Option("tessetrack-demo", "--output", "-o", help="Demo folder."),
+    checkpoint: str = typer.Option("synthetic-small", "--checkpoint", help="Shipped checkpoint name or .safetensors path."),
+    frames: int = typer.Option(300, "--frames", help="Scene length in frames (300 ≈ 10 s)."),
+    device: str = typer.Option("cpu", help="cpu | cuda"),
+) -> None:
+    """Build a synthetic scene, track it with the shipped checkpoint, evaluate and draw the results."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from tessetrack.demo import run_demo
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("demo", total=None)
+        result = run_demo(output, checkpoint=checkpoint, frames=frames, device=device,
+                          stage=lambda name: bar.update(task, description=name, completed=0),
+                          progress=lambda n, total: bar.update(task, completed=n, total=total))  # fmt: skip
+    m = result.result
+    console = Console()
+    console.print(f"MPJPE {m.get('mpjpe_mm', float('nan')):.1f} mm | MOTA {m.get('mota', float('nan')):.1f} % | "
+                  f"ID switches {m.get('id_switches', '-')} | {result.fps:.2f} frames/s ({result.frames} frames)")  # fmt: skip
+    for path in (result.tracks, result.metrics, result.overlay, result.scene3d, result.timeline):
+        console.print(f"[green]wrote[/green] {path}")
+
+
+# --- export ---
+@app.command()
+def export(
+    tracks: str = typer.Argument(..., help="Tracks file (.json/.npz/.csv)."),
+    output: str = typer.Argument(..., help="OUT.c3d (markers, mm) or OUT.bvh (one skeleton per track)."),
+    fps: float | None = typer.Option(None, help="Frame rate (default: the tracks')."),
+) -> None:
+    """Export tracks to motion-capture formats: C3D marker trajectories or BVH skeletons."""
+    from rich.console import Console
+
+    from tessetrack.io.exports import export_tracks
+    from tessetrack.io.tracks import load_tracks
+
+    for path in export_tracks(load_tracks(tracks), output, fps=fps):
+        Console().print(f"[green]wrote[/green] {path}")
+
+
 # --- train ---
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
 def train(

@@ -29,6 +29,7 @@ import numpy as np
 
 from tessetrack.data.base import MultiViewDataset
 from tessetrack.errors import InputError
+from tessetrack.io.video import read_image_rgb
 from tessetrack.structures import ImageLoader, MultiViewFrame, PersonPose
 
 __all__ = [
@@ -62,10 +63,7 @@ def load_image_rgb(path: Path) -> np.ndarray:
     Raises:
         InputError: when the file is missing or cannot be decoded.
     """
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError("cannot read image (missing or not an image)", path)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return read_image_rgb(path)  # checks the decode: cv2.imread returns None silently
 
 
 def load_video_frame_rgb(path: Path, index: int) -> np.ndarray:

@@ -37,6 +37,7 @@ __all__ = [
     "list_images",
     "open_frames",
     "check_synchronized",
+    "read_image_rgb",
 ]
 
 logger = logging.getLogger(__name__)
@@ -299,11 +300,32 @@ class ImageFolderReader:
 
     @staticmethod
     def _imread(path: Path) -> np.ndarray:
-        data = np.fromfile(path, dtype=np.uint8)  # handles non-ASCII paths, unlike cv2.imread
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-        if image is None:
-            raise InputError("cannot decode this image (corrupted or not an image)", path)
-        return _bgr_to_rgb(image)
+        return read_image_rgb(path)
+
+
+def read_image_rgb(path: str | PathLike[str]) -> np.ndarray:
+    """Read one image file as an H×W×3 uint8 RGB array, refusing what cannot be decoded.
+
+    ``cv2.imread`` returns None *silently* for a corrupt, truncated or empty file; this reads the bytes
+    itself (``np.fromfile`` also handles non-ASCII paths) and checks the decode.
+
+    Raises:
+        InputError: naming the file, when it is missing, empty, or cannot be decoded.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("cannot read image: file not found", path)
+    data = np.fromfile(path, dtype=np.uint8)
+    if data.size == 0:
+        raise InputError("cannot read image: the file is empty (0 bytes)", path)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(
+            f"cannot read image: cannot decode its {data.size} bytes (corrupted, truncated or not an "
+            "image)",
+            path,
+        )
+    return _bgr_to_rgb(image)
 
 
 def open_frames(

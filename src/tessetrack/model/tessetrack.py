@@ -65,6 +65,61 @@ class ClipBatch:
     gt_centres: Tensor | None = None
     gt_mask: Tensor | None = None
 
+    def validate(self) -> None:
+        """Refuse an inconsistent or non-finite batch with an :class:`InputError` naming the field.
+
+        Checks that every tensor has the documented shape with the same (B, F, V) as ``view_mask``
+        (e.g. as many cameras as images), that ``gt_centres``/``gt_mask`` agree, and that images,
+        heatmaps, the cameras of present views and the present GT centres are finite. Non-finite
+        values are *refused*, not sanitised: a NaN pixel means a broken decoder or normalisation
+        upstream, and silently zeroing it would train on wrong data. The message names the first
+        offending (batch, frame, view). Called by :meth:`TesseTrack.forward` (a few cheap reductions;
+        on a GPU each check is one host sync).
+        """
+        if self.view_mask.ndim != 3:
+            raise InputError(
+                f"ClipBatch.view_mask must be (B, F, V), got shape {tuple(self.view_mask.shape)}"
+            )
+        bfv = tuple(self.view_mask.shape)
+        cams = {"K": (3, 3), "R": (3, 3), "t": (3,), "dist": (5,), "image_size": (2,)}
+        for name, tail in cams.items():
+            what = "(B, F, V" + "".join(f", {n}" for n in tail) + ")"  # e.g. (B, F, V, 3, 3)
+            _check_shape(name, getattr(self, name), (*bfv, *tail), what)
+        for name, what in (("images", "(B, F, V, 3, H, W)"), ("heatmaps", "(B, F, V, J, h, w)")):
+            x = getattr(self, name)
+            if x is None:
+                continue
+            if x.ndim != 6 or tuple(x.shape[:3]) != bfv or (name == "images" and x.shape[3] != 3):
+                raise InputError(
+                    f"ClipBatch.{name} must be {what} with (B, F, V) = {bfv} like view_mask and "
+                    f"the cameras, got shape {tuple(x.shape)} (as many views as cameras?)"
+                )
+            _check_finite(name, x, None)
+        present = self.view_mask.bool()
+        for name in cams:
+            _check_finite(name, getattr(self, name), present)
+        if self.gt_centres is not None:
+            c = self.gt_centres
+            if c.ndim != 4 or c.shape[:2] != (bfv[0], 2) or c.shape[3] != 3:
+                raise InputError(
+                    f"ClipBatch.gt_centres must be (B, 2, P, 3) with B = {bfv[0]}, "
+                    f"got shape {tuple(c.shape)}"
+                )
+            if self.gt_mask is not None and tuple(self.gt_mask.shape) != tuple(c.shape[:3]):
+                raise InputError(
+                    f"ClipBatch.gt_mask must be (B, 2, P) = {tuple(c.shape[:3])} like gt_centres, "
+                    f"got shape {tuple(self.gt_mask.shape)}"
+                )
+            m = self.gt_mask.bool() if self.gt_mask is not None else None
+            bad = ~torch.isfinite(c).all(-1)  # B×2×P
+            if m is not None:
+                bad &= m
+            if bool(bad.any()):
+                b, a, p = (int(i) for i in bad.nonzero()[0])
+                raise InputError(
+                    f"ClipBatch.gt_centres is not finite for person {p} at anchor {a} of batch {b}"
+                )
+
 
 @dataclass(frozen=True, eq=False)
 class TesseTrackOutput:
@@ -101,6 +156,29 @@ class TesseTrackOutput:
     merge_weights: Tensor
     tesseract_size: float
     anchors: tuple[int, int]
+
+
+def _check_shape(name: str, x: Tensor, shape: tuple[int, ...], what: str) -> None:
+    if tuple(x.shape) != shape:
+        raise InputError(
+            f"ClipBatch.{name} must be {what} = {shape} to match view_mask's (B, F, V), got shape "
+            f"{tuple(x.shape)} (as many cameras as views?)"
+        )
+
+
+def _check_finite(name: str, x: Tensor, present: Tensor | None) -> None:
+    """Raise naming the first (batch, frame, view) of x (B, F, V, ...) holding NaN/inf (among the
+    ``present`` (B, F, V) entries when given)."""
+    bad = ~torch.isfinite(x).flatten(3).all(-1)  # B×F×V
+    if present is not None:
+        bad &= present
+    if bool(bad.any()):
+        b, f, v = (int(i) for i in bad.nonzero()[0])
+        raise InputError(
+            f"ClipBatch.{name} has NaN or inf values at batch {b}, frame {f}, view {v} "
+            f"({int(bad.sum())} (batch, frame, view) entries in all); fix the input "
+            f"(e.g. a failed image decode) or drop the view (view_mask False and finite values)"
+        )
 
 
 def _take(x: Tensor, frames: Tensor) -> Tensor:
@@ -227,6 +305,7 @@ class TesseTrack(nn.Module):
 
     def forward(self, batch: ClipBatch) -> TesseTrackOutput:
         """Predict detections, descriptors, matches and poses for a batch of training clips."""
+        batch.validate()
         b, f, v = batch.view_mask.shape
         a0, a1 = self.anchors
         h = (self.time_window - 1) // 2

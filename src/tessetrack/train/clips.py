@@ -37,7 +37,7 @@ class ClipSpec:
         length: F, frames per clip (the model's ``clip_length``).
         anchors: the two anchor frame positions in the clip (the model's ``anchors``).
         image_size: (W, H) the images are resized to.
-        max_people: P, person slots per anchor (extra people are dropped, nearest first kept).
+        max_people: P, person slots per anchor (when more people are present, the lowest IDs are kept).
         min_views: view dropout keeps at least this many views (== V disables dropout).
         joint_set: the model's output joint set.
     """

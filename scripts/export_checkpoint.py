@@ -1,0 +1,40 @@
+"""Turn a training run into a shipped checkpoint: weights + config + metadata, no optimizer state.
+
+    python scripts/export_checkpoint.py runs/synthetic-small synthetic-small --command "tessetrack train ..."
+
+Writes ``src/tessetrack/checkpoints/NAME/`` with ``model.safetensors`` (loadable by name:
+``--checkpoint NAME``) and copies the run's ``log.csv``, ``val.csv``, ``curves.png`` and
+``report.json`` beside it, so the training command, its log and its validation metrics ship together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from tessetrack.train.checkpoints import load_checkpoint, save_checkpoint
+
+DEST = Path(__file__).resolve().parents[1] / "src" / "tessetrack" / "checkpoints"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run", type=Path, help="training run folder (holds last.safetensors)")
+    ap.add_argument("name", help="shipped checkpoint name")
+    ap.add_argument("--command", required=True, help="the command that trained it (recorded in the metadata)")
+    args = ap.parse_args()
+    ck = load_checkpoint(args.run / "last.safetensors")
+    out = DEST / args.name
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {**ck.meta, "name": args.name, "training_command": args.command}
+    save_checkpoint(out / "model.safetensors", ck.weights, ck.config, meta)
+    for f in ("log.csv", "val.csv", "curves.png", "report.json"):
+        if (args.run / f).is_file():
+            shutil.copy2(args.run / f, out / f)
+    size = (out / "model.safetensors").stat().st_size / 2**20
+    print(f"wrote {out} ({size:.1f} MiB, step {meta.get('step')})")
+
+
+if __name__ == "__main__":
+    main()

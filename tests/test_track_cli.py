@@ -13,23 +13,9 @@ from tessetrack.config import apply_overrides, preset
 from tessetrack.io.tracks import load_tracks
 from tessetrack.model.tessetrack import build_model
 from tessetrack.train.checkpoints import save_checkpoint
+from tiny_network import TINY_INFERENCE
 
-TINY = {
-    "model.backbone.small_width": 8,
-    "model.backbone.channels": 8,
-    "model.volume.shape": [16, 16, 16],
-    "model.volume.fusion_hidden": 8,
-    "model.detector.hidden": 8,
-    "model.detector.max_people": 2,
-    "model.detector.threshold": 0.0,
-    "model.tesseract.shape": [8, 8, 8],
-    "model.tesseract.channels": [8, 8, 8],
-    "model.tesseract.descriptor_dim": 16,
-    "model.tesseract.fusion_hidden": 8,
-    "model.matcher.sinkhorn_iters": 10,
-    "model.pose_head.merge_hidden": 8,
-    "train.image_size": [64, 64],
-}
+TINY = {**TINY_INFERENCE, "train.image_size": [64, 64]}
 
 
 def _run(argv, capsys):

@@ -19,25 +19,10 @@ from tessetrack.tracking.inputs import open_input
 from tessetrack.tracking.online import Observation, OnlineTracker, TrackerConfig, pose_distance_link
 from tessetrack.tracking.runner import DEFAULT_IMAGE_SIZE, SequenceRunner, load_model
 from tessetrack.train.checkpoints import save_checkpoint
+from tiny_network import TINY_INFERENCE
 
 # the tiny network of tests/train/test_loop.py, at most 2 people per frame, every NMS peak kept
-TINY = {
-    "model.backbone.small_width": 8,
-    "model.backbone.channels": 8,
-    "model.volume.shape": [16, 16, 16],
-    "model.volume.fusion_hidden": 8,
-    "model.detector.hidden": 8,
-    "model.detector.max_people": 2,
-    "model.detector.threshold": 0.0,
-    "model.tesseract.shape": [8, 8, 8],
-    "model.tesseract.channels": [8, 8, 8],
-    "model.tesseract.descriptor_dim": 16,
-    "model.tesseract.fusion_hidden": 8,
-    "model.matcher.sinkhorn_iters": 10,
-    "model.matcher.max_distance": 100.0,
-    "model.pose_head.merge_hidden": 8,
-    "train.image_size": [64, 48],
-}
+TINY = {**TINY_INFERENCE, "model.matcher.max_distance": 100.0, "train.image_size": [64, 48]}
 
 
 def tiny_checkpoint(path, variant: str = "FTDL", **overrides):

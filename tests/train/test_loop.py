@@ -15,20 +15,9 @@ from tessetrack.config import apply_overrides, preset
 from tessetrack.errors import CheckpointError, ConfigError
 from tessetrack.synth.generate import SynthConfig, generate_dataset
 from tessetrack.train.loop import TrainSettings, train
+from tiny_network import TINY_NETWORK
 
-TINY = {
-    "model.backbone.small_width": 8,
-    "model.backbone.channels": 8,
-    "model.volume.shape": [16, 16, 16],
-    "model.volume.fusion_hidden": 8,
-    "model.detector.hidden": 8,
-    "model.tesseract.shape": [8, 8, 8],
-    "model.tesseract.channels": [8, 8, 8],
-    "model.tesseract.descriptor_dim": 16,
-    "model.tesseract.fusion_hidden": 8,
-    "model.matcher.sinkhorn_iters": 10,
-    "model.pose_head.merge_hidden": 8,
-}
+TINY = TINY_NETWORK
 
 
 @pytest.fixture(scope="module")

@@ -177,12 +177,22 @@ def synth(
 # --- render ---
 @app.command()
 def render(
-    input: str = typer.Argument(..., help="Dataset folder, or a folder of videos / per-camera image folders."),
+    input: str = typer.Argument(
+        ..., help="Dataset folder, or a folder of videos / per-camera image folders."
+    ),
     tracks: str = typer.Option(..., "--tracks", help="Tracks file (.json/.npz/.csv)."),
-    calibration: str | None = typer.Option(None, "--calibration", help="Calibration file (not needed for dataset folders)."),
-    output: str = typer.Option("overlay.mp4", "--output", "-o", help="Overlay video: .mp4 or .gif."),
-    animation: str | None = typer.Option(None, "--animation", help="Also write a 3D animation (.mp4 or .gif)."),
-    timeline: str | None = typer.Option(None, "--timeline", help="Also write a track timeline (.png)."),
+    calibration: str | None = typer.Option(
+        None, "--calibration", help="Calibration file (not needed for dataset folders)."
+    ),
+    output: str = typer.Option(
+        "overlay.mp4", "--output", "-o", help="Overlay video: .mp4 or .gif."
+    ),
+    animation: str | None = typer.Option(
+        None, "--animation", help="Also write a 3D animation (.mp4 or .gif)."
+    ),
+    timeline: str | None = typer.Option(
+        None, "--timeline", help="Also write a track timeline (.png)."
+    ),
     tile_width: int = typer.Option(480, help="Width of each view's tile in pixels."),
     fps: float | None = typer.Option(None, help="Frame rate (default: the tracks')."),
     start: int | None = typer.Option(None, help="First frame id (inclusive)."),
@@ -220,7 +230,9 @@ def render(
 @app.command()
 def demo(
     output: str = typer.Option("tessetrack-demo", "--output", "-o", help="Demo folder."),
-    checkpoint: str = typer.Option("synthetic-small", "--checkpoint", help="Shipped checkpoint name or .safetensors path."),
+    checkpoint: str = typer.Option(
+        "synthetic-small", "--checkpoint", help="Shipped checkpoint name or .safetensors path."
+    ),
     frames: int = typer.Option(300, "--frames", help="Scene length in frames (300 ≈ 10 s)."),
     device: str = typer.Option("cpu", help="cpu | cuda"),
 ) -> None:
@@ -247,7 +259,9 @@ def demo(
 @app.command()
 def export(
     tracks: str = typer.Argument(..., help="Tracks file (.json/.npz/.csv)."),
-    output: str = typer.Argument(..., help="OUT.c3d (markers, mm) or OUT.bvh (one skeleton per track)."),
+    output: str = typer.Argument(
+        ..., help="OUT.c3d (markers, mm) or OUT.bvh (one skeleton per track)."
+    ),
     fps: float | None = typer.Option(None, help="Frame rate (default: the tracks')."),
 ) -> None:
     """Export tracks to motion-capture formats: C3D marker trajectories or BVH skeletons."""

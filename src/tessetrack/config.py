@@ -133,6 +133,7 @@ class TesseractConfig:
         channels: output channels of the 4D conv blocks; each block but the first halves X, Y, Z.
         descriptor_dim: D, width of the pooled descriptor used for matching.
         fusion_hidden: hidden width of the view-fusion net of the tesseract sampler.
+        activation_checkpointing: recompute the 4D CNN activations in backward (saves memory).
     """
 
     size: float = 2.5
@@ -142,6 +143,7 @@ class TesseractConfig:
     channels: tuple[int, ...] = (32, 64, 64)
     descriptor_dim: int = 128
     fusion_hidden: int = 32
+    activation_checkpointing: bool = False
 
 
 @dataclass(frozen=True)

@@ -62,3 +62,21 @@ def test_pooled_vector_without_learned_matcher():
     assert out.vector.shape == (1, 1, 12)  # the pooled C' channels themselves
     with pytest.raises(InputError, match="window frames"):
         desc(torch.randn(1, 3, 2, 6, 16, 16), torch.zeros(1, 1, 3), *_cams(1, 3, 2))
+
+
+def test_activation_checkpointing_gives_the_same_outputs_and_gradients():
+    # Recomputing the 4D CNN activations in backward must not change any number.
+    feats = torch.randn(1, 3, 2, 6, 16, 16, requires_grad=True)
+    centres = torch.tensor([[[0.0, 0.0, 1.0]]])
+    results = []
+    for checkpointing in (False, True):
+        desc = _descriptor()
+        desc.checkpointing = checkpointing
+        out = desc(feats, centres, *_cams(1, 3, 2))
+        loss = out.tensor.square().sum() + out.vector.sum()
+        grads = torch.autograd.grad(loss, [feats, *desc.parameters()])
+        results.append((out.tensor.detach(), grads))
+    (t0, g0), (t1, g1) = results
+    assert torch.equal(t0, t1)
+    for a, b in zip(g0, g1, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

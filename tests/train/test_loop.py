@@ -127,3 +127,16 @@ def test_two_gloo_ranks_hold_identical_weights(scene, tmp_path):
     assert report["world_size"] == 2 and report["step"] == 2
     digests = report["weights_sha1_per_rank"]
     assert len(digests) == 2 and digests[0] == digests[1]
+
+
+def test_resume_accepts_a_checkpoint_from_before_a_new_default_field(scene, tmp_path):
+    # A run checkpointed by an older version lacks config fields added since; they take defaults.
+    from tessetrack.train.checkpoints import load_checkpoint, save_checkpoint
+
+    cfg = _config(scene, steps=2)
+    train(apply_overrides(cfg, {"train.steps": 1}), tmp_path / "run")
+    ck = load_checkpoint(tmp_path / "run" / "last.safetensors", with_state=True)
+    old_config = ck.config
+    del old_config["model"]["tesseract"]["activation_checkpointing"]
+    save_checkpoint(tmp_path / "run" / "last.safetensors", ck.weights, old_config, ck.meta, ck.state)
+    assert train(cfg, tmp_path / "run").step == 2

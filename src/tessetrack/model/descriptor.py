@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint_sequential
 
 from tessetrack.errors import InputError
 from tessetrack.geometry.voxel_grid import grid_centers
@@ -66,6 +67,8 @@ class TesseractDescriptor(nn.Module):
         descriptor_dim: D of the pooled vector (a linear layer after global pooling), or None to
             return the pooled C' features themselves (variants without a learned matcher).
         fusion_hidden: hidden width of the view-fusion scoring net.
+        checkpointing: recompute the 4D CNN's activations in the backward pass instead of storing
+            them (activation checkpointing: less memory for the paper preset, ~1 extra forward).
     """
 
     def __init__(
@@ -78,8 +81,10 @@ class TesseractDescriptor(nn.Module):
         channels: tuple[int, ...],
         descriptor_dim: int | None,
         fusion_hidden: int = 32,
+        checkpointing: bool = False,
     ):
         super().__init__()
+        self.checkpointing = checkpointing
         self.size = float(size)
         self.shape = tuple(shape)
         self.time_window = time_window
@@ -149,7 +154,11 @@ class TesseractDescriptor(nn.Module):
     def encode(self, tesseracts: Tensor) -> tuple[Tensor, Tensor]:
         """(B, P, C, T, X, Y, Z) → bottleneck (B, P, C', T, X', Y', Z') and vector (B, P, D)."""
         b, p = tesseracts.shape[:2]
-        h = self.blocks(tesseracts.flatten(0, 1))  # (B·P)×C'×T×X'×Y'×Z'
+        x = tesseracts.flatten(0, 1)  # (B·P)×C×T×X×Y×Z
+        if self.checkpointing and torch.is_grad_enabled() and x.requires_grad:
+            h = checkpoint_sequential(self.blocks, len(self.blocks), x, use_reentrant=False)
+        else:
+            h = self.blocks(x)  # (B·P)×C'×T×X'×Y'×Z'
         vec = self.to_vector(h.flatten(2).mean(-1))  # (B·P)×D
         return h.reshape(b, p, *h.shape[1:]), vec.reshape(b, p, -1)
 

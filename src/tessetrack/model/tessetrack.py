@@ -241,6 +241,7 @@ class TesseTrack(nn.Module):
             channels=t.channels,
             descriptor_dim=t.descriptor_dim if v.matcher == "learned" else None,
             fusion_hidden=t.fusion_hidden,
+            checkpointing=t.activation_checkpointing,
         )
         m = config.matcher
         self.matcher = (

@@ -39,7 +39,7 @@ from tessetrack.data.base import MultiViewDataset
 from tessetrack.errors import CheckpointError, ConfigError
 from tessetrack.losses import total_loss
 from tessetrack.model.tessetrack import TesseTrack, build_model
-from tessetrack.train.checkpoints import load_checkpoint, save_checkpoint
+from tessetrack.train.checkpoints import config_differences, load_checkpoint, save_checkpoint
 from tessetrack.train.clips import ClipSource, ClipSpec, collate_clips, make_clip
 
 __all__ = ["TrainSettings", "TrainResult", "train", "evaluate_clips", "weights_digest"]
@@ -366,9 +366,14 @@ def train(
     expected = {k: config_dict[k] for k in ("model", "loss")}
     if resume and last_path.is_file():
         ck = load_checkpoint(last_path, with_state=True)
-        found = {k: ck.config.get(k) for k in ("model", "loss")}
-        from tessetrack.train.checkpoints import config_differences
-
+        # Read through Config so that fields added since the run started take their defaults.
+        try:
+            saved = Config.from_dict(ck.config).to_dict()
+        except ConfigError as exc:
+            raise CheckpointError(
+                f"{last_path}: its config is not valid for this version ({exc})"
+            ) from None
+        found = {k: saved[k] for k in ("model", "loss")}
         diffs = config_differences(expected, found)
         if diffs:
             raise CheckpointError(

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tessetrack.train.checkpoints import load_checkpoint, resolve_checkpoint, shipped_checkpoints
 from tessetrack.tracking.runner import load_model
+from tessetrack.train.checkpoints import load_checkpoint, resolve_checkpoint, shipped_checkpoints
 
 
 def test_synthetic_small_is_shipped_with_its_record():

@@ -138,5 +138,27 @@ def test_resume_accepts_a_checkpoint_from_before_a_new_default_field(scene, tmp_
     ck = load_checkpoint(tmp_path / "run" / "last.safetensors", with_state=True)
     old_config = ck.config
     del old_config["model"]["tesseract"]["activation_checkpointing"]
-    save_checkpoint(tmp_path / "run" / "last.safetensors", ck.weights, old_config, ck.meta, ck.state)
+    save_checkpoint(
+        tmp_path / "run" / "last.safetensors", ck.weights, old_config, ck.meta, ck.state
+    )
     assert train(cfg, tmp_path / "run").step == 2
+
+
+def test_warm_start_from_another_run(scene, tmp_path):
+    # init_from copies weights only: a new run starts at step 0 from the source run's weights.
+    cfg = _config(scene, steps=2)
+    train(apply_overrides(cfg, {"train.steps": 1}), tmp_path / "a")
+    warm = apply_overrides(
+        cfg, {"train.steps": 1, "train.init_from": str(tmp_path / "a" / "last.safetensors")}
+    )
+    assert train(warm, tmp_path / "b").step == 1
+    from tessetrack.train.checkpoints import load_checkpoint
+
+    a = load_checkpoint(tmp_path / "a" / "last.safetensors").weights
+    b = load_checkpoint(tmp_path / "b" / "last.safetensors").weights
+    assert a.keys() == b.keys() and any(
+        not (a[k] == b[k]).all() for k in a
+    )  # trained on from a's weights
+    other = apply_overrides(warm, {"model.tesseract.descriptor_dim": 32})
+    with pytest.raises(CheckpointError, match="weights do not fit this model"):
+        train(other, tmp_path / "c")

@@ -39,7 +39,12 @@ from tessetrack.data.base import MultiViewDataset
 from tessetrack.errors import CheckpointError, ConfigError
 from tessetrack.losses import total_loss
 from tessetrack.model.tessetrack import TesseTrack, build_model
-from tessetrack.train.checkpoints import config_differences, load_checkpoint, save_checkpoint
+from tessetrack.train.checkpoints import (
+    config_differences,
+    load_checkpoint,
+    resolve_checkpoint,
+    save_checkpoint,
+)
 from tessetrack.train.clips import ClipSource, ClipSpec, collate_clips, make_clip
 
 __all__ = ["TrainSettings", "TrainResult", "train", "evaluate_clips", "weights_digest"]
@@ -70,6 +75,8 @@ class TrainSettings:
         log_every: CSV/TensorBoard cadence.
         seed: data sampling and model initialisation.
         threads: torch intra-op threads (None: leave torch's default).
+        init_from: a checkpoint whose weights start a NEW run (warm start; optimizer, step and
+            config are not taken from it; its weights must fit this model exactly).
     """
 
     data: tuple[str, ...] = ()
@@ -95,6 +102,7 @@ class TrainSettings:
     log_every: int = 10
     seed: int = 0
     threads: int | None = None
+    init_from: str | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> TrainSettings:
@@ -388,6 +396,16 @@ def train(
         if is_main:
             for name in ("log.csv", "val.csv"):
                 _truncate_log(out / name, step)
+    elif s.init_from:
+        warm = load_checkpoint(resolve_checkpoint(s.init_from))
+        try:
+            model.load_state_dict(warm.weights)
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[0]
+            raise CheckpointError(
+                f"{s.init_from}: weights do not fit this model ({first})"
+            ) from None
+        log.info("warm start from %s (step %s)", s.init_from, warm.meta.get("step"))
 
     ddp: nn.Module = model
     if distributed:

@@ -334,7 +334,8 @@ def train(
         else:
             device = torch.device("cpu")
     device = torch.device(device)
-    if distributed and not dist.is_initialized():
+    own_group = distributed and not dist.is_initialized()
+    if own_group:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cuda":
         torch.cuda.set_device(device)
@@ -563,6 +564,11 @@ def train(
             "settings": asdict(s),
         }
         (out / "report.json").write_text(json.dumps(report, indent=2))
+    if own_group:
+        # Leave together and tear the group down: a rank exiting while another still talks to it
+        # can abort the process (SIGABRT) in the collective library.
+        dist.barrier()
+        dist.destroy_process_group()
     return TrainResult(out, step, last_loss, val, last_path)
 
 

@@ -9,12 +9,15 @@ import torch
 from tessetrack.geometry.voxel_grid import VoxelGrid
 
 from tessetrack.config import LossConfig
+from tessetrack.errors import ConfigError
 from tessetrack.losses import (
     assign_detections_to_gt,
     detection_loss,
     gaussian_centre_targets,
     heatmap_probability_at,
     identity_matches,
+    keypoint_loss,
+    keypoint_targets,
     matching_loss,
     pose_loss,
 )
@@ -117,3 +120,52 @@ def test_assign_detections_to_gt():
 def test_loss_config_defaults_match_paper():
     c = LossConfig()
     assert (c.alpha, c.beta, c.gamma) == (1.0, 0.01, 0.01)
+
+
+# --- auxiliary 2D keypoint loss ---------------------------------------------------------------------
+
+
+def test_keypoint_targets_peak_at_the_projected_pixel():
+    # image fraction (u + 0.5) / W: pixel 3 of an 8-wide map is 3.5 / 8; row 5 of a 6-high map 5.5 / 6
+    kp = torch.tensor([[[[3.5 / 8, 5.5 / 6], [0.5, 0.5]]]])  # N=1, P=1, Q=2
+    mask = torch.tensor([[[True, False]]])
+    t = keypoint_targets(kp, mask, (6, 8), sigma=1.0)
+    assert t.shape == (1, 2, 6, 8)
+    assert t[0, 0, 5, 3] == 1.0 and t[0, 0].argmax() == 5 * 8 + 3
+    assert t[0, 0, 5, 4] == pytest.approx(math.exp(-0.5))  # one pixel away, sigma 1
+    assert t[0, 0, 4, 4] == pytest.approx(math.exp(-1.0))
+    assert t[0, 1].abs().sum() == 0  # masked joint: no target
+
+
+def test_keypoint_targets_take_the_max_over_people():
+    kp = torch.tensor([[[[0.5 / 4, 0.5 / 4]], [[1.5 / 4, 0.5 / 4]]]])  # two people, 1 joint, 1 px apart
+    t = keypoint_targets(kp, torch.ones(1, 2, 1, dtype=torch.bool), (4, 4), sigma=1.0)
+    assert t[0, 0, 0, 0] == 1.0 and t[0, 0, 0, 1] == 1.0
+    assert t[0, 0, 0, 2] == pytest.approx(math.exp(-0.5))
+
+
+def test_keypoint_loss_hand():
+    # B=1, A=1, V=2 views, Q=1 joint, 2×2 maps; view 1 has no usable joint and does not count
+    kp = torch.tensor([0.25, 0.25]).expand(1, 1, 2, 1, 1, 2)  # pixel (0, 0)
+    mask = torch.tensor([True, False]).view(1, 1, 2, 1, 1)
+    target = keypoint_targets(kp[0, 0, :1], mask[0, 0, :1], (2, 2), sigma=1.0)[0, 0]
+    pred = torch.zeros(1, 1, 2, 1, 2, 2)
+    pred[0, 0, 1] = 5.0  # garbage in the view without joints: ignored
+    expected = float((target**2).sum())  # 1 + 2·e^-0.5·² ... summed over the 4 pixels
+    assert expected == pytest.approx(1 + 2 * math.exp(-1.0) + math.exp(-2.0))
+    assert float(keypoint_loss(pred, kp, mask, sigma=1.0)) == pytest.approx(expected)
+    pred[0, 0, 0, 0] = target
+    assert float(keypoint_loss(pred, kp, mask, sigma=1.0)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_keypoint_loss_enters_the_total_with_its_weight():
+    from tessetrack.config import apply_overrides, preset
+
+    cfg = apply_overrides(preset("cpu-small"), {"model.backbone.keypoint_head": True})
+    assert cfg.loss.keypoint_2d == 0.0  # off unless asked: the paper's eq. (4)
+    with pytest.raises(ConfigError, match="keypoint_head"):
+        apply_overrides(preset("cpu-small"), {"loss.keypoint_2d": 1.0})
+    with pytest.raises(ConfigError, match="feature-input"):
+        apply_overrides(
+            preset("cpu-small", "HI"), {"model.backbone.keypoint_head": True}
+        )

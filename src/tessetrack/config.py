@@ -84,6 +84,11 @@ class BackboneConfig:
         small_width: base width of the ``small`` backbone.
         weights: optional LOCAL file (``.safetensors`` or a ``state_dict`` file) with pretrained weights.
         heatmap_sigma: Gaussian sigma in feature-map pixels when rendering 2D detections (variant H).
+        keypoint_head: add a 1×1 conv from the R features to Q 2D joint heatmaps, trained by the
+            auxiliary ``loss.keypoint_2d`` term against projected GT joints. Not in the paper: its HRNet
+            came pretrained on 2D pose, and without downloadable weights this intermediate
+            supervision is what teaches a from-scratch backbone where joints are. Not used at
+            inference (features, not these heatmaps, are cast into voxels).
     """
 
     name: str = "hrnet_w32"
@@ -91,6 +96,7 @@ class BackboneConfig:
     small_width: int = 32
     weights: str | None = None
     heatmap_sigma: float = 2.0
+    keypoint_head: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,12 +166,22 @@ class MatcherConfig:
 
 @dataclass(frozen=True)
 class PoseHeadConfig:
-    """Descriptor merging and tesseract deconvolution to Q joint heatmaps (§3.3)."""
+    """Descriptor merging and tesseract deconvolution to Q joint heatmaps (§3.3).
+
+    Attributes:
+        num_joints: Q; joint_set: their layout (``tessetrack.skeletons``).
+        merge_hidden: width of the learned merge's scoring net.
+        softargmax_beta: inverse temperature of the soft-argmax.
+        refine: follow each 2× transposed convolution by a 3×3×3 Conv4d block, so that the
+            upsampled heatmaps are smoothed across the parent cells of the bottleneck (the paper
+            only says "deconvolutions"; without it each fine voxel sees one bottleneck cell).
+    """
 
     num_joints: int = 19
     joint_set: str = "panoptic19"
     merge_hidden: int = 32
     softargmax_beta: float = 1.0
+    refine: bool = False
 
 
 @dataclass(frozen=True)
@@ -224,6 +240,10 @@ class LossConfig:
         l1_scale: unit factor of the L1 joint term (1000: metres → millimetres, the unit in which
             the paper's β and γ balance the terms).
         detection_reduction: ``"sum"`` over voxels as in eq. (1), or ``"mean"``.
+        keypoint_2d: weight of the auxiliary 2D joint-heatmap loss on the backbone (needs
+            ``model.backbone.keypoint_head``; 0 = off, the paper's loss): squared error summed over
+            the feature-map pixels, averaged over anchors, present views and joints.
+        keypoint_sigma: sigma of its Gaussian targets, feature-map pixels.
     """
 
     alpha: float = 1.0
@@ -232,6 +252,8 @@ class LossConfig:
     centre_sigma: float = 0.375
     l1_scale: float = 1000.0
     detection_reduction: str = "sum"
+    keypoint_2d: float = 0.0
+    keypoint_sigma: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -554,6 +576,13 @@ def validate(cfg: Config) -> Config:
         _check(getattr(cfg.loss, name) >= 0, f"loss.{name}", "must be >= 0")
     _check(cfg.loss.centre_sigma > 0, "loss.centre_sigma", "must be positive")
     _check(cfg.loss.l1_scale > 0, "loss.l1_scale", "must be positive")
+    _check(cfg.loss.keypoint_2d >= 0, "loss.keypoint_2d", "must be >= 0")
+    _check(cfg.loss.keypoint_sigma > 0, "loss.keypoint_sigma", "must be positive")
+    _check(cfg.loss.keypoint_2d == 0 or m.backbone.keypoint_head, "loss.keypoint_2d",
+           "needs model.backbone.keypoint_head: true (the head the 2D loss trains)")  # fmt: skip
+    _check(not m.backbone.keypoint_head or m.variant.input == "features",
+           "model.backbone.keypoint_head", "applies to feature-input variants only (H variants "
+           "already predict 2D heatmaps)")  # fmt: skip
     _check(
         cfg.loss.detection_reduction in ("sum", "mean"),
         "loss.detection_reduction",

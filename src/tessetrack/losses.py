@@ -39,6 +39,8 @@ __all__ = [
     "identity_matches",
     "heatmap_probability_at",
     "pose_loss",
+    "keypoint_targets",
+    "keypoint_loss",
     "assign_detections_to_gt",
     "total_loss",
 ]
@@ -55,21 +57,27 @@ class ClipTargets:
         person_mask: (B, A, P) bool, person present at that anchor.
         joints: (B, A, P, Q, 3) joints in the model's joint set, metres.
         joint_mask: (B, A, P, Q) bool, joint annotated.
+        keypoints: (B, A, V, P, Q, 2) GT joints projected into the views, as fractions of the image
+            width/height ((u + 0.5) / W); only needed by the auxiliary 2D loss.
+        keypoint_mask: (B, A, V, P, Q) bool, projected joint usable (view present, in the image).
     """
 
     centres: Tensor
     person_mask: Tensor
     joints: Tensor
     joint_mask: Tensor
+    keypoints: Tensor | None = None
+    keypoint_mask: Tensor | None = None
 
 
 class LossTerms(NamedTuple):
-    """Scalar losses; ``total = detection + α·tracking + γ·pose``."""
+    """Scalar losses; ``total = detection + α·tracking + γ·pose (+ keypoint_2d·keypoints)``."""
 
     total: Tensor
     detection: Tensor
     tracking: Tensor
     pose: Tensor
+    keypoints: Tensor | float = 0.0
 
 
 # --- eq. (1) -------------------------------------------------------------------------------------
@@ -202,6 +210,55 @@ def pose_loss(
     return per_joint.sum(-1)
 
 
+# --- auxiliary 2D joint heatmaps (not in the paper; see BackboneConfig.keypoint_head) ---------------
+
+
+def keypoint_targets(
+    keypoints: Tensor, mask: Tensor, size: tuple[int, int], sigma: float
+) -> Tensor:
+    """Gaussian 2D joint heatmaps, max over persons.
+
+    Args:
+        keypoints: (N, P, Q, 2) joints as fractions of the image width/height ((u + 0.5) / W).
+        mask: (N, P, Q) bool, joints to draw.
+        size: (h, w) of the heatmaps; sigma: Gaussian width in heatmap pixels.
+
+    Returns:
+        (N, Q, h, w) targets in [0, 1].
+    """
+    h, w = size
+    u = keypoints[..., 0] * w - 0.5  # N×P×Q, heatmap pixel coordinates
+    v = keypoints[..., 1] * h - 0.5
+    xs = torch.arange(w, dtype=keypoints.dtype, device=keypoints.device)
+    ys = torch.arange(h, dtype=keypoints.dtype, device=keypoints.device)
+    gx = torch.exp(-((xs - u[..., None]) ** 2) / (2 * sigma**2))  # N×P×Q×w
+    gy = torch.exp(-((ys - v[..., None]) ** 2) / (2 * sigma**2))  # N×P×Q×h
+    g = gy[..., :, None] * gx[..., None, :] * mask[..., None, None]  # N×P×Q×h×w
+    if g.shape[1] == 0:
+        return g.new_zeros(g.shape[0], g.shape[2], h, w)
+    return g.amax(1)
+
+
+def keypoint_loss(heatmaps: Tensor, keypoints: Tensor, mask: Tensor, sigma: float) -> Tensor:
+    """Squared error of 2D joint heatmaps, summed over pixels, averaged over the present views × joints.
+
+    Args:
+        heatmaps: (B, A, V, Q, h, w) predicted heatmaps in [0, 1].
+        keypoints: (B, A, V, P, Q, 2) GT as image fractions; mask (B, A, V, P, Q) bool.
+        sigma: target width, heatmap pixels.
+
+    Returns:
+        scalar. A view counts as present when any of its joints is usable.
+    """
+    b, a, v, q, h, w = heatmaps.shape
+    target = keypoint_targets(
+        keypoints.flatten(0, 2).float(), mask.flatten(0, 2), (h, w), sigma
+    )  # (B·A·V)×Q×h×w
+    err = ((heatmaps.flatten(0, 2).float() - target) ** 2).sum((-1, -2))  # (B·A·V)×Q
+    present = mask.flatten(0, 2).any(-1).any(-1)  # (B·A·V)
+    return (err.sum(-1) * present).sum() / (present.sum() * q).clamp(min=1)
+
+
 # --- GT matching ---------------------------------------------------------------------------------
 
 
@@ -314,4 +371,15 @@ def total_loss(
     l_pose = per_person.sum() / b + 0.0 * outputs.joints.sum()
 
     total = l_det + config.alpha * l_track + config.gamma * l_pose
-    return LossTerms(total, l_det, l_track, l_pose)
+    l_kp = total.new_zeros(())
+    if config.keypoint_2d > 0 and outputs.keypoint_heatmaps is not None:
+        if targets.keypoints is None or targets.keypoint_mask is None:
+            raise ValueError("loss.keypoint_2d > 0 needs ClipTargets.keypoints (from make_clip)")
+        l_kp = keypoint_loss(
+            outputs.keypoint_heatmaps,
+            targets.keypoints,
+            targets.keypoint_mask,
+            config.keypoint_sigma,
+        )
+        total = total + config.keypoint_2d * l_kp
+    return LossTerms(total, l_det, l_track, l_pose, l_kp)

@@ -145,6 +145,45 @@ def test_every_parameter_gets_a_gradient():
     assert loss.tracking > 0 and loss.detection > 0 and loss.pose > 0
 
 
+def test_keypoint_head_and_refined_pose_head_get_gradients():
+    from dataclasses import replace
+
+    cfg = tiny_config(
+        "FTDL",
+        **{
+            "model.backbone.keypoint_head": True,
+            "model.pose_head.refine": True,
+            "loss.keypoint_2d": 10.0,
+        },
+    )
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    batch, targets = make_clip(cfg, v=2)
+    b, v, p, q = 2, 2, 2, 19
+    g = torch.Generator().manual_seed(1)
+    targets = replace(
+        targets,
+        keypoints=torch.rand(b, 2, v, p, q, 2, generator=g),
+        keypoint_mask=torch.ones(b, 2, v, p, q, dtype=torch.bool),
+    )
+    out = model(batch)
+    assert out.keypoint_heatmaps.shape == (b, 2, v, q, IMAGE // 4, IMAGE // 4)
+    assert float(out.keypoint_heatmaps.detach().mean()) < 0.05  # low prior: starts near zero
+    loss = total_loss(out, targets, model.grid, cfg.loss)
+    assert loss.keypoints > 0
+    expected = loss.detection + loss.tracking + 0.01 * loss.pose + 10.0 * loss.keypoints
+    assert torch.allclose(loss.total, expected)
+    loss.total.backward()
+    missing = [
+        n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0
+    ]
+    assert missing == []
+    from tessetrack.model.descriptor import Conv4dBlock
+
+    levels = len(cfg.model.tesseract.channels) - 1
+    assert sum(isinstance(m, Conv4dBlock) for m in model.pose_head.deconv) == levels >= 1
+
+
 def test_teacher_forcing_merges_gt_partners(ftdl):
     batch, _ = make_clip(tiny_config("FTDL"))
     out = ftdl(batch)

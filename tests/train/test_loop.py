@@ -162,3 +162,29 @@ def test_warm_start_from_another_run(scene, tmp_path):
     other = apply_overrides(warm, {"model.tesseract.descriptor_dim": 32})
     with pytest.raises(CheckpointError, match="weights do not fit this model"):
         train(other, tmp_path / "c")
+
+
+def test_heatmap_model_trains_on_simulated_detections(tmp_path):
+    # Variant H with the temporal tesseract: no images at all, 2D detections simulated per clip.
+    out = tmp_path / "poses_only"
+    generate_dataset(
+        out,
+        SynthConfig(
+            rig="ring", num_cameras=2, num_people=2, num_frames=4, image_size=(64, 64),
+            images=False, detections=None, seed=3,
+        ),
+    )  # fmt: skip
+    cfg = apply_overrides(
+        _config(out, steps=12, detection_noise={"false_positives_per_image": 0.0}),
+        {"model.variant.input": "heatmaps"},
+    )
+    train(cfg, tmp_path / "run")
+    losses = _losses(tmp_path / "run")
+    assert len(losses) == 12 and losses[12] < 0.8 * losses[1], losses
+
+
+def test_detection_settings_are_checked(scene, tmp_path):
+    with pytest.raises(ConfigError, match="detection_noise"):
+        train(_config(scene, detection_noise={"jiter": 0.1}), tmp_path / "a")
+    with pytest.raises(ConfigError, match="detection_joint_sets"):
+        train(_config(scene, detection_joint_sets=["openpose99"]), tmp_path / "b")

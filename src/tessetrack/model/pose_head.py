@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from torch import Tensor, nn
 
+from tessetrack.model.descriptor import Conv4dBlock
 from tessetrack.model.matcher import masked_softmax
 from tessetrack.ops.conv4d import Conv4d, ConvTranspose4d
 from tessetrack.ops.soft_argmax import soft_argmax3d
@@ -71,6 +72,7 @@ class PoseHead(nn.Module):
         merge_hidden: width of the merge scoring net.
         learned_merge: learned (L) or average (A) merge.
         beta: soft-argmax inverse temperature.
+        refine: a 3×3×3 Conv4d block (temporal kernel 3 when T > 1) after each transposed conv.
     """
 
     def __init__(
@@ -83,8 +85,10 @@ class PoseHead(nn.Module):
         merge_hidden: int = 32,
         learned_merge: bool = True,
         beta: float = 1.0,
+        refine: bool = False,
     ):
         super().__init__()
+
         self.merge = DescriptorMerge(in_channels, merge_hidden, learned_merge)
         self.beta = beta
         layers: list[nn.Module] = []
@@ -96,6 +100,8 @@ class PoseHead(nn.Module):
                 nn.GroupNorm(math.gcd(8, cout), cout),
                 nn.ReLU(inplace=True),
             ]
+            if refine:
+                layers.append(Conv4dBlock(cout, cout, 3 if time_window > 1 else 1))
             c = cout
         self.deconv = nn.Sequential(*layers)
         self.to_heatmaps = Conv4d(c, num_joints, kernel_size=(time_window, 1, 1, 1))  # T → 1

@@ -139,6 +139,8 @@ class TesseTrackOutput:
         merge_weights: (B, A, P, 2) merge weights (current descriptor, partner).
         tesseract_size: cuboid edge, metres.
         anchors: the two anchor frame indices in the clip.
+        keypoint_heatmaps: (B, A, V, Q, h, w) auxiliary 2D joint heatmaps in [0, 1] at the anchors
+            (``model.backbone.keypoint_head``), else None.
     """
 
     centre_heatmaps: Tensor
@@ -156,6 +158,7 @@ class TesseTrackOutput:
     merge_weights: Tensor
     tesseract_size: float
     anchors: tuple[int, int]
+    keypoint_heatmaps: Tensor | None = None
 
 
 def _check_shape(name: str, x: Tensor, shape: tuple[int, ...], what: str) -> None:
@@ -216,6 +219,14 @@ class TesseTrack(nn.Module):
             if self.heatmap_input
             else None
         )
+        # auxiliary 2D joint heatmaps (loss.keypoint_2d); low prior so that sigmoid starts near 0
+        self.keypoint_head = (
+            HeatmapHead(config.backbone.channels, config.pose_head.num_joints)
+            if config.backbone.keypoint_head and not self.heatmap_input
+            else None
+        )
+        if self.keypoint_head is not None:
+            nn.init.constant_(self.keypoint_head.conv.bias, -4.6)
         self.register_buffer(
             "pixel_mean", torch.tensor(_IMAGENET_MEAN).view(3, 1, 1), persistent=False
         )
@@ -265,6 +276,7 @@ class TesseTrack(nn.Module):
             merge_hidden=config.pose_head.merge_hidden,
             learned_merge=v.merge == "learned",
             beta=config.pose_head.softargmax_beta,
+            refine=config.pose_head.refine,
         )
 
     @property
@@ -325,6 +337,10 @@ class TesseTrack(nn.Module):
             feats = self.extract_features(imgs.flatten(0, 2))  # (B·F·V)×C×h×w
             feats = feats.reshape(b, f, v, *feats.shape[1:])  # B×F×V×C×h×w
         anchors = torch.tensor([a0, a1], device=feats.device)
+        keypoints = None
+        if self.keypoint_head is not None:
+            kf = feats[:, anchors]  # B×A×V×C×h×w
+            keypoints = self.keypoint_head(kf.flatten(0, 2)).reshape(b, 2, v, -1, *kf.shape[-2:])
         cams = (batch.K, batch.R, batch.t, batch.dist, batch.image_size, batch.view_mask)
 
         # 2. PDN at both anchors: (B·A) items
@@ -418,6 +434,7 @@ class TesseTrack(nn.Module):
             merge_weights=weights.reshape(b, 2, p, -1),
             tesseract_size=self.tesseract_size,
             anchors=(a0, a1),
+            keypoint_heatmaps=keypoints,
         )
 
 

@@ -29,7 +29,6 @@ Per-joint scores are the soft-argmax probability mass in the 3×3×3 voxels arou
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from collections import deque
@@ -46,12 +45,12 @@ from torch import Tensor
 
 from tessetrack.config import Config
 from tessetrack.data.base import MultiViewDataset
+from tessetrack.data.detection_heatmaps import detection_heatmaps, heatmap_size
 from tessetrack.errors import CheckpointError, ConfigError, InputError
 from tessetrack.geometry.voxel_grid import index_to_world
-from tessetrack.model.backbone import render_detection_heatmaps
 from tessetrack.model.tessetrack import TesseTrack, build_model
 from tessetrack.ops.nms3d import nms3d
-from tessetrack.skeletons import convert_joints, get_joint_set
+from tessetrack.skeletons import get_joint_set
 from tessetrack.structures import FramePoses, MultiViewFrame, PersonPose, Tracks
 from tessetrack.tracking.online import (
     LinkFn,
@@ -284,32 +283,22 @@ class SequenceRunner:
         self, frame: MultiViewFrame, names: Sequence[str], mask: np.ndarray
     ) -> Tensor:
         """2D detections rendered as joint heatmaps (V, J, ⌈H/4⌉, ⌈W/4⌉) at the feature-map size."""
-        w, h = self.image_size
-        fh, fw = math.ceil(h / 4), math.ceil(w / 4)
-        jn = self.joint_set.num_joints
-        sigma = self.model.config.backbone.heatmap_sigma
-        out = torch.zeros(len(names), jn, fh, fw, device=self.device)
+        fh, fw = heatmap_size(self.image_size)
+        out = torch.zeros(len(names), self.joint_set.num_joints, fh, fw, device=self.device)
         src = frame.detections_joint_set
         for j, name in enumerate(names):
             if not mask[j]:
                 continue
-            people = np.asarray(frame.detections[name], dtype=np.float64)  # P×J2×3 image pixels
-            if len(people) == 0:
-                continue
-            if src is not None and get_joint_set(src).name != self.joint_set.name:
-                x = np.where(people[..., 2:] > 0, people, np.nan)  # missing -> NaN
-                people = np.nan_to_num(convert_joints(x, src, self.joint_set.name), nan=0.0)
-            if people.shape[1] != jn:
-                raise InputError(
-                    f"frame {frame.frame}, camera {name!r}: detections have {people.shape[1]} "
-                    f"joints, the model expects {jn} ({self.joint_set.name}); give their joint set"
-                )
             cam = frame.cameras[name]
-            kp = torch.tensor(people, dtype=torch.float32, device=self.device)
-            # image pixels → heatmap pixels (pixel centres at integers on both sides)
-            scale = kp.new_tensor([fw / cam.width, fh / cam.height])
-            kp = torch.cat([(kp[..., :2] + 0.5) * scale - 0.5, kp[..., 2:]], dim=-1)
-            out[j] = render_detection_heatmaps(kp[None], (fh, fw), sigma)[0]
+            out[j] = detection_heatmaps(
+                np.asarray(frame.detections[name], dtype=np.float64),  # P×J'×3 image pixels
+                camera_size=(cam.width, cam.height),
+                out_size=(fh, fw),
+                sigma=self.model.config.backbone.heatmap_sigma,
+                source_joint_set=src,
+                joint_set=self.joint_set.name,
+                where=f"frame {frame.frame}, camera {name!r}",
+            ).to(self.device)
         return out
 
     # --- per anchor ------------------------------------------------------------------------------

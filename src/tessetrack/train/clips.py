@@ -20,13 +20,41 @@ import torch
 from torch import Tensor
 
 from tessetrack.data.base import MultiViewDataset
+from tessetrack.data.detection_heatmaps import heatmap_size, simulated_detection_heatmaps
 from tessetrack.errors import InputError
+from tessetrack.geometry.camera import project_points
 from tessetrack.losses import ClipTargets
 from tessetrack.model.tessetrack import ClipBatch
 from tessetrack.skeletons import convert_joints, get_joint_set
 from tessetrack.structures import MultiViewFrame
+from tessetrack.synth.detections_sim import DetectionNoise
 
-__all__ = ["ClipSpec", "ClipSource", "person_centres", "make_clip", "collate_clips"]
+__all__ = [
+    "SimulatedDetections",
+    "ClipSpec",
+    "ClipSource",
+    "person_centres",
+    "make_clip",
+    "collate_clips",
+]
+
+
+@dataclass(frozen=True)
+class SimulatedDetections:
+    """Input of heatmap (H) models in training: 2D detections simulated from the GT at every clip.
+
+    Attributes:
+        sigma: Gaussian sigma of the rendered heatmaps, heatmap pixels (the model's
+            ``backbone.heatmap_sigma``, as at inference).
+        source_joint_sets: each view draws its detector's joint set from these (BODY25 from
+            OpenPose, COCO-17 from mmpose/RTMPose ...): the conversion to the model's joints is
+            learned as it happens at inference.
+        noise: the simulated detector's errors (fresh draws at every clip).
+    """
+
+    sigma: float = 2.0
+    source_joint_sets: tuple[str, ...] = ("body25", "coco17")
+    noise: DetectionNoise = DetectionNoise()
 
 
 @dataclass(frozen=True)
@@ -40,6 +68,7 @@ class ClipSpec:
         max_people: P, person slots per anchor (when more people are present, the lowest IDs are kept).
         min_views: view dropout keeps at least this many views (== V disables dropout).
         joint_set: the model's output joint set.
+        detections: for heatmap-input models, how to simulate their 2D detections (else None).
     """
 
     length: int
@@ -48,6 +77,7 @@ class ClipSpec:
     max_people: int = 10
     min_views: int = 1
     joint_set: str = "panoptic19"
+    detections: SimulatedDetections | None = None
 
 
 def person_centres(joints: np.ndarray, joint_set: str = "panoptic19") -> np.ndarray:
@@ -105,7 +135,9 @@ def make_clip(
 
     Returns:
         dict with images (F, V, 3, H, W) in [0, 1], K (F, V, 3, 3), R, t, dist, image_size (F, V, 2),
-        view_mask (F, V), gt_centres (2, P, 3), gt_mask (2, P), gt_joints (2, P, J, 3), gt_joint_mask (2, P, J).
+        view_mask (F, V), gt_centres (2, P, 3), gt_mask (2, P), gt_joints (2, P, J, 3), gt_joint_mask (2, P, J),
+        gt_keypoints (2, V, P, J, 2) and gt_keypoint_mask (2, V, P, J) (see :func:`_anchor_keypoints`),
+        and heatmaps (F, V, J, h, w) of simulated detections when ``spec.detections`` is set.
     """
     if len(frames) != spec.length:
         raise ValueError(f"expected {spec.length} frames, got {len(frames)}")
@@ -165,6 +197,28 @@ def make_clip(
             gt_jm[a, s] = ok
             gt_m[a, s] = True
     gt_c = np.where(gt_m[..., None], person_centres(gt_j, spec.joint_set), 0.0)
+    heatmaps = None
+    if spec.detections is not None:
+        sd = spec.detections
+        heatmaps = torch.stack(
+            [
+                simulated_detection_heatmaps(
+                    _panoptic19(fr),
+                    [
+                        fr.cameras[n].scaled(w, h) if keep[j] and n in fr.cameras else None
+                        for j, n in enumerate(names)
+                    ],  # fmt: skip
+                    joint_set=spec.joint_set,
+                    out_size=heatmap_size((w, h)),
+                    sigma=sd.sigma,
+                    rng=rng,
+                    source_joint_sets=sd.source_joint_sets,
+                    noise=sd.noise,
+                )
+                for fr in frames
+            ]
+        )  # F×V×J×h×w
+    kp, kp_m = _anchor_keypoints(gt_j, gt_jm & gt_m[..., None], K, R, t, dist, mask, spec)
 
     out = {
         "K": torch.tensor(K, dtype=torch.float32),
@@ -177,10 +231,67 @@ def make_clip(
         "gt_mask": torch.tensor(gt_m),
         "gt_joints": torch.tensor(gt_j, dtype=torch.float32),
         "gt_joint_mask": torch.tensor(gt_jm),
+        "gt_keypoints": torch.tensor(kp, dtype=torch.float32),
+        "gt_keypoint_mask": torch.tensor(kp_m),
     }
+    if heatmaps is not None:
+        out["heatmaps"] = heatmaps
     if images is not None:
         out["images"] = torch.from_numpy(images).permute(0, 1, 4, 2, 3).float() / 255.0  # F×V×3×H×W
     return out
+
+
+def _panoptic19(frame: MultiViewFrame) -> np.ndarray:
+    """GT people of a frame as (P, 19, 3) Panoptic-19 joints, NaN where missing."""
+    rows = []
+    for p in frame.people:
+        j = np.asarray(p.joints, dtype=np.float64)
+        if p.scores is not None:
+            j = np.where((np.asarray(p.scores) > 0)[:, None], j, np.nan)
+        rows.append(
+            j
+            if frame.joint_set == "panoptic19"
+            else convert_joints(j, frame.joint_set, "panoptic19")
+        )
+    return np.stack(rows) if rows else np.zeros((0, 19, 3))
+
+
+def _anchor_keypoints(
+    joints: np.ndarray,
+    joint_mask: np.ndarray,
+    K: np.ndarray,
+    R: np.ndarray,
+    t: np.ndarray,
+    dist: np.ndarray,
+    view_mask: np.ndarray,
+    spec: ClipSpec,
+) -> tuple[np.ndarray, np.ndarray]:
+    """GT joints (2, P, J, 3) projected into the views (F, V, ...) of the two anchor frames.
+
+    Returns:
+        keypoints (2, V, P, J, 2) as fractions of the image width/height (pixel-centre convention:
+        ``(u + 0.5) / W``), and mask (2, V, P, J): annotated, view present, in front of the camera
+        and inside the image.
+    """
+    a = list(spec.anchors)
+    pts = torch.as_tensor(joints, dtype=torch.float64)[:, None]  # 2×1×P×J×3
+    cam = {
+        k: torch.as_tensor(x[a], dtype=torch.float64)[:, :, None, None]  # 2×V×1×1×...
+        for k, x in (("K", K), ("R", R), ("t", t), ("dist", dist))
+    }
+    uv = project_points(pts, cam["K"], cam["R"], cam["t"], cam["dist"])  # 2×V×P×J×2
+    depth = (cam["R"][..., 2, :] * pts).sum(-1) + cam["t"][..., 2]  # 2×V×P×J
+    w, h = spec.image_size
+    frac = (uv + 0.5) / torch.tensor([w, h], dtype=torch.float64)
+    ok = (
+        torch.as_tensor(joint_mask)[:, None]
+        & torch.as_tensor(view_mask[a])[:, :, None, None]
+        & (depth > 1e-3)
+        & ((frac >= 0) & (frac <= 1)).all(-1)
+        & torch.isfinite(frac).all(-1)
+    )
+    frac = torch.where(ok[..., None], frac, torch.zeros_like(frac))
+    return frac.numpy(), ok.numpy()
 
 
 def collate_clips(
@@ -205,7 +316,11 @@ def collate_clips(
         k: torch.stack([pad(c[k]) for c in clips])
         for k in ("gt_centres", "gt_mask", "gt_joints", "gt_joint_mask")
     }
+    if all("gt_keypoints" in c for c in clips):  # persons are dim 2 here: (2, V, P, J, ...)
+        for k in ("gt_keypoints", "gt_keypoint_mask"):
+            gt[k] = torch.stack([pad(c[k].transpose(1, 2)).transpose(1, 2) for c in clips])
     images = torch.stack([c["images"] for c in clips]) if "images" in clips[0] else None
+    heatmaps = torch.stack([c["heatmaps"] for c in clips]) if "heatmaps" in clips[0] else None
     batch = ClipBatch(
         K=st["K"],
         R=st["R"],
@@ -214,6 +329,7 @@ def collate_clips(
         image_size=st["image_size"],
         view_mask=st["view_mask"],
         images=images,
+        heatmaps=heatmaps,
         gt_centres=gt["gt_centres"] if teacher_forcing else None,
         gt_mask=gt["gt_mask"] if teacher_forcing else None,
     )
@@ -222,5 +338,7 @@ def collate_clips(
         person_mask=gt["gt_mask"],
         joints=gt["gt_joints"],
         joint_mask=gt["gt_joint_mask"],
+        keypoints=gt.get("gt_keypoints"),
+        keypoint_mask=gt.get("gt_keypoint_mask"),
     )
     return batch, targets

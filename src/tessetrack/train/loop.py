@@ -25,7 +25,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,15 @@ from tessetrack.train.checkpoints import (
     resolve_checkpoint,
     save_checkpoint,
 )
-from tessetrack.train.clips import ClipSource, ClipSpec, collate_clips, make_clip
+from tessetrack.skeletons import get_joint_set
+from tessetrack.synth.detections_sim import DetectionNoise
+from tessetrack.train.clips import (
+    ClipSource,
+    ClipSpec,
+    SimulatedDetections,
+    collate_clips,
+    make_clip,
+)
 
 __all__ = ["TrainSettings", "TrainResult", "train", "evaluate_clips", "weights_digest"]
 
@@ -77,6 +85,10 @@ class TrainSettings:
         threads: torch intra-op threads (None: leave torch's default).
         init_from: a checkpoint whose weights start a NEW run (warm start; optimizer, step and
             config are not taken from it; its weights must fit this model exactly).
+        detection_joint_sets: heatmap-input (H) models train on 2D detections simulated from the
+            GT at every clip; each view's simulated detector outputs one of these joint sets.
+        detection_noise: overrides of :class:`~tessetrack.synth.detections_sim.DetectionNoise`
+            (jitter, miss_prob, occluded_miss_prob, swap_prob, false_positives_per_image, ...).
     """
 
     data: tuple[str, ...] = ()
@@ -103,6 +115,8 @@ class TrainSettings:
     seed: int = 0
     threads: int | None = None
     init_from: str | None = None
+    detection_joint_sets: tuple[str, ...] = ("body25", "coco17")
+    detection_noise: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> TrainSettings:
@@ -117,6 +131,18 @@ class TrainSettings:
                 value = (value,) if isinstance(value, str) else tuple(str(v) for v in value)
             elif key == "image_size":
                 value = tuple(int(v) for v in value)
+            elif key == "detection_joint_sets":
+                value = (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+            elif key == "detection_noise":
+                if not isinstance(value, Mapping):
+                    raise ConfigError(f"train.detection_noise: expected a mapping, got {value!r}")
+                known_noise = {f.name for f in fields(DetectionNoise)}
+                bad = sorted(set(value) - known_noise)
+                if bad:
+                    raise ConfigError(
+                        f"train.detection_noise: unknown keys {bad}; known: {sorted(known_noise)}"
+                    )
+                value = dict(value)
             kwargs[key] = value
         s = cls(**kwargs)
         if s.optimizer not in ("adamw", "sgd"):
@@ -134,6 +160,11 @@ class TrainSettings:
                 raise ConfigError(f"train.{key}: must be >= 1, got {getattr(s, key)}")
         if s.lr <= 0:
             raise ConfigError(f"train.lr: must be > 0, got {s.lr}")
+        for name in s.detection_joint_sets:
+            try:
+                get_joint_set(name)
+            except Exception as exc:
+                raise ConfigError(f"train.detection_joint_sets: {exc}") from None
         if len(s.image_size) != 2 or min(s.image_size) < 16:
             raise ConfigError(f"train.image_size: expected [W, H] >= 16, got {s.image_size}")
         return s
@@ -212,14 +243,15 @@ def evaluate_clips(
     """Validation on fixed clips: mean loss terms, MPJPE (mm) of the anchor poses of GT people, and the
     accuracy of the anchor-to-anchor matching (learned matchers)."""
     model.eval()
-    sums: dict[str, float] = {"loss": 0.0, "detection": 0.0, "tracking": 0.0, "pose": 0.0}
+    names = ("loss", "detection", "tracking", "pose", "keypoints")
+    sums: dict[str, float] = dict.fromkeys(names, 0.0)
     err_sum, err_n, match_ok, match_n = 0.0, 0, 0, 0
     for clip in clips:
         batch, targets = collate_clips([clip], teacher_forcing=True)
         batch, targets = _to(batch, device), _to(targets, device)
         out = model(batch)
         terms = total_loss(out, targets, model.grid, loss_config)
-        for k, v in zip(("loss", "detection", "tracking", "pose"), terms, strict=True):
+        for k, v in zip(names, terms, strict=True):
             sums[k] += float(v)
         m = targets.joint_mask & targets.person_mask[..., None]  # B×A×P×J
         e = torch.linalg.vector_norm(out.joints - targets.joints, dim=-1)  # B×A×P×J
@@ -276,7 +308,10 @@ def _plot_curves(out_dir: Path) -> None:
 class _CsvLog:
     def __init__(self, path: Path, columns: Sequence[str]) -> None:
         self.path, self.columns = path, list(columns)
-        if not path.exists():
+        if path.is_file() and path.stat().st_size:  # resumed: keep the run's own header
+            with path.open() as fh:
+                self.columns = next(csv.reader(fh), self.columns)
+        else:
             with path.open("w", newline="") as fh:
                 csv.writer(fh).writerow(self.columns)
 
@@ -361,6 +396,15 @@ def train(
         joint_set=model.config.pose_head.joint_set,
     )
     with_images = model.config.variant.input != "heatmaps"
+    if not with_images:  # H models learn from simulated 2D detections (no images needed)
+        spec = replace(
+            spec,
+            detections=SimulatedDetections(
+                sigma=model.config.backbone.heatmap_sigma,
+                source_joint_sets=s.detection_joint_sets,
+                noise=DetectionNoise(**s.detection_noise),
+            ),
+        )
     sources = [ClipSource.build(d, spec.length) for d in train_sets]
     params = [p for p in model.parameters() if p.requires_grad]
     if s.optimizer == "adamw":
@@ -426,7 +470,8 @@ def train(
             log.info("tensorboard not installed: logging to CSV only")
     train_log = (
         _CsvLog(
-            out / "log.csv", ["step", "loss", "detection", "tracking", "pose", "lr", "sec_per_step"]
+            out / "log.csv",
+            ["step", "loss", "detection", "tracking", "pose", "lr", "sec_per_step", "keypoints"],
         )
         if is_main
         else None
@@ -434,7 +479,16 @@ def train(
     val_log = (
         _CsvLog(
             out / "val.csv",
-            ["step", "loss", "detection", "tracking", "pose", "mpjpe_mm", "match_accuracy"],
+            [
+                "step",
+                "loss",
+                "detection",
+                "tracking",
+                "pose",
+                "mpjpe_mm",
+                "match_accuracy",
+                "keypoints",
+            ],
         )
         if is_main
         else None
@@ -517,6 +571,9 @@ def train(
                 "detection": float(terms.detection.detach()),
                 "tracking": float(terms.tracking.detach()),
                 "pose": float(terms.pose.detach()),
+                "keypoints": float(terms.keypoints.detach())
+                if torch.is_tensor(terms.keypoints)
+                else 0.0,
             }
             if is_main:
                 if step % s.log_every == 0 or step == end:

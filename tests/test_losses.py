@@ -6,10 +6,10 @@ import math
 
 import pytest
 import torch
-from tessetrack.geometry.voxel_grid import VoxelGrid
 
 from tessetrack.config import LossConfig
 from tessetrack.errors import ConfigError
+from tessetrack.geometry.voxel_grid import VoxelGrid
 from tessetrack.losses import (
     assign_detections_to_gt,
     detection_loss,
@@ -138,7 +138,9 @@ def test_keypoint_targets_peak_at_the_projected_pixel():
 
 
 def test_keypoint_targets_take_the_max_over_people():
-    kp = torch.tensor([[[[0.5 / 4, 0.5 / 4]], [[1.5 / 4, 0.5 / 4]]]])  # two people, 1 joint, 1 px apart
+    kp = torch.tensor(
+        [[[[0.5 / 4, 0.5 / 4]], [[1.5 / 4, 0.5 / 4]]]]
+    )  # two people, 1 joint, 1 px apart
     t = keypoint_targets(kp, torch.ones(1, 2, 1, dtype=torch.bool), (4, 4), sigma=1.0)
     assert t[0, 0, 0, 0] == 1.0 and t[0, 0, 0, 1] == 1.0
     assert t[0, 0, 0, 2] == pytest.approx(math.exp(-0.5))
@@ -166,6 +168,4 @@ def test_keypoint_loss_enters_the_total_with_its_weight():
     with pytest.raises(ConfigError, match="keypoint_head"):
         apply_overrides(preset("cpu-small"), {"loss.keypoint_2d": 1.0})
     with pytest.raises(ConfigError, match="feature-input"):
-        apply_overrides(
-            preset("cpu-small", "HI"), {"model.backbone.keypoint_head": True}
-        )
+        apply_overrides(preset("cpu-small", "HI"), {"model.backbone.keypoint_head": True})

@@ -226,6 +226,45 @@ def render(
             console.print(f"[green]wrote[/green] {path}")
 
 
+# --- view ---
+@app.command()
+def view(
+    tracks: str = typer.Argument(..., help="Tracks file (.json/.npz/.csv)."),
+    calibration: str | None = typer.Option(
+        None, "--calibration", help="Calibration file: draw its cameras."
+    ),
+    ground_truth: str | None = typer.Option(
+        None, "--ground-truth", help="Ground truth (tracks file or dataset folder), in grey."
+    ),
+    save: str | None = typer.Option(
+        None, "--save", help="Write a rerun recording (.rrd); open it later with `rerun FILE`."
+    ),
+    web: bool = typer.Option(False, "--web", help="Serve the web viewer until Ctrl-C."),
+    spawn: bool = typer.Option(
+        False, "--spawn", help="Open the native viewer (the default without --save/--web)."
+    ),
+) -> None:
+    """Interactive 3D viewer (rerun) of tracks, cameras and ground truth (the "viewer" extra)."""
+    import time
+
+    from rich.console import Console
+
+    from tessetrack.viz.viewer import view as show
+
+    session = show(tracks, calibration, ground_truth=ground_truth, save=save,
+                   spawn=spawn or (save is None and not web), web=web)  # fmt: skip
+    console = Console()
+    if session.saved is not None:
+        console.print(f"[green]wrote[/green] {session.saved}")
+    if session.web_url is not None:
+        console.print(f"web viewer at {session.web_url} (Ctrl-C to stop)", soft_wrap=True)
+        try:
+            while True:  # the servers live as long as this process
+                time.sleep(1.0)
+        except KeyboardInterrupt:
+            pass
+
+
 # --- demo ---
 @app.command()
 def demo(

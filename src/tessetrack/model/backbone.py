@@ -69,10 +69,11 @@ def render_detection_heatmaps(keypoints: Tensor, size: tuple[int, int], sigma: f
         return keypoints.new_zeros(n, j, h, w)
     vs = torch.arange(h, dtype=keypoints.dtype, device=keypoints.device)
     us = torch.arange(w, dtype=keypoints.dtype, device=keypoints.device)
-    du = us.view(1, 1, 1, 1, w) - keypoints[..., 0, None, None]  # N×P×J×1×W
-    dv = vs.view(1, 1, 1, h, 1) - keypoints[..., 1, None, None]  # N×P×J×H×1
-    g = torch.exp(-(du.square() + dv.square()) / (2.0 * sigma**2))  # N×P×J×H×W
-    g = g * keypoints[..., 2, None, None].clamp(min=0.0)
+    # separable Gaussian: exp(-(du² + dv²)/2σ²) = exp(-du²/2σ²)·exp(-dv²/2σ²), H + W exps per joint
+    conf = keypoints[..., 2, None].clamp(min=0.0)  # N×P×J×1
+    gu = torch.exp(-(us - keypoints[..., 0, None]).square() / (2.0 * sigma**2))  # N×P×J×W
+    gv = torch.exp(-(vs - keypoints[..., 1, None]).square() / (2.0 * sigma**2)) * conf  # N×P×J×H
+    g = gv[..., :, None] * gu[..., None, :]  # N×P×J×H×W
     return g.amax(dim=1)  # N×J×H×W
 
 

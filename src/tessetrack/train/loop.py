@@ -39,14 +39,14 @@ from tessetrack.data.base import MultiViewDataset
 from tessetrack.errors import CheckpointError, ConfigError
 from tessetrack.losses import total_loss
 from tessetrack.model.tessetrack import TesseTrack, build_model
+from tessetrack.skeletons import get_joint_set
+from tessetrack.synth.detections_sim import DetectionNoise
 from tessetrack.train.checkpoints import (
     config_differences,
     load_checkpoint,
     resolve_checkpoint,
     save_checkpoint,
 )
-from tessetrack.skeletons import get_joint_set
-from tessetrack.synth.detections_sim import DetectionNoise
 from tessetrack.train.clips import (
     ClipSource,
     ClipSpec,

@@ -175,6 +175,10 @@ class PoseHeadConfig:
         refine: follow each 2× transposed convolution by a 3×3×3 Conv4d block, so that the
             upsampled heatmaps are smoothed across the parent cells of the bottleneck (the paper
             only says "deconvolutions"; without it each fine voxel sees one bottleneck cell).
+        skips: U-Net skips: the current tesseract's encoder features at each resolution are
+            concatenated into the decoder (before its refine blocks). Not in the paper, whose pose
+            comes from the merged bottleneck alone; the temporal merge still enters through the
+            bottleneck, the skips add the current frame's fine spatial detail.
     """
 
     num_joints: int = 19
@@ -182,6 +186,7 @@ class PoseHeadConfig:
     merge_hidden: int = 32
     softargmax_beta: float = 1.0
     refine: bool = False
+    skips: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tessetrack.geometry.voxel_grid import grid_centers
 
+from tessetrack.geometry.voxel_grid import grid_centers
 from tessetrack.model.pose_head import DescriptorMerge, PoseHead
 
 
@@ -46,3 +46,25 @@ def test_pose_head_shapes_and_joint_range(time_window, levels):
     # soft-argmax is a convex combination of voxel centres: inside the 2.5 m cuboid (± 1.25 - half voxel)
     half = 1.25 - 2.5 / 16
     assert ((out.joints - centres[:, None]).abs() <= half + 1e-5).all()
+
+
+def test_skips_are_concatenated_and_required():
+    torch.manual_seed(0)
+    head = PoseHead(
+        in_channels=8, num_levels=2, time_window=3, num_joints=5, merge_hidden=4,
+        skip_channels=(6, 4),
+    )  # fmt: skip
+    d = torch.randn(2, 2, 8, 3, 2, 2, 2)
+    mask = torch.tensor([[True, True], [True, False]])
+    xyz = grid_centers(torch.zeros(2, 3), torch.full((3,), 2.5), (8, 8, 8))
+    skips = [torch.randn(2, 6, 3, 4, 4, 4), torch.randn(2, 4, 3, 8, 8, 8)]  # coarse to fine
+    out = head(d, mask, xyz, skips)
+    assert out.joints.shape == (2, 5, 3)
+    # the fine skip changes the heatmaps: the head really reads it
+    other = head(d, mask, xyz, [skips[0], skips[1] + 1.0])
+    assert not torch.allclose(out.probs, other.probs)
+    with pytest.raises(ValueError, match="built with skips"):
+        head(d, mask, xyz)
+    plain = PoseHead(in_channels=8, num_levels=2, time_window=3, num_joints=5, merge_hidden=4)
+    with pytest.raises(ValueError, match="no skips"):
+        plain(d, mask, xyz, skips)

@@ -145,7 +145,8 @@ def test_every_parameter_gets_a_gradient():
     assert loss.tracking > 0 and loss.detection > 0 and loss.pose > 0
 
 
-def test_keypoint_head_and_refined_pose_head_get_gradients():
+@pytest.mark.parametrize("skips", [False, True])
+def test_keypoint_head_and_refined_pose_head_get_gradients(skips):
     from dataclasses import replace
 
     cfg = tiny_config(
@@ -153,10 +154,11 @@ def test_keypoint_head_and_refined_pose_head_get_gradients():
         **{
             "model.backbone.keypoint_head": True,
             "model.pose_head.refine": True,
+            "model.pose_head.skips": skips,
             "loss.keypoint_2d": 10.0,
         },
     )
-    torch.manual_seed(0)
+    torch.manual_seed(1)
     model = build_model(cfg)
     batch, targets = make_clip(cfg, v=2)
     b, v, p, q = 2, 2, 2, 19

@@ -99,9 +99,9 @@ def test_descriptors_merge_with_the_tracks_previous_one(scene, ckpt_dir, variant
     slots: list[int] = []
     original = model.estimate_poses
 
-    def spy(descriptors, mask, voxel_centres):
+    def spy(descriptors, mask, voxel_centres, skips=None):
         slots.extend(mask.sum(-1).tolist())
-        return original(descriptors, mask, voxel_centres)
+        return original(descriptors, mask, voxel_centres, skips)
 
     model.estimate_poses = spy
     tracks = SequenceRunner(model, image_size=loaded.image_size).run(open_dataset(scene))
@@ -115,9 +115,19 @@ def test_descriptors_merge_with_the_tracks_previous_one(scene, ckpt_dir, variant
         assert slots.count(2) == 0
 
 
-def test_heatmap_variant_reads_detections(scene, ckpt_dir):
-    loaded = load_model(tiny_checkpoint(ckpt_dir / "hi.safetensors", "HI"))
+@pytest.mark.parametrize(
+    ("variant", "overrides"),
+    [
+        ("HI", {}),
+        # the detections-* recipe: H input, temporal tesseract, learned matcher, U-Net pose head
+        ("FTDL", {"model.variant.input": "heatmaps", "model.pose_head.skips": True}),
+    ],
+)
+def test_heatmap_variant_reads_detections(scene, ckpt_dir, variant, overrides):
+    name = f"h-{variant}-{len(overrides)}.safetensors"
+    loaded = load_model(tiny_checkpoint(ckpt_dir / name, variant, **overrides))
     assert loaded.model.heatmap_input
+    assert loaded.model.uses_skips == bool(overrides)
     ds = open_input(scene, detections=scene / "detections")
     tracks = SequenceRunner(loaded.model, image_size=loaded.image_size).run(ds)
     _check_tracks(tracks, ds.frames)

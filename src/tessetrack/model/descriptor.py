@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint_sequential
+from torch.utils.checkpoint import checkpoint, checkpoint_sequential
 
 from tessetrack.errors import InputError
 from tessetrack.geometry.voxel_grid import grid_centers
@@ -32,11 +32,14 @@ class DescriptorOutput(NamedTuple):
         tensor: (B, P, C, T, X', Y', Z') bottleneck descriptor.
         vector: (B, P, D) pooled descriptor for matching.
         voxel_centres: (B, P, X, Y, Z, 3) world centres of the tesseract voxels (full resolution).
+        skips: encoder features before each spatial pooling, coarse to fine, each
+            (B, P, C_l, T, X_l, Y_l, Z_l) — only when asked for (pose heads with U-Net skips).
     """
 
     tensor: Tensor
     vector: Tensor
     voxel_centres: Tensor
+    skips: tuple[Tensor, ...] = ()
 
 
 class Conv4dBlock(nn.Module):
@@ -151,16 +154,34 @@ class TesseractDescriptor(nn.Module):
         fused = fused.reshape(b, tt, c, p, x, y, z)  # B×T×C×P×X×Y×Z
         return fused.permute(0, 3, 2, 1, 4, 5, 6)  # B×P×C×T×X×Y×Z
 
-    def encode(self, tesseracts: Tensor) -> tuple[Tensor, Tensor]:
-        """(B, P, C, T, X, Y, Z) → bottleneck (B, P, C', T, X', Y', Z') and vector (B, P, D)."""
+    @property
+    def skip_channels(self) -> tuple[int, ...]:
+        """Channels of the features :meth:`encode` returns as skips, coarse to fine."""
+        blocks = [m for m in self.blocks if isinstance(m, Conv4dBlock)]
+        return tuple(b.conv.out_channels for b in blocks[:-1])[::-1]
+
+    def encode(
+        self, tesseracts: Tensor, with_skips: bool = False
+    ) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
+        """(B, P, C, T, X, Y, Z) → bottleneck (B, P, C', T, X', Y', Z'), vector (B, P, D) and, with
+        ``with_skips``, the features before each pooling (coarse to fine), else ()."""
         b, p = tesseracts.shape[:2]
         x = tesseracts.flatten(0, 1)  # (B·P)×C×T×X×Y×Z
-        if self.checkpointing and torch.is_grad_enabled() and x.requires_grad:
+        ckpt = self.checkpointing and torch.is_grad_enabled() and x.requires_grad
+        skips: list[Tensor] = []
+        if with_skips:
+            h = x
+            for layer in self.blocks:
+                if isinstance(layer, MaxPool4d):
+                    skips.append(h)
+                h = checkpoint(layer, h, use_reentrant=False) if ckpt else layer(h)
+        elif ckpt:
             h = checkpoint_sequential(self.blocks, len(self.blocks), x, use_reentrant=False)
         else:
             h = self.blocks(x)  # (B·P)×C'×T×X'×Y'×Z'
         vec = self.to_vector(h.flatten(2).mean(-1))  # (B·P)×D
-        return h.reshape(b, p, *h.shape[1:]), vec.reshape(b, p, -1)
+        out_skips = tuple(s.reshape(b, p, *s.shape[1:]) for s in reversed(skips))
+        return h.reshape(b, p, *h.shape[1:]), vec.reshape(b, p, -1), out_skips
 
     def forward(
         self,
@@ -172,9 +193,10 @@ class TesseractDescriptor(nn.Module):
         dist: Tensor,
         image_size: Tensor,
         view_mask: Tensor,
+        with_skips: bool = False,
     ) -> DescriptorOutput:
         """features (B, T, V, C, h, w), centres (B, P, 3), cameras (B, T, V, ...) → :class:`DescriptorOutput`."""
         xyz = self.voxel_centres(centres)
         tess = self.sample(features, xyz, K, R, t, dist, image_size, view_mask)
-        tensor, vector = self.encode(tess)
-        return DescriptorOutput(tensor, vector, xyz)
+        tensor, vector, skips = self.encode(tess, with_skips)
+        return DescriptorOutput(tensor, vector, xyz, skips)

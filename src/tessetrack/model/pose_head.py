@@ -11,8 +11,10 @@ gives joints in world metres. The pose is that of the current descriptor's ancho
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
+import torch
 from torch import Tensor, nn
 
 from tessetrack.model.descriptor import Conv4dBlock
@@ -73,6 +75,10 @@ class PoseHead(nn.Module):
         learned_merge: learned (L) or average (A) merge.
         beta: soft-argmax inverse temperature.
         refine: a 3×3×3 Conv4d block (temporal kernel 3 when T > 1) after each transposed conv.
+        skip_channels: encoder channels at the resolutions the decoder passes through, coarse to
+            fine (e.g. ``(32, 16)``): the current tesseract's encoder features at each resolution
+            are concatenated before that level's refine block (U-Net skips; implies ``refine``).
+            None: no skips (the paper's plain deconvolution of the bottleneck).
     """
 
     def __init__(
@@ -86,35 +92,59 @@ class PoseHead(nn.Module):
         learned_merge: bool = True,
         beta: float = 1.0,
         refine: bool = False,
+        skip_channels: tuple[int, ...] | None = None,
     ):
         super().__init__()
+        if skip_channels is not None and len(skip_channels) != num_levels:
+            raise ValueError(f"skip_channels needs {num_levels} entries, got {skip_channels}")
+        self.skips = skip_channels is not None
 
         self.merge = DescriptorMerge(in_channels, merge_hidden, learned_merge)
         self.beta = beta
         layers: list[nn.Module] = []
         c = in_channels
-        for _ in range(num_levels):
+        for level in range(num_levels):
             cout = max(c // 2, num_joints)
             layers += [
                 ConvTranspose4d(c, cout, kernel_size=(1, 2, 2, 2), stride=(1, 2, 2, 2)),
                 nn.GroupNorm(math.gcd(8, cout), cout),
                 nn.ReLU(inplace=True),
             ]
-            if refine:
-                layers.append(Conv4dBlock(cout, cout, 3 if time_window > 1 else 1))
+            if refine or skip_channels is not None:
+                extra = skip_channels[level] if skip_channels is not None else 0
+                layers.append(Conv4dBlock(cout + extra, cout, 3 if time_window > 1 else 1))
             c = cout
         self.deconv = nn.Sequential(*layers)
         self.to_heatmaps = Conv4d(c, num_joints, kernel_size=(time_window, 1, 1, 1))  # T → 1
 
-    def heatmaps(self, merged: Tensor) -> Tensor:
-        """(N, C, T, X', Y', Z') → heatmap logits (N, Q, X, Y, Z)."""
-        h = self.to_heatmaps(self.deconv(merged))  # N×Q×1×X×Y×Z
-        return h[:, :, 0]
+    def heatmaps(self, merged: Tensor, skips: Sequence[Tensor] | None = None) -> Tensor:
+        """(N, C, T, X', Y', Z') → heatmap logits (N, Q, X, Y, Z); ``skips`` (coarse to fine,
+        each (N, C_l, T, X_l, Y_l, Z_l)) when the head was built with ``skip_channels``."""
+        if self.skips != (skips is not None):
+            raise ValueError(
+                "this pose head was built with skips: pass the encoder features"
+                if self.skips
+                else "this pose head has no skips: do not pass encoder features"
+            )
+        h, level = merged, 0
+        for layer in self.deconv:
+            if skips is not None and isinstance(layer, Conv4dBlock):
+                h = torch.cat([h, skips[level].to(h.dtype)], dim=1)
+                level += 1
+            h = layer(h)
+        return self.to_heatmaps(h)[:, :, 0]  # N×Q×X×Y×Z
 
-    def forward(self, descriptors: Tensor, mask: Tensor, voxel_centres: Tensor) -> PoseOutput:
+    def forward(
+        self,
+        descriptors: Tensor,
+        mask: Tensor,
+        voxel_centres: Tensor,
+        skips: Sequence[Tensor] | None = None,
+    ) -> PoseOutput:
         """descriptors (N, K, C, T, X', Y', Z'), mask (N, K) bool (slot 0 = the current descriptor),
-        voxel_centres (N, X, Y, Z, 3) of the current tesseract → :class:`PoseOutput`."""
+        voxel_centres (N, X, Y, Z, 3) of the current tesseract, skips: the current tesseract's
+        encoder features (see :meth:`heatmaps`) → :class:`PoseOutput`."""
         merged, weights = self.merge(descriptors, mask)
-        logits = self.heatmaps(merged)
+        logits = self.heatmaps(merged, skips)
         joints, probs = soft_argmax3d(logits.float(), voxel_centres.float(), beta=self.beta)
         return PoseOutput(joints, probs, weights)

@@ -18,6 +18,7 @@ The forward only predicts; losses are in :mod:`tessetrack.losses`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -277,6 +278,7 @@ class TesseTrack(nn.Module):
             learned_merge=v.merge == "learned",
             beta=config.pose_head.softargmax_beta,
             refine=config.pose_head.refine,
+            skip_channels=self.descriptor.skip_channels if config.pose_head.skips else None,
         )
 
     @property
@@ -298,8 +300,17 @@ class TesseTrack(nn.Module):
         feats = self.backbone(x)
         return self.heatmap_head(feats) if self.heatmap_head is not None else feats
 
+    @property
+    def uses_skips(self) -> bool:
+        """Whether the pose head takes the current tesseract's encoder features (U-Net skips)."""
+        return self.pose_head.skips
+
     def estimate_poses(
-        self, descriptors: Tensor, mask: Tensor, voxel_centres: Tensor
+        self,
+        descriptors: Tensor,
+        mask: Tensor,
+        voxel_centres: Tensor,
+        skips: Sequence[Tensor] | None = None,
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Pose head on stacks of descriptors.
 
@@ -307,11 +318,13 @@ class TesseTrack(nn.Module):
             descriptors: (N, K, C, T, X', Y', Z'), slot 0 the current descriptor.
             mask: (N, K) bool.
             voxel_centres: (N, X, Y, Z, 3) of the current tesseract.
+            skips: the current tesseract's encoder features, coarse to fine, each
+                (N, C_l, T, X_l, Y_l, Z_l) (:attr:`uses_skips` models only).
 
         Returns:
             joints (N, Q, 3), probs (N, Q, X, Y, Z), merge weights (N, K).
         """
-        out = self.pose_head(descriptors, mask, voxel_centres)
+        out = self.pose_head(descriptors, mask, voxel_centres, skips)
         return out.joints, out.probs, out.weights
 
     # --- forward ---------------------------------------------------------------------------------
@@ -371,8 +384,13 @@ class TesseTrack(nn.Module):
         # tesseracts of every slot at both anchors
         window = anchors[:, None] + torch.arange(-h, h + 1, device=feats.device)  # A×T
         desc = self.descriptor(
-            _take(feats, window), centres.flatten(0, 1), *(_take(x, window) for x in cams)
+            _take(feats, window),
+            centres.flatten(0, 1),
+            *(_take(x, window) for x in cams),
+            with_skips=self.uses_skips,
         )
+        # U-Net skips of every slot at both anchors, flattened like the pose-head rows: (B·A·P)×...
+        skips = tuple(x.flatten(0, 1) for x in desc.skips) if self.uses_skips else None
         d_tensor = desc.tensor.reshape(b, 2, p, *desc.tensor.shape[2:])  # B×A×P×C×T×X'×Y'×Z'
         d_vec = desc.vector.reshape(b, 2, p, -1)  # B×A×P×D
         xyz = desc.voxel_centres.reshape(b, 2, p, *desc.voxel_centres.shape[2:])  # B×A×P×X×Y×Z×3
@@ -390,7 +408,7 @@ class TesseTrack(nn.Module):
             match = self.matcher(d_vec[:, 0], d_vec[:, 1], pmask[:, 0], pmask[:, 1])
         if self.matcher_kind == "hungarian" or not overlap:
             joints, probs, weights = self.estimate_poses(
-                alone.flatten(0, 2), alone_mask.flatten(0, 2), xyz.flatten(0, 2)
+                alone.flatten(0, 2), alone_mask.flatten(0, 2), xyz.flatten(0, 2), skips
             )
             if self.matcher_kind == "hungarian":
                 jj = joints.reshape(b, 2, p, *joints.shape[1:])
@@ -415,7 +433,7 @@ class TesseTrack(nn.Module):
             smask = alone_mask.clone()
             smask[:, 1, :, 1] = has
             joints, probs, weights = self.estimate_poses(
-                stack.flatten(0, 2), smask.flatten(0, 2), xyz.flatten(0, 2)
+                stack.flatten(0, 2), smask.flatten(0, 2), xyz.flatten(0, 2), skips
             )
 
         return TesseTrackOutput(

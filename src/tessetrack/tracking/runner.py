@@ -328,7 +328,10 @@ class SequenceRunner:
         if p == 0:
             return tracker.update(anchor.frame, [])
         feats, *cams = _stack(list(self.window))
-        desc = model.descriptor(feats, centres[None].to(cams[0].dtype), *cams)
+        desc = model.descriptor(
+            feats, centres[None].to(cams[0].dtype), *cams, with_skips=model.uses_skips
+        )
+        skips = [x[0] for x in desc.skips] if model.uses_skips else None  # each P×C_l×T×...
         d_tensor = desc.tensor[0]  # P×C×T×X'×Y'×Z'
         d_vec = desc.vector[0]  # P×D
         xyz = desc.voxel_centres[0]  # P×X×Y×Z×3
@@ -339,7 +342,7 @@ class SequenceRunner:
             joints_alone = torch.full((p, self.joint_set.num_joints, 3), float("nan"))
         else:
             stack = torch.stack([d_tensor, torch.zeros_like(d_tensor)], dim=1)  # P×2×C×T×X'×Y'×Z'
-            joints_alone, _, _ = model.estimate_poses(stack, alone_mask, xyz)
+            joints_alone, _, _ = model.estimate_poses(stack, alone_mask, xyz, skips)
         obs = [
             Observation(
                 joints=joints_alone[i].detach().cpu().double().numpy(),
@@ -362,7 +365,9 @@ class SequenceRunner:
                 prev[n] = a.previous.payload[1]
                 mask[n, 1] = True
         stack = torch.stack([d_tensor[rows], prev], dim=1)  # N×2×C×T×X'×Y'×Z'
-        joints, probs, _ = model.estimate_poses(stack, mask, xyz[rows])
+        joints, probs, _ = model.estimate_poses(
+            stack, mask, xyz[rows], [x[rows] for x in skips] if skips is not None else None
+        )
         conf = _peak_mass(probs)
         joints_np = joints.detach().cpu().double().numpy()
         conf_np = conf.detach().cpu().double().numpy()

@@ -116,3 +116,17 @@ def test_file_with_preset_and_variant(tmp_path):
 def test_configs_are_frozen():
     with pytest.raises(AttributeError):
         ModelConfig().backbone.channels = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "configs").glob("*.yaml")))
+def test_every_shipped_config_file_loads_and_builds(path):
+    from tessetrack.model.tessetrack import build_model
+    from tessetrack.train.loop import TrainSettings
+
+    cfg = load_config(path)
+    TrainSettings.from_mapping(cfg.train)  # the train section is valid too
+    if cfg.model.backbone.name == "small":  # the paper preset is too big to build in a unit test
+        model = build_model(cfg)
+        assert model.heatmap_input == (cfg.model.variant.input == "heatmaps")
+    if path.stem.startswith("detections-"):
+        assert cfg.model.variant.input == "heatmaps" and cfg.model.pose_head.skips

@@ -76,15 +76,19 @@ def test_standard_range_is_an_option_not_a_rule(shared_data: Path, tmp_path: Pat
     _write_actors_gt(root / "actorsGT.mat", [[pose] * 610, [None] * 610])
     ds = ShelfCampusDataset(root)
     # Shelf's standard frames: 300..600 inclusive = 301 frames
-    assert STANDARD_EVALUATION_FRAMES["shelf"] == (300, 601)
+    assert STANDARD_EVALUATION_FRAMES["shelf"] == ((300, 601),)
     assert len(ds) == 301 and ds.frames[0] == 300 and ds.frames[-1] == 600
     assert len(ShelfCampusDataset(root, evaluation_range=False)) == 610
     assert ShelfCampusDataset(root, start=10, end=20, stride=5).frames == [10, 15]
-    assert ShelfCampusDataset(root, kind="campus").frames[0] == 350
+    # Campus: 350..470 and 650..750 inclusive (this 610-frame file has only the first range)
+    assert ShelfCampusDataset(root, kind="campus").frames == list(range(350, 471))
     frame = ds[0]
     assert [p.id for p in frame.people] == [0]
     np.testing.assert_array_equal(frame.people[0].joints, pose)
     assert frame.detections == {}  # no pred_*.pkl in this folder
+    _write_actors_gt(root / "actorsGT.mat", [[pose] * 800, [None] * 800])
+    campus = ShelfCampusDataset(root, kind="campus").frames
+    assert campus == list(range(350, 471)) + list(range(650, 751))
 
 
 def test_images_for_both_naming_schemes(shared_data: Path, tmp_path: Path):

@@ -45,10 +45,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Standard evaluation frames as ``(start, end)`` with ``end`` exclusive (VoxelPose, mvpose, ...).
-STANDARD_EVALUATION_FRAMES: dict[str, tuple[int, int]] = {
-    "shelf": (300, 601),
-    "campus": (350, 471),
+#: Standard evaluation frames as ``(start, end)`` ranges with ``end`` exclusive (VoxelPose,
+#: mvpose, ...): Shelf 300–600, Campus 350–470 and 650–750 (all inclusive).
+STANDARD_EVALUATION_FRAMES: dict[str, tuple[tuple[int, int], ...]] = {
+    "shelf": ((300, 601),),
+    "campus": ((350, 471), (650, 751)),
 }
 #: Image sizes (width, height) of the recordings, used when the calibration has none.
 IMAGE_SIZES: dict[str, tuple[int, int]] = {"shelf": (1032, 776), "campus": (360, 288)}
@@ -288,18 +289,19 @@ class ShelfCampusDataset(MultiViewDataset):
             and end is None
             and kind in STANDARD_EVALUATION_FRAMES
         ):
-            start, end = STANDARD_EVALUATION_FRAMES[kind]
-            if not select_frames(frames, start, end):
+            ranges = STANDARD_EVALUATION_FRAMES[kind]
+            standard = [f for f in frames if any(a <= f < b for a, b in ranges)]
+            if standard:
+                frames = standard
+            else:
                 logger.warning(
-                    "%s: no frame of the standard %s evaluation range %d..%d (the file has "
+                    "%s: no frame of the standard %s evaluation range %s (the file has "
                     "frames 0..%d); reading all frames",
                     root,
                     kind,
-                    start,
-                    end - 1,
+                    " and ".join(f"{a}..{b - 1}" for a, b in ranges),
                     self.gt.num_frames - 1,
                 )
-                start = end = None
         self._camera_order = list(all_cameras)  # column k of actor2D is the k-th camera
         super().__init__(
             root=root,

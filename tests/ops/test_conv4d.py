@@ -207,3 +207,36 @@ def test_bad_arguments_raise_input_error() -> None:
         ConvTranspose4d(2, 2, 2, stride=2, output_padding=2)
     with pytest.raises(InputError):
         Conv4d(2, 2, (5, 1, 1, 1))(torch.zeros(1, 2, 3, 2, 2, 2))  # kernel longer than T
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "size"), CONV_CASES)
+def test_conv4d_float32_forward_and_gradients_match_the_reference(
+    kernel, stride, padding, size
+) -> None:
+    # float32 runs oneDNN's channels-last conv3d (float64 above does not): values and gradients
+    # against the float64 per-tap reference, on a non-contiguous input (a transposed view)
+    g = _gen(8)
+    m = Conv4d(3, 4, kernel, stride=stride, padding=padding)
+    x = torch.randn(2, size[0], 3, *size[1:], generator=g).transpose(1, 2).requires_grad_()
+    out = m(x)
+    grad_out = torch.randn(out.shape, generator=g)
+    grads = torch.autograd.grad(out, (x, m.weight, m.bias), grad_out)
+    x64, w64, b64 = (t.detach().double().requires_grad_() for t in (x, m.weight, m.bias))
+    ref = naive_conv4d(x64, w64, b64, stride, padding)
+    ref_grads = torch.autograd.grad(ref, (x64, w64, b64), grad_out.double())
+    torch.testing.assert_close(out, ref.float(), atol=1e-5, rtol=1e-4)
+    for got, want in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(got, want.float(), atol=1e-4, rtol=1e-4)
+
+
+def test_conv4d_chain_of_channels_last_outputs() -> None:
+    # a Conv4d's output is a strided view of channels-last memory; the next layer reads it as is
+    g = _gen(9)
+    a = Conv4d(3, 4, 3, padding=1).to(D)
+    b = Conv4d(4, 2, (3, 1, 1, 1)).to(D)  # T: 4 → 2, pointwise in space
+    x = torch.randn(2, 3, 4, 3, 4, 5, generator=g, dtype=D)
+    out = b(torch.relu(a(x)))
+    mid = naive_conv4d(x, a.weight.detach(), a.bias.detach(), (1,) * 4, (1,) * 4)
+    ref = naive_conv4d(torch.relu(mid), b.weight.detach(), b.bias.detach(), (1,) * 4, (0,) * 4)
+    assert out.shape == ref.shape == (2, 2, 2, 3, 4, 5)
+    torch.testing.assert_close(out, ref, atol=1e-12, rtol=1e-10)

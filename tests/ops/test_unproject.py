@@ -174,3 +174,40 @@ def test_bad_shapes_raise() -> None:
         sample_views(_features(1, 2, 2), torch.zeros(1, 3, dtype=D), **cams)
     with pytest.raises(InputError):
         ViewFusion(3)(torch.zeros(1, 2, 4, 5), torch.ones(1, 2, 5, dtype=torch.bool))
+
+
+@pytest.mark.parametrize(
+    ("m", "n", "chunk"),
+    [
+        (7, 10, 32),  # 3 whole rows per block: 7 rows → 3 + 3 + 1
+        (3, 50, 16),  # rows longer than a block: each row cut along N into 16 + 16 + 16 + 2
+        (4, 6, 24),  # 4 · 6 = 24 positions: a single call
+    ],
+)
+def test_chunked_scores_equal_one_conv1d_call(m: int, n: int, chunk: int) -> None:
+    # the blocks are a speed device only: logits and every gradient equal the plain nn.Conv1d net
+    c, hidden = 5, 16
+    torch.manual_seed(0)
+    fusion = ViewFusion(c, hidden=hidden, chunk=chunk)
+    x = torch.randn(m, c, n, generator=torch.Generator().manual_seed(7), requires_grad=True)
+    g_out = torch.randn(m, 1, n, generator=torch.Generator().manual_seed(8))
+    out = fusion.scores(x)
+    grads = torch.autograd.grad(out, [x, *fusion.parameters()], g_out)
+    ref = fusion.score(x)  # one call on all M·N positions
+    ref_grads = torch.autograd.grad(ref, [x, *fusion.parameters()], g_out)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    for g, r in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(g, r, atol=1e-5, rtol=1e-5)
+
+
+def test_fusion_parameters_keep_their_checkpoint_names_and_shapes() -> None:
+    # checkpoints written before the blocked scoring must still load
+    shapes = {k: tuple(v.shape) for k, v in ViewFusion(19, hidden=16, chunk=8).state_dict().items()}
+    assert shapes == {
+        "score.0.weight": (16, 19, 1),
+        "score.0.bias": (16,),
+        "score.2.weight": (1, 16, 1),
+        "score.2.bias": (1,),
+    }
+    with pytest.raises(InputError):
+        ViewFusion(3, chunk=0)

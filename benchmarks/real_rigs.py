@@ -61,7 +61,9 @@ def run_one(name: str, input_dir: str, checkpoint: str, detections: str | None) 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--rig", required=True, choices=["shelf", "campus"])
     ap.add_argument("--checkpoint", required=True, help="shipped name or .safetensors path")
     ap.add_argument("--synthetic", help="synthetic test scene in the rig (with detections/)")
@@ -72,7 +74,12 @@ def main() -> None:
     rows = []
     if args.synthetic:
         rows.append(
-            run_one("synthetic test", args.synthetic, args.checkpoint, str(Path(args.synthetic) / "detections"))
+            run_one(
+                "synthetic test",
+                args.synthetic,
+                args.checkpoint,
+                str(Path(args.synthetic) / "detections"),
+            )
         )
     if args.real:
         rows.append(run_one("real sample", args.real, args.checkpoint, None))
@@ -85,7 +92,9 @@ def main() -> None:
     for c in cols:
         table.add_column(c)
     for r in rows:
-        table.add_row(*[f"{r[c]:.1f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols])
+        table.add_row(
+            *[f"{r[c]:.1f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols]
+        )
     Console().print(table)
 
     out = Path(args.out)
@@ -107,7 +116,12 @@ def main() -> None:
     width = 0.8 / len(rows)
     for i, r in enumerate(rows):
         xs = [j + i * width for j in range(len(labels))]
-        ax.bar(xs, [r.get(c, 0.0) or 0.0 for c in labels], width, label=f"{r['input']} ({r['frames']} frames)")
+        ax.bar(
+            xs,
+            [r.get(c, 0.0) or 0.0 for c in labels],
+            width,
+            label=f"{r['input']} ({r['frames']} frames)",
+        )
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(labels))], labels)
     ax.set_ylim(0, 100)
     ax.set_ylabel("PCP (%)")

@@ -22,7 +22,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path, help="training run folder (holds last.safetensors)")
     ap.add_argument("name", help="shipped checkpoint name")
-    ap.add_argument("--command", required=True, help="the command that trained it (recorded in the metadata)")
+    ap.add_argument(
+        "--command", required=True, help="the command that trained it (recorded in the metadata)"
+    )
     args = ap.parse_args()
     ck = load_checkpoint(args.run / "last.safetensors")
     out = DEST / args.name

@@ -177,21 +177,26 @@ def test_bad_shapes_raise() -> None:
 
 
 @pytest.mark.parametrize(
-    ("m", "n", "chunk"),
+    ("m", "n", "chunk", "calls"),
     [
-        (7, 10, 32),  # 3 whole rows per block: 7 rows → 3 + 3 + 1
-        (3, 50, 16),  # rows longer than a block: each row cut along N into 16 + 16 + 16 + 2
-        (4, 6, 24),  # 4 · 6 = 24 positions: a single call
+        # blocks only beyond 4 · chunk positions
+        (13, 10, 30, 5),  # 130 > 120: 3 whole rows per block, 13 rows → 3 + 3 + 3 + 3 + 1
+        (3, 50, 16, 12),  # 150 > 64, rows longer than a block: 3 × (16 + 16 + 16 + 2 columns)
+        (4, 6, 8, 1),  # 4 · 6 = 24 <= 32 positions: a single call
     ],
 )
-def test_chunked_scores_equal_one_conv1d_call(m: int, n: int, chunk: int) -> None:
+def test_chunked_scores_equal_one_conv1d_call(m: int, n: int, chunk: int, calls: int) -> None:
     # the blocks are a speed device only: logits and every gradient equal the plain nn.Conv1d net
     c, hidden = 5, 16
     torch.manual_seed(0)
     fusion = ViewFusion(c, hidden=hidden, chunk=chunk)
+    seen: list[tuple[int, ...]] = []
+    hook = fusion.score.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].shape))
     x = torch.randn(m, c, n, generator=torch.Generator().manual_seed(7), requires_grad=True)
     g_out = torch.randn(m, 1, n, generator=torch.Generator().manual_seed(8))
     out = fusion.scores(x)
+    hook.remove()
+    assert len(seen) == calls and all(r * k <= (chunk if calls > 1 else m * n) for r, _, k in seen)
     grads = torch.autograd.grad(out, [x, *fusion.parameters()], g_out)
     ref = fusion.score(x)  # one call on all M·N positions
     ref_grads = torch.autograd.grad(ref, [x, *fusion.parameters()], g_out)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tessetrack.data.base import MultiViewDataset, select_frames
+from tessetrack.data.base import MultiViewDataset
 from tessetrack.data.panoptic import load_image_rgb
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera

@@ -8,10 +8,12 @@ here is a sum over the temporal kernel taps of 3D operations, with time folded i
 One ``conv3d`` call per temporal tap runs on all output times at once (the input slices it needs
 are stacked along the batch), so a layer costs ``k_t`` kernel launches, independent of ``T``; a
 temporal kernel of 1 is a single ``conv3d`` over every frame. The input is copied once into a
-time-major channels-last layout, so each tap's slice is a ``channels_last_3d`` view: on CPU this
-is 1.2–2× faster forward + backward than the default layout, most where C is not a multiple of
-16 (e.g. 19 joint heatmaps), see ``benchmarks/hotspots.py``. Stacking the taps along the channels
-into one ``conv3d`` was measured too and gained less.
+time-major channels-last layout, so each tap's slice is a ``channels_last_3d`` view. On CPU at
+the ``cpu-small`` sizes this is faster than per-tap copies in the default layout where it
+matters, a 16³ tesseract: 1.4–1.6× forward + backward (2× forward) for channel counts that are
+not a multiple of 16 (19 joint heatmaps), 1.15× for 16, and the same at 8³ and below. A kernel
+pointwise in space (1×1×1) is instead one ``conv3d`` on the taps stacked along the channels,
+where channels-last was slower. ``benchmarks/hotspots.py`` times both against the former code.
 
 Layouts: inputs are ``(B, C, T, X, Y, Z)``; weights ``(C_out, C_in, kt, kx, ky, kz)`` for
 :class:`Conv4d` and ``(C_in, C_out, kt, kx, ky, kz)`` for :class:`ConvTranspose4d` (as in
@@ -82,22 +84,29 @@ def conv4d(
         raise InputError(
             f"conv4d: temporal kernel {kt} larger than padded input length {t + 2 * pt}"
         )
-    # one time-major, channels-last copy of the input: every tap's slice below is then a
-    # channels_last_3d view, the layout oneDNN's conv3d wants (no per-tap reorder copies)
-    xl = x.permute(0, 2, 3, 4, 5, 1)  # B×T×X×Y×Z×C
-    if pt > 0:
-        xl = F.pad(xl, (0, 0, 0, 0, 0, 0, 0, 0, pt, pt))  # B×(T+2p)×X×Y×Z×C, zeros in time
-    xl = xl.contiguous()
-
-    def tap(k: int, b_k: Tensor | None) -> Tensor:
-        # input times s_t · t' + k for t' = 0..T'-1, stacked into the batch
-        xs = xl[:, k : k + st * (t_out - 1) + 1 : st]  # B×T'×X×Y×Z×C
-        xs = xs.flatten(0, 1).permute(0, 4, 1, 2, 3)  # (B·T')×C×X×Y×Z, channels-last memory
-        return F.conv3d(xs, weight[:, :, k], b_k, s3, p3)  # (B·T')×C_out×X'×Y'×Z'
-
-    out = tap(0, bias)  # the bias is added once, by the first tap
-    for k in range(1, kt):
-        out = out + tap(k, None)
+    taps = [slice(k, k + st * (t_out - 1) + 1, st) for k in range(kt)]  # input times of tap k
+    if tuple(weight.shape[3:]) == (1, 1, 1):
+        # pointwise in space (e.g. the pose head's T → 1 layer): the taps stacked along the
+        # channels make a single 1×1×1 conv3d, one matrix product over kt·C_in
+        xt = x.transpose(1, 2)  # B×T×C×X×Y×Z
+        if pt > 0:
+            xt = F.pad(xt, (0, 0, 0, 0, 0, 0, 0, 0, pt, pt))  # B×(T+2p)×C×X×Y×Z, zeros in time
+        xs = torch.cat([xt[:, tk] for tk in taps], dim=2)  # B×T'×(kt·C)×X×Y×Z, tap-major
+        w = weight.transpose(1, 2).flatten(1, 2)  # C_out×(kt·C_in)×1×1×1, same order
+        out = F.conv3d(xs.flatten(0, 1), w, bias, s3, p3)  # (B·T')×C_out×X'×Y'×Z'
+    else:
+        # one time-major, channels-last copy of the input: every tap's slice is then a
+        # channels_last_3d view, the layout oneDNN's conv3d wants (no per-tap reorder copies)
+        xl = x.permute(0, 2, 3, 4, 5, 1)  # B×T×X×Y×Z×C
+        if pt > 0:
+            xl = F.pad(xl, (0, 0, 0, 0, 0, 0, 0, 0, pt, pt))  # B×(T+2p)×X×Y×Z×C, zeros in time
+        xl = xl.contiguous()
+        out = None
+        for k, tk in enumerate(taps):
+            # input times s_t · t' + k for t' = 0..T'-1, stacked into the batch
+            xs = xl[:, tk].flatten(0, 1).permute(0, 4, 1, 2, 3)  # (B·T')×C×X×Y×Z, channels-last
+            y = F.conv3d(xs, weight[:, :, k], bias if k == 0 else None, s3, p3)  # bias once
+            out = y if out is None else out + y  # (B·T')×C_out×X'×Y'×Z'
     return out.reshape(b, t_out, *out.shape[1:]).transpose(1, 2)  # B×C_out×T'×X'×Y'×Z'
 
 

@@ -118,16 +118,18 @@ class ViewFusion(nn.Module):
     with a softmax over the views that see the voxel, and the fused feature is the weighted sum.
     A voxel seen by no view gets zeros.
 
-    The scoring network (two 1×1 ``nn.Conv1d``) runs on blocks of at most ``chunk`` positions
-    (rows of B·V × voxels) so that its input, hidden layer and their gradients stay in the CPU
-    cache: one call on a whole (B·V, C, N) tesseract batch of a training step (30 × 19 × 24 576)
-    is ~5× slower, forward + backward, than the same work in 32 768-position blocks
-    (``benchmarks/hotspots.py``). The result is the same up to float rounding.
+    On CPU, the scoring network (two 1×1 ``nn.Conv1d``) runs in one call on inputs of up to
+    ``4 · chunk`` positions (rows of B·V × voxels), and on blocks of at most ``chunk`` positions
+    beyond: a whole tesseract batch of a ``cpu-small`` training step (30 rows × 19 channels ×
+    24 576 voxels) outgrows the CPU cache, and its single call is ~5× slower, forward +
+    backward, than the same work in blocks whose input, hidden layer and gradients stay in cache
+    (``benchmarks/hotspots.py``); on small inputs the blocks only add overhead, and on a GPU
+    only kernel launches. The result is the same up to float rounding.
 
     Args:
         channels: C, the feature size (R in the paper).
         hidden: width of the scoring network's hidden layer.
-        chunk: positions per call of the scoring network (a speed setting only).
+        chunk: positions per call of the scoring network on large CPU inputs (speed only).
     """
 
     def __init__(self, channels: int, hidden: int = 32, chunk: int = 32768) -> None:
@@ -143,9 +145,9 @@ class ViewFusion(nn.Module):
         )
 
     def scores(self, x: Tensor) -> Tensor:
-        """(M, C, N) per-view features -> (M, 1, N) logits, in blocks of <= ``chunk`` positions."""
+        """(M, C, N) per-view features -> (M, 1, N) logits of the scoring network."""
         m, _, n = x.shape
-        if m * n <= self.chunk:
+        if x.device.type != "cpu" or m * n <= 4 * self.chunk:  # GPU, or fits in the CPU cache
             return self.score(x)
         rows = max(1, self.chunk // n)  # whole rows per block, or one row cut along N
         cols = min(n, self.chunk)

@@ -47,7 +47,6 @@ import argparse
 import csv
 import dataclasses
 import importlib
-import platform
 import statistics
 import sys
 import time
@@ -58,6 +57,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from _common import cpu_name
 from rich.console import Console
 from rich.table import Table
 from torch import Tensor
@@ -349,17 +349,6 @@ def bench_step(args: argparse.Namespace, clock: Callable[[], float]) -> list[Row
 
 
 # --- outputs -------------------------------------------------------------------------------------
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def write_csv(rows: list[Row], path: Path, threads: int) -> None:

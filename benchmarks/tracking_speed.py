@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import platform
 import tempfile
 import time
 from collections import defaultdict
@@ -50,6 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from _common import cpu_name
 from rich.console import Console
 from rich.table import Table
 
@@ -76,17 +76,6 @@ class Row:
     @property
     def fps(self) -> float:
         return self.frames / self.seconds
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 # --- scenes and models ---------------------------------------------------------------------------

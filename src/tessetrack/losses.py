@@ -26,6 +26,7 @@ from torch import Tensor
 
 from tessetrack.config import LossConfig
 from tessetrack.geometry.voxel_grid import VoxelGrid, world_to_grid_sample
+from tessetrack.model.backbone import render_detection_heatmaps
 
 if TYPE_CHECKING:
     from tessetrack.model.tessetrack import TesseTrackOutput
@@ -227,16 +228,10 @@ def keypoint_targets(
         (N, Q, h, w) targets in [0, 1].
     """
     h, w = size
-    u = keypoints[..., 0] * w - 0.5  # N×P×Q, heatmap pixel coordinates
-    v = keypoints[..., 1] * h - 0.5
-    xs = torch.arange(w, dtype=keypoints.dtype, device=keypoints.device)
-    ys = torch.arange(h, dtype=keypoints.dtype, device=keypoints.device)
-    gx = torch.exp(-((xs - u[..., None]) ** 2) / (2 * sigma**2))  # N×P×Q×w
-    gy = torch.exp(-((ys - v[..., None]) ** 2) / (2 * sigma**2))  # N×P×Q×h
-    g = gy[..., :, None] * gx[..., None, :] * mask[..., None, None]  # N×P×Q×h×w
-    if g.shape[1] == 0:
-        return g.new_zeros(g.shape[0], g.shape[2], h, w)
-    return g.amax(1)
+    # fractions → heatmap pixels (pixel centres at integers), the mask as confidence
+    px = keypoints * keypoints.new_tensor([w, h]) - 0.5  # N×P×Q×2
+    kp = torch.cat([px, mask[..., None].to(keypoints.dtype)], dim=-1)  # N×P×Q×3
+    return render_detection_heatmaps(kp, (h, w), sigma)
 
 
 def keypoint_loss(heatmaps: Tensor, keypoints: Tensor, mask: Tensor, sigma: float) -> Tensor:

@@ -22,7 +22,7 @@ from torch import Tensor
 from tessetrack.data.base import MultiViewDataset
 from tessetrack.data.detection_heatmaps import heatmap_size, simulated_detection_heatmaps
 from tessetrack.errors import InputError
-from tessetrack.geometry.camera import project_points
+from tessetrack.geometry.camera import Camera, project_points
 from tessetrack.losses import ClipTargets
 from tessetrack.model.tessetrack import ClipBatch
 from tessetrack.skeletons import convert_joints, get_joint_set
@@ -156,12 +156,13 @@ def make_clip(
     dist = np.zeros((f, v, 5))
     mask = np.zeros((f, v), bool)
     images = np.zeros((f, v, h, w, 3), np.uint8) if with_images else None
+    scaled_cams: list[list[Camera | None]] = [[None] * v for _ in frames]  # F×V, None: absent
     for i, fr in enumerate(frames):
         for j, name in enumerate(names):
             cam = fr.cameras.get(name)
             if cam is None or not keep[j]:
                 continue
-            scaled = cam.scaled(w, h)
+            scaled = scaled_cams[i][j] = cam.scaled(w, h)
             K[i, j], R[i, j], t[i, j], dist[i, j] = scaled.K, scaled.R, scaled.t, scaled.dist
             mask[i, j] = True
             if images is not None:
@@ -204,10 +205,7 @@ def make_clip(
             [
                 simulated_detection_heatmaps(
                     _panoptic19(fr),
-                    [
-                        fr.cameras[n].scaled(w, h) if keep[j] and n in fr.cameras else None
-                        for j, n in enumerate(names)
-                    ],  # fmt: skip
+                    scaled_cams[i],
                     joint_set=spec.joint_set,
                     out_size=heatmap_size((w, h)),
                     sigma=sd.sigma,
@@ -215,7 +213,7 @@ def make_clip(
                     source_joint_sets=sd.source_joint_sets,
                     noise=sd.noise,
                 )
-                for fr in frames
+                for i, fr in enumerate(frames)
             ]
         )  # F×V×J×h×w
     kp, kp_m = _anchor_keypoints(gt_j, gt_jm & gt_m[..., None], K, R, t, dist, mask, spec)

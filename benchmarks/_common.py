@@ -1,9 +1,46 @@
 """Helpers shared by the benchmark scripts (run as ``python benchmarks/<name>.py``, which puts this
-folder on ``sys.path``)."""
+folder on ``sys.path``).
+
+* :func:`cpu_name` — what the timings ran on;
+* accuracy runs on a synthetic test scene (``ablation.py``, ``cameras.py``): :func:`parse_models`
+  (``NAME=CHECKPOINT`` arguments), :func:`ground_truth` (the first N frames of a scene's GT),
+  :func:`track_and_score` (``track_to_file`` + ``evaluate`` → one result row),
+  :func:`spread_subsets` (k of n ring cameras, evenly spread), :func:`write_rows` (CSV + JSON),
+  :func:`progress_bar` and :func:`wide_console` (rich), :data:`METRIC_COLUMNS`.
+"""
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import json
+import math
 import platform
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tessetrack.structures import Tracks
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+#: The accuracy columns a :func:`track_and_score` row holds, in table order, with their headers.
+METRIC_COLUMNS: dict[str, str] = {
+    "mpjpe_mm": "MPJPE mm",
+    "pck_100": "3D-PCK@100 %",
+    "mota": "MOTA %",
+    "motp_mm": "MOTP mm",
+    "id_switches": "ID sw.",
+    "precision": "prec. %",
+    "recall": "recall %",
+    "frames": "frames",
+    "seconds": "s",
+}
 
 
 def cpu_name() -> str:
@@ -16,3 +53,187 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def parse_models(specs: Sequence[str]) -> dict[str, str]:
+    """``["FTDL=runs/a/last.safetensors", ...]`` → ``{"FTDL": "runs/a/last.safetensors", ...}``.
+
+    A bare ``CHECKPOINT`` (no ``=``) is named after itself. Raises ValueError for an empty name or
+    checkpoint, or a name given twice.
+    """
+    models: dict[str, str] = {}
+    for spec in specs:
+        name, sep, checkpoint = spec.partition("=")
+        if not sep:
+            name, checkpoint = spec, spec
+        name, checkpoint = name.strip(), checkpoint.strip()
+        if not name or not checkpoint:
+            raise ValueError(f"--model {spec!r}: expected NAME=CHECKPOINT")
+        if name in models:
+            raise ValueError(f"--model: the name {name!r} is given twice")
+        models[name] = checkpoint
+    return models
+
+
+def model_input(checkpoint: str | PathLike[str]) -> str:
+    """What a checkpoint's network reads: ``features`` (images) or ``heatmaps`` (2D detections).
+
+    Reads the config stored in the checkpoint; the network is not built.
+    """
+    from tessetrack.config import Config
+    from tessetrack.train.checkpoints import load_checkpoint, resolve_checkpoint
+
+    config = Config.from_dict(load_checkpoint(resolve_checkpoint(checkpoint)).config)
+    return str(config.model.variant.input)
+
+
+def ground_truth(test_dir: str | PathLike[str], frames: int | None = None) -> Tracks:
+    """The GT of a scene folder as tracks, only its first ``frames`` frames when given."""
+    from tessetrack.eval.evaluate import load_ground_truth
+
+    if not Path(test_dir).is_dir():
+        raise ValueError(f"{test_dir}: test scene folder not found")
+    gt = load_ground_truth(test_dir)
+    if frames is not None:
+        if frames < 1:
+            raise ValueError(f"--frames must be >= 1, got {frames}")
+        gt = dataclasses.replace(gt, frames=gt.frames[:frames])
+    return gt
+
+
+def track_and_score(
+    test_dir: str | PathLike[str],
+    checkpoint: str | PathLike[str],
+    gt: Tracks,
+    *,
+    cameras: Sequence[str] | None = None,
+    device: str = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Track the frames of ``gt`` in ``test_dir`` with ``checkpoint`` and score them (mpjpe, mot3d).
+
+    Heatmap-input checkpoints read the scene's simulated OpenPose detections
+    (``test_dir/detections``), image models its images. Only the frames ``gt`` holds are tracked
+    and scored.
+
+    Returns:
+        a row: :data:`METRIC_COLUMNS` (``pck_100``: 3D-PCK at 100 mm in %, ``seconds``: the
+        network run; metrics rounded to 0.01, NaN when undefined, e.g. MPJPE without any matched
+        pose), ``input`` (features | heatmaps), ``matched_poses`` and ``fps``.
+    """
+    from tessetrack.eval.evaluate import evaluate
+    from tessetrack.io.tracks import load_tracks
+    from tessetrack.tracking.runner import track_to_file
+
+    if not gt.frames:
+        raise ValueError(f"{test_dir}: no ground-truth frames to track")
+    kind = model_input(checkpoint)
+    detections = Path(test_dir) / "detections" if kind == "heatmaps" else None
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "tracks.json"
+        t0 = time.perf_counter()
+        summary = track_to_file(
+            test_dir,
+            output=out,
+            checkpoint=checkpoint,
+            detections=detections,
+            detections_format="openpose" if detections is not None else None,
+            start=gt.frames[0].frame,
+            end=gt.frames[-1].frame + 1,
+            cameras=cameras,
+            device=device,
+            progress=progress,
+        )
+        wall = time.perf_counter() - t0
+        pred = load_tracks(out)
+    res = evaluate(pred, gt, ["mpjpe", "mot3d"])
+    metrics = {
+        "mpjpe_mm": res.get("mpjpe_mm"),
+        "pck_100": res.get("pck", {}).get("100"),
+        "mota": res.get("mota"),
+        "motp_mm": res.get("motp_mm"),
+        "id_switches": res.get("id_switches"),
+        "precision": res.get("precision"),
+        "recall": res.get("recall"),
+    }
+    return {
+        "input": kind,
+        **{k: round(v, 2) if isinstance(v, float) else v for k, v in metrics.items()},
+        "matched_poses": res.get("matched_poses"),
+        "frames": summary.frames,
+        "seconds": round(summary.seconds, 2),
+        "fps": round(summary.fps, 3),
+        "wall_seconds": round(wall, 2),
+    }
+
+
+def spread_subsets(n: int, k: int, count: int) -> list[tuple[int, ...]]:
+    """Up to ``count`` distinct sets of ``k`` camera indices out of ``n`` ring cameras, evenly spread.
+
+    Set ``s`` holds ``floor(i·n/k + s·n/(k·count) + 0.5) mod n`` for i = 0..k-1: the k cameras
+    spaced n/k apart, rotated by a fraction s/count of that spacing. Duplicates are dropped (e.g.
+    k = n gives one set), so fewer than ``count`` sets may come back. Sorted within each set.
+
+    Example (n = 5, k = 2, count = 2): spacing 2.5, rotation 1.25 → {0, 2.5→3} and {1.25→1, 3.75→4}.
+    """
+    if not 1 <= k <= n:
+        raise ValueError(f"cannot pick {k} of {n} cameras")
+    out: list[tuple[int, ...]] = []
+    for s in range(count):
+        offset = s * n / (k * count)
+        subset = tuple(sorted({math.floor(i * n / k + offset + 0.5) % n for i in range(k)}))
+        if len(subset) == k and subset not in out:
+            out.append(subset)
+    return out
+
+
+def write_rows(
+    stem: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str], meta: dict[str, Any]
+) -> None:
+    """``stem.csv`` (``columns`` of every row) and ``stem.json`` (``meta`` + all rows)."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    with stem.with_suffix(".csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+    def clean(x: Any) -> Any:
+        return None if isinstance(x, float) and not math.isfinite(x) else x
+
+    payload = {**meta, "rows": [{k: clean(v) for k, v in r.items()} for r in rows]}
+    stem.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def fmt(value: Any) -> str:
+    """A table cell: floats with one decimal, None/NaN as ``-``."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+def wide_console() -> Console:
+    """A rich console; 160 columns wide when the output is not a terminal (a log file, a pipe)."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
+
+def progress_bar() -> Progress:
+    """A rich progress display: one line per task with a bar, done/total and the time left."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )

@@ -102,3 +102,27 @@ def test_empty_input_folder_exits_2(workdir, tmp_path, capsys):
     )  # fmt: skip
     assert code == 2
     assert "input folder is empty" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cameras_option_tracks_with_the_named_cameras(workdir, tmp_path, capsys):
+    tracks_file = tmp_path / "t.json"
+    code, out, err = _run(
+        ["track", str(workdir / "scene"), "--checkpoint", str(workdir / "tiny.safetensors"),
+         "--cameras", "00_01", "--output", str(tracks_file)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "tracked 4 frames" in out
+    assert [f.frame for f in load_tracks(tracks_file).frames] == [0, 1, 2, 3]
+
+
+def test_unknown_camera_exits_2_naming_it(workdir, tmp_path, capsys):
+    code, _, err = _run(
+        ["track", str(workdir / "scene"), "--checkpoint", str(workdir / "tiny.safetensors"),
+         "--cameras", "00_00,cam9", "--output", str(tmp_path / "t.json")],
+        capsys,
+    )  # fmt: skip
+    assert code == 2
+    assert "unknown camera(s) cam9; the input has 00_00, 00_01" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "t.json").exists()

@@ -75,6 +75,9 @@ def track(
     start: int | None = typer.Option(None, help="First frame id (inclusive)."),
     end: int | None = typer.Option(None, help="Last frame id (exclusive)."),
     stride: int = typer.Option(1, help="Keep every N-th frame."),
+    cameras: str | None = typer.Option(
+        None, "--cameras", help="Cameras to use, comma-separated, e.g. 00_00,00_03 (default: all)."
+    ),
     device: str = typer.Option("cpu", help="cpu | cuda"),
 ) -> None:
     """Reconstruct and track everyone's 3D skeleton over a sequence; writes a tracks file."""
@@ -101,8 +104,8 @@ def track(
 
         summary = track_to_file(
             input, output=output, checkpoint=checkpoint, calibration=calibration, detections=detections,
-            detections_format=detections_format, start=start, end=end, stride=stride, device=device,
-            progress=progress, on_start=lambda n: bar.reset(task, total=n),
+            detections_format=detections_format, start=start, end=end, stride=stride, cameras=cameras,
+            device=device, progress=progress, on_start=lambda n: bar.reset(task, total=n),
         )  # fmt: skip
     Console().print(f"[green]tracked[/green] {summary.frames} frames, {summary.tracks} tracks, "
                     f"{summary.fps:.1f} fps -> {summary.output}")  # fmt: skip

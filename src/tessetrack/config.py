@@ -82,6 +82,8 @@ class BackboneConfig:
         name: ``"hrnet_w32"`` (paper) or ``"small"`` (a few strided convs, CPU friendly).
         channels: R, channels of the feature map cast into voxels (paper: 32).
         small_width: base width of the ``small`` backbone.
+        small_dilations: the ``small`` backbone's residual blocks, one dilation each; (1, 1) is the
+            original, (2, 4) widens what each feature sees from ~40 to ~100 px at the same cost.
         weights: optional LOCAL file (``.safetensors`` or a ``state_dict`` file) with pretrained weights.
         heatmap_sigma: Gaussian sigma in feature-map pixels when rendering 2D detections (variant H).
         keypoint_head: add a 1×1 conv from the R features to Q 2D joint heatmaps, trained by the
@@ -94,6 +96,7 @@ class BackboneConfig:
     name: str = "hrnet_w32"
     channels: int = 32
     small_width: int = 32
+    small_dilations: tuple[int, ...] = (1, 1)
     weights: str | None = None
     heatmap_sigma: float = 2.0
     keypoint_head: bool = False
@@ -548,6 +551,11 @@ def validate(cfg: Config) -> Config:
     )
     _check(m.backbone.channels > 0, "model.backbone.channels", "must be positive")
     _check(m.backbone.small_width > 0, "model.backbone.small_width", "must be positive")
+    _check(
+        len(m.backbone.small_dilations) >= 1 and min(m.backbone.small_dilations) >= 1,
+        "model.backbone.small_dilations",
+        "needs at least one block, each dilation >= 1",
+    )
     _check(m.backbone.heatmap_sigma > 0, "model.backbone.heatmap_sigma", "must be positive")
     _check(all(s > 0 for s in m.volume.size), "model.volume.size", "must be positive")
     _check(all(s > 0 and s % 2 == 0 for s in m.volume.shape), "model.volume.shape",

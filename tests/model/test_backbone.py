@@ -107,3 +107,25 @@ def test_build_backbone_errors(tmp_path):
         build_backbone(name="small", out_channels=8, weights=tmp_path / "none.safetensors")
     with pytest.raises(InputError, match="unknown backbone"):
         build_backbone(name="resnet", out_channels=8)
+
+
+def test_small_backbone_dilations_widen_what_a_feature_sees():
+    # The receptive field measured by gradients: a centre feature of the (2, 4) blocks depends on
+    # image pixels farther away than one of the original (1, 1) blocks; shapes and cost are equal.
+    from tessetrack.model.backbone import SmallBackbone
+
+    def reach(dilations):
+        torch.manual_seed(0)
+        net = SmallBackbone(out_channels=4, width=4, dilations=dilations).eval()
+        x = torch.rand(1, 3, 160, 160, requires_grad=True)
+        y = net(x)
+        assert y.shape == (1, 4, 40, 40)
+        y[0, :, 20, 20].sum().backward()
+        cols = (x.grad.abs().sum((0, 1, 2)) > 0).nonzero().flatten()
+        return int(cols.max() - cols.min() + 1)
+
+    plain, dilated = reach((1, 1)), reach((2, 4))
+    assert plain == 39  # 2 strided convs (7 px) + 4 convs at 1/4 (4 × 8 px)
+    assert dilated == 103  # 7 + 8 × (2 + 2 + 4 + 4)
+    n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert n(SmallBackbone(4, 4, (1, 1))) == n(SmallBackbone(4, 4, (2, 4)))

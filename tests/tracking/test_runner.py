@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
 
 import numpy as np
 import pytest
@@ -10,14 +12,20 @@ import torch
 
 from tessetrack.config import apply_overrides, preset
 from tessetrack.data.base import MultiViewDataset, open_dataset
-from tessetrack.errors import CheckpointError
+from tessetrack.errors import CheckpointError, InputError
+from tessetrack.io.tracks import load_tracks
 from tessetrack.model.tessetrack import build_model
 from tessetrack.skeletons import PANOPTIC19
 from tessetrack.structures import MultiViewFrame
 from tessetrack.synth.generate import SynthConfig, generate_dataset
 from tessetrack.tracking.inputs import open_input
 from tessetrack.tracking.online import Observation, OnlineTracker, TrackerConfig, pose_distance_link
-from tessetrack.tracking.runner import DEFAULT_IMAGE_SIZE, SequenceRunner, load_model
+from tessetrack.tracking.runner import (
+    DEFAULT_IMAGE_SIZE,
+    SequenceRunner,
+    load_model,
+    track_to_file,
+)
 from tessetrack.train.checkpoints import save_checkpoint
 from tiny_network import TINY_INFERENCE
 
@@ -166,6 +174,53 @@ def test_views_that_disappear_run_fine(scene, ckpt_dir):
     assert [e.view_mask.tolist() for e in runner.window] == [[True, False]] * 3
     assert runner.window[0].features[1].abs().sum() == 0  # masked view: zero features
     assert runner.window[0].features[0].abs().sum() > 0
+
+
+def _scene_with_only(scene, tmp_path, keep):
+    """A copy of ``scene`` whose calibration and images hold only the cameras in ``keep``."""
+    out = tmp_path / "scene"
+    shutil.copytree(scene, out, ignore=shutil.ignore_patterns("detections"))
+    calib = out / "calibration_scene.json"
+    data = json.loads(calib.read_text())
+    data["cameras"] = [c for c in data["cameras"] if c["name"] in keep]
+    calib.write_text(json.dumps(data))
+    for folder in (out / "hdImgs").iterdir():
+        if folder.name not in keep:
+            shutil.rmtree(folder)
+    return out
+
+
+def test_tracking_a_camera_subset_equals_tracking_a_scene_of_only_those_cameras(
+    scene, ckpt_dir, tmp_path
+):
+    ckpt = tiny_checkpoint(ckpt_dir / "ftdl.safetensors")
+    reference = _scene_with_only(scene, tmp_path, {"00_01"})
+    subset = track_to_file(
+        scene, output=tmp_path / "subset.npz", checkpoint=ckpt, cameras=["00_01"]
+    )
+    alone = track_to_file(reference, output=tmp_path / "alone.npz", checkpoint=ckpt)
+    track_to_file(scene, output=tmp_path / "full.npz", checkpoint=ckpt)
+    assert subset.frames == alone.frames == 5
+    a, b, c = (load_tracks(tmp_path / f"{n}.npz") for n in ("subset", "alone", "full"))
+    _check_tracks(a, range(5))
+    for fa, fb in zip(a.frames, b.frames, strict=True):
+        assert [p.id for p in fa.people] == [p.id for p in fb.people]
+        for pa, pb in zip(fa.people, fb.people, strict=True):
+            np.testing.assert_array_equal(pa.joints, pb.joints)
+            np.testing.assert_array_equal(pa.scores, pb.scores)
+    # the full rig gives other poses: the dropped view really is left out
+    assert any(
+        not np.array_equal(pa.joints, pc.joints)
+        for fa, fc in zip(a.frames, c.frames, strict=True)
+        for pa, pc in zip(fa.people, fc.people, strict=False)
+    )
+
+
+def test_unknown_camera_is_a_one_line_error_before_any_output(scene, ckpt_dir, tmp_path):
+    ckpt = tiny_checkpoint(ckpt_dir / "ftdl.safetensors")
+    with pytest.raises(InputError, match=r"unknown camera\(s\) 00_05; the input has 00_00, 00_01"):
+        track_to_file(scene, output=tmp_path / "t.json", checkpoint=ckpt, cameras=["00_05"])
+    assert not (tmp_path / "t.json").exists()
 
 
 def test_weights_of_another_config_are_refused(tmp_path):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 import yaml
 
 from tessetrack.config import apply_overrides, preset
@@ -188,3 +189,70 @@ def test_detection_settings_are_checked(scene, tmp_path):
         train(_config(scene, detection_noise={"jiter": 0.1}), tmp_path / "a")
     with pytest.raises(ConfigError, match="detection_joint_sets"):
         train(_config(scene, detection_joint_sets=["openpose99"]), tmp_path / "b")
+
+
+def test_keypoints_stage_trains_the_backbone_alone(scene, tmp_path):
+    # Stage 1 of the image models: only the backbone and its 2D head learn; the 3D parts keep
+    # their initial weights; the 2D loss goes down on the one clip seen over and over.
+    cfg = apply_overrides(
+        _config(scene, steps=12, stage="keypoints", val_every=12, val_data=[str(scene)]),
+        {"model.backbone.keypoint_head": True, "loss.keypoint_2d": 1.0},
+    )
+    train(cfg, tmp_path / "kp", max_steps_this_run=0)  # step 0: the initial weights
+    from tessetrack.train.checkpoints import load_checkpoint
+
+    w0 = load_checkpoint(tmp_path / "kp" / "last.safetensors").weights
+    train(cfg, tmp_path / "kp")
+    w1 = load_checkpoint(tmp_path / "kp" / "last.safetensors").weights
+    changed = {k for k in w0 if not torch.equal(w0[k], w1[k])}
+    assert changed and all(k.startswith(("backbone.", "keypoint_head.")) for k in changed)
+    assert any(k.startswith("keypoint_head.") for k in changed)
+    losses = _losses(tmp_path / "kp")
+    assert losses[12] < 0.9 * losses[1], losses
+    with (tmp_path / "kp" / "val.csv").open() as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert 0.0 <= float(row["keypoint_hit"]) <= 100.0 and row["mpjpe_mm"] == ""
+
+    # stage 2: another variant starts from the pretrained backbone only
+    fi = apply_overrides(
+        _config(
+            scene,
+            steps=1,
+            init_from=str(tmp_path / "kp" / "last.safetensors"),
+            init_prefixes=["backbone."],
+        ),
+        {"model.variant": "FI"},
+    )
+    train(fi, tmp_path / "fi", max_steps_this_run=0)
+    w2 = load_checkpoint(tmp_path / "fi" / "last.safetensors").weights
+    assert all(torch.equal(w2[k], w1[k]) for k in w2 if k.startswith("backbone."))
+    wrong = apply_overrides(fi, {"model.backbone.channels": 4})
+    with pytest.raises(CheckpointError, match="has shape"):
+        train(wrong, tmp_path / "wrong")
+    with pytest.raises(CheckpointError, match="no weights start with"):
+        train(apply_overrides(fi, {"train.init_prefixes": ["nothing."]}), tmp_path / "none")
+
+
+def test_keypoints_stage_needs_the_head(scene, tmp_path):
+    with pytest.raises(ConfigError, match="keypoint_head=true"):
+        train(_config(scene, stage="keypoints"), tmp_path / "r")
+    with pytest.raises(ConfigError, match="train.stage"):
+        TrainSettings.from_mapping({"stage": "2d"})
+    with pytest.raises(ConfigError, match="init_prefixes"):
+        TrainSettings.from_mapping({"init_prefixes": ["backbone."]})
+
+
+def test_keypoint_hits_by_hand():
+    # one view, one joint, 4×4 heatmap: the GT joint at pixel (x=2, y=1)
+    heat = torch.zeros(1, 1, 1, 1, 4, 4)
+    kp = torch.tensor([2.5 / 4, 1.5 / 4]).view(1, 1, 1, 1, 1, 2)
+    mask = torch.ones(1, 1, 1, 1, 1, dtype=torch.bool)
+    from tessetrack.train.loop import keypoint_hits
+
+    assert keypoint_hits(heat, kp, mask) == (0, 1)
+    heat[..., 1, 2] = 0.7
+    assert keypoint_hits(heat, kp, mask) == (1, 1)
+    assert keypoint_hits(heat, kp, ~mask) == (0, 0)
+    heat2 = torch.zeros(1, 1, 1, 1, 4, 4)
+    heat2[..., 2, 1] = 0.9  # transposed location: a miss
+    assert keypoint_hits(heat2, kp, mask) == (0, 1)

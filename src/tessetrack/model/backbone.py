@@ -44,8 +44,10 @@ _BN_MOMENTUM = 0.1
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, kernel_size=3, stride=stride, padding=1, bias=False)
+def _conv3x3(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(
+        cin, cout, kernel_size=3, stride=stride, padding=dilation, dilation=dilation, bias=False
+    )
 
 
 def render_detection_heatmaps(keypoints: Tensor, size: tuple[int, int], sigma: float) -> Tensor:
@@ -81,17 +83,22 @@ def render_detection_heatmaps(keypoints: Tensor, size: tuple[int, int], sigma: f
 
 
 class BasicBlock(nn.Module):
-    """Two 3×3 convs with a residual connection (ResNet basic block)."""
+    """Two 3×3 convs (optionally dilated) with a residual connection (ResNet basic block)."""
 
     expansion = 1
 
     def __init__(
-        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        dilation: int = 1,
     ):
         super().__init__()
-        self.conv1 = _conv3x3(inplanes, planes, stride)
+        self.conv1 = _conv3x3(inplanes, planes, stride, dilation)
         self.bn1 = nn.BatchNorm2d(planes, momentum=_BN_MOMENTUM)
-        self.conv2 = _conv3x3(planes, planes)
+        self.conv2 = _conv3x3(planes, planes, 1, dilation)
         self.bn2 = nn.BatchNorm2d(planes, momentum=_BN_MOMENTUM)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
@@ -296,11 +303,15 @@ class SmallBackbone(nn.Module):
     Args:
         out_channels: R.
         width: base width w (stem w at 1/2, then 2w at 1/4).
+        dilations: one residual block per entry, its convs dilated by it. The default (1, 1) sees
+            ~40 px of the image per feature; (2, 4) sees ~100 px at the same cost.
 
     Shapes: (N, 3, H, W) → (N, R, ⌈H/4⌉, ⌈W/4⌉).
     """
 
-    def __init__(self, out_channels: int = 32, width: int = 32):
+    def __init__(
+        self, out_channels: int = 32, width: int = 32, dilations: tuple[int, ...] = (1, 1)
+    ):
         super().__init__()
         self.stem = nn.Sequential(
             _conv3x3(3, width, 2),
@@ -311,7 +322,7 @@ class SmallBackbone(nn.Module):
             nn.ReLU(inplace=True),
         )
         self.blocks = nn.Sequential(
-            BasicBlock(2 * width, 2 * width), BasicBlock(2 * width, 2 * width)
+            *(BasicBlock(2 * width, 2 * width, dilation=int(d)) for d in dilations)
         )
         self.final_layer = nn.Conv2d(2 * width, out_channels, kernel_size=1)
 
@@ -396,13 +407,16 @@ def build_backbone(
     name: str,
     out_channels: int,
     small_width: int = 32,
+    small_dilations: tuple[int, ...] = (1, 1),
     weights: str | os.PathLike[str] | None = None,
 ) -> nn.Module:
     """``"hrnet_w32"`` or ``"small"`` backbone with R = ``out_channels``, optionally loading local weights."""
     if name == "hrnet_w32":
         module: nn.Module = HRNetW32(out_channels=out_channels)
     elif name == "small":
-        module = SmallBackbone(out_channels=out_channels, width=small_width)
+        module = SmallBackbone(
+            out_channels=out_channels, width=small_width, dilations=small_dilations
+        )
     else:
         raise InputError(f"unknown backbone {name!r}; choose 'hrnet_w32' or 'small'")
     if weights is not None:

@@ -213,6 +213,7 @@ class TesseTrack(nn.Module):
             name=config.backbone.name,
             out_channels=config.backbone.channels,
             small_width=config.backbone.small_width,
+            small_dilations=config.backbone.small_dilations,
             weights=config.backbone.weights,
         )
         self.heatmap_head = (
@@ -299,6 +300,16 @@ class TesseTrack(nn.Module):
         x = (images - self.pixel_mean.to(images.dtype)) / self.pixel_std.to(images.dtype)
         feats = self.backbone(x)
         return self.heatmap_head(feats) if self.heatmap_head is not None else feats
+
+    def keypoint_heatmaps(self, images: Tensor) -> Tensor:
+        """Auxiliary 2D joint heatmaps (``model.backbone.keypoint_head``) of (N, 3, H, W) RGB images in
+        [0, 1] → (N, Q, H/4, W/4) in [0, 1]; runs the backbone only (2D pretraining stage)."""
+        if self.keypoint_head is None:
+            raise InputError(
+                "this model has no 2D keypoint head: set model.backbone.keypoint_head=true "
+                "(feature-input variants only)"
+            )
+        return self.keypoint_head(self.extract_features(images))
 
     @property
     def uses_skips(self) -> bool:

@@ -27,6 +27,12 @@ Conventions written down once here:
   humanoid's head sphere (centre 0.175 m above the neck joint, radius 0.1025 m).
 
 Clip split (disjoint, by clip): see :data:`CLIP_SPLITS` — 11 train, 2 val, 2 test clips.
+
+Limb mixing (:attr:`MotionOptions.limb_mix_prob`) widens the pose variety beyond the 11 training
+motions: a segment may take the local rotations of whole body parts (:data:`MIX_PARTS`) from another
+clip of the pool, played at its own phase and speed, while the root and the legs (root motion, foot
+contacts) stay with the segment's clip. Mixing happens on joint rotations before forward
+kinematics, so every bone keeps its length.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ __all__ = [
     "FACE_OFFSETS",
     "URDF_SCALE",
     "DEEPMIMIC_JOINTS",
+    "MIX_PARTS",
     "MocapClip",
     "HumanoidSkeleton",
     "MotionOptions",
@@ -60,6 +67,8 @@ __all__ = [
     "links_to_panoptic19",
     "clip_to_floor",
     "mirror_joints",
+    "mirror_pose",
+    "mix_parts",
     "heading_of",
     "synthesize_motion",
 ]
@@ -84,6 +93,14 @@ DEEPMIMIC_JOINTS: tuple[tuple[str, bool], ...] = (
     ("left_shoulder", False),
     ("left_elbow", True),
 )
+
+#: Body parts that limb mixing takes from another clip, as :data:`DEEPMIMIC_JOINTS` names. Both arms
+#: come from one donor (coordinated); the spine part moves the head and, through the chest, the
+#: shoulders. The root and the legs are never mixed: they carry the root motion and foot contacts.
+MIX_PARTS: dict[str, tuple[str, ...]] = {
+    "arms": ("right_shoulder", "right_elbow", "left_shoulder", "left_elbow"),
+    "spine": ("chest", "neck"),
+}
 
 CLIP_NAMES: tuple[str, ...] = (
     "backflip",
@@ -469,6 +486,45 @@ def mirror_joints(joints: np.ndarray) -> np.ndarray:
     for a, b in PANOPTIC19.flip_pairs:
         perm[a], perm[b] = b, a
     return out[..., perm, :]
+
+
+def _swap_side(name: str) -> str:
+    if name.startswith("right_"):
+        return "left_" + name.removeprefix("right_")
+    if name.startswith("left_"):
+        return "right_" + name.removeprefix("left_")
+    return name
+
+
+# joint k of a mirrored pose is driven by joint _MIRROR_PERM[k] of the original (left <-> right)
+_MIRROR_PERM: tuple[int, ...] = tuple(
+    [n for n, _ in DEEPMIMIC_JOINTS].index(_swap_side(n)) for n, _ in DEEPMIMIC_JOINTS
+)
+
+
+def mirror_pose(
+    root_pos: np.ndarray, root_rot: np.ndarray, local_rot: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mirror a clip-frame pose in the x–y plane (``z -> -z``) at the rotation level.
+
+    The humanoid is left/right symmetric (its left offsets are its right ones with z negated), so the
+    mirrored pose is the original's left/right joints swapped, each rotation conjugated by the
+    reflection ``M = diag(1, 1, -1)``: ``M·R·M``, which for a quaternion is ``(w, -x, -y, z)``
+    (revolute knees and elbows, about z, keep their angle). After forward kinematics this equals
+    :func:`mirror_joints` of the original in the floor frame.
+
+    Args:
+        root_pos: (T, 3); root_rot: (T, 4) w x y z; local_rot: (T, 12, 4) w x y z.
+
+    Returns:
+        the mirrored root_pos (T, 3), root_rot (T, 4), local_rot (T, 12, 4).
+    """
+    flip = np.array([1.0, -1.0, -1.0, 1.0])
+    return (
+        root_pos * np.array([1.0, 1.0, -1.0]),
+        root_rot * flip,
+        local_rot[..., _MIRROR_PERM, :] * flip,  # T×12×4
+    )
 
 
 def heading_of(joints: np.ndarray) -> np.ndarray:

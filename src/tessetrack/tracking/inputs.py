@@ -9,22 +9,26 @@ Accepted inputs:
 * a folder of synchronized videos or per-camera image folders + a calibration file
   (:class:`~tessetrack.data.own_cameras.OwnCamerasDataset`), optionally with 2D detections;
 * no input at all, only a detections folder/file + a calibration file (heatmap-input models).
+
+``cameras`` then keeps some of the input's cameras (:class:`CameraSubset`), after the detections
+are matched to the cameras: a detections folder may hold more cameras than are used.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 
 from tessetrack.data.base import MultiViewDataset, open_dataset
 from tessetrack.errors import InputError
 from tessetrack.io.detections import Detections2D, load_detections
+from tessetrack.io.video import natural_key
 from tessetrack.structures import MultiViewFrame
 
-__all__ = ["open_input", "is_dataset_folder", "DetectionsAttached"]
+__all__ = ["open_input", "is_dataset_folder", "DetectionsAttached", "CameraSubset"]
 
 PathT = str | PathLike[str]
 
@@ -73,6 +77,55 @@ class DetectionsAttached(MultiViewDataset):
         )
 
 
+class CameraSubset(MultiViewDataset):
+    """Some of a dataset's cameras: the others vanish from its camera list and from every frame.
+
+    Args:
+        dataset: the underlying reader (its frame selection is kept).
+        names: camera names to keep, in the order the views are used; each once.
+
+    Raises:
+        InputError: an empty list, a name given twice, or a camera the dataset does not have
+            (naming it and listing the dataset's cameras).
+    """
+
+    def __init__(self, dataset: MultiViewDataset, names: Sequence[str]) -> None:
+        names = [str(n) for n in names]
+        if not names:
+            raise InputError("the camera list is empty: name at least one camera", dataset.root)
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise InputError(f"camera(s) {', '.join(twice)} named more than once", dataset.root)
+        unknown = [n for n in names if n not in dataset.cameras]
+        if unknown:
+            raise InputError(
+                f"unknown camera(s) {', '.join(unknown)}; the input has "
+                f"{', '.join(sorted(dataset.cameras, key=natural_key))}",
+                dataset.root,
+            )
+        self.base = dataset
+        super().__init__(
+            root=dataset.root,
+            cameras={n: dataset.cameras[n] for n in names},
+            frames=dataset.frames,
+            joint_set=dataset.joint_set,
+            fps=dataset.fps,
+        )
+
+    def _load_frame(self, frame_id: int) -> MultiViewFrame:
+        frame = self.base.frame(frame_id)
+
+        def kept(by_camera: Mapping) -> dict:  # in the subset's order
+            return {cam: by_camera[cam] for cam in self.cameras if cam in by_camera}
+
+        return dataclasses.replace(
+            frame,
+            cameras=kept(frame.cameras),
+            images=kept(frame.images),
+            detections=kept(frame.detections),
+        )
+
+
 def _check_file(path: PathT | None, what: str) -> None:
     if path is not None and not Path(path).exists():
         raise InputError(f"{what} not found", path)
@@ -87,6 +140,7 @@ def open_input(
     start: int | None = None,
     end: int | None = None,
     stride: int = 1,
+    cameras: Sequence[str] | str | None = None,
 ) -> MultiViewDataset:
     """The dataset ``tessetrack track`` runs on (see the module docstring).
 
@@ -96,11 +150,31 @@ def open_input(
         detections: detections folder (OpenPose) or file/folder (COCO).
         detections_format: ``openpose``, ``coco`` or None (auto).
         start, end, stride: frame selection (frame ids; ``end`` exclusive).
+        cameras: names of the cameras to use, in order (a list, or one comma-separated string);
+            None: every camera of the input.
 
     Raises:
         InputError: a one-line message for a missing or empty input folder, a missing calibration,
-            no input and no detections, or any reader error.
+            no input and no detections, an unknown camera name, or any reader error.
     """
+    dataset = _open(input, calibration, detections, detections_format, start, end, stride)
+    if cameras is None:
+        return dataset
+    if isinstance(cameras, str):
+        cameras = [c.strip() for c in cameras.split(",") if c.strip()]
+    return CameraSubset(dataset, cameras)
+
+
+def _open(
+    input: PathT | None,
+    calibration: PathT | Mapping | None,
+    detections: PathT | None,
+    detections_format: str | None,
+    start: int | None,
+    end: int | None,
+    stride: int,
+) -> MultiViewDataset:
+    """:func:`open_input` before the camera selection: every camera of the input."""
     if detections_format is not None and detections_format.lower() not in ("openpose", "coco"):
         raise InputError(
             f"unknown detections format {detections_format!r}; use 'openpose' or 'coco'"

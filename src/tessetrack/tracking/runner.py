@@ -473,6 +473,7 @@ def track_to_file(
     start: int | None = None,
     end: int | None = None,
     stride: int = 1,
+    cameras: Sequence[str] | str | None = None,
     device: str | None = "cpu",
     tracker: TrackerConfig | None = None,
     progress: ProgressFn | None = None,
@@ -481,8 +482,9 @@ def track_to_file(
     """Open the input, load the checkpoint, track, and write ``output`` (.json/.npz/.csv).
 
     Args:
-        input, calibration, detections, detections_format, start, end, stride: see
-            :func:`tessetrack.tracking.inputs.open_input`.
+        input, calibration, detections, detections_format, start, end, stride, cameras: see
+            :func:`tessetrack.tracking.inputs.open_input` (``cameras``: the camera names to use,
+            default all).
         output: the tracks file; its extension picks the format.
         checkpoint: a shipped checkpoint's name or a ``.safetensors`` path.
         device: ``cpu``, ``cuda`` or None (cuda when available).
@@ -505,6 +507,7 @@ def track_to_file(
         start=start,
         end=end,
         stride=stride,
+        cameras=cameras,
     )
     if on_start is not None:
         on_start(len(dataset))

@@ -32,13 +32,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch import Tensor, nn
 
 from tessetrack.config import Config, LossConfig
 from tessetrack.data.base import MultiViewDataset
 from tessetrack.errors import CheckpointError, ConfigError
-from tessetrack.losses import total_loss
-from tessetrack.model.tessetrack import TesseTrack, build_model
+from tessetrack.losses import ClipTargets, LossTerms, keypoint_loss, total_loss
+from tessetrack.model.tessetrack import ClipBatch, TesseTrack, build_model
 from tessetrack.skeletons import get_joint_set
 from tessetrack.synth.detections_sim import DetectionNoise
 from tessetrack.train.checkpoints import (
@@ -55,7 +55,17 @@ from tessetrack.train.clips import (
     make_clip,
 )
 
-__all__ = ["TrainSettings", "TrainResult", "train", "evaluate_clips", "weights_digest"]
+__all__ = [
+    "STAGES",
+    "TrainSettings",
+    "TrainResult",
+    "train",
+    "evaluate_clips",
+    "evaluate_keypoint_clips",
+    "keypoint_hits",
+    "keypoint_step",
+    "weights_digest",
+]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +99,12 @@ class TrainSettings:
             GT at every clip; each view's simulated detector outputs one of these joint sets.
         detection_noise: overrides of :class:`~tessetrack.synth.detections_sim.DetectionNoise`
             (jitter, miss_prob, occluded_miss_prob, swap_prob, false_positives_per_image, ...).
+        stage: ``full`` (the joint loss, eq. 4) or ``keypoints``: 2D pretraining of the backbone alone
+            with the auxiliary joint-heatmap loss (needs ``model.backbone.keypoint_head``); only the
+            anchor frames' images go through the backbone. It stands in for HRNet's 2D pretraining.
+        init_prefixes: with ``init_from``, copy only the weights whose names start with one of these
+            (e.g. ``[backbone.]`` to start any variant from a pretrained backbone); each copied
+            tensor must fit exactly. Empty: all weights, and they must fit the whole model.
     """
 
     data: tuple[str, ...] = ()
@@ -117,6 +133,8 @@ class TrainSettings:
     init_from: str | None = None
     detection_joint_sets: tuple[str, ...] = ("body25", "coco17")
     detection_noise: Mapping[str, float] = field(default_factory=dict)
+    stage: str = "full"
+    init_prefixes: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> TrainSettings:
@@ -131,7 +149,7 @@ class TrainSettings:
                 value = (value,) if isinstance(value, str) else tuple(str(v) for v in value)
             elif key == "image_size":
                 value = tuple(int(v) for v in value)
-            elif key == "detection_joint_sets":
+            elif key in ("detection_joint_sets", "init_prefixes"):
                 value = (value,) if isinstance(value, str) else tuple(str(v) for v in value)
             elif key == "detection_noise":
                 if not isinstance(value, Mapping):
@@ -145,6 +163,10 @@ class TrainSettings:
                 value = dict(value)
             kwargs[key] = value
         s = cls(**kwargs)
+        if s.stage not in STAGES:
+            raise ConfigError(f"train.stage: expected one of {list(STAGES)}, got {s.stage!r}")
+        if s.init_prefixes and not s.init_from:
+            raise ConfigError("train.init_prefixes: only used with train.init_from (none given)")
         if s.optimizer not in ("adamw", "sgd"):
             raise ConfigError(f"train.optimizer: expected 'adamw' or 'sgd', got {s.optimizer!r}")
         for key in (
@@ -168,6 +190,10 @@ class TrainSettings:
         if len(s.image_size) != 2 or min(s.image_size) < 16:
             raise ConfigError(f"train.image_size: expected [W, H] >= 16, got {s.image_size}")
         return s
+
+
+#: ``train.stage`` values: the joint loss, or 2D pretraining of the backbone.
+STAGES = ("full", "keypoints")
 
 
 @dataclass(frozen=True)
@@ -271,36 +297,111 @@ def evaluate_clips(
     return res
 
 
+def keypoint_step(
+    model: TesseTrack, batch: ClipBatch, targets: ClipTargets, loss_config: LossConfig
+) -> tuple[LossTerms, Tensor]:
+    """The ``keypoints`` stage: backbone + 2D keypoint head on the anchor frames only.
+
+    Returns:
+        the loss terms (total = keypoints; the 3D terms are zero) and the heatmaps
+        (B, A, V, Q, h, w).
+    """
+    if targets.keypoints is None or targets.keypoint_mask is None:
+        raise ValueError("the keypoints stage needs ClipTargets.keypoints (from make_clip)")
+    if batch.images is None:
+        raise ValueError("the keypoints stage needs images (feature-input variants)")
+    b, _, v = batch.view_mask.shape
+    imgs = batch.images[:, list(model.anchors)]  # B×A×V×3×H×W
+    heat = model.keypoint_heatmaps(imgs.flatten(0, 2))  # (B·A·V)×Q×h×w
+    heat = heat.reshape(b, imgs.shape[1], v, *heat.shape[1:])
+    l_kp = keypoint_loss(heat, targets.keypoints, targets.keypoint_mask, loss_config.keypoint_sigma)
+    zero = l_kp.new_zeros(())
+    return LossTerms(l_kp, zero, zero, zero, l_kp), heat
+
+
+def keypoint_hits(
+    heat: Tensor, keypoints: Tensor, mask: Tensor, level: float = 0.5
+) -> tuple[int, int]:
+    """How many usable GT joints the 2D heatmaps find: value ≥ ``level`` at the joint's pixel.
+
+    Args:
+        heat: (B, A, V, Q, h, w) heatmaps; keypoints (B, A, V, P, Q, 2) image fractions; mask
+            (B, A, V, P, Q) bool.
+
+    Returns:
+        (hits, usable joints).
+    """
+    h, w = heat.shape[-2:]
+    px = (keypoints[..., 0] * w).floor().long().clamp(0, w - 1)  # B×A×V×P×Q
+    py = (keypoints[..., 1] * h).floor().long().clamp(0, h - 1)
+    flat = heat.flatten(-2)  # B×A×V×Q×(h·w)
+    idx = (py * w + px).movedim(3, -1)  # B×A×V×Q×P
+    vals = torch.gather(flat, -1, idx).movedim(-1, 3)  # B×A×V×P×Q
+    ok = (vals >= level) & mask
+    return int(ok.sum()), int(mask.sum())
+
+
+@torch.no_grad()
+def evaluate_keypoint_clips(
+    model: TesseTrack,
+    clips: Sequence[dict[str, torch.Tensor]],
+    device: torch.device,
+    loss_config: LossConfig,
+) -> dict[str, float]:
+    """Validation of the ``keypoints`` stage: mean 2D loss and the percentage of usable GT joints
+    whose heatmap value reaches 0.5 (``keypoint_hit``)."""
+    model.eval()
+    loss, hits, usable = 0.0, 0, 0
+    for clip in clips:
+        batch, targets = collate_clips([clip], teacher_forcing=True)
+        batch, targets = _to(batch, device), _to(targets, device)
+        terms, heat = keypoint_step(model, batch, targets, loss_config)
+        loss += float(terms.total)
+        h, n = keypoint_hits(heat, targets.keypoints, targets.keypoint_mask)
+        hits, usable = hits + h, usable + n
+    model.train()
+    n = max(1, len(clips))
+    return {"loss": loss / n, "keypoints": loss / n, "keypoint_hit": 100.0 * hits / max(1, usable)}
+
+
 def _plot_curves(out_dir: Path) -> None:
     from matplotlib.figure import Figure
 
-    def read(name: str) -> dict[str, list[float]]:
+    def read(name: str) -> dict[str, tuple[list[float], list[float]]]:
+        """column → (steps, values) over the rows where the column is filled."""
         p = out_dir / name
         if not p.is_file():
             return {}
         with p.open() as fh:
             rows = list(csv.DictReader(fh))
-        return {k: [float(r[k]) for r in rows if r[k] != ""] for k in (rows[0] if rows else {})}
+        cols = {}
+        for k in rows[0] if rows else {}:
+            kept = [r for r in rows if r.get(k)]
+            if kept:
+                cols[k] = ([float(r["step"]) for r in kept], [float(r[k]) for r in kept])
+        return cols
 
     tr, va = read("log.csv"), read("val.csv")
-    if not tr:
+    if "loss" not in tr:
         return
     fig = Figure(figsize=(11, 3.5))
     axes = fig.subplots(1, 3)
-    axes[0].plot(tr["step"], tr["loss"], label="train loss")
-    if va:
-        axes[0].plot(va["step"], va["loss"], "o-", label="val loss")
+    axes[0].plot(*tr["loss"], label="train loss")
+    if "loss" in va:
+        axes[0].plot(*va["loss"], "o-", label="val loss")
     axes[0].set_yscale("log")
     axes[0].set_xlabel("step")
     axes[0].legend()
-    if va:
-        axes[1].plot(va["step"], va["mpjpe_mm"], "o-")
-        axes[1].set_title("val MPJPE (mm)")
-        axes[1].set_xlabel("step")
-        if "match_accuracy" in va:
-            axes[2].plot(va["step"], va["match_accuracy"], "o-")
-            axes[2].set_title("val match accuracy (%)")
-            axes[2].set_xlabel("step")
+    panels = (
+        (1, "mpjpe_mm", "val MPJPE (mm)"),
+        (1, "keypoint_hit", "val 2D joints found (%)"),
+        (2, "match_accuracy", "val match accuracy (%)"),
+    )
+    for i, key, title in panels:
+        if key in va:
+            axes[i].plot(*va[key], "o-")
+            axes[i].set_title(title)
+            axes[i].set_xlabel("step")
     fig.tight_layout()
     fig.savefig(out_dir / "curves.png", dpi=100)
 
@@ -396,6 +497,12 @@ def train(
         joint_set=model.config.pose_head.joint_set,
     )
     with_images = model.config.variant.input != "heatmaps"
+    keypoints_stage = s.stage == "keypoints"
+    if keypoints_stage and (model.keypoint_head is None or config.loss.keypoint_2d <= 0):
+        raise ConfigError(
+            "train.stage=keypoints pretrains the backbone's 2D keypoint head: it needs "
+            "model.backbone.keypoint_head=true and loss.keypoint_2d > 0 (feature-input variants)"
+        )
     if not with_images:  # H models learn from simulated 2D detections (no images needed)
         spec = replace(
             spec,
@@ -443,13 +550,16 @@ def train(
                 _truncate_log(out / name, step)
     elif s.init_from:
         warm = load_checkpoint(resolve_checkpoint(s.init_from))
-        try:
-            model.load_state_dict(warm.weights)
-        except RuntimeError as exc:
-            first = str(exc).splitlines()[0]
-            raise CheckpointError(
-                f"{s.init_from}: weights do not fit this model ({first})"
-            ) from None
+        if s.init_prefixes:
+            _load_prefixed(model, warm.weights, s.init_prefixes, s.init_from)
+        else:
+            try:
+                model.load_state_dict(warm.weights)
+            except RuntimeError as exc:
+                first = str(exc).splitlines()[0]
+                raise CheckpointError(
+                    f"{s.init_from}: weights do not fit this model ({first})"
+                ) from None
         log.info("warm start from %s (step %s)", s.init_from, warm.meta.get("step"))
 
     ddp: nn.Module = model
@@ -488,6 +598,7 @@ def train(
                 "mpjpe_mm",
                 "match_accuracy",
                 "keypoints",
+                "keypoint_hit",
             ],
         )
         if is_main
@@ -556,10 +667,19 @@ def train(
             batch, targets = collate_clips(clips, teacher_forcing=s.teacher_forcing)
             batch, targets = _to(batch, device), _to(targets, device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=s.amp):
-                outputs = ddp(batch)
-            terms = total_loss(outputs, targets, model.grid, config.loss)
+                if keypoints_stage:
+                    terms, _ = keypoint_step(model, batch, targets, config.loss)
+                else:
+                    outputs = ddp(batch)
+            if not keypoints_stage:
+                terms = total_loss(outputs, targets, model.grid, config.loss)
             opt.zero_grad(set_to_none=True)
             terms.total.backward()
+            if keypoints_stage and distributed:  # the backbone runs outside DDP: average by hand
+                for p in params:
+                    if p.grad is not None:
+                        dist.all_reduce(p.grad)
+                        p.grad /= world
             if s.grad_clip > 0:
                 nn.utils.clip_grad_norm_(params, s.grad_clip)
             opt.step()
@@ -588,7 +708,8 @@ def train(
                         for k, v in losses.items():
                             tb.add_scalar(f"train/{k}", v, step)
                 if val_clips and (step % s.val_every == 0 or step == s.steps):
-                    val = evaluate_clips(model, val_clips, device, config.loss)
+                    evaluate = evaluate_keypoint_clips if keypoints_stage else evaluate_clips
+                    val = evaluate(model, val_clips, device, config.loss)
                     val_log.write({"step": step, **val})  # type: ignore[union-attr]
                     if tb is not None:
                         for k, v in val.items():
@@ -627,6 +748,31 @@ def train(
         dist.barrier()
         dist.destroy_process_group()
     return TrainResult(out, step, last_loss, val, last_path)
+
+
+def _load_prefixed(
+    model: nn.Module, weights: Mapping[str, Tensor], prefixes: Sequence[str], source: str
+) -> None:
+    """Copy the tensors of ``weights`` whose names start with one of ``prefixes`` into ``model``."""
+    own = model.state_dict()
+    chosen = {k: v for k, v in weights.items() if k.startswith(tuple(prefixes))}
+    if not chosen:
+        raise CheckpointError(f"{source}: no weights start with {list(prefixes)}")
+    for k, v in chosen.items():
+        if k not in own:
+            raise CheckpointError(f"{source}: weight {k!r} is not in this model")
+        if tuple(own[k].shape) != tuple(v.shape):
+            raise CheckpointError(
+                f"{source}: weight {k!r} has shape {tuple(v.shape)}, this model needs "
+                f"{tuple(own[k].shape)}"
+            )
+    missing = [k for k in own if k.startswith(tuple(prefixes)) and k not in chosen]
+    if missing:
+        raise CheckpointError(
+            f"{source}: lacks {len(missing)} weights of the model, e.g. {missing[0]!r}"
+        )
+    model.load_state_dict(chosen, strict=False)
+    log.info("copied %d tensors (%s) from %s", len(chosen), ", ".join(prefixes), source)
 
 
 def _in_main_thread() -> bool:

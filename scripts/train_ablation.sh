@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Trains the variants of paper Table 1 with the same budget (configs/ablation.yaml), two at a time
+# on one thread each, into runs/abl-<VARIANT>. Needs runs/data (scripts/make_synthetic_small_data.sh)
+# and the stage-1 backbone:
+#   tessetrack train --config configs/backbone-2d.yaml --output runs/backbone-2d
+# Usage: scripts/train_ablation.sh [VARIANT ...]   (default: all; STEPS=N overrides the budget)
+# Rerunning resumes every unfinished run. HI takes 2D detections (simulated per clip) instead of
+# images, so it has no backbone to start from and no 2D head.
+set -euo pipefail
+steps=${STEPS:-800}
+variants=("$@")
+[ ${#variants[@]} -eq 0 ] && variants=(FTDL FI FTGL FIG HI FT FTGA)
+one() {
+  local v=$1 extra=()
+  if [ "$v" = HI ]; then
+    extra=(model.backbone.keypoint_head=false loss.keypoint_2d=0 train.init_from=null "train.init_prefixes=[]")
+  fi
+  tessetrack train --config configs/ablation.yaml --output "runs/abl-$v" \
+    "model.variant=$v" "train.steps=$steps" "${extra[@]}" > "runs/abl-$v.log" 2>&1
+}
+for ((i = 0; i < ${#variants[@]}; i += 2)); do
+  one "${variants[i]}" &
+  if ((i + 1 < ${#variants[@]})); then one "${variants[i + 1]}" & fi
+  wait
+done

@@ -1,0 +1,49 @@
+"""benchmarks/_common.py: the camera sets of benchmarks/cameras.py and the --model parser."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "_common.py"
+_spec = importlib.util.spec_from_file_location("benchmarks_common", _PATH)
+common = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(common)
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "count", "expected"),
+    [
+        # spacing 5/2 = 2.5, rotation 2.5/2 = 1.25: {0, 2.5→3} and {1.25→1, 3.75→4}
+        (5, 2, 2, [(0, 3), (1, 4)]),
+        # spacing 5, rotation 2.5: {0} and {2.5→3}
+        (5, 1, 2, [(0,), (3,)]),
+        # k = n: every rotation gives the same set, kept once
+        (5, 5, 3, [(0, 1, 2, 3, 4)]),
+        # spacing 2, rotation 1: the even and the odd cameras of a ring of 8
+        (8, 4, 2, [(0, 2, 4, 6), (1, 3, 5, 7)]),
+        # spacing 8/3, rotation 4/3: {0, 2.67→3, 5.33→5} and {1.33→1, 4, 6.67→7}
+        (8, 3, 2, [(0, 3, 5), (1, 4, 7)]),
+    ],
+)
+def test_spread_subsets(n, k, count, expected):
+    assert common.spread_subsets(n, k, count) == expected
+
+
+def test_spread_subsets_refuses_more_cameras_than_there_are():
+    with pytest.raises(ValueError, match="cannot pick 6 of 5"):
+        common.spread_subsets(5, 6, 1)
+
+
+def test_parse_models():
+    assert common.parse_models(["FTDL=a.safetensors", " FI = b ", "synthetic-small"]) == {
+        "FTDL": "a.safetensors",
+        "FI": "b",
+        "synthetic-small": "synthetic-small",
+    }
+    with pytest.raises(ValueError, match="given twice"):
+        common.parse_models(["A=x", "A=y"])
+    with pytest.raises(ValueError, match="NAME=CHECKPOINT"):
+        common.parse_models(["=x"])

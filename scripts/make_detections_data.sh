@@ -2,12 +2,26 @@
 # Generates the synthetic training / validation scenes of the `detections-<rig>` models: DeepMimic
 # motion in a real rig's cameras (shelf, campus or panoptic), poses and cameras only (no images: the
 # models learn from 2D detections simulated from these poses at every training clip).
-# Usage: scripts/make_detections_data.sh RIG [OUT]   (run from the repository root; ~1 min per rig)
+# Usage: [N_TRAIN=8] [LIMB_MIX=0] scripts/make_detections_data.sh RIG [OUT]
+#   (run from the repository root; ~1 min per rig for the default 8 training scenes)
+#   N_TRAIN   training scenes (seeds 0 .. N_TRAIN-1, 1-4 people, 600 frames); default 8.
+#   LIMB_MIX  probability that a training motion segment takes its arms / spine from another clip
+#             (`tessetrack synth --limb-mix`); default 0 = the unmixed data. Val / test stay unmixed.
 set -euo pipefail
-rig=${1:?usage: make_detections_data.sh shelf|campus|panoptic [OUT]}
+rig=${1:?usage: [N_TRAIN=8] [LIMB_MIX=0] make_detections_data.sh shelf|campus|panoptic [OUT]}
 out=${2:-runs/dets}
-for s in 0 1 2 3 4 5 6 7; do
-  tessetrack synth "$out/${rig}_train_$s" --rig "$rig" --people $((1 + s % 4)) --frames 600 --seed "$s" --split train --no-images
+n_train=${N_TRAIN:-8}
+limb_mix=${LIMB_MIX:-0}
+if ! [[ $n_train =~ ^[0-9]+$ ]] || ((n_train < 1 || n_train > 100)); then
+  echo "N_TRAIN must be an integer in 1..100 (seeds 100 and 200 are val / test), got '$n_train'" >&2
+  exit 2
+fi
+mix_args=()
+if awk -v p="$limb_mix" 'BEGIN { exit !(p + 0 != 0) }'; then
+  mix_args=(--limb-mix "$limb_mix")
+fi
+for ((s = 0; s < n_train; s++)); do
+  tessetrack synth "$out/${rig}_train_$s" --rig "$rig" --people $((1 + s % 4)) --frames 600 --seed "$s" --split train --no-images ${mix_args[@]+"${mix_args[@]}"}
 done
 tessetrack synth "$out/${rig}_val_0" --rig "$rig" --people 3 --frames 300 --seed 100 --split val --no-images
 tessetrack synth "$out/${rig}_test_0" --rig "$rig" --people 3 --frames 300 --seed 200 --split test --no-images

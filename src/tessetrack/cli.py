@@ -149,6 +149,11 @@ def synth(
     split: str = typer.Option("train", help="Motion clips: train | val | test | all"),
     image_size: str | None = typer.Option(None, help="WxH, e.g. 512x512."),
     no_images: bool = typer.Option(False, "--no-images", help="Write poses and cameras only."),
+    limb_mix: float = typer.Option(
+        0.0,
+        "--limb-mix",
+        help="Probability that a motion segment takes its arms/spine from another clip (0: off).",
+    ),
 ) -> None:
     """Write a synthetic multi-person multi-view dataset from real motion capture."""
     from rich.console import Console
@@ -165,6 +170,7 @@ def synth(
         split=split,
         image_size=parse_image_size(image_size),
         images=not no_images,
+        limb_mix_prob=limb_mix,
     )
     with Progress(transient=True) as bar:
         task = bar.add_task("synth", total=frames)

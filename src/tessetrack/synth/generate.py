@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +50,10 @@ class SynthConfig:
         images: render and write images [--no-images turns it off].
         detections: joint set of simulated OpenPose detections, or None for none.
         fps: frame rate (Panoptic HD: 29.97).
-        scene: composition settings (its num_people/num_frames/fps are overridden).
+        limb_mix_prob: probability that a motion segment takes its arms / spine from another clip
+            (:attr:`~tessetrack.synth.motion.MotionOptions.limb_mix_prob`); 0 = unmixed [--limb-mix].
+        scene: composition settings (its num_people/num_frames/fps and its motion's limb_mix_prob
+            are overridden).
         noise: detection error model.
     """
 
@@ -64,6 +67,7 @@ class SynthConfig:
     images: bool = True
     detections: str | None = "body25"
     fps: float = 29.97
+    limb_mix_prob: float = 0.0
     scene: SceneConfig = field(default_factory=SceneConfig)
     noise: DetectionNoise = field(default_factory=DetectionNoise)
 
@@ -104,6 +108,8 @@ def _validate(config: SynthConfig) -> None:
         raise InputError(f"--seed must be non-negative, got {config.seed}")
     if config.image_size is not None and min(config.image_size) < 16:
         raise InputError(f"image size must be at least 16x16, got {config.image_size}")
+    if not 0.0 <= config.limb_mix_prob <= 1.0:
+        raise InputError(f"--limb-mix must be between 0 and 1, got {config.limb_mix_prob}")
     clips_for_split(config.split)  # raises for an unknown split
 
 
@@ -139,6 +145,7 @@ def build_scene(config: SynthConfig) -> tuple[Rig, Scene, list[np.random.Generat
             "num_people": config.num_people,
             "num_frames": config.num_frames,
             "fps": config.fps,
+            "motion": replace(config.scene.motion, limb_mix_prob=config.limb_mix_prob),
         }
     )
     scene = generate_scene(
@@ -235,7 +242,11 @@ def generate_dataset(
         "cameras": [c.name for c in cameras],
         "split": config.split,
         "clips_available": list(clips_for_split(config.split)),
-        "clips_used": sorted({s["clip"] for p in scene.people for s in p["segments"]}),
+        "clips_used": sorted(
+            {s["clip"] for p in scene.people for s in p["segments"]}
+            | {m["clip"] for p in scene.people for s in p["segments"] for m in s.get("mixed", [])}
+        ),
+        "limb_mix_prob": config.limb_mix_prob,
         "fps": config.fps,
         "num_frames": scene.num_frames,
         "num_people": scene.num_people,

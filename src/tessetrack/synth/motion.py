@@ -552,6 +552,9 @@ class MotionOptions:
         crossfade_seconds: overlap in which consecutive segments are blended.
         max_turn: largest heading change (rad) at a transition between segments.
         heading_candidates: random headings tried to keep a segment inside the area.
+        limb_mix_prob: per segment and per body part of :data:`MIX_PARTS`, the probability that
+            the part's rotations come from another clip of the pool (limb mixing). 0 (default)
+            draws nothing extra from the generator, so older scenes are reproduced exactly.
     """
 
     scale_range: tuple[float, float] = (0.85, 1.15)
@@ -561,6 +564,7 @@ class MotionOptions:
     crossfade_seconds: float = 0.4
     max_turn: float = np.pi / 4
     heading_candidates: int = 12
+    limb_mix_prob: float = 0.0
 
 
 def _rotate_z(points: np.ndarray, angle: float) -> np.ndarray:
@@ -573,6 +577,108 @@ def _outside(xy: np.ndarray, center: np.ndarray, half: np.ndarray) -> float:
     """Largest distance (m) by which points (..., 2) leave the axis-aligned area."""
     excess = np.abs(xy - center) - half
     return float(np.max(np.clip(excess, 0.0, None), initial=0.0))
+
+
+def mix_parts(local_rot: np.ndarray, donor_rot: np.ndarray, parts: list[str]) -> np.ndarray:
+    """Joint rotations with the joints of ``parts`` (:data:`MIX_PARTS` keys) taken from a donor.
+
+    Args:
+        local_rot: (T, 12, 4) the segment's rotations; donor_rot: (T, 12, 4) the donor's.
+        parts: names of the parts to take from the donor.
+
+    Returns:
+        (T, 12, 4) a new array; ``local_rot`` is not modified.
+    """
+    names = [n for n, _ in DEEPMIMIC_JOINTS]
+    out = local_rot.copy()
+    for part in parts:
+        if part not in MIX_PARTS:
+            raise InputError(f"unknown body part {part!r}; choose from {', '.join(MIX_PARTS)}")
+        idx = [names.index(n) for n in MIX_PARTS[part]]
+        out[:, idx] = donor_rot[:, idx]  # T×k×4
+    return out
+
+
+#: Donors drawn per mixed part before the part is left unmixed (see :func:`_mix_limbs`).
+_MIX_ATTEMPTS = 4
+#: Metres a mixed joint may go below the floor (and below the unmixed pose's lowest joint).
+_MIX_FLOOR_TOLERANCE = 0.02
+
+
+def _donor_times(clip: MocapClip, t0: float, speed: float, n: int, fps: float) -> np.ndarray:
+    """(n,) times at which a donor clip is played from ``t0``: looping clips go on (their joint
+    rotations repeat), non-looping ones play back and forth so that the part never freezes."""
+    times = t0 + np.arange(n) * speed / fps
+    if clip.loop:
+        return times
+    dur = clip.duration
+    u = np.mod(times, 2 * dur)
+    return np.where(u > dur, 2 * dur - u, u)  # triangle wave in [0, duration]
+
+
+def _lowest_joint(
+    skeleton: HumanoidSkeleton, root_pos: np.ndarray, root_rot: np.ndarray, local_rot: np.ndarray
+) -> np.ndarray:
+    """(T,) height (clip-frame y, metres) of each frame's lowest Panoptic-19 joint."""
+    pos, rot = forward_kinematics(skeleton, root_pos, root_rot, local_rot)
+    return links_to_panoptic19(skeleton, pos, rot)[..., 1].min(axis=-1)
+
+
+def _mix_limbs(
+    clips: list[MocapClip],
+    main: MocapClip,
+    skeleton: HumanoidSkeleton,
+    root_pos: np.ndarray,
+    root_rot: np.ndarray,
+    local_rot: np.ndarray,
+    fps: float,
+    rng: np.random.Generator,
+    options: MotionOptions,
+) -> tuple[np.ndarray, list[dict]]:
+    """Limb mixing of one segment (clip frame).
+
+    Each part of :data:`MIX_PARTS` is, with ``limb_mix_prob``, taken from another clip of the pool
+    (the same clip when it is the only one) at a random phase, speed and side. A donor that pushes
+    a joint through the floor (more than :data:`_MIX_FLOOR_TOLERANCE` below both the floor and the
+    unmixed pose's lowest joint, in any frame) — a crawl's arms on a person already lying down — is
+    redrawn, up to :data:`_MIX_ATTEMPTS` times, then the part stays unmixed.
+
+    Args:
+        root_pos: (n, 3); root_rot: (n, 4); local_rot: (n, 12, 4): the segment's sampled clip.
+
+    Returns:
+        the mixed rotations (n, 12, 4) and a record per mixed part.
+    """
+    others = [c for c in clips if c.name != main.name] or [main]
+    n = local_rot.shape[0]
+    floor = np.minimum(_lowest_joint(skeleton, root_pos, root_rot, local_rot), 0.0)  # n
+    records: list[dict] = []
+    for part in MIX_PARTS:
+        if not rng.random() < options.limb_mix_prob:
+            continue
+        for _ in range(_MIX_ATTEMPTS):
+            donor = others[int(rng.integers(len(others)))]
+            speed = float(rng.uniform(*options.time_warp))
+            t0 = float(rng.uniform(0.0, donor.duration))
+            mirrored = bool(rng.random() < options.mirror_prob)
+            rp, rr, lr = sample_clip(donor, _donor_times(donor, t0, speed, n, fps))
+            if mirrored:  # the donor's other side: a punch with the left arm instead of the right
+                lr = mirror_pose(rp, rr, lr)[2]
+            mixed = mix_parts(local_rot, lr, [part])
+            low = _lowest_joint(skeleton, root_pos, root_rot, mixed)  # n
+            if np.all(low >= floor - _MIX_FLOOR_TOLERANCE):
+                local_rot = mixed
+                records.append(
+                    {
+                        "part": part,
+                        "clip": donor.name,
+                        "start_time": round(t0, 4),
+                        "speed": round(speed, 4),
+                        "mirrored": mirrored,
+                    }
+                )
+                break
+    return local_rot, records
 
 
 def synthesize_motion(
@@ -593,7 +699,9 @@ def synthesize_motion(
     each new segment starts where the previous one is at the start of the cross-fade, turned by at
     most ``max_turn``; among ``heading_candidates`` random headings the one whose root path stays
     inside the area is kept. Over the cross-fade the two segments' joints are blended with a
-    smoothstep weight.
+    smoothstep weight. With ``limb_mix_prob > 0`` a segment's arms and/or spine may come from
+    another clip (:func:`mix_parts`); those draws come from a generator of their own, seeded once
+    per person from ``rng``, so the root and leg motion do not depend on the probability's value.
 
     Args:
         clips: the pool of clips to draw from.
@@ -606,11 +714,18 @@ def synthesize_motion(
         options: variety settings.
 
     Returns:
-        joints (T, 19, 3) floor-frame metres, and a dict describing the person (scale, segments).
+        joints (T, 19, 3) floor-frame metres, and a dict describing the person (scale, segments;
+        with limb mixing on, each segment lists its ``"mixed"`` parts: part, donor clip, start
+        time, speed, mirrored).
     """
     if not clips:
         raise InputError("no motion clips to draw from")
+    if not 0.0 <= options.limb_mix_prob <= 1.0:
+        raise InputError(f"limb_mix_prob must be in [0, 1], got {options.limb_mix_prob}")
     scale = float(rng.uniform(*options.scale_range))
+    mix_rng = None
+    if options.limb_mix_prob > 0:
+        mix_rng = np.random.default_rng(int(rng.integers(2**63)))
     fade = max(1, int(round(options.crossfade_seconds * fps)))
     out = np.zeros((num_frames, PANOPTIC19.num_joints, 3))
     segments: list[dict] = []
@@ -631,6 +746,9 @@ def synthesize_motion(
         n = max(fade + 2, int(round(seconds * fps)))
         times = t0 + np.arange(n) * speed / fps
         rp, rr, lr = sample_clip(clip, times)
+        mixed: list[dict] = []
+        if mix_rng is not None:
+            lr, mixed = _mix_limbs(clips, clip, skeleton, rp, rr, lr, fps, mix_rng, options)
         pos, rot = forward_kinematics(skeleton, rp, rr, lr)
         seg = clip_to_floor(links_to_panoptic19(skeleton, pos, rot)) * scale  # n×19×3
         if mirrored:
@@ -669,15 +787,16 @@ def synthesize_motion(
                     :overlap
                 ]
             out[start + overlap : stop] = seg[overlap:k]
-        segments.append(
-            {
-                "clip": clip.name,
-                "start_frame": int(start),
-                "frames": int(k),
-                "speed": round(speed, 4),
-                "mirrored": mirrored,
-            }
-        )
+        segment = {
+            "clip": clip.name,
+            "start_frame": int(start),
+            "frames": int(k),
+            "speed": round(speed, 4),
+            "mirrored": mirrored,
+        }
+        if mix_rng is not None:
+            segment["mixed"] = mixed
+        segments.append(segment)
         filled = stop
         if filled < num_frames:
             # the next segment starts at the beginning of the cross-fade window

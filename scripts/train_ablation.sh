@@ -5,15 +5,16 @@
 # and the stage-1 backbone:
 #   tessetrack train --config configs/backbone-2d.yaml --output runs/backbone-2d
 # Usage: scripts/train_ablation.sh [VARIANT ...]   (default: all; STEPS=N overrides the budget)
-# Rerunning resumes every unfinished run. HI takes 2D detections (simulated per clip) instead of
-# images, so it has no backbone to start from and no 2D head.
+# Rerunning resumes every unfinished run. The H variants (HI, and our HT, HTGA, HTGL, HTDL, HIG)
+# take 2D detections (simulated per clip) instead of images, so they have no backbone to start
+# from and no 2D head.
 set -euo pipefail
 steps=${STEPS:-800}
 variants=("$@")
 [ ${#variants[@]} -eq 0 ] && variants=(FTDL FI FTGL FIG HI FT FTGA)
 one() {
   local v=$1 extra=()
-  if [ "$v" = HI ]; then
+  if [[ "$v" == H* ]]; then
     extra=(model.backbone.keypoint_head=false loss.keypoint_2d=0 train.init_from=null "train.init_prefixes=[]")
   fi
   tessetrack train --config configs/ablation.yaml --output "runs/abl-$v" \

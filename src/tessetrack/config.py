@@ -25,10 +25,17 @@ FTGA       features    True        hungarian  average
 FTGL       features    True        hungarian  learned
 FTDL       features    True        learned    learned
 FIG        features    False       hungarian  average
+HT         heatmaps    True        none       average
+HTGA       heatmaps    True        hungarian  average
+HTGL       heatmaps    True        hungarian  learned
+HTDL       heatmaps    True        learned    learned
+HIG        heatmaps    False       hungarian  average
 =========  ==========  ==========  =========  =========
 
 ``matcher: none`` (pose estimation only, no tracking inside the network) is our extension: the paper's
-HI / FI / FT rows are evaluated for pose accuracy only.
+HI / FI / FT rows are evaluated for pose accuracy only. The ``H*`` rows after ``FIG`` are our extension
+too: the paper's temporal, matching and merging switches on 2D-heatmap input (the ``detections-*``
+models are HTDL), so that the switches can be compared on input from a 2D detector.
 """
 
 from __future__ import annotations
@@ -292,6 +299,12 @@ VARIANTS: dict[str, VariantConfig] = {
     "FTGL": VariantConfig(input="features", temporal=True, matcher="hungarian", merge="learned"),
     "FTDL": VariantConfig(input="features", temporal=True, matcher="learned", merge="learned"),
     "FIG": VariantConfig(input="features", temporal=False, matcher="hungarian", merge="average"),
+    # our extension: the same switches on 2D-heatmap input (see the module docstring)
+    "HT": VariantConfig(input="heatmaps", temporal=True, matcher="none", merge="average"),
+    "HTGA": VariantConfig(input="heatmaps", temporal=True, matcher="hungarian", merge="average"),
+    "HTGL": VariantConfig(input="heatmaps", temporal=True, matcher="hungarian", merge="learned"),
+    "HTDL": VariantConfig(input="heatmaps", temporal=True, matcher="learned", merge="learned"),
+    "HIG": VariantConfig(input="heatmaps", temporal=False, matcher="hungarian", merge="average"),
 }
 
 #: Overrides (dotted keys) of each preset on top of the paper defaults; ``configs/<name>.yaml`` holds the same.
@@ -320,7 +333,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def variant(name: str) -> VariantConfig:
-    """The switches of a named paper variant (``HI``, ``FI``, ``FT``, ``FTGA``, ``FTGL``, ``FTDL``, ``FIG``)."""
+    """The switches of a named variant (paper: ``HI``, ``FI``, ``FT``, ``FTGA``, ``FTGL``, ``FTDL``,
+    ``FIG``; ours: ``HT``, ``HTGA``, ``HTGL``, ``HTDL``, ``HIG``)."""
     try:
         return VARIANTS[name.upper()]
     except KeyError:

@@ -79,3 +79,26 @@ def test_demo_cli_missing_checkpoint_prints_one_line(tmp_path: Path, capsys: pyt
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: checkpoint") and "\n" not in err
+
+
+def test_demo_runs_a_detections_model_on_the_scene_detections(tmp_path: Path):
+    # A heatmap-input checkpoint cannot read images: the demo feeds it the scene's simulated
+    # OpenPose detections (without them every view would be empty and nobody would be found).
+    cfg = apply_overrides(
+        preset("cpu-small", "HTDL"),
+        {
+            "model.volume.shape": [16, 16, 16],
+            "model.tesseract.shape": [8, 8, 8],
+            "model.detector.max_people": 2,
+            "model.detector.threshold": 0.0,
+            "train.image_size": [256, 256],
+        },
+    )
+    torch.manual_seed(0)
+    path = save_checkpoint(tmp_path / "h.safetensors", build_model(cfg).state_dict(), cfg.to_dict())
+    from tessetrack.demo import run_demo
+
+    result = run_demo(tmp_path / "demo", checkpoint=path, frames=3)
+    tracks = load_tracks(result.tracks)
+    assert [f.frame for f in tracks.frames] == [0, 1, 2]
+    assert sum(len(f.people) for f in tracks.frames) > 0  # threshold 0: the heatmaps gave people

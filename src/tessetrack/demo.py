@@ -6,7 +6,8 @@ Steps (all outputs under ``DIR``):
    (CMU Panoptic layout with its ground truth): motion clips of the ``test`` split (never seen in
    training), 5 ring cameras, 3 people, 256×256 images, 300 frames (~10 s at 29.97 fps).
 2. ``DIR/tracks.json``: the checkpoint (default ``synthetic-small``) run online over the scene
-   (:class:`tessetrack.tracking.runner.SequenceRunner`).
+   (:class:`tessetrack.tracking.runner.SequenceRunner`). An image model reads the rendered views;
+   a detections model (2D-heatmap input) reads the scene's simulated OpenPose BODY25 detections.
 3. ``DIR/metrics.json``: every protocol against the scene's ground truth
    (:func:`tessetrack.eval.evaluate.evaluate`).
 4. ``DIR/overlay.mp4`` (reprojection overlay of every view), ``DIR/scene3d.png`` (3D plot of the
@@ -119,6 +120,7 @@ def run_demo(
     from tessetrack.eval.evaluate import evaluate, load_ground_truth, to_json
     from tessetrack.io.tracks import save_tracks
     from tessetrack.synth.generate import generate_dataset
+    from tessetrack.tracking.inputs import open_input
     from tessetrack.tracking.runner import SequenceRunner, load_model, resolve_device
     from tessetrack.viz.plot3d import plot_scene_3d
     from tessetrack.viz.render import render_overlay_video, tracks_joint_set
@@ -139,7 +141,12 @@ def run_demo(
     announce("scene")
     scene_dir = out / "scene"
     generate_dataset(scene_dir, demo_synth_config(frames, seed, image_size), progress=progress)
-    dataset = open_dataset(scene_dir)
+    if loaded.model.heatmap_input:  # a detections model reads the scene's simulated OpenPose output
+        dataset = open_input(
+            scene_dir, detections=scene_dir / "detections", detections_format="openpose"
+        )
+    else:
+        dataset = open_dataset(scene_dir)
 
     announce("track")
     runner = SequenceRunner(loaded.model, image_size=loaded.image_size, tracker=None, device=dev)

@@ -27,3 +27,16 @@ def test_every_shipped_checkpoint_builds_its_model(name):
     assert loaded.config.model.variant.input in ("features", "heatmaps")
     assert sum(p.numel() for p in loaded.model.parameters()) > 0
     assert not loaded.model.training
+
+
+def test_the_demo_runs_the_shipped_detections_model():
+    from tessetrack.demo import DEMO_CHECKPOINT
+
+    assert DEMO_CHECKPOINT == "synthetic-detections" in shipped_checkpoints()
+    path = resolve_checkpoint(DEMO_CHECKPOINT)
+    ck = load_checkpoint(path)
+    assert "scripts/train_ablation.sh HTDL" in ck.meta["training_command"]
+    assert ck.config["model"]["variant"]["input"] == "heatmaps"
+    assert ck.meta["step"] == json.loads((path.parent / "report.json").read_text())["step"] > 0
+    for name in ("log.csv", "val.csv", "curves.png"):
+        assert (path.parent / name).is_file()

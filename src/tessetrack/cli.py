@@ -279,7 +279,9 @@ def view(
 def demo(
     output: str = typer.Option("tessetrack-demo", "--output", "-o", help="Demo folder."),
     checkpoint: str = typer.Option(
-        "synthetic-small", "--checkpoint", help="Shipped checkpoint name or .safetensors path."
+        "synthetic-detections",
+        "--checkpoint",
+        help="Shipped checkpoint name or .safetensors path (synthetic-small: the image model).",
     ),
     frames: int = typer.Option(300, "--frames", help="Scene length in frames (300 ≈ 10 s)."),
     device: str = typer.Option("cpu", help="cpu | cuda"),

@@ -5,7 +5,7 @@ Steps (all outputs under ``DIR``):
 1. ``DIR/scene/``: a synthetic scene written by :func:`tessetrack.synth.generate.generate_dataset`
    (CMU Panoptic layout with its ground truth): motion clips of the ``test`` split (never seen in
    training), 5 ring cameras, 3 people, 256×256 images, 300 frames (~10 s at 29.97 fps).
-2. ``DIR/tracks.json``: the checkpoint (default ``synthetic-small``) run online over the scene
+2. ``DIR/tracks.json``: the checkpoint (default ``synthetic-detections``) run online over the scene
    (:class:`tessetrack.tracking.runner.SequenceRunner`). An image model reads the rendered views;
    a detections model (2D-heatmap input) reads the scene's simulated OpenPose BODY25 detections.
 3. ``DIR/metrics.json``: every protocol against the scene's ground truth
@@ -36,7 +36,7 @@ __all__ = ["DEMO_CHECKPOINT", "demo_synth_config", "DemoResult", "run_demo"]
 logger = logging.getLogger(__name__)
 
 #: The checkpoint the demo runs by default.
-DEMO_CHECKPOINT = "synthetic-small"
+DEMO_CHECKPOINT = "synthetic-detections"
 
 #: ``stage(name)`` announces a stage; ``progress(done, total)`` reports within it.
 StageFn = Callable[[str], None]

@@ -23,6 +23,8 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from tessetrack.structures import Tracks
 
 if TYPE_CHECKING:
@@ -87,8 +89,15 @@ def model_input(checkpoint: str | PathLike[str]) -> str:
     return str(config.model.variant.input)
 
 
-def ground_truth(test_dir: str | PathLike[str], frames: int | None = None) -> Tracks:
-    """The GT of a scene folder as tracks, only its first ``frames`` frames when given."""
+def ground_truth(
+    test_dir: str | PathLike[str], frames: int | None = None, area: float | None = None
+) -> Tracks:
+    """The GT of a scene folder as tracks, only its first ``frames`` frames when given.
+
+    ``area``: keep only the people whose mean joint lies within ``area`` metres of the origin in x
+    and in y (the observed space; people who walk out of the cameras' ring and the model's volume
+    are not scored, as in the Panoptic protocol of VoxelPose).
+    """
     from tessetrack.eval.evaluate import load_ground_truth
 
     if not Path(test_dir).is_dir():
@@ -98,6 +107,21 @@ def ground_truth(test_dir: str | PathLike[str], frames: int | None = None) -> Tr
         if frames < 1:
             raise ValueError(f"--frames must be >= 1, got {frames}")
         gt = dataclasses.replace(gt, frames=gt.frames[:frames])
+    if area is not None:
+        if area <= 0:
+            raise ValueError(f"--area must be > 0 metres, got {area}")
+
+        def inside(person: Any) -> bool:
+            xy = np.nanmean(np.asarray(person.joints, dtype=np.float64)[:, :2], axis=0)
+            return bool(np.all(np.abs(xy) <= area))
+
+        gt = dataclasses.replace(
+            gt,
+            frames=tuple(
+                dataclasses.replace(f, people=tuple(p for p in f.people if inside(p)))
+                for f in gt.frames
+            ),
+        )
     return gt
 
 

@@ -87,6 +87,12 @@ def main() -> None:
         help="a variant's name and checkpoint (.safetensors or shipped name); repeat",
     )
     ap.add_argument("--frames", type=int, default=None, help="only the first N frames")
+    ap.add_argument(
+        "--area",
+        type=float,
+        default=None,
+        help="score only GT people within this many metres of the origin in x and y",
+    )
     ap.add_argument("--name", default="ablation", help="file stem of the results")
     ap.add_argument("--out", default=str(RESULTS), help="results folder")
     ap.add_argument("--device", default="cpu", help="cpu | cuda")
@@ -96,7 +102,7 @@ def main() -> None:
         models = parse_models(args.model)
         for checkpoint in models.values():
             model_input(checkpoint)  # a wrong path fails now, not after the first runs
-        gt = ground_truth(args.test, args.frames)
+        gt = ground_truth(args.test, args.frames, args.area)
     except (ValueError, TesseTrackError) as exc:
         ap.error(str(exc))
     torch.set_num_threads(args.threads)
@@ -145,6 +151,7 @@ def main() -> None:
     meta = {
         "test": str(args.test),
         "frames": len(gt.frames),
+        "area_m": args.area,
         "device": args.device,
         "threads": args.threads,
         "cpu": cpu_name(),

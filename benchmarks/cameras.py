@@ -126,6 +126,12 @@ def main() -> None:
     ap.add_argument("--views", default="1,2,3,4,5", help="numbers of cameras, comma-separated")
     ap.add_argument("--subsets", type=int, default=2, help="camera sets per number of views")
     ap.add_argument("--frames", type=int, default=None, help="only the first N frames")
+    ap.add_argument(
+        "--area",
+        type=float,
+        default=None,
+        help="score only GT people within this many metres of the origin in x and y",
+    )
     ap.add_argument("--name", default="cameras", help="file stem of the results")
     ap.add_argument("--out", default=str(RESULTS), help="results folder")
     ap.add_argument("--device", default="cpu", help="cpu | cuda")
@@ -138,7 +144,7 @@ def main() -> None:
         views = parse_views(args.views)
         if args.subsets < 1:
             raise ValueError(f"--subsets must be >= 1, got {args.subsets}")
-        gt = ground_truth(args.test, args.frames)
+        gt = ground_truth(args.test, args.frames, args.area)
     except (ValueError, TesseTrackError) as exc:
         ap.error(str(exc))
     names = sorted(open_dataset(args.test).cameras, key=natural_key)
@@ -207,6 +213,7 @@ def main() -> None:
         "test": str(args.test),
         "cameras": names,
         "frames": len(gt.frames),
+        "area_m": args.area,
         "subsets": args.subsets,
         "checkpoints": models,
         "device": args.device,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "_common.py"
@@ -47,3 +49,20 @@ def test_parse_models():
         common.parse_models(["A=x", "A=y"])
     with pytest.raises(ValueError, match="NAME=CHECKPOINT"):
         common.parse_models(["=x"])
+
+
+def test_ground_truth_area_keeps_the_people_inside(tmp_path):
+    # two people: one at the origin, one 6 m away in y; --area 4 keeps the first only
+    from tessetrack.structures import FramePoses, PersonPose, Tracks
+
+    j = np.zeros((19, 3))
+    people = (PersonPose(0, j + [0.5, -0.5, 1.0]), PersonPose(1, j + [0.0, 6.0, 1.0]))
+    tracks = Tracks(joint_names=tuple(f"j{i}" for i in range(19)), frames=(FramePoses(0, people),))
+    with pytest.MonkeyPatch.context() as mp:
+        ev = importlib.import_module("tessetrack.eval.evaluate")
+        mp.setattr(ev, "load_ground_truth", lambda _d: tracks)
+        kept = common.ground_truth(tmp_path, area=4.0)
+        assert [p.id for p in kept.frames[0].people] == [0]
+        assert len(common.ground_truth(tmp_path).frames[0].people) == 2
+        with pytest.raises(ValueError, match="--area"):
+            common.ground_truth(tmp_path, area=0.0)

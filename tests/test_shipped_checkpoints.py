@@ -35,7 +35,7 @@ def test_the_demo_runs_the_shipped_detections_model():
     assert DEMO_CHECKPOINT == "synthetic-detections" in shipped_checkpoints()
     path = resolve_checkpoint(DEMO_CHECKPOINT)
     ck = load_checkpoint(path)
-    assert "scripts/train_ablation.sh HTDL" in ck.meta["training_command"]
+    assert "configs/synthetic-detections.yaml" in ck.meta["training_command"]
     assert ck.config["model"]["variant"]["input"] == "heatmaps"
     assert ck.meta["step"] == json.loads((path.parent / "report.json").read_text())["step"] > 0
     for name in ("log.csv", "val.csv", "curves.png"):

@@ -45,6 +45,10 @@ METRIC_COLUMNS: dict[str, str] = {
 }
 
 
+#: Where the benchmarks write their tables and plots by default.
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
 def cpu_name() -> str:
     """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
     try:
@@ -123,6 +127,38 @@ def ground_truth(
             ),
         )
     return gt
+
+
+def add_scene_arguments(ap: Any, name: str) -> None:
+    """The options every accuracy benchmark shares: scene, models, frames, area, output, device."""
+    ap.add_argument("--test", required=True, help="synthetic test scene (tessetrack synth)")
+    ap.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="NAME=CHECKPOINT",
+        help="a variant's name and checkpoint (.safetensors or shipped name); repeat",
+    )
+    ap.add_argument("--frames", type=int, default=None, help="only the first N frames")
+    ap.add_argument(
+        "--area",
+        type=float,
+        default=None,
+        help="score only GT people within this many metres of the origin in x and y",
+    )
+    ap.add_argument("--name", default=name, help="file stem of the results")
+    ap.add_argument("--out", default=str(RESULTS), help="results folder")
+    ap.add_argument("--device", default="cpu", help="cpu | cuda")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+
+
+def models_and_ground_truth(args: Any) -> tuple[dict[str, str], Tracks]:
+    """The ``--model`` checkpoints (each opened now, so a wrong path fails before the first run)
+    and the scene's ground truth as :func:`add_scene_arguments` selected it."""
+    models = parse_models(args.model)
+    for checkpoint in models.values():
+        model_input(checkpoint)
+    return models, ground_truth(args.test, args.frames, args.area)
 
 
 def track_and_score(

@@ -31,11 +31,10 @@ from pathlib import Path
 import torch
 from _common import (
     METRIC_COLUMNS,
+    add_scene_arguments,
     cpu_name,
     fmt,
-    ground_truth,
-    model_input,
-    parse_models,
+    models_and_ground_truth,
     progress_bar,
     track_and_score,
     wide_console,
@@ -45,7 +44,6 @@ from rich.table import Table
 
 from tessetrack.errors import TesseTrackError
 
-RESULTS = Path(__file__).resolve().parent / "results"
 #: The MPJPE ratio the issue asks for: the full model at most 0.6× the instantaneous one.
 TARGET_RATIO = 0.6
 
@@ -78,31 +76,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--test", required=True, help="synthetic test scene (tessetrack synth)")
-    ap.add_argument(
-        "--model",
-        action="append",
-        required=True,
-        metavar="NAME=CHECKPOINT",
-        help="a variant's name and checkpoint (.safetensors or shipped name); repeat",
-    )
-    ap.add_argument("--frames", type=int, default=None, help="only the first N frames")
-    ap.add_argument(
-        "--area",
-        type=float,
-        default=None,
-        help="score only GT people within this many metres of the origin in x and y",
-    )
-    ap.add_argument("--name", default="ablation", help="file stem of the results")
-    ap.add_argument("--out", default=str(RESULTS), help="results folder")
-    ap.add_argument("--device", default="cpu", help="cpu | cuda")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    add_scene_arguments(ap, "ablation")
     args = ap.parse_args()
     try:
-        models = parse_models(args.model)
-        for checkpoint in models.values():
-            model_input(checkpoint)  # a wrong path fails now, not after the first runs
-        gt = ground_truth(args.test, args.frames, args.area)
+        models, gt = models_and_ground_truth(args)
     except (ValueError, TesseTrackError) as exc:
         ap.error(str(exc))
     torch.set_num_threads(args.threads)

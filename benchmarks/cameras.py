@@ -38,11 +38,10 @@ from pathlib import Path
 import torch
 from _common import (
     METRIC_COLUMNS,
+    add_scene_arguments,
     cpu_name,
     fmt,
-    ground_truth,
-    model_input,
-    parse_models,
+    models_and_ground_truth,
     progress_bar,
     spread_subsets,
     track_and_score,
@@ -55,7 +54,6 @@ from tessetrack.data.base import open_dataset
 from tessetrack.errors import TesseTrackError
 from tessetrack.io.video import natural_key
 
-RESULTS = Path(__file__).resolve().parent / "results"
 #: Metrics averaged over the camera sets of one k (MPJPE: weighted by the matched poses).
 AVERAGED = (
     "mpjpe_mm",
@@ -115,36 +113,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--test", required=True, help="synthetic test scene (tessetrack synth)")
-    ap.add_argument(
-        "--model",
-        action="append",
-        required=True,
-        metavar="NAME=CHECKPOINT",
-        help="a variant's name and checkpoint (.safetensors or shipped name); repeat",
-    )
+    add_scene_arguments(ap, "cameras")
     ap.add_argument("--views", default="1,2,3,4,5", help="numbers of cameras, comma-separated")
     ap.add_argument("--subsets", type=int, default=2, help="camera sets per number of views")
-    ap.add_argument("--frames", type=int, default=None, help="only the first N frames")
-    ap.add_argument(
-        "--area",
-        type=float,
-        default=None,
-        help="score only GT people within this many metres of the origin in x and y",
-    )
-    ap.add_argument("--name", default="cameras", help="file stem of the results")
-    ap.add_argument("--out", default=str(RESULTS), help="results folder")
-    ap.add_argument("--device", default="cpu", help="cpu | cuda")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = ap.parse_args()
     try:
-        models = parse_models(args.model)
-        for checkpoint in models.values():
-            model_input(checkpoint)  # a wrong path fails now, not after the first runs
+        models, gt = models_and_ground_truth(args)
         views = parse_views(args.views)
         if args.subsets < 1:
             raise ValueError(f"--subsets must be >= 1, got {args.subsets}")
-        gt = ground_truth(args.test, args.frames, args.area)
     except (ValueError, TesseTrackError) as exc:
         ap.error(str(exc))
     names = sorted(open_dataset(args.test).cameras, key=natural_key)

@@ -57,7 +57,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from _common import cpu_name
+from _common import RESULTS, cpu_name
 from rich.console import Console
 from rich.table import Table
 from torch import Tensor
@@ -68,7 +68,6 @@ from tessetrack.model.tessetrack import build_model
 from tessetrack.ops.conv4d import _quad
 from tessetrack.ops.unproject import ViewFusion
 
-RESULTS = Path(__file__).resolve().parent / "results"
 # the module, not the function `tessetrack.ops.conv4d` that the package re-exports under its name
 conv4d_module = importlib.import_module("tessetrack.ops.conv4d")
 BLOCK = 32768  # ViewFusion's default chunk

@@ -38,15 +38,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from _common import RESULTS
 from rich.console import Console
 from rich.table import Table
 
 from tessetrack.config import Config, apply_overrides, preset
 from tessetrack.losses import ClipTargets, total_loss
 from tessetrack.model.tessetrack import ClipBatch, TesseTrack, _take, build_model
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
 
 # --- synthetic inputs ----------------------------------------------------------------------------
 

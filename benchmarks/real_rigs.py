@@ -24,14 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import RESULTS
 from rich.console import Console
 from rich.table import Table
 
 from tessetrack.eval.evaluate import evaluate, load_ground_truth
 from tessetrack.io.tracks import load_tracks
 from tessetrack.tracking.runner import track_to_file
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def run_one(name: str, input_dir: str, checkpoint: str, detections: str | None) -> dict:

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from _common import cpu_name
+from _common import RESULTS, cpu_name
 from rich.console import Console
 from rich.table import Table
 
@@ -60,7 +60,6 @@ from tessetrack.structures import Tracks
 from tessetrack.synth.generate import SynthConfig, generate_dataset
 from tessetrack.tracking.runner import SequenceRunner
 
-RESULTS = Path(__file__).resolve().parent / "results"
 VARIANTS = ("FTDL", "FI")
 IMAGE_SIZE = (256, 256)
 

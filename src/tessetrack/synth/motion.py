@@ -698,7 +698,8 @@ def synthesize_motion(
     Segments (random clip, mirrored or not, time-warped, scaled by the person's scale) are chained:
     each new segment starts where the previous one is at the start of the cross-fade, turned by at
     most ``max_turn``; among ``heading_candidates`` random headings the one whose root path stays
-    inside the area is kept. Over the cross-fade the two segments' joints are blended with a
+    inside the area is kept; if none does, any heading may be tried, and a segment that still
+    leaves the area ends where its root crosses the edge. Over the cross-fade the two segments' joints are blended with a
     smoothstep weight. With ``limb_mix_prob > 0`` a segment's arms and/or spine may come from
     another clip (:func:`mix_parts`); those draws come from a generator of their own, seeded once
     per person from ``rng``, so the root and leg motion do not depend on the probability's value.
@@ -772,7 +773,25 @@ def synthesize_motion(
             if bad == 0.0:
                 break
         assert best is not None
-        _, seg, _ = best
+        if best[0] > 0.0 and not first:
+            # no gentle turn keeps the path inside: allow any heading (a person turning round)
+            for _ in range(options.heading_candidates):
+                h = float(rng.uniform(-np.pi, np.pi))
+                cand = _rotate_z(seg, h)
+                cand[..., :2] += anchor
+                bad = _outside(cand[:, mid_hip, :2], area_center, area_half_size)
+                if bad < best[0]:
+                    best = (bad, cand, h)
+                if bad == 0.0:
+                    break
+        bad, seg, _ = best
+        if bad > 0.0:
+            # still leaves the area (a long straight run): end the segment where the root leaves,
+            # so nobody walks out of the capture area; the next segment turns from there
+            root = seg[:, mid_hip, :2]
+            out_frames = np.flatnonzero(np.any(np.abs(root - area_center) > area_half_size, axis=1))
+            n = max(fade + 2, int(out_frames[0])) if out_frames.size else n
+            seg = seg[:n]
         start = 0 if first else max(0, filled - fade)
         stop = min(num_frames, start + n)
         k = stop - start

@@ -44,6 +44,17 @@ def test_dataset_folder_with_detections_attached(scene):
     assert frame.images and frame.people  # images and ground truth kept
 
 
+def test_cameras_without_detections_get_no_entry(scene, tmp_path):
+    """A detections folder for one camera of two: the other view has no entry (masked by a
+    heatmap model), not an empty array that would say "nobody there"."""
+    dets = tmp_path / "dets"
+    shutil.copytree(scene / "detections" / "00_01", dets / "00_01")
+    ds = open_input(scene, detections=dets, detections_format="openpose")
+    frame = ds[1]
+    assert list(frame.detections) == ["00_01"] and sorted(frame.cameras) == ["00_00", "00_01"]
+    assert frame.detections["00_01"].shape == (1, 25, 3)
+
+
 def test_detections_only_with_calibration(scene):
     ds = open_input(
         None, calibration=scene / "calibration_scene.json", detections=scene / "detections"

@@ -61,6 +61,15 @@ class DetectionsAttached(MultiViewDataset):
         )
         self.base = dataset
         self.detections = detections.renamed(names)
+        missing = [c for c in dataset.cameras if c not in self.detections.by_camera]
+        if missing:
+            logger.info(
+                "%s covers %d of %d cameras; views without detections are left out (%s)",
+                where,
+                len(dataset.cameras) - len(missing),
+                len(dataset.cameras),
+                ", ".join(missing),
+            )
         super().__init__(
             root=dataset.root,
             cameras=dataset.cameras,
@@ -71,7 +80,13 @@ class DetectionsAttached(MultiViewDataset):
 
     def _load_frame(self, frame_id: int) -> MultiViewFrame:
         frame = self.base.frame(frame_id)
-        dets = {cam: self.detections.get(cam, frame_id) for cam in frame.cameras}
+        # a camera the detections do not cover has no entry (a heatmap model masks that view);
+        # a covered camera with nothing at this frame gets (0, J, 3): its detector saw nobody
+        dets = {
+            cam: self.detections.get(cam, frame_id)
+            for cam in frame.cameras
+            if cam in self.detections.by_camera
+        }
         return dataclasses.replace(
             frame, detections=dets, detections_joint_set=self.detections.joint_set
         )

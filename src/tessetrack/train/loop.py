@@ -24,7 +24,7 @@ import math
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -260,6 +260,20 @@ def _to(batch: Any, device: torch.device) -> Any:
 
 
 @torch.no_grad()
+def _validation_batches(
+    model: TesseTrack, clips: Sequence[dict[str, torch.Tensor]], device: torch.device
+) -> Iterator[tuple[ClipBatch, ClipTargets]]:
+    """Each validation clip alone, collated with teacher forcing and moved to ``device``, while the
+    model is in eval mode (train mode comes back afterwards, also on an error)."""
+    model.eval()
+    try:
+        for clip in clips:
+            batch, targets = collate_clips([clip], teacher_forcing=True)
+            yield _to(batch, device), _to(targets, device)
+    finally:
+        model.train()
+
+
 def evaluate_clips(
     model: TesseTrack,
     clips: Sequence[dict[str, torch.Tensor]],
@@ -268,13 +282,10 @@ def evaluate_clips(
 ) -> dict[str, float]:
     """Validation on fixed clips: mean loss terms, MPJPE (mm) of the anchor poses of GT people, and the
     accuracy of the anchor-to-anchor matching (learned matchers)."""
-    model.eval()
     names = ("loss", "detection", "tracking", "pose", "keypoints")
     sums: dict[str, float] = dict.fromkeys(names, 0.0)
     err_sum, err_n, match_ok, match_n = 0.0, 0, 0, 0
-    for clip in clips:
-        batch, targets = collate_clips([clip], teacher_forcing=True)
-        batch, targets = _to(batch, device), _to(targets, device)
+    for batch, targets in _validation_batches(model, clips, device):
         out = model(batch)
         terms = total_loss(out, targets, model.grid, loss_config)
         for k, v in zip(names, terms, strict=True):
@@ -288,7 +299,6 @@ def evaluate_clips(
             idx = torch.arange(both.shape[1], device=device).expand_as(both)
             match_ok += int(((out.match.matches0 == idx) & both).sum())
             match_n += int(both.sum())
-    model.train()
     n = max(1, len(clips))
     res = {k: v / n for k, v in sums.items()}
     res["mpjpe_mm"] = err_sum / max(1, err_n)
@@ -350,16 +360,12 @@ def evaluate_keypoint_clips(
 ) -> dict[str, float]:
     """Validation of the ``keypoints`` stage: mean 2D loss and the percentage of usable GT joints
     whose heatmap value reaches 0.5 (``keypoint_hit``)."""
-    model.eval()
     loss, hits, usable = 0.0, 0, 0
-    for clip in clips:
-        batch, targets = collate_clips([clip], teacher_forcing=True)
-        batch, targets = _to(batch, device), _to(targets, device)
+    for batch, targets in _validation_batches(model, clips, device):
         terms, heat = keypoint_step(model, batch, targets, loss_config)
         loss += float(terms.total)
         h, n = keypoint_hits(heat, targets.keypoints, targets.keypoint_mask)
         hits, usable = hits + h, usable + n
-    model.train()
     n = max(1, len(clips))
     return {"loss": loss / n, "keypoints": loss / n, "keypoint_hit": 100.0 * hits / max(1, usable)}
 

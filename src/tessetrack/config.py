@@ -164,7 +164,12 @@ class TesseractConfig:
 
 @dataclass(frozen=True)
 class MatcherConfig:
-    """Attention GNN + Sinkhorn matcher (§3.2) and the Hungarian baseline (variant G)."""
+    """Attention GNN + Sinkhorn matcher (§3.2) and the Hungarian baseline (variant G).
+
+    ``position_encoding`` (ours, off in the paper preset) adds an encoding of each person's centre,
+    relative to the volume, to its descriptor before the GNN (see
+    :class:`tessetrack.model.matcher.LearnedMatcher`).
+    """
 
     layers: int = 6
     heads: int = 4
@@ -172,6 +177,7 @@ class MatcherConfig:
     match_threshold: float = 0.2
     dustbin_init: float = 1.0
     max_distance: float = 0.5
+    position_encoding: bool = False
 
 
 @dataclass(frozen=True)

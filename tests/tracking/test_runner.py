@@ -129,6 +129,8 @@ def test_descriptors_merge_with_the_tracks_previous_one(scene, ckpt_dir, variant
         ("HI", {}),
         # the detections-* recipe: H input, temporal tesseract, learned matcher, U-Net pose head
         ("FTDL", {"model.variant.input": "heatmaps", "model.pose_head.skips": True}),
+        # ... with the matcher's position encoding: the runner hands it the detected centres
+        ("HTDL", {"model.pose_head.skips": True, "model.matcher.position_encoding": True}),
     ],
 )
 def test_heatmap_variant_reads_detections(scene, ckpt_dir, variant, overrides):
@@ -136,6 +138,8 @@ def test_heatmap_variant_reads_detections(scene, ckpt_dir, variant, overrides):
     loaded = load_model(tiny_checkpoint(ckpt_dir / name, variant, **overrides))
     assert loaded.model.heatmap_input
     assert loaded.model.uses_skips == bool(overrides)
+    encodes = overrides.get("model.matcher.position_encoding", False)
+    assert (getattr(loaded.model.matcher, "position_encoder", None) is not None) == encodes
     ds = open_input(scene, detections=scene / "detections")
     tracks = SequenceRunner(loaded.model, image_size=loaded.image_size).run(ds)
     _check_tracks(tracks, ds.frames)

@@ -134,6 +134,12 @@ class LearnedMatcher(nn.Module):
         sinkhorn_iters: unrolled Sinkhorn iterations (paper 100).
         match_threshold: minimum P_ij for a match when extracting assignments.
         dustbin_init: initial value of the learned dustbin score.
+        position_encoding: add an MLP encoding of each person's centre to its descriptor before
+            the GNN (SuperGlue's keypoint encoder; not in the TesseTrack paper). Descriptors of
+            tesseracts are centred on their person, so without it two people in similar poses look
+            alike — as they do to the heatmap-input (H) models, which see no appearance.
+        position_center, position_scale: centres enter as ``(c - position_center) / position_scale``
+            (metres; e.g. the volume's centre and half size).
     """
 
     def __init__(
@@ -145,16 +151,46 @@ class LearnedMatcher(nn.Module):
         sinkhorn_iters: int = 100,
         match_threshold: float = 0.2,
         dustbin_init: float = 1.0,
+        position_encoding: bool = False,
+        position_center: tuple[float, float, float] = (0.0, 0.0, 0.0),
+        position_scale: tuple[float, float, float] = (1.0, 1.0, 1.0),
     ):
         super().__init__()
         self.gnn = AttentionGNN(dim, heads, layers)
+        self.position_encoder: nn.Module | None = None
+        if position_encoding:
+            hidden = max(32, dim // 2)
+            self.position_encoder = nn.Sequential(
+                nn.Linear(3, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, dim)
+            )
+            nn.init.zeros_(self.position_encoder[-1].bias)
+            self.register_buffer(
+                "position_center", torch.tensor(position_center, dtype=torch.float32), False
+            )
+            self.register_buffer(
+                "position_scale", torch.tensor(position_scale, dtype=torch.float32), False
+            )
         self.dustbin = nn.Parameter(torch.tensor(float(dustbin_init)))
         self.sinkhorn_iters = sinkhorn_iters
         self.match_threshold = match_threshold
         self.scale = 1.0 / math.sqrt(dim)
 
-    def forward(self, desc0: Tensor, desc1: Tensor, mask0: Tensor, mask1: Tensor) -> MatchOutput:
-        """desc0 (B, N, D) at t, desc1 (B, M, D) at t+Δt, masks (B, N)/(B, M) bool → :class:`MatchOutput`."""
+    def forward(
+        self,
+        desc0: Tensor,
+        desc1: Tensor,
+        mask0: Tensor,
+        mask1: Tensor,
+        pos0: Tensor | None = None,
+        pos1: Tensor | None = None,
+    ) -> MatchOutput:
+        """desc0 (B, N, D) at t, desc1 (B, M, D) at t+Δt, masks (B, N)/(B, M) bool, and with
+        ``position_encoding`` the centres pos0 (B, N, 3) / pos1 (B, M, 3) in metres → :class:`MatchOutput`."""
+        if self.position_encoder is not None:
+            if pos0 is None or pos1 is None:
+                raise ValueError("this matcher encodes positions: pass pos0 and pos1 (centres, m)")
+            desc0 = desc0 + self._encode(pos0, desc0.dtype)
+            desc1 = desc1 + self._encode(pos1, desc1.dtype)
         f0, f1 = self.gnn(desc0, desc1, mask0, mask1)
         scores = torch.einsum("bnd,bmd->bnm", f0, f1) * self.scale  # S_ij = <f_i^t, f_j^{t+Δt}>
         log_p = log_optimal_transport(
@@ -168,6 +204,12 @@ class LearnedMatcher(nn.Module):
         matches0 = matches0.masked_fill(~mask0, -1)
         matches1 = matches1.masked_fill(~mask1, -1)
         return MatchOutput(matches0, matches1, log_p, scores)
+
+    def _encode(self, pos: Tensor, dtype: torch.dtype) -> Tensor:
+        """(B, N, 3) centres (m) → (B, N, D) position codes."""
+        assert self.position_encoder is not None
+        x = (pos.float() - self.position_center) / self.position_scale
+        return self.position_encoder(x).to(dtype)
 
 
 def hungarian_match(

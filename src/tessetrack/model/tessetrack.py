@@ -265,6 +265,9 @@ class TesseTrack(nn.Module):
                 sinkhorn_iters=m.sinkhorn_iters,
                 match_threshold=m.match_threshold,
                 dustbin_init=m.dustbin_init,
+                position_encoding=m.position_encoding,
+                position_center=tuple(config.volume.center),
+                position_scale=tuple(0.5 * x for x in config.volume.size),
             )
             if v.matcher == "learned"
             else None
@@ -416,7 +419,9 @@ class TesseTrack(nn.Module):
 
         match: MatchOutput | None = None
         if self.matcher is not None:
-            match = self.matcher(d_vec[:, 0], d_vec[:, 1], pmask[:, 0], pmask[:, 1])
+            match = self.matcher(
+                d_vec[:, 0], d_vec[:, 1], pmask[:, 0], pmask[:, 1], centres[:, 0], centres[:, 1]
+            )
         if self.matcher_kind == "hungarian" or not overlap:
             joints, probs, weights = self.estimate_poses(
                 alone.flatten(0, 2), alone_mask.flatten(0, 2), xyz.flatten(0, 2), skips

@@ -70,6 +70,8 @@ class Observation:
         detection_score: the detector's confidence.
         payload: anything the caller keeps with the observation (e.g. the bottleneck descriptor
             the sequence runner merges with the next anchor's); the tracker never reads it.
+        position: (3,) the person's detected centre (world metres), for matchers that encode
+            positions; None otherwise.
     """
 
     joints: np.ndarray
@@ -77,6 +79,7 @@ class Observation:
     descriptor: torch.Tensor | None = None
     detection_score: float = 1.0
     payload: Any = None
+    position: torch.Tensor | None = None
 
 
 @dataclass(eq=False)
@@ -146,7 +149,15 @@ def descriptor_link(matcher: torch.nn.Module) -> LinkFn:
         d1 = torch.stack([o.descriptor for o in cur])[None]  # 1×M×D
         m0 = torch.ones(d0.shape[:2], dtype=torch.bool, device=d0.device)
         m1 = torch.ones(d1.shape[:2], dtype=torch.bool, device=d1.device)
-        return matcher(d0, d1, m0, m1).matches0[0].cpu().numpy().astype(np.int64)
+        pos: tuple[torch.Tensor, ...] = ()
+        if getattr(matcher, "position_encoder", None) is not None:
+            if any(o.position is None for o in (*prev, *cur)):
+                raise ValueError("this matcher encodes positions: every observation needs one")
+            pos = (
+                torch.stack([o.position for o in prev])[None],  # 1×N×3
+                torch.stack([o.position for o in cur])[None],  # 1×M×3
+            )
+        return matcher(d0, d1, m0, m1, *pos).matches0[0].cpu().numpy().astype(np.int64)
 
     return link
 

@@ -349,6 +349,7 @@ class SequenceRunner:
                 descriptor=d_vec[i] if learned else None,
                 detection_score=float(scores[i]),
                 payload=(i, d_tensor[i]),
+                position=centres[i],
             )
             for i in range(p)
         ]

@@ -75,7 +75,8 @@ def test_short_run_lowers_the_loss(scene, tmp_path):
 
 
 def test_kill_and_resume_reproduces_the_next_step(scene, tmp_path):
-    cfg = _config(scene, steps=4, min_views=1)  # view dropout on: the clip RNG must be replayed too
+    # view dropout and centre jitter on: the clip RNG must be replayed too
+    cfg = _config(scene, steps=4, min_views=1, centre_jitter=0.05)
     train(cfg, tmp_path / "straight")
     train(cfg, tmp_path / "resumed", max_steps_this_run=2)  # "killed" after step 2 (checkpointed)
     assert max(_losses(tmp_path / "resumed")) == 2
@@ -98,6 +99,34 @@ def test_resume_with_another_model_config_is_refused(scene, tmp_path):
 def test_bad_train_settings_are_refused():
     with pytest.raises(ConfigError, match="train.optimiser: unknown setting"):
         TrainSettings.from_mapping({"optimiser": "adam"})
+    with pytest.raises(ConfigError, match=r"train.centre_jitter: must be in \[0, 1\] m"):
+        TrainSettings.from_mapping({"centre_jitter": -0.1})
+
+
+def test_centre_jitter_moves_only_the_tesseract_centres(scene):
+    import numpy as np
+
+    from tessetrack.data import open_dataset
+    from tessetrack.train.clips import ClipSpec, collate_clips, make_clip
+    from tessetrack.train.loop import jitter_centres
+
+    ds = open_dataset(scene)
+    spec = ClipSpec(length=4, anchors=(1, 2), image_size=(64, 64), max_people=3, min_views=2)
+    clip = make_clip([ds[i] for i in range(4)], spec, np.random.default_rng(0), with_images=False)
+    batch, targets = collate_clips([clip] * 6, teacher_forcing=True)
+    c = batch.gt_centres  # 6×2×P×3
+    out = jitter_centres(batch, 0.1, np.random.default_rng(0))
+    d = (out.gt_centres - c).numpy()
+    assert out.gt_centres.dtype == c.dtype and d.shape == tuple(c.shape)
+    assert 0.06 < d.std() < 0.14 and abs(d.mean()) < 0.05  # N(0, 0.1) per axis
+    assert torch.equal(targets.centres, c)  # the loss keeps the true centres
+    assert out.images is batch.images and out.K is batch.K  # nothing else moves
+    again = jitter_centres(batch, 0.1, np.random.default_rng(0)).gt_centres
+    assert torch.equal(again, out.gt_centres)  # the step's generator fixes the noise
+    assert jitter_centres(batch, 0.0, np.random.default_rng(0)) is batch
+    untaught, _ = collate_clips([clip], teacher_forcing=False)
+    assert jitter_centres(untaught, 0.1, np.random.default_rng(0)) is untaught
+
     with pytest.raises(ConfigError, match="train.steps: must be >= 1"):
         TrainSettings.from_mapping({"steps": 0})
 

@@ -105,6 +105,11 @@ class TrainSettings:
         init_prefixes: with ``init_from``, copy only the weights whose names start with one of these
             (e.g. ``[backbone.]`` to start any variant from a pretrained backbone); each copied
             tensor must fit exactly. Empty: all weights, and they must fit the whole model.
+        centre_jitter: σ (metres, per axis) of Gaussian noise added to the teacher-forced GT
+            centres the tesseracts are built on (the loss targets keep the true centres). At
+            inference the tesseracts sit on the detector's centres, which are off by centimetres;
+            without jitter the pose head learns that the root lies exactly at the tesseract's
+            centre and the matcher sees only perfect positions. 0 (default): exact GT centres.
     """
 
     data: tuple[str, ...] = ()
@@ -135,6 +140,7 @@ class TrainSettings:
     detection_noise: Mapping[str, float] = field(default_factory=dict)
     stage: str = "full"
     init_prefixes: tuple[str, ...] = ()
+    centre_jitter: float = 0.0
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> TrainSettings:
@@ -182,6 +188,8 @@ class TrainSettings:
                 raise ConfigError(f"train.{key}: must be >= 1, got {getattr(s, key)}")
         if s.lr <= 0:
             raise ConfigError(f"train.lr: must be > 0, got {s.lr}")
+        if not 0.0 <= s.centre_jitter <= 1.0:
+            raise ConfigError(f"train.centre_jitter: must be in [0, 1] m, got {s.centre_jitter}")
         for name in s.detection_joint_sets:
             try:
                 get_joint_set(name)
@@ -260,6 +268,19 @@ def _to(batch: Any, device: torch.device) -> Any:
 
 
 @torch.no_grad()
+def jitter_centres(batch: ClipBatch, sigma: float, rng: np.random.Generator) -> ClipBatch:
+    """The batch with Gaussian noise (σ metres per axis) on its teacher-forced centres (B, 2, P, 3).
+
+    A batch without GT centres (no teacher forcing) comes back unchanged; the noise is drawn from
+    ``rng`` (the step's generator, so a resumed run draws the same noise).
+    """
+    if batch.gt_centres is None or sigma <= 0:
+        return batch
+    c = batch.gt_centres
+    noise = torch.from_numpy(rng.normal(0.0, sigma, size=tuple(c.shape))).to(c.dtype)
+    return replace(batch, gt_centres=c + noise)
+
+
 def _validation_batches(
     model: TesseTrack, clips: Sequence[dict[str, torch.Tensor]], device: torch.device
 ) -> Iterator[tuple[ClipBatch, ClipTargets]]:
@@ -671,6 +692,8 @@ def train(
             rng = np.random.default_rng([s.seed, step, rank])
             clips = _sample_clips(sources, spec, rng, s.batch_size, with_images)
             batch, targets = collate_clips(clips, teacher_forcing=s.teacher_forcing)
+            if s.centre_jitter > 0 and not keypoints_stage:
+                batch = jitter_centres(batch, s.centre_jitter, rng)
             batch, targets = _to(batch, device), _to(targets, device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=s.amp):
                 if keypoints_stage:

@@ -126,3 +126,22 @@ def test_unknown_camera_exits_2_naming_it(workdir, tmp_path, capsys):
     assert "unknown camera(s) cam9; the input has 00_00, 00_01" in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "t.json").exists()
+
+
+def test_link_option(workdir, tmp_path, capsys):
+    """--link hungarian links the FTDL model's people by pose distance; a bad value is one line."""
+    tracks_file = tmp_path / "t.json"
+    code, out, err = _run(
+        ["track", str(workdir / "scene"), "--checkpoint", str(workdir / "tiny.safetensors"),
+         "--link", "hungarian", "--output", str(tracks_file)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert [f.frame for f in load_tracks(tracks_file).frames] == [0, 1, 2, 3]
+    code, _, err = _run(
+        ["track", str(workdir / "scene"), "--checkpoint", str(workdir / "tiny.safetensors"),
+         "--link", "nearest", "--output", str(tmp_path / "u.json")],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and "tracker.link must be one of model, hungarian" in err
+    assert len(err.strip().splitlines()) == 1

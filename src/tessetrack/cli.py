@@ -79,6 +79,12 @@ def track(
         None, "--cameras", help="Cameras to use, comma-separated, e.g. 00_00,00_03 (default: all)."
     ),
     device: str = typer.Option("cpu", help="cpu | cuda"),
+    link: str = typer.Option(
+        "model",
+        "--link",
+        help="Linking of people over time: model (the checkpoint's matcher) | hungarian "
+        "(Hungarian on pose distance, whatever the matcher).",
+    ),
 ) -> None:
     """Reconstruct and track everyone's 3D skeleton over a sequence; writes a tracks file."""
     from rich.console import Console
@@ -90,8 +96,10 @@ def track(
         TimeRemainingColumn,
     )
 
+    from tessetrack.tracking.online import TrackerConfig
     from tessetrack.tracking.runner import track_to_file
 
+    tracker = TrackerConfig(link=link)  # a bad value: ConfigError, one line
     with Progress(TextColumn("track"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]}"),
                   TimeRemainingColumn(), transient=True) as bar:  # fmt: skip
         task = bar.add_task("track", total=None, fps="")
@@ -105,7 +113,8 @@ def track(
         summary = track_to_file(
             input, output=output, checkpoint=checkpoint, calibration=calibration, detections=detections,
             detections_format=detections_format, start=start, end=end, stride=stride, cameras=cameras,
-            device=device, progress=progress, on_start=lambda n: bar.reset(task, total=n),
+            device=device, tracker=tracker, progress=progress,
+            on_start=lambda n: bar.reset(task, total=n),
         )  # fmt: skip
     Console().print(f"[green]tracked[/green] {summary.frames} frames, {summary.tracks} tracks, "
                     f"{summary.fps:.1f} fps -> {summary.output}")  # fmt: skip

@@ -92,6 +92,8 @@ def test_empty_frames_and_low_scores():
 def test_bad_config_is_refused():
     with pytest.raises(ConfigError, match="max_gap"):
         TrackerConfig(max_gap=-1)
+    with pytest.raises(ConfigError, match="tracker.link must be one of model, hungarian"):
+        TrackerConfig(link="nearest")
 
 
 def test_memory_stays_constant_on_a_long_stream():

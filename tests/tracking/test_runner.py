@@ -145,6 +145,23 @@ def test_heatmap_variant_reads_detections(scene, ckpt_dir, variant, overrides):
     _check_tracks(tracks, ds.frames)
 
 
+def test_hungarian_link_overrides_the_learned_matcher(scene, ckpt_dir):
+    """TrackerConfig(link="hungarian"): a D model's people are linked on pose distance (their poses
+    alone are estimated for it) and the learned merge still runs."""
+    from tessetrack.tracking.online import TrackerConfig
+
+    loaded = load_model(tiny_checkpoint(ckpt_dir / "link-FTDL.safetensors", "FTDL"))
+    runner = SequenceRunner(
+        loaded.model, image_size=loaded.image_size, tracker=TrackerConfig(link="hungarian")
+    )
+    assert loaded.model.matcher is not None and not runner._learned_link
+    ds = open_input(scene)
+    tracks = runner.run(ds)
+    _check_tracks(tracks, ds.frames)
+    default = SequenceRunner(loaded.model, image_size=loaded.image_size)
+    assert default._learned_link
+
+
 class _DropViews(MultiViewDataset):
     """Camera ``00_01`` is absent at frames 1 and 2 (a view that disappears for a while)."""
 

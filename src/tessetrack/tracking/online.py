@@ -46,17 +46,28 @@ class TrackerConfig:
         max_gap: frames a lost track is kept for re-identification; older tracks end.
         history: observations kept per track (the T overlapping descriptors the merge needs).
         min_detection_score: observations scoring below this are ignored.
+        link: how anchors are linked: ``model`` (the checkpoint's own matcher: learned for the D
+            variants, Hungarian on poses for G, Hungarian on poses without merge for the others)
+            or ``hungarian`` (Hungarian on the poses' mean joint distance, gated at the model's
+            ``max_distance``, whatever the model's matcher; the learned merge still runs).
     """
 
     max_gap: int = 30
     history: int = 5
     min_detection_score: float = 0.0
+    link: str = "model"
 
     def __post_init__(self) -> None:
         if self.max_gap < 0:
             raise ConfigError(f"tracker.max_gap must be >= 0, got {self.max_gap}")
         if self.history < 1:
             raise ConfigError(f"tracker.history must be >= 1, got {self.history}")
+        if self.link not in LINKS:
+            raise ConfigError(f"tracker.link must be one of {', '.join(LINKS)}, got {self.link!r}")
+
+
+#: ``TrackerConfig.link`` values.
+LINKS = ("model", "hungarian")
 
 
 @dataclass(frozen=True, eq=False)

@@ -220,8 +220,13 @@ class SequenceRunner:
 
     # --- per frame -------------------------------------------------------------------------------
 
+    @property
+    def _learned_link(self) -> bool:
+        """Whether anchors are linked by the model's learned matcher (else Hungarian on poses)."""
+        return self.model.matcher is not None and self.tracker_config.link == "model"
+
     def _link(self) -> LinkFn:
-        if self.model.matcher is not None:
+        if self._learned_link:
             return descriptor_link(self.model.matcher)
         return pose_distance_link(self.model.max_distance)
 
@@ -337,7 +342,7 @@ class SequenceRunner:
         xyz = desc.voxel_centres[0]  # P×X×Y×Z×3
         alone_mask = torch.zeros(p, 2, dtype=torch.bool, device=self.device)
         alone_mask[:, 0] = True
-        learned = model.matcher is not None
+        learned = self._learned_link
         if learned:
             joints_alone = torch.full((p, self.joint_set.num_joints, 3), float("nan"))
         else:

@@ -285,3 +285,23 @@ def test_keypoint_hits_by_hand():
     heat2 = torch.zeros(1, 1, 1, 1, 4, 4)
     heat2[..., 2, 1] = 0.9  # transposed location: a miss
     assert keypoint_hits(heat2, kp, mask) == (0, 1)
+
+
+def test_validation_runs_without_autograd_and_restores_train_mode(scene):
+    import numpy as np
+
+    from tessetrack.data import open_dataset
+    from tessetrack.model.tessetrack import build_model
+    from tessetrack.train.clips import ClipSpec, make_clip
+    from tessetrack.train.loop import evaluate_clips
+
+    cfg = _config(scene)
+    model = build_model(cfg.model)
+    ds = open_dataset(scene)
+    spec = ClipSpec(length=4, anchors=(1, 2), image_size=(64, 64), max_people=3, min_views=2)
+    clip = make_clip([ds[i] for i in range(4)], spec, np.random.default_rng(0))
+    seen = []
+    model.register_forward_pre_hook(lambda m, a: seen.append((torch.is_grad_enabled(), m.training)))
+    res = evaluate_clips(model, [clip], torch.device("cpu"), cfg.loss)
+    assert seen == [(False, False)] and model.training
+    assert np.isfinite(res["mpjpe_mm"])

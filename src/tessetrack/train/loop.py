@@ -267,7 +267,6 @@ def _to(batch: Any, device: torch.device) -> Any:
     return type(batch)(**kw)
 
 
-@torch.no_grad()
 def jitter_centres(batch: ClipBatch, sigma: float, rng: np.random.Generator) -> ClipBatch:
     """The batch with Gaussian noise (σ metres per axis) on its teacher-forced centres (B, 2, P, 3).
 
@@ -295,6 +294,7 @@ def _validation_batches(
         model.train()
 
 
+@torch.no_grad()
 def evaluate_clips(
     model: TesseTrack,
     clips: Sequence[dict[str, torch.Tensor]],

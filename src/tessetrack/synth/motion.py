@@ -573,10 +573,14 @@ def _rotate_z(points: np.ndarray, angle: float) -> np.ndarray:
     return points @ R.T
 
 
+def _excess(xy: np.ndarray, center: np.ndarray, half: np.ndarray) -> np.ndarray:
+    """Distance (m) by which each point of (..., 2) lies outside the axis-aligned area (0 inside)."""
+    return np.clip(np.abs(xy - center) - half, 0.0, None).max(axis=-1)
+
+
 def _outside(xy: np.ndarray, center: np.ndarray, half: np.ndarray) -> float:
     """Largest distance (m) by which points (..., 2) leave the axis-aligned area."""
-    excess = np.abs(xy - center) - half
-    return float(np.max(np.clip(excess, 0.0, None), initial=0.0))
+    return float(np.max(_excess(xy, center, half), initial=0.0))
 
 
 def mix_parts(local_rot: np.ndarray, donor_rot: np.ndarray, parts: list[str]) -> np.ndarray:
@@ -759,37 +763,30 @@ def synthesize_motion(
         seg[..., :2] -= seg0_xy
         seg = _rotate_z(seg, -float(heading_of(seg[0])))
         first = not segments
+        # headings (base + uniform(lo, hi)) tried in rounds: a gentle turn first (any heading for
+        # the first segment); if none keeps the path inside, any heading (a person turning round)
+        turn = options.max_turn
+        rounds = [(0.0, np.pi)] if first else [(heading, turn), (0.0, np.pi)]
         best: tuple[float, np.ndarray, float] | None = None
-        for _ in range(options.heading_candidates):
-            if first:
-                h = float(rng.uniform(-np.pi, np.pi))
-            else:
-                h = heading + float(rng.uniform(-options.max_turn, options.max_turn))
-            cand = _rotate_z(seg, h)
-            cand[..., :2] += anchor
-            bad = _outside(cand[:, mid_hip, :2], area_center, area_half_size)
-            if best is None or bad < best[0]:
-                best = (bad, cand, h)
-            if bad == 0.0:
-                break
-        assert best is not None
-        if best[0] > 0.0 and not first:
-            # no gentle turn keeps the path inside: allow any heading (a person turning round)
+        for base, spread in rounds:
             for _ in range(options.heading_candidates):
-                h = float(rng.uniform(-np.pi, np.pi))
+                h = base + float(rng.uniform(-spread, spread))
                 cand = _rotate_z(seg, h)
                 cand[..., :2] += anchor
                 bad = _outside(cand[:, mid_hip, :2], area_center, area_half_size)
-                if bad < best[0]:
+                if best is None or bad < best[0]:
                     best = (bad, cand, h)
                 if bad == 0.0:
                     break
+            assert best is not None
+            if best[0] == 0.0:
+                break
         bad, seg, _ = best
         if bad > 0.0:
             # still leaves the area (a long straight run): end the segment where the root leaves,
             # so nobody walks out of the capture area; the next segment turns from there
-            root = seg[:, mid_hip, :2]
-            out_frames = np.flatnonzero(np.any(np.abs(root - area_center) > area_half_size, axis=1))
+            leaves = _excess(seg[:, mid_hip, :2], area_center, area_half_size) > 0.0
+            out_frames = np.flatnonzero(leaves)
             n = max(fade + 2, int(out_frames[0])) if out_frames.size else n
             seg = seg[:n]
         start = 0 if first else max(0, filled - fade)

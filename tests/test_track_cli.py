@@ -26,6 +26,12 @@ def _run(argv, capsys):
     return info.value.code, out.out, out.err
 
 
+def _track(workdir, output, capsys, *extra):
+    """``tessetrack track`` on the tiny scene with the tiny checkpoint, writing ``output``."""
+    argv = ["track", str(workdir / "scene"), "--checkpoint", str(workdir / "tiny.safetensors")]
+    return _run([*argv, *extra, "--output", str(output)], capsys)
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     """A tiny synthetic scene written by `tessetrack synth` and a tiny random checkpoint."""
@@ -45,11 +51,7 @@ def workdir(tmp_path_factory):
 @pytest.mark.parametrize("suffix", [".json", ".csv"])
 def test_synth_track_evaluate(workdir, tmp_path, capsys, suffix):
     tracks_file = tmp_path / f"tracks{suffix}"
-    code, out, err = _run(
-        ["track", str(workdir / "scene"), "--checkpoint", str(workdir / "tiny.safetensors"),
-         "--output", str(tracks_file)],
-        capsys,
-    )  # fmt: skip
+    code, out, err = _track(workdir, tracks_file, capsys)
     assert code == 0, err
     assert "tracked 4 frames" in out and "fps" in out
     tracks = load_tracks(tracks_file)
@@ -106,22 +108,14 @@ def test_empty_input_folder_exits_2(workdir, tmp_path, capsys):
 
 def test_cameras_option_tracks_with_the_named_cameras(workdir, tmp_path, capsys):
     tracks_file = tmp_path / "t.json"
-    code, out, err = _run(
-        ["track", str(workdir / "scene"), "--checkpoint", str(workdir / "tiny.safetensors"),
-         "--cameras", "00_01", "--output", str(tracks_file)],
-        capsys,
-    )  # fmt: skip
+    code, out, err = _track(workdir, tracks_file, capsys, "--cameras", "00_01")
     assert code == 0, err
     assert "tracked 4 frames" in out
     assert [f.frame for f in load_tracks(tracks_file).frames] == [0, 1, 2, 3]
 
 
 def test_unknown_camera_exits_2_naming_it(workdir, tmp_path, capsys):
-    code, _, err = _run(
-        ["track", str(workdir / "scene"), "--checkpoint", str(workdir / "tiny.safetensors"),
-         "--cameras", "00_00,cam9", "--output", str(tmp_path / "t.json")],
-        capsys,
-    )  # fmt: skip
+    code, _, err = _track(workdir, tmp_path / "t.json", capsys, "--cameras", "00_00,cam9")
     assert code == 2
     assert "unknown camera(s) cam9; the input has 00_00, 00_01" in err
     assert len(err.strip().splitlines()) == 1
@@ -131,17 +125,9 @@ def test_unknown_camera_exits_2_naming_it(workdir, tmp_path, capsys):
 def test_link_option(workdir, tmp_path, capsys):
     """--link hungarian links the FTDL model's people by pose distance; a bad value is one line."""
     tracks_file = tmp_path / "t.json"
-    code, out, err = _run(
-        ["track", str(workdir / "scene"), "--checkpoint", str(workdir / "tiny.safetensors"),
-         "--link", "hungarian", "--output", str(tracks_file)],
-        capsys,
-    )  # fmt: skip
+    code, out, err = _track(workdir, tracks_file, capsys, "--link", "hungarian")
     assert code == 0, err
     assert [f.frame for f in load_tracks(tracks_file).frames] == [0, 1, 2, 3]
-    code, _, err = _run(
-        ["track", str(workdir / "scene"), "--checkpoint", str(workdir / "tiny.safetensors"),
-         "--link", "nearest", "--output", str(tmp_path / "u.json")],
-        capsys,
-    )  # fmt: skip
+    code, _, err = _track(workdir, tmp_path / "u.json", capsys, "--link", "nearest")
     assert code == 2 and "tracker.link must be one of model, hungarian" in err
     assert len(err.strip().splitlines()) == 1

@@ -97,8 +97,8 @@ def main() -> None:
         ap.error("give --synthetic and/or --real")
 
     actors = sorted({k for r in rows for k in r if k.startswith("actor_")})
-    cols = ["input", "frames", *actors, "average", "mpjpe_mm", "mota", "id_switches", "tracks"]
-    cols.append("seconds")
+    cols = ["input", "frames", *actors, "average", "mpjpe_mm", "mota", "id_switches", "tracks",
+            "seconds"]  # fmt: skip
     table = Table(
         title=f"PCP (%) per actor, {args.rig}, checkpoint {args.checkpoint}, link {args.link}"
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tessetrack.geometry.voxel_grid import VoxelGrid
 from test_tessetrack_model import ring_rig
 
+from tessetrack.geometry.voxel_grid import VoxelGrid
 from tessetrack.model.detector import PersonDetector
 
 # 8 m cube of 8³ voxels centred at (0, 0, 1): 1 m voxels
@@ -54,3 +54,34 @@ def test_masked_view_does_not_contribute():
     g = f.clone()
     g[0, 1] = torch.randn(6, 16, 16)  # changing the absent view's features changes nothing
     assert torch.allclose(det.volume(f, *cams), det.volume(g, *cams))
+
+
+def test_refine_blocks_start_as_the_identity_and_learn():
+    """Full-resolution refine blocks: no weights when 0 (old checkpoints load), identity at init
+    (a warm start keeps the old outputs exactly), and trainable (one step changes their output)."""
+    plain = _detector()
+    grown = _detector(refine_blocks=2)
+    assert not any(k.startswith("net.refine.") for k in plain.state_dict())
+    missing, unexpected = grown.load_state_dict(plain.state_dict(), strict=False)
+    assert unexpected == [] and missing and all(k.startswith("net.refine.") for k in missing)
+    volume = torch.rand(2, 6, 8, 8, 8)
+    assert torch.equal(plain.net(volume), grown.net(volume))
+
+    opt = torch.optim.SGD(grown.net.refine.parameters(), lr=1.0)
+    target = torch.zeros(2, 8, 8, 8)
+    target[:, 2, 3, 4] = 1.0
+    loss = ((grown.net(volume) - target) ** 2).sum()
+    loss.backward()
+    assert grown.net.refine[0].body[-1].weight.grad.abs().sum() > 0
+    opt.step()
+    assert not torch.equal(plain.net(volume), grown.net(volume))
+
+
+def test_refine_blocks_config_is_checked():
+    from tessetrack.config import apply_overrides, preset, validate
+    from tessetrack.errors import ConfigError
+
+    cfg = preset("cpu-small")
+    assert cfg.model.detector.refine_blocks == 0
+    with pytest.raises(ConfigError, match="refine_blocks"):
+        validate(apply_overrides(cfg, {"model.detector.refine_blocks": -1}))

@@ -8,9 +8,19 @@ import pytest
 import torch
 
 from tessetrack.data import open_dataset
+from tessetrack.skeletons import get_joint_set
+from tessetrack.structures import MultiViewFrame, PersonPose
 from tessetrack.synth.detections_sim import DetectionNoise
 from tessetrack.synth.generate import SynthConfig, generate_dataset
-from tessetrack.train.clips import ClipSpec, SimulatedDetections, collate_clips, make_clip
+from tessetrack.train.clips import (
+    ClipSpec,
+    SimulatedDetections,
+    collate_clips,
+    make_clip,
+    paste_people,
+    person_centres,
+    up_axis,
+)
 
 NO_NOISE = DetectionNoise(
     jitter=0.0, miss_prob=0.0, occluded_miss_prob=0.0, swap_prob=0.0, false_positives_per_image=0.0
@@ -100,3 +110,77 @@ def test_simulated_detections_draw_fresh_noise_and_replay_with_the_seed(scene):
     b = make_clip(frames, spec, np.random.default_rng(1), with_images=False)["heatmaps"]
     c = make_clip(frames, spec, np.random.default_rng(2), with_images=False)["heatmaps"]
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+# --- paste_people ----------------------------------------------------------------------------------
+
+
+def _frame(i: int, people: dict[int, tuple[float, float]], up: int = 2) -> MultiViewFrame:
+    """A frame whose people are upright stick figures (``up``: the up axis) at (a, b) on the floor."""
+    js = get_joint_set("panoptic19")
+    out = []
+    for pid, (a, b) in people.items():
+        j = np.zeros((19, 3))
+        floor = [k for k in range(3) if k != up]
+        j[:, floor[0]], j[:, floor[1]] = a, b
+        j[:, up] = 1.0
+        j[js.index("neck"), up] = 1.5
+        j[js.index("mid_hip"), up] = 0.9
+        out.append(PersonPose(pid, j + 0.01 * i))
+    return MultiViewFrame(frame=i, cameras={}, people=tuple(out))
+
+
+def _horizontal(c: np.ndarray, up: int) -> np.ndarray:
+    return np.delete(c, up)
+
+
+@pytest.mark.parametrize("up", [1, 2])
+def test_paste_people_places_near_people_on_the_floor_plane(up):
+    frames = [_frame(i, {0: (0.0, 0.0)}, up) for i in range(3)]
+    donor = [_frame(i, {5: (3.0, -2.0)}, up) for i in range(3)]
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        out = paste_people(frames, donor, rng, count=1, near_prob=1.0)
+        assert [len(f.people) for f in out] == [2, 2, 2]
+        mine, pasted = out[0].people
+        assert (mine.id, pasted.id) == (0, 100_005)
+        c0, c1 = person_centres(mine.joints), person_centres(pasted.joints)
+        # height kept, horizontal distance in [0.5, 1.2] m
+        assert c1[up] == pytest.approx(c0[up])
+        assert 0.5 <= np.linalg.norm(_horizontal(c1 - c0, up)) <= 1.2
+        # one rigid shift for the whole clip: the donor's motion is kept
+        d = [p.joints for f in out for p in f.people if p.id == 100_005]
+        assert np.allclose(d[1] - d[0], donor[1].people[0].joints - donor[0].people[0].joints)
+    assert frames[0].people[0].id == 0 and len(frames[0].people) == 1  # inputs untouched
+
+
+def test_paste_people_far_keeps_place_and_drops_overlaps():
+    frames = [_frame(i, {0: (0.0, 0.0)}) for i in range(2)]
+    far = [_frame(i, {1: (2.0, 1.0)}) for i in range(2)]
+    out = paste_people(frames, far, np.random.default_rng(1), count=1, near_prob=0.0)
+    assert np.allclose(out[0].people[1].joints, far[0].people[0].joints)
+    overlap = [_frame(i, {1: (0.1, 0.2)}) for i in range(2)]  # 0.22 m away: bodies overlap
+    out = paste_people(frames, overlap, np.random.default_rng(1), count=1, near_prob=0.0)
+    assert [len(f.people) for f in out] == [1, 1]
+    assert paste_people(frames, far, np.random.default_rng(1), count=0) == frames
+
+
+def test_up_axis_snaps_the_mean_body_direction():
+    z_up = [(np.zeros(3), np.array([0.1, 0.2, 0.6]))]
+    assert up_axis(z_up).tolist() == [0.0, 0.0, 1.0]
+    y_down = [(np.zeros(3), np.array([0.1, -0.6, 0.2])), (np.zeros(3), np.array([0.3, 0.1, 0.0]))]
+    assert up_axis(y_down).tolist() == [0.0, -1.0, 0.0]
+    assert up_axis([]).tolist() == [0.0, 0.0, 1.0]
+
+
+def test_paste_people_trains_the_detector_on_close_people(scene):
+    """Through make_clip: the pasted person gets a GT slot and simulated 2D detections."""
+    frames = [scene[i] for i in range(4)]
+    donor = frames[::-1]
+    spec = _spec(detections=SimulatedDetections(noise=DetectionNoise(0, 0, 0, 0, 0)))
+    pasted = paste_people(frames, donor, np.random.default_rng(3), count=5, near_prob=1.0)
+    n_before = len({p.id for f in frames for p in f.people})
+    n_after = len({p.id for f in pasted for p in f.people})
+    assert n_after > n_before
+    clip = make_clip(pasted, spec, np.random.default_rng(0), with_images=False)
+    assert int(clip["gt_mask"][0].sum()) == len(pasted[spec.anchors[0]].people)

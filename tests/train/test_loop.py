@@ -101,6 +101,10 @@ def test_bad_train_settings_are_refused():
         TrainSettings.from_mapping({"optimiser": "adam"})
     with pytest.raises(ConfigError, match=r"train.centre_jitter: must be in \[0, 1\] m"):
         TrainSettings.from_mapping({"centre_jitter": -0.1})
+    with pytest.raises(ConfigError, match="train.paste_people: must be >= 0"):
+        TrainSettings.from_mapping({"paste_people": -1})
+    with pytest.raises(ConfigError, match=r"train.paste_near: must be in \[0, 1\]"):
+        TrainSettings.from_mapping({"paste_near": 1.5})
 
 
 def test_centre_jitter_moves_only_the_tesseract_centres(scene):
@@ -211,6 +215,24 @@ def test_heatmap_model_trains_on_simulated_detections(tmp_path):
     train(cfg, tmp_path / "run")
     losses = _losses(tmp_path / "run")
     assert len(losses) == 12 and losses[12] < 0.8 * losses[1], losses
+
+
+def test_pasting_people_is_for_heatmap_models_only(scene, tmp_path):
+    out = tmp_path / "poses_only"
+    generate_dataset(
+        out,
+        SynthConfig(
+            rig="ring", num_cameras=2, num_people=2, num_frames=4, image_size=(64, 64),
+            images=False, detections=None, seed=3,
+        ),
+    )  # fmt: skip
+    cfg = apply_overrides(
+        _config(out, steps=3, paste_people=2), {"model.variant.input": "heatmaps"}
+    )
+    res = train(cfg, tmp_path / "run")
+    assert res.step == 3 and torch.isfinite(torch.tensor(res.last_loss))
+    with pytest.raises(ConfigError, match="paste_people .* only heatmap-input"):
+        train(_config(scene, paste_people=1), tmp_path / "images")
 
 
 def test_detection_settings_are_checked(scene, tmp_path):

@@ -41,14 +41,20 @@ def _norm(c: int) -> nn.GroupNorm:
 
 
 class ResBlock3d(nn.Module):
-    """Two 3×3×3 convs with GroupNorm and a residual connection."""
+    """Two 3×3×3 convs with GroupNorm and a residual connection.
 
-    def __init__(self, channels: int):
+    With ``identity_init`` the last GroupNorm's scale starts at 0, so the block starts as the
+    identity on non-negative inputs (``relu(x + 0) = x``) and a network grown by it keeps its outputs.
+    """
+
+    def __init__(self, channels: int, *, identity_init: bool = False):
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv3d(channels, channels, 3, padding=1), _norm(channels), nn.ReLU(inplace=True),
             nn.Conv3d(channels, channels, 3, padding=1), _norm(channels),
         )  # fmt: skip
+        if identity_init:
+            nn.init.zeros_(self.body[-1].weight)
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -56,9 +62,13 @@ class ResBlock3d(nn.Module):
 
 
 class CentreNet3d(nn.Module):
-    """Encoder-decoder 3D CNN: (B, C, X, Y, Z) → centre heatmap (B, X, Y, Z) in [0, 1] (X, Y, Z even)."""
+    """Encoder-decoder 3D CNN: (B, C, X, Y, Z) → centre heatmap (B, X, Y, Z) in [0, 1] (X, Y, Z even).
 
-    def __init__(self, in_channels: int, hidden: int, num_blocks: int):
+    ``refine_blocks`` residual blocks run at full resolution after the decoder (identity at init;
+    none: the module has no ``refine`` weights, as checkpoints written before it).
+    """
+
+    def __init__(self, in_channels: int, hidden: int, num_blocks: int, refine_blocks: int = 0):
         super().__init__()
         self.stem = nn.Sequential(
             nn.Conv3d(in_channels, hidden, 3, padding=1), _norm(hidden), nn.ReLU(inplace=True)
@@ -74,6 +84,9 @@ class CentreNet3d(nn.Module):
             _norm(hidden),
             nn.ReLU(inplace=True),
         )
+        self.refine = nn.Sequential(
+            *[ResBlock3d(hidden, identity_init=True) for _ in range(refine_blocks)]
+        )
         self.head = nn.Conv3d(hidden, 1, 1)
         # Start from "almost nobody anywhere" (sigmoid(-4.6) = 0.01) instead of 0.5 everywhere: the
         # first steps then refine peaks instead of pushing a whole volume of 0.5s down to 0.
@@ -81,7 +94,7 @@ class CentreNet3d(nn.Module):
 
     def forward(self, volume: Tensor) -> Tensor:
         skip = self.stem(volume)
-        x = self.up(self.blocks(self.down(skip))) + skip
+        x = self.refine(self.up(self.blocks(self.down(skip))) + skip)
         return torch.sigmoid(self.head(x)[:, 0])  # B×X×Y×Z
 
 
@@ -93,6 +106,7 @@ class PersonDetector(nn.Module):
         grid: the whole-space voxel grid (metres).
         hidden: 3D CNN width.
         num_blocks: residual blocks at half resolution.
+        refine_blocks: residual blocks at full resolution after the decoder.
         fusion_hidden: hidden width of the view-fusion scoring net.
         nms_kernel, max_people, threshold: 3D NMS settings.
     """
@@ -104,6 +118,7 @@ class PersonDetector(nn.Module):
         grid: VoxelGrid,
         hidden: int = 32,
         num_blocks: int = 3,
+        refine_blocks: int = 0,
         fusion_hidden: int = 32,
         nms_kernel: int = 3,
         max_people: int = 10,
@@ -112,7 +127,7 @@ class PersonDetector(nn.Module):
         super().__init__()
         self.grid = grid
         self.fusion = ViewFusion(in_channels, hidden=fusion_hidden)
-        self.net = CentreNet3d(in_channels, hidden, num_blocks)
+        self.net = CentreNet3d(in_channels, hidden, num_blocks, refine_blocks)
         self.nms_kernel = nms_kernel
         self.max_people = max_people
         self.threshold = threshold

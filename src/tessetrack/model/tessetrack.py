@@ -241,6 +241,7 @@ class TesseTrack(nn.Module):
             grid=VoxelGrid(center=vol.center, size=vol.size, shape=vol.shape),
             hidden=config.detector.hidden,
             num_blocks=config.detector.num_blocks,
+            refine_blocks=config.detector.refine_blocks,
             fusion_hidden=vol.fusion_hidden,
             nms_kernel=config.detector.nms_kernel,
             max_people=config.detector.max_people,

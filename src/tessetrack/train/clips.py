@@ -12,7 +12,7 @@ Randomness comes from a ``numpy.random.Generator`` passed in, so a training step
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -26,7 +26,7 @@ from tessetrack.geometry.camera import Camera, project_points
 from tessetrack.losses import ClipTargets
 from tessetrack.model.tessetrack import ClipBatch
 from tessetrack.skeletons import convert_joints, get_joint_set
-from tessetrack.structures import MultiViewFrame
+from tessetrack.structures import MultiViewFrame, PersonPose
 from tessetrack.synth.detections_sim import DetectionNoise
 
 __all__ = [
@@ -36,6 +36,8 @@ __all__ = [
     "person_centres",
     "make_clip",
     "collate_clips",
+    "up_axis",
+    "paste_people",
 ]
 
 
@@ -106,6 +108,149 @@ class ClipSource:
                 f"no run of {length} evenly spaced frames in the dataset", dataset.root
             )
         return cls(dataset, tuple(ok))
+
+
+def up_axis(centres_and_necks: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The world's up direction, snapped to ±x, ±y or ±z, from people's mid-hip → neck vectors.
+
+    Args:
+        centres_and_necks: (mid_hip (3,), neck (3,)) pairs in world units; NaN pairs are ignored.
+
+    Returns:
+        (3,) unit axis; +z when nothing is known. People lie down, roll and cartwheel at times, but
+        the mean over a clip's people points up in every dataset layout we read (z up for Shelf,
+        Campus, Human3.6M; −y for Panoptic).
+    """
+    v = np.zeros(3)
+    for hip, neck in centres_and_necks:
+        d = np.asarray(neck, np.float64) - np.asarray(hip, np.float64)
+        if np.all(np.isfinite(d)):
+            v += d
+    if not np.any(v):
+        return np.array([0.0, 0.0, 1.0])
+    axis = int(np.argmax(np.abs(v)))
+    out = np.zeros(3)
+    out[axis] = np.sign(v[axis])
+    return out
+
+
+def _joints_in(p: PersonPose, src: str, dst: str) -> np.ndarray:
+    j = np.asarray(p.joints, dtype=np.float64)
+    return j if src == dst else convert_joints(j, src, dst)
+
+
+def paste_people(
+    frames: Sequence[MultiViewFrame],
+    donor: Sequence[MultiViewFrame],
+    rng: np.random.Generator,
+    *,
+    count: int,
+    near_prob: float = 0.5,
+    near_range: tuple[float, float] = (0.5, 1.2),
+    min_gap: float = 0.4,
+    id_offset: int = 100_000,
+) -> list[MultiViewFrame]:
+    """Adds up to ``count`` people of another clip (``donor``, same length) to ``frames``.
+
+    Pose-only augmentation of heatmap-input training (the 2D detections are simulated from the GT
+    afterwards, so a pasted person is indistinguishable from a recorded one; images cannot be
+    composited this way). The synthetic training scenes seldom hold two people within a metre of
+    each other, the test scenes and real rigs often do: with probability ``near_prob`` a pasted
+    person is moved horizontally (perpendicular to :func:`up_axis`) so that its centre lies
+    ``near_range`` metres from a person of ``frames`` at the donor's first frame; otherwise it keeps
+    its recorded place. A pasted person whose centre comes within ``min_gap`` metres (horizontally) of
+    a person of ``frames`` at any frame is dropped (bodies would overlap). Pasted ids are the donor's
+    plus ``id_offset · k`` (k = 1, 2, …), so they never collide with the clip's own ids.
+
+    Args:
+        frames, donor: F frames each; ``donor``'s joints are converted to ``frames``' joint set.
+        rng: draws which donor people, where, and the directions.
+        count: people to paste at most (0: ``frames`` unchanged).
+        near_prob, near_range, min_gap: placement, metres (world units).
+        id_offset: see above.
+
+    Returns:
+        New frames (the inputs are not modified).
+    """
+    if len(donor) != len(frames):
+        raise ValueError(f"donor has {len(donor)} frames, the clip {len(frames)}")
+    if count <= 0:
+        return list(frames)
+    js_name = frames[0].joint_set
+    js = get_joint_set(js_name)
+    neck, hip = js.index("neck"), js.index("mid_hip")
+    # per donor id: (F, J, 3) joints (NaN where absent) and scores
+    donor_ids = sorted({p.id for fr in donor for p in fr.people})
+    if not donor_ids:
+        return list(frames)
+    chosen = [donor_ids[i] for i in rng.permutation(len(donor_ids))[:count]]
+    own: list[dict[int, np.ndarray]] = [
+        {p.id: person_centres(_joints_in(p, fr.joint_set, js_name), js_name) for p in fr.people}
+        for fr in frames
+    ]
+    pairs = [
+        (j[hip], j[neck])
+        for fr in (*frames, *donor)
+        for p in fr.people
+        for j in [_joints_in(p, fr.joint_set, js_name)]
+    ]
+    up = up_axis(pairs)
+    flat = np.eye(3) - np.outer(up, up)  # projects onto the floor plane
+    added: list[list[PersonPose]] = [[] for _ in frames]
+    for k, pid in enumerate(chosen, start=1):
+        poses = [next((p for p in fr.people if p.id == pid), None) for fr in donor]
+        joints = [
+            None if p is None else _joints_in(p, fr.joint_set, js_name)
+            for p, fr in zip(poses, donor, strict=True)
+        ]
+        centres = [None if j is None else person_centres(j, js_name) for j in joints]
+        first = next(
+            (i for i, c in enumerate(centres) if c is not None and np.all(np.isfinite(c))), None
+        )
+        if first is None:
+            continue
+        shift = np.zeros(3)
+        if rng.random() < near_prob:
+            anchors = [c for c in own[first].values() if np.all(np.isfinite(c))] or [
+                c for o in own for c in o.values() if np.all(np.isfinite(c))
+            ]
+            if anchors:
+                a = anchors[int(rng.integers(len(anchors)))]
+                direction = flat @ rng.standard_normal(3)
+                if np.linalg.norm(direction) < 1e-9:
+                    direction = flat[:, int(np.argmax(np.diag(flat)))]
+                direction /= np.linalg.norm(direction)
+                target = a + rng.uniform(*near_range) * direction
+                shift = flat @ (target - centres[first])
+        too_close = any(
+            c is not None
+            and any(
+                np.linalg.norm(flat @ (c + shift - o)) < min_gap
+                for o in own[i].values()
+                if np.all(np.isfinite(o))
+            )
+            for i, c in enumerate(centres)
+        )
+        if too_close:
+            continue
+        for i, (p, j) in enumerate(zip(poses, joints, strict=True)):
+            if p is None or j is None:
+                continue
+            scores = p.scores if donor[i].joint_set == js_name else None
+            added[i].append(PersonPose(pid + id_offset * k, j + shift, scores))
+    out = []
+    for fr, extra in zip(frames, added, strict=True):
+        if not extra:
+            out.append(fr)
+            continue
+        mine = tuple(
+            p
+            if fr.joint_set == js_name
+            else PersonPose(p.id, _joints_in(p, fr.joint_set, js_name), None)
+            for p in fr.people
+        )
+        out.append(replace(fr, people=mine + tuple(extra), joint_set=js_name))
+    return out
 
 
 def _load_image(frame: MultiViewFrame, name: str, size: tuple[int, int]) -> np.ndarray:

@@ -53,6 +53,7 @@ from tessetrack.train.clips import (
     SimulatedDetections,
     collate_clips,
     make_clip,
+    paste_people,
 )
 
 __all__ = [
@@ -110,6 +111,12 @@ class TrainSettings:
             inference the tesseracts sit on the detector's centres, which are off by centimetres;
             without jitter the pose head learns that the root lies exactly at the tesseract's
             centre and the matcher sees only perfect positions. 0 (default): exact GT centres.
+        paste_people: heatmap-input (H) models only: each training clip gets 0 … N people of
+            another random training clip added (:func:`~tessetrack.train.clips.paste_people`;
+            their 2D detections are simulated with everyone else's). 0 (default): off.
+        paste_near: probability that a pasted person is placed 0.5–1.2 m from one of the clip's
+            people (the synthetic scenes seldom hold close people; real rigs and the test scenes
+            do, and a detector that never saw them returns one blob for two people).
     """
 
     data: tuple[str, ...] = ()
@@ -141,6 +148,8 @@ class TrainSettings:
     stage: str = "full"
     init_prefixes: tuple[str, ...] = ()
     centre_jitter: float = 0.0
+    paste_people: int = 0
+    paste_near: float = 0.5
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> TrainSettings:
@@ -190,6 +199,10 @@ class TrainSettings:
             raise ConfigError(f"train.lr: must be > 0, got {s.lr}")
         if not 0.0 <= s.centre_jitter <= 1.0:
             raise ConfigError(f"train.centre_jitter: must be in [0, 1] m, got {s.centre_jitter}")
+        if s.paste_people < 0:
+            raise ConfigError(f"train.paste_people: must be >= 0, got {s.paste_people}")
+        if not 0.0 <= s.paste_near <= 1.0:
+            raise ConfigError(f"train.paste_near: must be in [0, 1], got {s.paste_near}")
         for name in s.detection_joint_sets:
             try:
                 get_joint_set(name)
@@ -248,13 +261,22 @@ def _sample_clips(
     rng: np.random.Generator,
     n: int,
     with_images: bool,
+    paste: int = 0,
+    paste_near: float = 0.5,
 ) -> list[dict[str, torch.Tensor]]:
+    """``n`` random clips; with ``paste`` > 0 each gets 0 … ``paste`` people of another clip."""
     clips = []
     for _ in range(n):
         src = sources[int(rng.integers(len(sources)))]
         start = src.starts[int(rng.integers(len(src.starts)))]
         frames = [src.dataset[start + i] for i in range(spec.length)]
         names = sorted(src.dataset.cameras)
+        count = int(rng.integers(paste + 1)) if paste > 0 else 0
+        if count:
+            donor_src = sources[int(rng.integers(len(sources)))]
+            d0 = donor_src.starts[int(rng.integers(len(donor_src.starts)))]
+            donor = [donor_src.dataset[d0 + i] for i in range(spec.length)]
+            frames = paste_people(frames, donor, rng, count=count, near_prob=paste_near)
         clips.append(make_clip(frames, spec, rng, names, with_images=with_images))
     return clips
 
@@ -539,6 +561,11 @@ def train(
                 noise=DetectionNoise(**s.detection_noise),
             ),
         )
+    if s.paste_people and with_images:
+        raise ConfigError(
+            "train.paste_people pastes people's poses into clips: only heatmap-input (H) models "
+            "can use it (their 2D detections are simulated from the poses; images cannot be)"
+        )
     sources = [ClipSource.build(d, spec.length) for d in train_sets]
     params = [p for p in model.parameters() if p.requires_grad]
     if s.optimizer == "adamw":
@@ -690,7 +717,9 @@ def train(
         while step < end and not stop["flag"]:
             t0 = time.monotonic()
             rng = np.random.default_rng([s.seed, step, rank])
-            clips = _sample_clips(sources, spec, rng, s.batch_size, with_images)
+            clips = _sample_clips(
+                sources, spec, rng, s.batch_size, with_images, s.paste_people, s.paste_near
+            )
             batch, targets = collate_clips(clips, teacher_forcing=s.teacher_forcing)
             if s.centre_jitter > 0 and not keypoints_stage:
                 batch = jitter_centres(batch, s.centre_jitter, rng)

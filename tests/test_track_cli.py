@@ -131,3 +131,11 @@ def test_link_option(workdir, tmp_path, capsys):
     code, _, err = _track(workdir, tmp_path / "u.json", capsys, "--link", "nearest")
     assert code == 2 and "tracker.link must be one of model, hungarian" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_no_gate_option(workdir, tmp_path, capsys):
+    """--no-gate runs the learned matcher ungated (the paper's behaviour) over the whole input."""
+    tracks_file = tmp_path / "t.json"
+    code, _, err = _track(workdir, tracks_file, capsys, "--no-gate")
+    assert code == 0, err
+    assert [f.frame for f in load_tracks(tracks_file).frames] == [0, 1, 2, 3]

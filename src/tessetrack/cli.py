@@ -85,6 +85,12 @@ def track(
         help="Linking of people over time: model (the checkpoint's matcher) | hungarian "
         "(Hungarian on pose distance, whatever the matcher).",
     ),
+    gate: bool = typer.Option(
+        True,
+        "--gate/--no-gate",
+        help="The learned matcher may only link detected centres within the model's "
+        "max_distance (default); --no-gate: the matcher alone decides, as in the paper.",
+    ),
 ) -> None:
     """Reconstruct and track everyone's 3D skeleton over a sequence; writes a tracks file."""
     from rich.console import Console
@@ -99,7 +105,7 @@ def track(
     from tessetrack.tracking.online import TrackerConfig
     from tessetrack.tracking.runner import track_to_file
 
-    tracker = TrackerConfig(link=link)  # a bad value: ConfigError, one line
+    tracker = TrackerConfig(link=link, gate=gate)  # a bad value: ConfigError, one line
     with Progress(TextColumn("track"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]}"),
                   TimeRemainingColumn(), transient=True) as bar:  # fmt: skip
         task = bar.add_task("track", total=None, fps="")

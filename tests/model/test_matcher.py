@@ -62,6 +62,28 @@ def test_learned_matcher_empty_sets():
     assert not torch.isnan(out.scores).any()
 
 
+def test_allowed_pairs_gate_the_learned_matcher():
+    """A forbidden pair gets no transport mass and is never assigned; the rows still sum to 1,
+    and allowing every pair changes nothing."""
+    torch.manual_seed(0)
+    m = LearnedMatcher(dim=8, heads=2, layers=2, sinkhorn_iters=100, match_threshold=0.0)
+    d = torch.randn(1, 3, 8)
+    ones = torch.ones(1, 3, dtype=torch.bool)
+    free = m(d, d, ones, ones)
+    same = m(d, d, ones, ones, allowed=torch.ones(1, 3, 3, dtype=torch.bool))
+    assert torch.equal(free.matches0, same.matches0)
+    assert torch.allclose(free.log_P, same.log_P)
+    allowed = torch.ones(1, 3, 3, dtype=torch.bool)
+    j = int(free.matches0[0, 0])
+    assert j >= 0  # the free matcher pairs row 0 somewhere (threshold 0)
+    allowed[0, 0, j] = False
+    gated = m(d, d, ones, ones, allowed=allowed)
+    assert gated.log_P[0, 0, j] == -torch.inf and gated.matches0[0, 0] != j
+    assert torch.allclose(gated.log_P[0, :3].exp().sum(-1), torch.ones(3), atol=1e-3)
+    nothing = m(d, d, ones, ones, allowed=torch.zeros(1, 3, 3, dtype=torch.bool))
+    assert (nothing.matches0 == -1).all() and torch.isfinite(nothing.log_P[0, :3, 3]).all()
+
+
 def test_hungarian_match_with_gate():
     # 2 persons at t, 3 at t+Δt (J = 1 joint). Person 0 moved 0.1 m; person 1 jumped 2 m (gated out).
     p0 = torch.tensor([[[[0.0, 0.0, 1.0]], [[3.0, 0.0, 1.0]]]])

@@ -61,6 +61,30 @@ def test_ids_survive_a_crossing_with_identity_descriptors():
     assert len(ids_of_a) == 1 and len(ids_of_b) == 1 and ids_of_a != ids_of_b
 
 
+def test_distance_gate_stops_the_learned_link_swapping_far_people():
+    """Two people 3 m apart with swapped (stub) descriptors: ungated, the learned link swaps their
+    IDs; gated at 0.5 m between detected centres, each keeps its own."""
+    from tessetrack.model.matcher import LearnedMatcher
+    from tessetrack.tracking.online import descriptor_link
+
+    torch.manual_seed(0)
+    matcher = LearnedMatcher(dim=4, heads=2, layers=2, sinkhorn_iters=50).eval()
+    for p in matcher.gnn.parameters():  # an identity GNN: scores are the descriptor dot products
+        torch.nn.init.zeros_(p)
+    matcher.gnn.final_proj.weight.data = 4.0 * torch.eye(4)
+    a, b = torch.tensor([0.0, 0.0, 1.0]), torch.tensor([3.0, 0.0, 1.0])
+    da, db = torch.eye(4)[0], torch.eye(4)[1]
+    prev = [Observation(_pose(a.numpy()), descriptor=da, position=a),
+            Observation(_pose(b.numpy()), descriptor=db, position=b)]  # fmt: skip
+    step = torch.tensor([0.05, 0.0, 0.0])
+    cur = [Observation(_pose((a + step).numpy()), descriptor=db, position=a + step),
+           Observation(_pose((b + step).numpy()), descriptor=da, position=b + step)]  # fmt: skip
+    assert descriptor_link(matcher)(prev, cur).tolist() == [1, 0]  # swapped by the descriptors
+    assert descriptor_link(matcher, 0.5)(prev, cur).tolist() == [0, 1]
+    with pytest.raises(ValueError, match="needs a position"):
+        descriptor_link(matcher, 0.5)([Observation(_pose(a.numpy()), descriptor=da)], cur)
+
+
 def test_births_deaths_and_reidentification_within_gap():
     tracker = OnlineTracker(pose_distance_link(max_distance=0.3), TrackerConfig(max_gap=3))
     a = _pose(np.zeros(3))

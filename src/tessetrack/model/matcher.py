@@ -124,6 +124,11 @@ class AttentionGNN(nn.Module):
 # --- top modules ---------------------------------------------------------------------------------
 
 
+#: Score of a pair ``allowed`` rules out: far below any learned score, finite (Sinkhorn's log-sum-exp
+#: stays well defined for a row or column with no allowed pair).
+_FORBIDDEN = -1.0e4
+
+
 class LearnedMatcher(nn.Module):
     """Attention GNN + inner-product scores + dustbin + Sinkhorn (variant D).
 
@@ -183,9 +188,16 @@ class LearnedMatcher(nn.Module):
         mask1: Tensor,
         pos0: Tensor | None = None,
         pos1: Tensor | None = None,
+        allowed: Tensor | None = None,
     ) -> MatchOutput:
         """desc0 (B, N, D) at t, desc1 (B, M, D) at t+Δt, masks (B, N)/(B, M) bool, and with
-        ``position_encoding`` the centres pos0 (B, N, 3) / pos1 (B, M, 3) in metres → :class:`MatchOutput`."""
+        ``position_encoding`` the centres pos0 (B, N, 3) / pos1 (B, M, 3) in metres → :class:`MatchOutput`.
+
+        ``allowed`` (B, N, M) bool, optional: pairs that may match at all (e.g. a gate on the
+        distance between centres at inference). The others get no transport mass: their score is
+        set far below every other before Sinkhorn, so their rows' and columns' mass goes to the
+        allowed pairs or the dustbins, and they can never be assigned.
+        """
         if self.position_encoder is not None:
             if pos0 is None or pos1 is None:
                 raise ValueError("this matcher encodes positions: pass pos0 and pos1 (centres, m)")
@@ -193,13 +205,19 @@ class LearnedMatcher(nn.Module):
             desc1 = desc1 + self._encode(pos1, desc1.dtype)
         f0, f1 = self.gnn(desc0, desc1, mask0, mask1)
         scores = torch.einsum("bnd,bmd->bnm", f0, f1) * self.scale  # S_ij = <f_i^t, f_j^{t+Δt}>
+        ot_scores = scores.float()
+        if allowed is not None:
+            ot_scores = ot_scores.masked_fill(~allowed, _FORBIDDEN)
         log_p = log_optimal_transport(
-            scores.float(),
+            ot_scores,
             self.dustbin.float(),
             iters=self.sinkhorn_iters,
             row_mask=mask0,
             col_mask=mask1,
         )
+        if allowed is not None:  # exp(-1e4) underflows to 0 already; make it exact
+            log_p = log_p.clone()
+            log_p[:, :-1, :-1] = log_p[:, :-1, :-1].masked_fill(~allowed, -math.inf)
         matches0, matches1 = assign(log_p, threshold=self.match_threshold)
         matches0 = matches0.masked_fill(~mask0, -1)
         matches1 = matches1.masked_fill(~mask1, -1)

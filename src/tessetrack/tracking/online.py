@@ -50,12 +50,16 @@ class TrackerConfig:
             variants, Hungarian on poses for G, Hungarian on poses without merge for the others)
             or ``hungarian`` (Hungarian on the poses' mean joint distance, gated at the model's
             ``max_distance``, whatever the model's matcher; the learned merge still runs).
+        gate: the learned matcher may only link detected centres within the model's
+            ``max_distance`` of each other (:func:`descriptor_link`; ours, not in the paper). False:
+            the matcher alone decides, as in the paper.
     """
 
     max_gap: int = 30
     history: int = 5
     min_detection_score: float = 0.0
     link: str = "model"
+    gate: bool = True
 
     def __post_init__(self) -> None:
         if self.max_gap < 0:
@@ -146,9 +150,17 @@ def pose_distance_link(max_distance: float = 0.5) -> LinkFn:
     return link
 
 
-def descriptor_link(matcher: torch.nn.Module) -> LinkFn:
+def descriptor_link(matcher: torch.nn.Module, max_distance: float | None = None) -> LinkFn:
     """Learned matching (variant D): ``matcher(desc0 (1,N,D), desc1 (1,M,D), mask0, mask1)`` must return
-    an object with ``matches0`` (1, N), e.g. :class:`tessetrack.model.matcher.LearnedMatcher`."""
+    an object with ``matches0`` (1, N), e.g. :class:`tessetrack.model.matcher.LearnedMatcher`.
+
+    ``max_distance`` (metres, optional; ours, not in the paper): a gate on the distance between the
+    observations' ``position`` (detected centres). Pairs farther apart are passed to the matcher as
+    not ``allowed``, so Sinkhorn spreads their mass over the remaining pairs and the dustbins: the
+    matcher can no longer swap two people metres apart whose descriptors look alike, which the
+    heatmap-input models, seeing no appearance, otherwise do. The Hungarian link gates at the same
+    distance (on mean joint distance).
+    """
 
     @torch.no_grad()
     def link(prev: Sequence[Observation], cur: Sequence[Observation]) -> np.ndarray:
@@ -160,15 +172,23 @@ def descriptor_link(matcher: torch.nn.Module) -> LinkFn:
         d1 = torch.stack([o.descriptor for o in cur])[None]  # 1×M×D
         m0 = torch.ones(d0.shape[:2], dtype=torch.bool, device=d0.device)
         m1 = torch.ones(d1.shape[:2], dtype=torch.bool, device=d1.device)
-        pos: tuple[torch.Tensor, ...] = ()
-        if getattr(matcher, "position_encoder", None) is not None:
+        encodes = getattr(matcher, "position_encoder", None) is not None
+        pos0 = pos1 = allowed = None
+        if encodes or max_distance is not None:
             if any(o.position is None for o in (*prev, *cur)):
-                raise ValueError("this matcher encodes positions: every observation needs one")
-            pos = (
-                torch.stack([o.position for o in prev])[None],  # 1×N×3
-                torch.stack([o.position for o in cur])[None],  # 1×M×3
-            )
-        return matcher(d0, d1, m0, m1, *pos).matches0[0].cpu().numpy().astype(np.int64)
+                why = "encodes positions" if encodes else "is gated on distance"
+                raise ValueError(f"this matcher {why}: every observation needs a position")
+            p0 = torch.stack([torch.as_tensor(o.position) for o in prev])[None]  # 1×N×3
+            p1 = torch.stack([torch.as_tensor(o.position) for o in cur])[None]  # 1×M×3
+            if encodes:
+                pos0, pos1 = p0.to(d0.device), p1.to(d1.device)
+            if max_distance is not None:
+                gap = torch.linalg.vector_norm(p0[:, :, None] - p1[:, None], dim=-1)  # 1×N×M
+                allowed = (gap <= max_distance).to(d0.device)
+        pos = (pos0, pos1) if encodes else ()
+        kw = {"allowed": allowed} if allowed is not None else {}
+        out = matcher(d0, d1, m0, m1, *pos, **kw)
+        return out.matches0[0].cpu().numpy().astype(np.int64)
 
     return link
 

@@ -227,7 +227,8 @@ class SequenceRunner:
 
     def _link(self) -> LinkFn:
         if self._learned_link:
-            return descriptor_link(self.model.matcher)
+            gate = self.model.max_distance if self.tracker_config.gate else None
+            return descriptor_link(self.model.matcher, gate)
         return pose_distance_link(self.model.max_distance)
 
     def _frame_entry(self, frame: MultiViewFrame, names: Sequence[str]) -> _FrameEntry:

@@ -11,6 +11,7 @@ folder on ``sys.path``).
 
 from __future__ import annotations
 
+import argparse
 import csv
 import dataclasses
 import json
@@ -150,6 +151,17 @@ def add_scene_arguments(ap: Any, name: str) -> None:
     ap.add_argument("--out", default=str(RESULTS), help="results folder")
     ap.add_argument("--device", default="cpu", help="cpu | cuda")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ap.add_argument("--link", default="model", choices=["model", "hungarian"],
+                    help="linking over time: the checkpoint's matcher or Hungarian on poses")  # fmt: skip
+    ap.add_argument("--gate", action=argparse.BooleanOptionalAction, default=True,
+                    help="gate the learned matcher on centre distance (--no-gate: the paper's)")  # fmt: skip
+
+
+def tracker_config(args: Any) -> Any:
+    """The :class:`~tessetrack.tracking.online.TrackerConfig` of ``--link`` / ``--gate``."""
+    from tessetrack.tracking.online import TrackerConfig
+
+    return TrackerConfig(link=args.link, gate=args.gate)
 
 
 def models_and_ground_truth(args: Any) -> tuple[dict[str, str], Tracks]:
@@ -169,8 +181,11 @@ def track_and_score(
     cameras: Sequence[str] | None = None,
     device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
+    tracker: Any = None,
 ) -> dict[str, Any]:
     """Track the frames of ``gt`` in ``test_dir`` with ``checkpoint`` and score them (mpjpe, mot3d).
+
+    ``tracker``: a :class:`~tessetrack.tracking.online.TrackerConfig` (default settings: None).
 
     Heatmap-input checkpoints read the scene's simulated OpenPose detections
     (``test_dir/detections``), image models its images. Only the frames ``gt`` holds are tracked
@@ -203,6 +218,7 @@ def track_and_score(
             cameras=cameras,
             device=device,
             progress=progress,
+            tracker=tracker,
         )
         wall = time.perf_counter() - t0
         pred = load_tracks(out)

@@ -37,6 +37,7 @@ from _common import (
     models_and_ground_truth,
     progress_bar,
     track_and_score,
+    tracker_config,
     wide_console,
     write_rows,
 )
@@ -98,6 +99,7 @@ def main() -> None:
                 gt,
                 device=args.device,
                 progress=lambda done, _total: bar.update(frames, completed=done),
+                tracker=tracker_config(args),
             )
             rows.append({"model": name, **row, "checkpoint": checkpoint})
             bar.advance(overall)

@@ -45,6 +45,7 @@ from _common import (
     progress_bar,
     spread_subsets,
     track_and_score,
+    tracker_config,
     wide_console,
     write_rows,
 )
@@ -154,6 +155,7 @@ def main() -> None:
                         cameras=cams,
                         device=args.device,
                         progress=lambda done, _total: bar.update(frames, completed=done),
+                        tracker=tracker_config(args),
                     )
                     rows.append({"model": name, "views": k, "cameras": " ".join(cams), **row})
                     bar.advance(overall)

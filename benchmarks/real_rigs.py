@@ -36,7 +36,12 @@ from tessetrack.tracking.runner import track_to_file
 
 
 def run_one(
-    name: str, input_dir: str, checkpoint: str, detections: str | None, link: str = "model"
+    name: str,
+    input_dir: str,
+    checkpoint: str,
+    detections: str | None,
+    link: str = "model",
+    gate: bool = True,
 ) -> dict:
     """Track ``input_dir`` with ``checkpoint`` and score PCP against its ground truth."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -48,7 +53,7 @@ def run_one(
             checkpoint=checkpoint,
             detections=detections,
             detections_format="openpose" if detections else None,
-            tracker=TrackerConfig(link=link),
+            tracker=TrackerConfig(link=link, gate=gate),
         )
         seconds = time.perf_counter() - t0
         pred = load_tracks(out)
@@ -77,6 +82,8 @@ def main() -> None:
     ap.add_argument("--real", help="real dataset folder (actorsGT.mat, calibration, pred_*.pkl)")
     ap.add_argument("--link", default="model", choices=["model", "hungarian"],
                     help="linking over time: the checkpoint's matcher or Hungarian on poses")  # fmt: skip
+    ap.add_argument("--gate", action=argparse.BooleanOptionalAction, default=True,
+                    help="gate the learned matcher on centre distance (--no-gate: the paper's)")  # fmt: skip
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
 
@@ -89,10 +96,11 @@ def main() -> None:
                 args.checkpoint,
                 str(Path(args.synthetic) / "detections"),
                 args.link,
+                args.gate,
             )
         )
     if args.real:
-        rows.append(run_one("real sample", args.real, args.checkpoint, None, args.link))
+        rows.append(run_one("real sample", args.real, args.checkpoint, None, args.link, args.gate))
     if not rows:
         ap.error("give --synthetic and/or --real")
 
@@ -119,7 +127,13 @@ def main() -> None:
         w.writerows(rows)
     stem.with_suffix(".json").write_text(
         json.dumps(
-            {"rig": args.rig, "checkpoint": args.checkpoint, "link": args.link, "rows": rows},
+            {
+                "rig": args.rig,
+                "checkpoint": args.checkpoint,
+                "link": args.link,
+                "gate": args.gate,
+                "rows": rows,
+            },
             indent=2,
         )
         + "\n"

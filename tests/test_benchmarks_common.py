@@ -66,3 +66,15 @@ def test_ground_truth_area_keeps_the_people_inside(tmp_path):
         assert len(common.ground_truth(tmp_path).frames[0].people) == 2
         with pytest.raises(ValueError, match="--area"):
             common.ground_truth(tmp_path, area=0.0)
+
+
+def test_link_and_gate_arguments_make_the_tracker_config():
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    common.add_scene_arguments(ap, "x")
+    base = ["--test", "t", "--model", "a=b"]
+    cfg = common.tracker_config(ap.parse_args(base))
+    assert (cfg.link, cfg.gate) == ("model", True)
+    cfg = common.tracker_config(ap.parse_args([*base, "--link", "hungarian", "--no-gate"]))
+    assert (cfg.link, cfg.gate) == ("hungarian", False)

@@ -2,16 +2,17 @@
 # Generates the synthetic training / validation scenes of the `detections-<rig>` models: DeepMimic
 # motion in a real rig's cameras (shelf, campus or panoptic), poses and cameras only (no images: the
 # models learn from 2D detections simulated from these poses at every training clip).
-# Usage: [N_TRAIN=8] [LIMB_MIX=0] scripts/make_detections_data.sh RIG [OUT]
-#   (run from the repository root; ~1 min per rig for the default 8 training scenes)
-#   N_TRAIN   training scenes (seeds 0 .. N_TRAIN-1, 1-4 people, 600 frames); default 8.
+# Usage: [N_TRAIN=16] [LIMB_MIX=0.5] scripts/make_detections_data.sh RIG [OUT]
+#   (run from the repository root; ~1 min per rig for the default 16 training scenes)
+#   N_TRAIN   training scenes (seeds 0 .. N_TRAIN-1, 1-4 people, 600 frames); default 16 (the
+#             shipped recipes, configs/detections-<rig>.yaml).
 #   LIMB_MIX  probability that a training motion segment takes its arms / spine from another clip
-#             (`tessetrack synth --limb-mix`); default 0 = the unmixed data. Val / test stay unmixed.
+#             (`tessetrack synth --limb-mix`); default 0.5; 0 = the unmixed data. Val / test stay unmixed.
 set -euo pipefail
-rig=${1:?usage: [N_TRAIN=8] [LIMB_MIX=0] make_detections_data.sh shelf|campus|panoptic [OUT]}
+rig=${1:?usage: [N_TRAIN=16] [LIMB_MIX=0.5] make_detections_data.sh shelf|campus|panoptic [OUT]}
 out=${2:-runs/dets}
-n_train=${N_TRAIN:-8}
-limb_mix=${LIMB_MIX:-0}
+n_train=${N_TRAIN:-16}
+limb_mix=${LIMB_MIX:-0.5}
 if ! [[ $n_train =~ ^[0-9]+$ ]] || ((n_train < 1 || n_train > 100)); then
   echo "N_TRAIN must be an integer in 1..100 (seeds 100 and 200 are val / test), got '$n_train'" >&2
   exit 2

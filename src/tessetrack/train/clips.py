@@ -179,7 +179,6 @@ def paste_people(
     js_name = frames[0].joint_set
     js = get_joint_set(js_name)
     neck, hip = js.index("neck"), js.index("mid_hip")
-    # per donor id: (F, J, 3) joints (NaN where absent) and scores
     donor_ids = sorted({p.id for fr in donor for p in fr.people})
     if not donor_ids:
         return list(frames)

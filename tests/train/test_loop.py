@@ -198,9 +198,10 @@ def test_warm_start_from_another_run(scene, tmp_path):
         train(other, tmp_path / "c")
 
 
-def test_heatmap_model_trains_on_simulated_detections(tmp_path):
-    # Variant H with the temporal tesseract: no images at all, 2D detections simulated per clip.
-    out = tmp_path / "poses_only"
+@pytest.fixture(scope="module")
+def poses_only(tmp_path_factory):
+    """The ``scene`` fixture's rig and people without images (for heatmap-input models)."""
+    out = tmp_path_factory.mktemp("synth") / "poses_only"
     generate_dataset(
         out,
         SynthConfig(
@@ -208,8 +209,13 @@ def test_heatmap_model_trains_on_simulated_detections(tmp_path):
             images=False, detections=None, seed=3,
         ),
     )  # fmt: skip
+    return out
+
+
+def test_heatmap_model_trains_on_simulated_detections(poses_only, tmp_path):
+    # Variant H with the temporal tesseract: no images at all, 2D detections simulated per clip.
     cfg = apply_overrides(
-        _config(out, steps=12, detection_noise={"false_positives_per_image": 0.0}),
+        _config(poses_only, steps=12, detection_noise={"false_positives_per_image": 0.0}),
         {"model.variant.input": "heatmaps"},
     )
     train(cfg, tmp_path / "run")
@@ -217,17 +223,9 @@ def test_heatmap_model_trains_on_simulated_detections(tmp_path):
     assert len(losses) == 12 and losses[12] < 0.8 * losses[1], losses
 
 
-def test_pasting_people_is_for_heatmap_models_only(scene, tmp_path):
-    out = tmp_path / "poses_only"
-    generate_dataset(
-        out,
-        SynthConfig(
-            rig="ring", num_cameras=2, num_people=2, num_frames=4, image_size=(64, 64),
-            images=False, detections=None, seed=3,
-        ),
-    )  # fmt: skip
+def test_pasting_people_is_for_heatmap_models_only(scene, poses_only, tmp_path):
     cfg = apply_overrides(
-        _config(out, steps=3, paste_people=2), {"model.variant.input": "heatmaps"}
+        _config(poses_only, steps=3, paste_people=2), {"model.variant.input": "heatmaps"}
     )
     res = train(cfg, tmp_path / "run")
     assert res.step == 3 and torch.isfinite(torch.tensor(res.last_loss))

@@ -151,6 +151,11 @@ def add_scene_arguments(ap: Any, name: str) -> None:
     ap.add_argument("--out", default=str(RESULTS), help="results folder")
     ap.add_argument("--device", default="cpu", help="cpu | cuda")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    add_link_arguments(ap)
+
+
+def add_link_arguments(ap: Any) -> None:
+    """``--link`` and ``--gate/--no-gate``: how people are linked over time (see :func:`tracker_config`)."""
     ap.add_argument("--link", default="model", choices=["model", "hungarian"],
                     help="linking over time: the checkpoint's matcher or Hungarian on poses")  # fmt: skip
     ap.add_argument("--gate", action=argparse.BooleanOptionalAction, default=True,

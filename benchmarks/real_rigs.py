@@ -24,15 +24,18 @@ import json
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from _common import RESULTS
+from _common import RESULTS, add_link_arguments, tracker_config
 from rich.console import Console
 from rich.table import Table
 
 from tessetrack.eval.evaluate import evaluate, load_ground_truth
 from tessetrack.io.tracks import load_tracks
-from tessetrack.tracking.online import TrackerConfig
 from tessetrack.tracking.runner import track_to_file
+
+if TYPE_CHECKING:
+    from tessetrack.tracking.online import TrackerConfig
 
 
 def run_one(
@@ -40,8 +43,7 @@ def run_one(
     input_dir: str,
     checkpoint: str,
     detections: str | None,
-    link: str = "model",
-    gate: bool = True,
+    tracker: TrackerConfig | None = None,
 ) -> dict:
     """Track ``input_dir`` with ``checkpoint`` and score PCP against its ground truth."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -53,7 +55,7 @@ def run_one(
             checkpoint=checkpoint,
             detections=detections,
             detections_format="openpose" if detections else None,
-            tracker=TrackerConfig(link=link, gate=gate),
+            tracker=tracker,
         )
         seconds = time.perf_counter() - t0
         pred = load_tracks(out)
@@ -80,10 +82,7 @@ def main() -> None:
     ap.add_argument("--checkpoint", required=True, help="shipped name or .safetensors path")
     ap.add_argument("--synthetic", help="synthetic test scene in the rig (with detections/)")
     ap.add_argument("--real", help="real dataset folder (actorsGT.mat, calibration, pred_*.pkl)")
-    ap.add_argument("--link", default="model", choices=["model", "hungarian"],
-                    help="linking over time: the checkpoint's matcher or Hungarian on poses")  # fmt: skip
-    ap.add_argument("--gate", action=argparse.BooleanOptionalAction, default=True,
-                    help="gate the learned matcher on centre distance (--no-gate: the paper's)")  # fmt: skip
+    add_link_arguments(ap)
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
 
@@ -95,12 +94,11 @@ def main() -> None:
                 args.synthetic,
                 args.checkpoint,
                 str(Path(args.synthetic) / "detections"),
-                args.link,
-                args.gate,
+                tracker_config(args),
             )
         )
     if args.real:
-        rows.append(run_one("real sample", args.real, args.checkpoint, None, args.link, args.gate))
+        rows.append(run_one("real sample", args.real, args.checkpoint, None, tracker_config(args)))
     if not rows:
         ap.error("give --synthetic and/or --real")
 

@@ -173,7 +173,8 @@ def descriptor_link(matcher: torch.nn.Module, max_distance: float | None = None)
         m0 = torch.ones(d0.shape[:2], dtype=torch.bool, device=d0.device)
         m1 = torch.ones(d1.shape[:2], dtype=torch.bool, device=d1.device)
         encodes = getattr(matcher, "position_encoder", None) is not None
-        pos0 = pos1 = allowed = None
+        pos: tuple[torch.Tensor, ...] = ()
+        kw: dict[str, torch.Tensor] = {}
         if encodes or max_distance is not None:
             if any(o.position is None for o in (*prev, *cur)):
                 why = "encodes positions" if encodes else "is gated on distance"
@@ -181,12 +182,10 @@ def descriptor_link(matcher: torch.nn.Module, max_distance: float | None = None)
             p0 = torch.stack([torch.as_tensor(o.position) for o in prev])[None]  # 1×N×3
             p1 = torch.stack([torch.as_tensor(o.position) for o in cur])[None]  # 1×M×3
             if encodes:
-                pos0, pos1 = p0.to(d0.device), p1.to(d1.device)
+                pos = (p0.to(d0.device), p1.to(d1.device))
             if max_distance is not None:
                 gap = torch.linalg.vector_norm(p0[:, :, None] - p1[:, None], dim=-1)  # 1×N×M
-                allowed = (gap <= max_distance).to(d0.device)
-        pos = (pos0, pos1) if encodes else ()
-        kw = {"allowed": allowed} if allowed is not None else {}
+                kw["allowed"] = (gap <= max_distance).to(d0.device)
         out = matcher(d0, d1, m0, m1, *pos, **kw)
         return out.matches0[0].cpu().numpy().astype(np.int64)
 

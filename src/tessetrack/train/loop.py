@@ -40,6 +40,7 @@ from tessetrack.errors import CheckpointError, ConfigError
 from tessetrack.losses import ClipTargets, LossTerms, keypoint_loss, total_loss
 from tessetrack.model.tessetrack import ClipBatch, TesseTrack, build_model
 from tessetrack.skeletons import get_joint_set
+from tessetrack.structures import MultiViewFrame
 from tessetrack.synth.detections_sim import DetectionNoise
 from tessetrack.train.checkpoints import (
     config_differences,
@@ -255,6 +256,15 @@ def _open(paths: Sequence[str]) -> list[MultiViewDataset]:
     return [open_dataset(p) for p in paths]
 
 
+def _random_clip_frames(
+    sources: Sequence[ClipSource], length: int, rng: np.random.Generator
+) -> tuple[ClipSource, list[MultiViewFrame]]:
+    """A random source and ``length`` consecutive frames of it from a random start."""
+    src = sources[int(rng.integers(len(sources)))]
+    start = src.starts[int(rng.integers(len(src.starts)))]
+    return src, [src.dataset[start + i] for i in range(length)]
+
+
 def _sample_clips(
     sources: Sequence[ClipSource],
     spec: ClipSpec,
@@ -267,15 +277,11 @@ def _sample_clips(
     """``n`` random clips; with ``paste`` > 0 each gets 0 … ``paste`` people of another clip."""
     clips = []
     for _ in range(n):
-        src = sources[int(rng.integers(len(sources)))]
-        start = src.starts[int(rng.integers(len(src.starts)))]
-        frames = [src.dataset[start + i] for i in range(spec.length)]
+        src, frames = _random_clip_frames(sources, spec.length, rng)
         names = sorted(src.dataset.cameras)
         count = int(rng.integers(paste + 1)) if paste > 0 else 0
         if count:
-            donor_src = sources[int(rng.integers(len(sources)))]
-            d0 = donor_src.starts[int(rng.integers(len(donor_src.starts)))]
-            donor = [donor_src.dataset[d0 + i] for i in range(spec.length)]
+            _, donor = _random_clip_frames(sources, spec.length, rng)
             frames = paste_people(frames, donor, rng, count=count, near_prob=paste_near)
         clips.append(make_clip(frames, spec, rng, names, with_images=with_images))
     return clips

@@ -160,6 +160,41 @@ def test_keypoint_loss_hand():
     assert float(keypoint_loss(pred, kp, mask, sigma=1.0)) == pytest.approx(0.0, abs=1e-12)
 
 
+def test_keypoint_focal_loss_hand():
+    # 1 view, 1 joint at the centre of pixel (0, 0) of a 1×2 map; sigma 1: targets (1, e^-0.5)
+    kp = torch.tensor([0.25, 0.5]).view(1, 1, 1, 1, 1, 2)
+    mask = torch.ones(1, 1, 1, 1, 1, dtype=torch.bool)
+    pred = torch.tensor([0.8, 0.3]).view(1, 1, 1, 1, 1, 2)
+    pos = -((1 - 0.8) ** 2) * math.log(0.8)
+    neg = -((1 - math.exp(-0.5)) ** 4) * 0.3**2 * math.log(1 - 0.3)
+    got = float(keypoint_loss(pred, kp, mask, sigma=1.0, kind="focal"))
+    assert got == pytest.approx(pos + neg, rel=1e-6)  # one joint drawn: divided by 1
+    # a joint off the pixel centre is drawn at the centre of the pixel holding it: same loss
+    kp_off = torch.tensor([0.1, 0.9]).view(1, 1, 1, 1, 1, 2)
+    assert float(keypoint_loss(pred, kp_off, mask, sigma=1.0, kind="focal")) == pytest.approx(got)
+    # a perfect prediction costs ~0 (clamped at 1e-4), an all-zero one costs ≈ -log(1e-4)
+    perfect = torch.tensor([1.0, 0.0]).view(1, 1, 1, 1, 1, 2)
+    assert float(keypoint_loss(perfect, kp, mask, sigma=1.0, kind="focal")) < 1e-6
+    zero = torch.zeros(1, 1, 1, 1, 1, 2)
+    assert float(keypoint_loss(zero, kp, mask, sigma=1.0, kind="focal")) == pytest.approx(
+        -((1 - 1e-4) ** 2) * math.log(1e-4), rel=1e-4
+    )
+    with pytest.raises(ValueError, match="unknown keypoint loss"):
+        keypoint_loss(pred, kp, mask, sigma=1.0, kind="l1")
+
+
+def test_keypoint_focal_loss_keeps_its_gradient_where_the_mse_loses_it():
+    # the failure it fixes: a sigmoid head at p ≈ 0.01 on a missed joint
+    kp = torch.tensor([0.25, 0.5]).view(1, 1, 1, 1, 1, 2)
+    mask = torch.ones(1, 1, 1, 1, 1, dtype=torch.bool)
+    grads = {}
+    for kind in ("mse", "focal"):
+        logit = torch.full((1, 1, 1, 1, 1, 2), -4.6, requires_grad=True)
+        keypoint_loss(torch.sigmoid(logit), kp, mask, sigma=1.0, kind=kind).backward()
+        grads[kind] = -float(logit.grad[..., 0])  # pull up at the joint's pixel
+    assert grads["mse"] < 0.03 and grads["focal"] > 0.9
+
+
 def test_keypoint_loss_enters_the_total_with_its_weight():
     from tessetrack.config import apply_overrides, preset
 
@@ -169,3 +204,5 @@ def test_keypoint_loss_enters_the_total_with_its_weight():
         apply_overrides(preset("cpu-small"), {"loss.keypoint_2d": 1.0})
     with pytest.raises(ConfigError, match="feature-input"):
         apply_overrides(preset("cpu-small", "HI"), {"model.backbone.keypoint_head": True})
+    with pytest.raises(ConfigError, match="keypoint_loss"):
+        apply_overrides(preset("cpu-small"), {"loss.keypoint_loss": "l1"})

@@ -86,9 +86,10 @@ class BackboneConfig:
     """Image backbone (§3.1): HRNet-W32 whose highest-resolution branch goes through one 1×1 conv to R channels.
 
     Attributes:
-        name: ``"hrnet_w32"`` (paper) or ``"small"`` (a few strided convs, CPU friendly).
+        name: ``"hrnet_w32"`` (paper), ``"small"`` (a few strided convs, CPU friendly) or ``"unet"``
+            (a small encoder-decoder down to 1/32: CPU-sized, sees the whole view).
         channels: R, channels of the feature map cast into voxels (paper: 32).
-        small_width: base width of the ``small`` backbone.
+        small_width: base width of the ``small`` and ``unet`` backbones.
         small_dilations: the ``small`` backbone's residual blocks, one dilation each; (1, 1) is the
             original, (2, 4) widens what each feature sees from ~40 to ~100 px at the same cost.
         weights: optional LOCAL file (``.safetensors`` or a ``state_dict`` file) with pretrained weights.
@@ -273,6 +274,8 @@ class LossConfig:
             ``model.backbone.keypoint_head``; 0 = off, the paper's loss): squared error summed over
             the feature-map pixels, averaged over anchors, present views and joints.
         keypoint_sigma: sigma of its Gaussian targets, feature-map pixels.
+        keypoint_loss: ``"mse"`` (that squared error) or ``"focal"`` (CenterNet's focal loss, which
+            keeps learning where the sigmoid head predicts ~0; see :func:`tessetrack.losses.keypoint_loss`).
     """
 
     alpha: float = 1.0
@@ -283,6 +286,7 @@ class LossConfig:
     detection_reduction: str = "sum"
     keypoint_2d: float = 0.0
     keypoint_sigma: float = 2.0
+    keypoint_loss: str = "mse"
 
 
 @dataclass(frozen=True)
@@ -573,9 +577,9 @@ def validate(cfg: Config) -> Config:
         "must be 'learned' or 'average'",
     )
     _check(
-        m.backbone.name in ("hrnet_w32", "small"),
+        m.backbone.name in ("hrnet_w32", "small", "unet"),
         "model.backbone.name",
-        "must be 'hrnet_w32' or 'small'",
+        "must be 'hrnet_w32', 'small' or 'unet'",
     )
     _check(m.backbone.channels > 0, "model.backbone.channels", "must be positive")
     _check(m.backbone.small_width > 0, "model.backbone.small_width", "must be positive")
@@ -620,6 +624,8 @@ def validate(cfg: Config) -> Config:
     _check(cfg.loss.l1_scale > 0, "loss.l1_scale", "must be positive")
     _check(cfg.loss.keypoint_2d >= 0, "loss.keypoint_2d", "must be >= 0")
     _check(cfg.loss.keypoint_sigma > 0, "loss.keypoint_sigma", "must be positive")
+    _check(cfg.loss.keypoint_loss in ("mse", "focal"), "loss.keypoint_loss",
+           "must be 'mse' or 'focal'")  # fmt: skip
     _check(cfg.loss.keypoint_2d == 0 or m.backbone.keypoint_head, "loss.keypoint_2d",
            "needs model.backbone.keypoint_head: true (the head the 2D loss trains)")  # fmt: skip
     _check(not m.backbone.keypoint_head or m.variant.input == "features",

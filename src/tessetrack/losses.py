@@ -234,24 +234,46 @@ def keypoint_targets(
     return render_detection_heatmaps(kp, (h, w), sigma)
 
 
-def keypoint_loss(heatmaps: Tensor, keypoints: Tensor, mask: Tensor, sigma: float) -> Tensor:
-    """Squared error of 2D joint heatmaps, summed over pixels, averaged over the present views × joints.
+def keypoint_loss(
+    heatmaps: Tensor, keypoints: Tensor, mask: Tensor, sigma: float, kind: str = "mse"
+) -> Tensor:
+    """2D joint-heatmap loss, averaged over the present views.
 
     Args:
         heatmaps: (B, A, V, Q, h, w) predicted heatmaps in [0, 1].
         keypoints: (B, A, V, P, Q, 2) GT as image fractions; mask (B, A, V, P, Q) bool.
         sigma: target width, heatmap pixels.
+        kind: ``"mse"``: squared error against sub-pixel Gaussians, summed over pixels, averaged over
+            present views × joints. ``"focal"``: CenterNet's penalty-reduced focal loss (Zhou et
+            al. 2019, eq. 1; α = 2, β = 4) against Gaussians centred on the pixel holding each joint,
+            summed and divided by the number of joints drawn. With the sigmoid head, the squared
+            error's gradient at a missed joint shrinks with the prediction (≈ 2p near 0), so a
+            from-scratch backbone sits at "predict nothing"; the focal loss keeps it at ≈ 1.
 
     Returns:
         scalar. A view counts as present when any of its joints is usable.
     """
     b, a, v, q, h, w = heatmaps.shape
-    target = keypoint_targets(
-        keypoints.flatten(0, 2).float(), mask.flatten(0, 2), (h, w), sigma
-    )  # (B·A·V)×Q×h×w
-    err = ((heatmaps.flatten(0, 2).float() - target) ** 2).sum((-1, -2))  # (B·A·V)×Q
-    present = mask.flatten(0, 2).any(-1).any(-1)  # (B·A·V)
-    return (err.sum(-1) * present).sum() / (present.sum() * q).clamp(min=1)
+    kp = keypoints.flatten(0, 2).float()
+    m = mask.flatten(0, 2)
+    present = m.any(-1).any(-1)  # (B·A·V)
+    pred = heatmaps.flatten(0, 2).float()
+    if kind == "mse":
+        target = keypoint_targets(kp, m, (h, w), sigma)  # (B·A·V)×Q×h×w
+        err = ((pred - target) ** 2).sum((-1, -2))  # (B·A·V)×Q
+        return (err.sum(-1) * present).sum() / (present.sum() * q).clamp(min=1)
+    if kind != "focal":
+        raise ValueError(f"unknown keypoint loss kind {kind!r}; choose 'mse' or 'focal'")
+    size = kp.new_tensor([w, h])
+    centre = ((kp * size - 0.5).round() + 0.5) / size  # the centre of the pixel holding the joint
+    target = keypoint_targets(centre, m, (h, w), sigma)  # exactly 1 at that pixel
+    p = pred.clamp(1e-4, 1.0 - 1e-4)
+    pos = target >= 1.0
+    pos_term = -((1.0 - p) ** 2) * torch.log(p)
+    neg_term = -((1.0 - target) ** 4) * p**2 * torch.log(1.0 - p)
+    per_view = torch.where(pos, pos_term, neg_term).sum((-1, -2, -3))  # (B·A·V)
+    n_pos = (pos.flatten(1) & present[:, None]).sum()
+    return (per_view * present).sum() / n_pos.clamp(min=1)
 
 
 # --- GT matching ---------------------------------------------------------------------------------
@@ -375,6 +397,7 @@ def total_loss(
             targets.keypoints,
             targets.keypoint_mask,
             config.keypoint_sigma,
+            config.keypoint_loss,
         )
         total = total + config.keypoint_2d * l_kp
     return LossTerms(total, l_det, l_track, l_pose, l_kp)

@@ -102,6 +102,30 @@ def test_load_weights_safetensors_and_state_dict(tmp_path):
         assert not torch.equal(dst.final_layer.weight, src.final_layer.weight)
 
 
+@pytest.mark.parametrize("size", [(64, 64), (48, 80), (50, 38)])
+def test_unet_backbone_shape(size):
+    from tessetrack.model.backbone import SmallUNet
+
+    m = SmallUNet(out_channels=16, width=4)
+    y = m(torch.randn(2, 3, *size))
+    assert y.shape == (2, 16, -(-size[0] // 4), -(-size[1] // 4))  # ⌈H/4⌉ × ⌈W/4⌉, like `small`
+    assert isinstance(build_backbone(name="unet", out_channels=8, small_width=4), SmallUNet)
+
+
+def test_unet_backbone_sees_the_whole_view():
+    # gradients of one corner feature reach the opposite image corner (1/32 level), while the
+    # `small` backbone's reach stays local
+    from tessetrack.model.backbone import SmallUNet
+
+    torch.manual_seed(0)
+    net = SmallUNet(out_channels=4, width=4).eval()
+    x = torch.rand(1, 3, 128, 128, requires_grad=True)
+    y = net(x)
+    assert y.shape == (1, 4, 32, 32)
+    y[0, :, 0, 0].sum().backward()
+    assert x.grad[0, :, -8:, -8:].abs().sum() > 0
+
+
 def test_build_backbone_errors(tmp_path):
     with pytest.raises(InputError, match="not found"):
         build_backbone(name="small", out_channels=8, weights=tmp_path / "none.safetensors")

@@ -29,6 +29,7 @@ __all__ = [
     "HighResolutionModule",
     "HRNetW32",
     "SmallBackbone",
+    "SmallUNet",
     "HeatmapHead",
     "WeightLoadReport",
     "load_backbone_weights",
@@ -330,6 +331,59 @@ class SmallBackbone(nn.Module):
         return self.final_layer(self.blocks(self.stem(images)))
 
 
+class SmallUNet(nn.Module):
+    """A small encoder-decoder (stride 4 → 32 and back, additive skips): the CPU-sized stand-in of
+    HRNet's multi-resolution design, with the same interface as :class:`SmallBackbone`.
+
+    Why: :class:`SmallBackbone` sees at most ~100 px around a feature, no more than one person, and
+    could not learn 2D joints from scratch (the README's stage-1 table). Going down to 1/32 lets each
+    feature see the whole 256² view — the body around a joint, as HRNet's low-resolution branches
+    do — while the stride-4 output keeps joints apart.
+
+    Args:
+        out_channels: R.
+        width: base width w: 2w channels at 1/4, 4w at 1/8, 8w at 1/16 and 1/32.
+
+    Shapes: (N, 3, H, W) → (N, R, ⌈H/4⌉, ⌈W/4⌉).
+    """
+
+    def __init__(self, out_channels: int = 32, width: int = 16):
+        super().__init__()
+        w = width
+        self.stem = nn.Sequential(
+            _conv3x3(3, w, 2),
+            nn.BatchNorm2d(w),
+            nn.ReLU(inplace=True),
+            _conv3x3(w, 2 * w, 2),
+            nn.BatchNorm2d(2 * w),
+            nn.ReLU(inplace=True),
+            BasicBlock(2 * w, 2 * w),
+        )
+        widths = (2 * w, 4 * w, 8 * w, 8 * w)  # 1/4, 1/8, 1/16, 1/32
+        self.down = nn.ModuleList()
+        for cin, cout in zip(widths[:-1], widths[1:], strict=True):
+            ds = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=2, bias=False), nn.BatchNorm2d(cout))
+            self.down.append(nn.Sequential(BasicBlock(cin, cout, 2, ds), BasicBlock(cout, cout)))
+        # decoder: upsample the coarser level, 1×1 to the finer width, add the skip, one block
+        self.lateral = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+            for cin, cout in zip(widths[:0:-1], widths[-2::-1], strict=True)
+        )
+        self.up = nn.ModuleList(BasicBlock(c, c) for c in widths[-2::-1])
+        self.final_layer = nn.Conv2d(widths[0], out_channels, kernel_size=1)
+
+    def forward(self, images: Tensor) -> Tensor:
+        xs = [self.stem(images)]
+        for down in self.down:
+            xs.append(down(xs[-1]))
+        y = xs.pop()
+        for lateral, up in zip(self.lateral, self.up, strict=True):
+            skip = xs.pop()
+            y = nn.functional.interpolate(lateral(y), size=skip.shape[-2:], mode="nearest")
+            y = up(y + skip)
+        return self.final_layer(y)
+
+
 class HeatmapHead(nn.Module):
     """Variant H: 1×1 conv from R backbone features to J 2D joint heatmaps in [0, 1] (sigmoid)."""
 
@@ -410,15 +464,18 @@ def build_backbone(
     small_dilations: tuple[int, ...] = (1, 1),
     weights: str | os.PathLike[str] | None = None,
 ) -> nn.Module:
-    """``"hrnet_w32"`` or ``"small"`` backbone with R = ``out_channels``, optionally loading local weights."""
+    """``"hrnet_w32"``, ``"small"`` or ``"unet"`` backbone with R = ``out_channels``, optionally loading
+    local weights (``small_width`` is the base width of both small ones)."""
     if name == "hrnet_w32":
         module: nn.Module = HRNetW32(out_channels=out_channels)
     elif name == "small":
         module = SmallBackbone(
             out_channels=out_channels, width=small_width, dilations=small_dilations
         )
+    elif name == "unet":
+        module = SmallUNet(out_channels=out_channels, width=small_width)
     else:
-        raise InputError(f"unknown backbone {name!r}; choose 'hrnet_w32' or 'small'")
+        raise InputError(f"unknown backbone {name!r}; choose 'hrnet_w32', 'small' or 'unet'")
     if weights is not None:
         load_backbone_weights(module, weights)
     return module

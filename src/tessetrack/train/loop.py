@@ -373,7 +373,13 @@ def keypoint_step(
     imgs = batch.images[:, list(model.anchors)]  # B×A×V×3×H×W
     heat = model.keypoint_heatmaps(imgs.flatten(0, 2))  # (B·A·V)×Q×h×w
     heat = heat.reshape(b, imgs.shape[1], v, *heat.shape[1:])
-    l_kp = keypoint_loss(heat, targets.keypoints, targets.keypoint_mask, loss_config.keypoint_sigma)
+    l_kp = keypoint_loss(
+        heat,
+        targets.keypoints,
+        targets.keypoint_mask,
+        loss_config.keypoint_sigma,
+        loss_config.keypoint_loss,
+    )
     zero = l_kp.new_zeros(())
     return LossTerms(l_kp, zero, zero, zero, l_kp), heat
 

@@ -305,6 +305,13 @@ def test_keypoint_hits_by_hand():
     heat2 = torch.zeros(1, 1, 1, 1, 4, 4)
     heat2[..., 2, 1] = 0.9  # transposed location: a miss
     assert keypoint_hits(heat2, kp, mask) == (0, 1)
+    # one pixel off diagonally: found within radius 1, not 0; radius 1 never reaches 2 px away
+    assert keypoint_hits(heat2, kp, mask, radius=1) == (1, 1)
+    heat3 = torch.zeros(1, 1, 1, 1, 4, 4)
+    heat3[..., 3, 0] = 0.9
+    assert keypoint_hits(heat3, kp, mask, radius=1) == (0, 1)
+    assert keypoint_hits(heat3, kp, mask, radius=2) == (1, 1)
+    assert keypoint_hits(heat2, kp, mask, level=0.95, radius=1) == (0, 1)
 
 
 def test_validation_runs_without_autograd_and_restores_train_mode(scene):

@@ -385,9 +385,10 @@ def keypoint_step(
 
 
 def keypoint_hits(
-    heat: Tensor, keypoints: Tensor, mask: Tensor, level: float = 0.5
+    heat: Tensor, keypoints: Tensor, mask: Tensor, level: float = 0.5, radius: int = 0
 ) -> tuple[int, int]:
-    """How many usable GT joints the 2D heatmaps find: value ≥ ``level`` at the joint's pixel.
+    """How many usable GT joints the 2D heatmaps find: value ≥ ``level`` at the joint's pixel, or
+    anywhere within ``radius`` heatmap pixels of it (a (2r+1)² square).
 
     Args:
         heat: (B, A, V, Q, h, w) heatmaps; keypoints (B, A, V, P, Q, 2) image fractions; mask
@@ -396,6 +397,9 @@ def keypoint_hits(
     Returns:
         (hits, usable joints).
     """
+    if radius > 0:
+        k = 2 * radius + 1
+        heat = nn.functional.max_pool2d(heat.flatten(0, 2), k, 1, radius).reshape(heat.shape)
     h, w = heat.shape[-2:]
     px = (keypoints[..., 0] * w).floor().long().clamp(0, w - 1)  # B×A×V×P×Q
     py = (keypoints[..., 1] * h).floor().long().clamp(0, h - 1)

@@ -298,6 +298,18 @@ class HRNetW32(nn.Module):
         return self.final_layer(xs[0])
 
 
+def _stride4_stem(width: int) -> list[nn.Module]:
+    """Two strided 3×3 conv + BN + ReLU: (N, 3, H, W) → (N, 2·width, ⌈H/4⌉, ⌈W/4⌉)."""
+    return [
+        _conv3x3(3, width, 2),
+        nn.BatchNorm2d(width),
+        nn.ReLU(inplace=True),
+        _conv3x3(width, 2 * width, 2),
+        nn.BatchNorm2d(2 * width),
+        nn.ReLU(inplace=True),
+    ]
+
+
 class SmallBackbone(nn.Module):
     """A few strided convs + two residual blocks: the CPU-friendly stand-in of HRNet (same interface).
 
@@ -314,14 +326,7 @@ class SmallBackbone(nn.Module):
         self, out_channels: int = 32, width: int = 32, dilations: tuple[int, ...] = (1, 1)
     ):
         super().__init__()
-        self.stem = nn.Sequential(
-            _conv3x3(3, width, 2),
-            nn.BatchNorm2d(width),
-            nn.ReLU(inplace=True),
-            _conv3x3(width, 2 * width, 2),
-            nn.BatchNorm2d(2 * width),
-            nn.ReLU(inplace=True),
-        )
+        self.stem = nn.Sequential(*_stride4_stem(width))
         self.blocks = nn.Sequential(
             *(BasicBlock(2 * width, 2 * width, dilation=int(d)) for d in dilations)
         )
@@ -350,15 +355,7 @@ class SmallUNet(nn.Module):
     def __init__(self, out_channels: int = 32, width: int = 16):
         super().__init__()
         w = width
-        self.stem = nn.Sequential(
-            _conv3x3(3, w, 2),
-            nn.BatchNorm2d(w),
-            nn.ReLU(inplace=True),
-            _conv3x3(w, 2 * w, 2),
-            nn.BatchNorm2d(2 * w),
-            nn.ReLU(inplace=True),
-            BasicBlock(2 * w, 2 * w),
-        )
+        self.stem = nn.Sequential(*_stride4_stem(w), BasicBlock(2 * w, 2 * w))
         widths = (2 * w, 4 * w, 8 * w, 8 * w)  # 1/4, 1/8, 1/16, 1/32
         self.down = nn.ModuleList()
         for cin, cout in zip(widths[:-1], widths[1:], strict=True):

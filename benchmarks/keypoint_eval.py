@@ -24,8 +24,8 @@ from rich.table import Table
 
 from tessetrack.data import open_dataset
 from tessetrack.tracking.runner import load_model
-from tessetrack.train.clips import ClipSource, ClipSpec, collate_clips, make_clip
-from tessetrack.train.loop import keypoint_hits, keypoint_step
+from tessetrack.train.clips import ClipSource, ClipSpec, collate_clips
+from tessetrack.train.loop import keypoint_hits, keypoint_step, sample_clips
 
 #: (level, radius) pairs reported, the first being the trainer's ``keypoint_hit``.
 CHECKS = ((0.5, 0), (0.3, 1), (0.1, 1))
@@ -63,15 +63,10 @@ def main() -> None:
             min_views=5,
             joint_set=model.config.pose_head.joint_set,
         )
-        source = ClipSource.build(dataset, spec.length)
-        names = sorted(dataset.cameras)
         rng = np.random.default_rng([args.seed, 999_983])  # the trainer's validation stream
+        clips = sample_clips([ClipSource.build(dataset, spec.length)], spec, rng, args.clips, True)
         counts = np.zeros((len(CHECKS), 2), dtype=np.int64)
-        for _ in range(args.clips):
-            rng.integers(1)  # the trainer's draw of a source (one scene here)
-            start = source.starts[int(rng.integers(len(source.starts)))]
-            frames = [dataset[start + i] for i in range(spec.length)]
-            clip = make_clip(frames, spec, rng, names, with_images=True)
+        for clip in clips:
             batch, targets = collate_clips([clip], teacher_forcing=True)
             with torch.no_grad():
                 _, heat = keypoint_step(model, batch, targets, model_config.loss)

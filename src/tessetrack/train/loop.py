@@ -66,6 +66,7 @@ __all__ = [
     "evaluate_keypoint_clips",
     "keypoint_hits",
     "keypoint_step",
+    "sample_clips",
     "weights_digest",
 ]
 
@@ -265,7 +266,7 @@ def _random_clip_frames(
     return src, [src.dataset[start + i] for i in range(length)]
 
 
-def _sample_clips(
+def sample_clips(
     sources: Sequence[ClipSource],
     spec: ClipSpec,
     rng: np.random.Generator,
@@ -675,7 +676,7 @@ def train(
         else None
     )
     val_clips = (
-        _sample_clips(
+        sample_clips(
             [ClipSource.build(d, spec.length) for d in val_sets],
             spec,
             np.random.default_rng([s.seed, 999_983]),
@@ -733,7 +734,7 @@ def train(
         while step < end and not stop["flag"]:
             t0 = time.monotonic()
             rng = np.random.default_rng([s.seed, step, rank])
-            clips = _sample_clips(
+            clips = sample_clips(
                 sources, spec, rng, s.batch_size, with_images, s.paste_people, s.paste_near
             )
             batch, targets = collate_clips(clips, teacher_forcing=s.teacher_forcing)

@@ -19,6 +19,7 @@ import argparse
 
 import numpy as np
 import torch
+from _common import parse_models
 from rich.console import Console
 from rich.table import Table
 
@@ -47,10 +48,11 @@ def main() -> None:
     table.add_column("model")
     for level, radius in CHECKS:
         table.add_column(f"≥ {level} within {radius} px", justify="right")
-    for spec_text in args.model:
-        label, sep, path = spec_text.rpartition("=")
-        if not sep or not label:
-            ap.error(f"--model expects LABEL=CHECKPOINT, got {spec_text!r}")
+    try:
+        models = parse_models(args.model)
+    except ValueError as exc:
+        ap.error(str(exc))
+    for label, path in models.items():
         loaded = load_model(path)
         model, model_config = loaded.model, loaded.config
         if model.keypoint_head is None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import cv2
 import matplotlib
+from _common import parse_models
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -39,12 +40,12 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256, help="square input size (training's)")
     ap.add_argument("--output", type=Path, default=Path("docs/stage1_heatmaps.png"))
     args = ap.parse_args()
-    models = []
-    for spec in args.model:
-        label, sep, path = spec.rpartition("=")
-        if not sep or not label:
-            ap.error(f"--model expects LABEL=CHECKPOINT, got {spec!r}")
-        models.append((label, load_model(path).model))
+    try:
+        models = [
+            (label, load_model(path).model) for label, path in parse_models(args.model).items()
+        ]
+    except ValueError as exc:
+        ap.error(str(exc))
 
     ds = open_dataset(args.scene)
     if not 0 <= args.frame < len(ds):

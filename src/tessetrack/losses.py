@@ -246,7 +246,8 @@ def keypoint_loss(
         kind: ``"mse"``: squared error against sub-pixel Gaussians, summed over pixels, averaged over
             present views × joints. ``"focal"``: CenterNet's penalty-reduced focal loss (Zhou et
             al. 2019, eq. 1; α = 2, β = 4) against Gaussians centred on the pixel holding each joint,
-            summed and divided by the number of joints drawn. With the sigmoid head, the squared
+            summed and divided by the number of pixels holding a joint (joints outside the map
+            hold none). With the sigmoid head, the squared
             error's gradient at a missed joint shrinks with the prediction (≈ 2p near 0), so a
             from-scratch backbone sits at "predict nothing"; the focal loss keeps it at ≈ 1.
 

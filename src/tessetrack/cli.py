@@ -169,6 +169,11 @@ def synth(
         "--limb-mix",
         help="Probability that a motion segment takes its arms/spine from another clip (0: off).",
     ),
+    varied_floors: bool = typer.Option(
+        False,
+        "--varied-floors",
+        help="Draw the floor pattern (checker, plain, stripes, tiles, planks, blotches) per scene.",
+    ),
 ) -> None:
     """Write a synthetic multi-person multi-view dataset from real motion capture."""
     from rich.console import Console
@@ -186,6 +191,7 @@ def synth(
         image_size=parse_image_size(image_size),
         images=not no_images,
         limb_mix_prob=limb_mix,
+        varied_floors=varied_floors,
     )
     with Progress(transient=True) as bar:
         task = bar.add_task("synth", total=frames)

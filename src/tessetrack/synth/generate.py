@@ -52,6 +52,9 @@ class SynthConfig:
         fps: frame rate (Panoptic HD: 29.97).
         limb_mix_prob: probability that a motion segment takes its arms / spine from another clip
             (:attr:`~tessetrack.synth.motion.MotionOptions.limb_mix_prob`); 0 = unmixed [--limb-mix].
+        varied_floors: draw the floor pattern from
+            :data:`~tessetrack.synth.render.FLOOR_PATTERNS` instead of always a checkerboard
+            [--varied-floors]. Nothing else of the seed's scene changes.
         scene: composition settings (its num_people/num_frames/fps and its motion's limb_mix_prob
             are overridden).
         noise: detection error model.
@@ -68,6 +71,7 @@ class SynthConfig:
     detections: str | None = "body25"
     fps: float = 29.97
     limb_mix_prob: float = 0.0
+    varied_floors: bool = False
     scene: SceneConfig = field(default_factory=SceneConfig)
     noise: DetectionNoise = field(default_factory=DetectionNoise)
 
@@ -182,16 +186,19 @@ def generate_dataset(
     write_calibration(out, cameras)
     joints_world = rig.floor_to_world(scene.joints)  # T×P×19×3, NaN where absent
     renderer = None
+    style = None
     if config.images:
         ref = np.stack(
             [scene.joints[int(np.argmax(scene.present[:, i])), i] for i in range(scene.num_people)]
         )  # P×19×3
         centers = np.stack([rig.world_to_floor(c.center) for c in cameras])
         reach = np.abs(centers[:, :2] - rig.area_center).max() + 1.5
+        looks = [sample_appearance(look_rng) for _ in range(scene.num_people)]
+        style = sample_style(look_rng, varied=config.varied_floors)
         renderer = PeopleRenderer(
             ref,
-            [sample_appearance(look_rng) for _ in range(scene.num_people)],
-            sample_style(look_rng),
+            looks,
+            style,
             R_world_from_floor=rig.R_world_from_floor,
             t_world_from_floor=rig.t_world_from_floor,
             floor_half_size=float(max(reach, 4.0)),
@@ -247,6 +254,8 @@ def generate_dataset(
             | {m["clip"] for p in scene.people for s in p["segments"] for m in s.get("mixed", [])}
         ),
         "limb_mix_prob": config.limb_mix_prob,
+        "varied_floors": config.varied_floors,
+        "floor_pattern": None if style is None else style.floor_pattern,
         "fps": config.fps,
         "num_frames": scene.num_frames,
         "num_people": scene.num_people,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,8 @@ __all__ = [
     "SceneStyle",
     "sample_appearance",
     "sample_style",
+    "FLOOR_PATTERNS",
+    "floor_texture",
     "view_matrix",
     "projection_matrix_gl",
     "head_center",
@@ -85,12 +87,13 @@ class SceneStyle:
     """Floor, walls and light of a scene.
 
     Attributes:
-        floor_colors: two RGB colours (0–255) of the floor's checkerboard.
-        tile_size: checkerboard tile size (m).
+        floor_colors: two RGB colours (0–255) of the floor's pattern.
+        tile_size: size (m) of one pattern cell (a checkerboard tile, a stripe, a plank...).
         wall_colors: four RGBA colours.
         light_direction: (3,) world direction towards the light.
         ambient, diffuse, specular: TinyRenderer light coefficients.
         shadow: whether shadows are rendered (slower).
+        floor_pattern: one of :data:`FLOOR_PATTERNS` (see :func:`floor_texture`).
     """
 
     floor_colors: tuple[tuple[int, int, int], tuple[int, int, int]]
@@ -101,6 +104,67 @@ class SceneStyle:
     diffuse: float
     specular: float
     shadow: bool = False
+    floor_pattern: str = "checker"
+
+
+#: Floor patterns of :func:`floor_texture`. ``checker`` is the default; ``sample_style(varied=True)``
+#: draws any of them, so that a 2D keypoint network does not learn one floor's edges as "no joint".
+FLOOR_PATTERNS = ("checker", "plain", "stripes", "tiles", "planks", "blotches")
+
+
+def floor_texture(style: SceneStyle, tiles: int, rng: np.random.Generator) -> np.ndarray:
+    """The floor's texture image: ``tiles`` × ``tiles`` cells of 8 texture pixels, plus noise.
+
+    Patterns (``style.floor_pattern``, colours ``a, b = style.floor_colors``):
+    ``checker`` alternates a and b; ``plain`` is a; ``stripes`` alternates a and b by row;
+    ``tiles`` is a with thin b grout lines; ``planks`` is rows of a with a per-plank brightness and
+    b seams at random offsets; ``blotches`` blends a and b with a smooth random field.
+    Every pattern gets pixel noise (σ = 6 grey levels).
+
+    Returns:
+        (8·tiles, 8·tiles, 3) uint8 RGB.
+    """
+    if style.floor_pattern not in FLOOR_PATTERNS:
+        raise InputError(
+            f"unknown floor pattern {style.floor_pattern!r}; choose one of {FLOOR_PATTERNS}"
+        )
+    if tiles < 1:
+        raise InputError(f"a floor needs at least one tile, got {tiles}")
+    px = 8
+    n = tiles * px
+    a = np.asarray(style.floor_colors[0], np.float64)
+    b = np.asarray(style.floor_colors[1], np.float64)
+    pattern = style.floor_pattern
+    if pattern == "checker":
+        # kept bit-for-bit as before the other patterns existed, so old seeds render the same
+        board = (np.add.outer(np.arange(tiles), np.arange(tiles)) % 2).astype(bool)
+        img = np.where(board[..., None], a, b)
+        img = np.repeat(np.repeat(img, px, 0), px, 1).astype(np.float64)
+    elif pattern == "plain":
+        img = np.broadcast_to(a, (n, n, 3)).astype(np.float64)
+    elif pattern == "stripes":
+        rows = (np.arange(n) // px) % 2 == 0
+        img = np.where(rows[:, None, None], a, b) * np.ones((1, n, 1))
+    elif pattern == "tiles":
+        line = (np.arange(n) % px) == 0
+        grout = line[:, None] | line[None, :]
+        img = np.where(grout[..., None], b, a)
+    elif pattern == "planks":
+        plank = np.arange(n) // px  # one plank per row of cells
+        shade = rng.uniform(0.8, 1.2, tiles)[plank]  # (n,) brightness per plank
+        img = a[None, None, :] * shade[:, None, None] * np.ones((1, n, 1))
+        offsets = rng.integers(0, 4 * px, tiles)[plank]  # seams every 4 cells, staggered
+        seam = ((np.arange(n)[None, :] + offsets[:, None]) % (4 * px)) == 0
+        seam |= (np.arange(n) % px == 0)[:, None]
+        img = np.where(seam[..., None], b, img)
+    else:  # blotches
+        import cv2
+
+        coarse = rng.random((max(2, tiles // 2), max(2, tiles // 2)))
+        field = cv2.resize(coarse, (n, n), interpolation=cv2.INTER_CUBIC).clip(0.0, 1.0)
+        img = a + field[..., None] * (b - a)
+    img = img + rng.normal(0.0, 6.0, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
 
 
 def sample_appearance(rng: np.random.Generator) -> Appearance:
@@ -117,13 +181,23 @@ def sample_appearance(rng: np.random.Generator) -> Appearance:
     return Appearance(tuple(colors), float(rng.uniform(0.9, 1.15)))
 
 
-def sample_style(rng: np.random.Generator, *, shadow_prob: float = 0.0) -> SceneStyle:
-    """A random floor/walls/light setting."""
+def sample_style(
+    rng: np.random.Generator, *, shadow_prob: float = 0.0, varied: bool = False
+) -> SceneStyle:
+    """A random floor/walls/light setting.
+
+    Args:
+        rng: the generator.
+        shadow_prob: probability of rendering shadows.
+        varied: also draw the floor pattern from :data:`FLOOR_PATTERNS` (otherwise a
+            checkerboard). Its draws come after all others, so the remaining fields of a seed are
+            the same either way.
+    """
     a = rng.integers(0, 256, 3)
     b = np.clip(a + rng.integers(-80, 81, 3), 0, 255)
     walls = tuple((*map(float, rng.uniform(0.2, 1.0, 3)), 1.0) for _ in range(4))
     d = np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(0.8, 2.0)])
-    return SceneStyle(
+    style = SceneStyle(
         floor_colors=(tuple(int(x) for x in a), tuple(int(x) for x in b)),
         tile_size=float(rng.uniform(0.4, 1.5)),
         wall_colors=walls,
@@ -133,6 +207,9 @@ def sample_style(rng: np.random.Generator, *, shadow_prob: float = 0.0) -> Scene
         specular=float(rng.uniform(0.0, 0.3)),
         shadow=bool(rng.random() < shadow_prob),
     )
+    if not varied:
+        return style
+    return replace(style, floor_pattern=str(rng.choice(FLOOR_PATTERNS)))
 
 
 # -- our camera -> OpenGL matrices ------------------------------------------------------------------
@@ -253,15 +330,10 @@ class PeopleRenderer:
         import cv2
 
         p, cid = self._p, self._client
-        # checkerboard floor texture, one texture pixel block per tile, with a little noise
+        # floor texture: one block of texture pixels per pattern cell, with a little noise
         tiles = max(2, int(round(2 * half / style.tile_size)))
-        px = 8
-        board = (np.add.outer(np.arange(tiles), np.arange(tiles)) % 2).astype(bool)
-        img = np.where(board[..., None], style.floor_colors[0], style.floor_colors[1])
-        img = np.repeat(np.repeat(img, px, 0), px, 1).astype(np.float64)
-        img += rng.normal(0.0, 6.0, img.shape)
         tex_path = Path(self._tmp.name) / "floor.png"
-        cv2.imwrite(str(tex_path), np.clip(img, 0, 255).astype(np.uint8)[..., ::-1])
+        cv2.imwrite(str(tex_path), floor_texture(style, tiles, rng)[..., ::-1])
         texture = p.loadTexture(str(tex_path), physicsClientId=cid)
         thick = 0.01
         floor_vs = p.createVisualShape(

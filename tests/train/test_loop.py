@@ -105,6 +105,41 @@ def test_bad_train_settings_are_refused():
         TrainSettings.from_mapping({"paste_people": -1})
     with pytest.raises(ConfigError, match=r"train.paste_near: must be in \[0, 1\]"):
         TrainSettings.from_mapping({"paste_near": 1.5})
+    with pytest.raises(ConfigError, match=r"train.color_jitter: must be in \[0, 1\)"):
+        TrainSettings.from_mapping({"color_jitter": 1.0})
+
+
+def test_colour_jitter_per_view_factors_against_a_hand_computation():
+    import numpy as np
+
+    from tessetrack.model.tessetrack import ClipBatch
+    from tessetrack.train.loop import jitter_colours
+
+    B, F, V = 2, 3, 4
+    gen = torch.Generator().manual_seed(0)
+    images = torch.rand(B, F, V, 3, 8, 8, generator=gen, dtype=torch.float64) * 0.5 + 0.25
+    z = torch.zeros
+    batch = ClipBatch(
+        K=z(B, F, V, 3, 3), R=z(B, F, V, 3, 3), t=z(B, F, V, 3), dist=z(B, F, V, 5),
+        image_size=z(B, F, V, 2), view_mask=torch.ones(B, F, V, dtype=torch.bool), images=images,
+    )  # fmt: skip
+    out = jitter_colours(batch, 0.2, np.random.default_rng(7))
+    # the same draws, applied by hand to one (clip, view) at a time
+    rng = np.random.default_rng(7)
+    gain, contrast = rng.uniform(0.8, 1.2, (B, V)), rng.uniform(0.8, 1.2, (B, V))
+    channel = rng.uniform(0.8, 1.2, (B, V, 3))
+    for b in range(B):
+        for v in range(V):
+            x = images[b, :, v].numpy()  # F×3×H×W: every frame of one camera
+            m = x.mean()
+            want = (m + (x - m) * contrast[b, v]) * gain[b, v] * channel[b, v][:, None, None]
+            np.testing.assert_allclose(out.images[b, :, v].numpy(), np.clip(want, 0, 1))
+    assert out.K is batch.K and out.view_mask is batch.view_mask  # nothing else moves
+    assert float(out.images.min()) >= 0.0 and float(out.images.max()) <= 1.0
+    assert not torch.equal(out.images, images)
+    assert jitter_colours(batch, 0.0, np.random.default_rng(0)) is batch
+    no_images = ClipBatch(**{**batch.__dict__, "images": None})
+    assert jitter_colours(no_images, 0.2, np.random.default_rng(0)) is no_images
 
 
 def test_centre_jitter_moves_only_the_tesseract_centres(scene):

@@ -119,6 +119,9 @@ class TrainSettings:
         paste_near: probability that a pasted person is placed 0.5–1.2 m from one of the clip's
             people (the synthetic scenes seldom hold close people; real rigs and the test scenes
             do, and a detector that never saw them returns one blob for two people).
+        color_jitter: image models only: per clip and view, a random brightness, contrast and
+            per-channel gain, each a factor in [1 − s, 1 + s] (:func:`jitter_colours`), the same
+            for all frames of the view (one camera). 0 (default): off.
     """
 
     data: tuple[str, ...] = ()
@@ -152,6 +155,7 @@ class TrainSettings:
     centre_jitter: float = 0.0
     paste_people: int = 0
     paste_near: float = 0.5
+    color_jitter: float = 0.0
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> TrainSettings:
@@ -203,6 +207,8 @@ class TrainSettings:
             raise ConfigError(f"train.centre_jitter: must be in [0, 1] m, got {s.centre_jitter}")
         if s.paste_people < 0:
             raise ConfigError(f"train.paste_people: must be >= 0, got {s.paste_people}")
+        if not 0.0 <= s.color_jitter < 1.0:
+            raise ConfigError(f"train.color_jitter: must be in [0, 1), got {s.color_jitter}")
         if not 0.0 <= s.paste_near <= 1.0:
             raise ConfigError(f"train.paste_near: must be in [0, 1], got {s.paste_near}")
         for name in s.detection_joint_sets:
@@ -307,6 +313,27 @@ def jitter_centres(batch: ClipBatch, sigma: float, rng: np.random.Generator) -> 
     c = batch.gt_centres
     noise = torch.from_numpy(rng.normal(0.0, sigma, size=tuple(c.shape))).to(c.dtype)
     return replace(batch, gt_centres=c + noise)
+
+
+def jitter_colours(batch: ClipBatch, strength: float, rng: np.random.Generator) -> ClipBatch:
+    """The batch with photometric noise on its images (B, F, V, 3, H, W) in [0, 1].
+
+    Per clip and view, three factors are drawn uniformly from [1 − s, 1 + s]: a brightness
+    gain, a contrast (scaling around the view's mean grey) and a per-channel gain (3 values);
+    every frame of a view gets the same factors. The result is clipped to [0, 1]. A batch without
+    images (heatmap input) or ``strength`` 0 comes back unchanged.
+    """
+    if batch.images is None or strength <= 0:
+        return batch
+    x = batch.images
+    B, _, V = x.shape[:3]
+    lo, hi = 1.0 - strength, 1.0 + strength
+    gain = torch.from_numpy(rng.uniform(lo, hi, (B, 1, V, 1, 1, 1))).to(x.dtype)
+    contrast = torch.from_numpy(rng.uniform(lo, hi, (B, 1, V, 1, 1, 1))).to(x.dtype)
+    channel = torch.from_numpy(rng.uniform(lo, hi, (B, 1, V, 3, 1, 1))).to(x.dtype)
+    mean = x.mean(dim=(1, 3, 4, 5), keepdim=True)  # (B, 1, V, 1, 1, 1) grey level of the view
+    y = (mean + (x - mean) * contrast) * gain * channel
+    return replace(batch, images=y.clamp(0.0, 1.0))
 
 
 def _validation_batches(
@@ -740,6 +767,8 @@ def train(
             batch, targets = collate_clips(clips, teacher_forcing=s.teacher_forcing)
             if s.centre_jitter > 0 and not keypoints_stage:
                 batch = jitter_centres(batch, s.centre_jitter, rng)
+            if s.color_jitter > 0:
+                batch = jitter_colours(batch, s.color_jitter, rng)
             batch, targets = _to(batch, device), _to(targets, device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=s.amp):
                 if keypoints_stage:

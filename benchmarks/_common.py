@@ -2,6 +2,7 @@
 folder on ``sys.path``).
 
 * :func:`cpu_name` — what the timings ran on;
+* :func:`validation_clips` — clips of a scene drawn as the trainer draws its validation clips;
 * accuracy runs on a synthetic test scene (``ablation.py``, ``cameras.py``): :func:`parse_models`
   (``NAME=CHECKPOINT`` arguments), :func:`ground_truth` (the first N frames of a scene's GT),
   :func:`track_and_score` (``track_to_file`` + ``evaluate`` → one result row),
@@ -80,6 +81,27 @@ def parse_models(specs: Sequence[str]) -> dict[str, str]:
             raise ValueError(f"--model: the name {name!r} is given twice")
         models[name] = checkpoint
     return models
+
+
+def validation_clips(
+    dataset: Any, model: Any, count: int, seed: int = 0, size: int = 256
+) -> list[dict[str, Any]]:
+    """``count`` image clips of ``dataset`` for ``model`` (a TesseTrack), drawn as the trainer draws
+    its validation clips (``seed`` is the run's ``train.seed``: 8 clips with seed 0 are the
+    validation clips of a run with ``val_clips: 8``), all views at ``size``², up to 6 people."""
+    from tessetrack.train.clips import ClipSource, ClipSpec
+    from tessetrack.train.loop import sample_clips
+
+    spec = ClipSpec(
+        length=model.config.clip_length,
+        anchors=model.anchors,
+        image_size=(size, size),
+        max_people=6,
+        min_views=len(dataset.cameras),
+        joint_set=model.config.pose_head.joint_set,
+    )
+    rng = np.random.default_rng([seed, 999_983])  # the trainer's validation stream
+    return sample_clips([ClipSource.build(dataset, spec.length)], spec, rng, count, True)
 
 
 def model_input(checkpoint: str | PathLike[str]) -> str:

@@ -19,14 +19,14 @@ import argparse
 
 import numpy as np
 import torch
-from _common import parse_models
+from _common import parse_models, validation_clips
 from rich.console import Console
 from rich.table import Table
 
 from tessetrack.data import open_dataset
 from tessetrack.tracking.runner import load_model
-from tessetrack.train.clips import ClipSource, ClipSpec, collate_clips
-from tessetrack.train.loop import keypoint_hits, keypoint_step, sample_clips
+from tessetrack.train.clips import collate_clips
+from tessetrack.train.loop import keypoint_hits, keypoint_step
 
 #: (level, radius) pairs reported, the first being the trainer's ``keypoint_hit``.
 CHECKS = ((0.5, 0), (0.3, 1), (0.1, 1))
@@ -57,16 +57,7 @@ def main() -> None:
         model, model_config = loaded.model, loaded.config
         if model.keypoint_head is None:
             ap.error(f"{path}: this checkpoint has no 2D keypoint head")
-        spec = ClipSpec(
-            length=model.config.clip_length,
-            anchors=model.anchors,
-            image_size=(args.size, args.size),
-            max_people=6,
-            min_views=5,
-            joint_set=model.config.pose_head.joint_set,
-        )
-        rng = np.random.default_rng([args.seed, 999_983])  # the trainer's validation stream
-        clips = sample_clips([ClipSource.build(dataset, spec.length)], spec, rng, args.clips, True)
+        clips = validation_clips(dataset, model, args.clips, args.seed, args.size)
         counts = np.zeros((len(CHECKS), 2), dtype=np.int64)
         for clip in clips:
             batch, targets = collate_clips([clip], teacher_forcing=True)

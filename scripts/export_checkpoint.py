@@ -1,10 +1,11 @@
 """Turn a training run into a shipped checkpoint: weights + config + metadata, no optimizer state.
 
-    python scripts/export_checkpoint.py runs/synthetic-small synthetic-small --command "tessetrack train ..."
+    python scripts/export_checkpoint.py runs/synthetic-small synthetic-small --command "tessetrack train ..." [--half]
 
 Writes ``src/tessetrack/checkpoints/NAME/`` with ``model.safetensors`` (loadable by name:
 ``--checkpoint NAME``) and copies the run's ``log.csv``, ``val.csv``, ``curves.png`` and
 ``report.json`` beside it, so the training command, its log and its validation metrics ship together.
+``--half`` stores the float weights as float16 (half the size; loading casts them back to float32).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from tessetrack.train.checkpoints import load_checkpoint, save_checkpoint
+from tessetrack.train.checkpoints import half_weights, load_checkpoint, save_checkpoint
 
 DEST = Path(__file__).resolve().parents[1] / "src" / "tessetrack" / "checkpoints"
 
@@ -25,12 +26,17 @@ def main() -> None:
     ap.add_argument(
         "--command", required=True, help="the command that trained it (recorded in the metadata)"
     )
+    ap.add_argument("--half", action="store_true", help="store float weights as float16")
     args = ap.parse_args()
     ck = load_checkpoint(args.run / "last.safetensors")
     out = DEST / args.name
     out.mkdir(parents=True, exist_ok=True)
     meta = {**ck.meta, "name": args.name, "training_command": args.command}
-    save_checkpoint(out / "model.safetensors", ck.weights, ck.config, meta)
+    weights = ck.weights
+    if args.half:
+        weights = half_weights(weights)
+        meta["weights_dtype"] = "float16"
+    save_checkpoint(out / "model.safetensors", weights, ck.config, meta)
     for f in ("log.csv", "val.csv", "curves.png", "report.json"):
         if (args.run / f).is_file():
             shutil.copy2(args.run / f, out / f)

@@ -112,3 +112,30 @@ def test_missing_checkpoint_name_lists_what_exists(tmp_path):
     assert resolve_checkpoint(tmp_path / "m") == path
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "nope.safetensors")
+
+
+def test_half_weights_round_to_float16_and_load_into_a_float32_model(tmp_path):
+    from tessetrack.train.checkpoints import half_weights
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.GroupNorm(2, 8), torch.nn.ReLU())
+    weights = {**net.state_dict(), "count": torch.tensor([3], dtype=torch.int64)}
+    half = half_weights(weights)
+    assert half["count"].dtype == torch.int64 and torch.equal(half["count"], weights["count"])
+    for name, w in net.state_dict().items():
+        h = half[name]
+        assert h.dtype == torch.float16
+        # float16 rounds to nearest: relative error ≤ 2^-11 for normal numbers
+        err = (h.double() - w.double()).abs()
+        assert bool((err <= w.double().abs() * 2.0**-11 + 2.0**-24).all()), name
+    save_checkpoint(tmp_path / "h.safetensors", half, {"a": 1}, {"weights_dtype": "float16"})
+    loaded = load_checkpoint(tmp_path / "h.safetensors")
+    copy = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.GroupNorm(2, 8), torch.nn.ReLU())
+    copy.load_state_dict({k: v for k, v in loaded.weights.items() if k != "count"}, strict=True)
+    assert copy[0].weight.dtype == torch.float32  # the model keeps its precision
+    x = torch.rand(2, 3, 16, 16)
+    torch.testing.assert_close(copy(x), net(x), atol=2e-3, rtol=2e-3)
+    with pytest.raises(CheckpointError, match="'big'.*beyond float16"):
+        half_weights({"big": torch.tensor([7e4])})
+    with pytest.raises(CheckpointError, match="'bad'.*non-finite"):
+        half_weights({"bad": torch.tensor([float("nan")])})

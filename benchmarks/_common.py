@@ -105,7 +105,8 @@ def validation_clips(
 
 
 def model_input(checkpoint: str | PathLike[str]) -> str:
-    """What a checkpoint's network reads: ``features`` (images) or ``heatmaps`` (2D detections).
+    """What a checkpoint's network reads: ``features`` (images into features), ``image-heatmaps``
+    (images into its own 2D heatmaps: ``backbone.image_heatmaps``) or ``heatmaps`` (2D detections).
 
     Reads the config stored in the checkpoint; the network is not built.
     """
@@ -113,6 +114,8 @@ def model_input(checkpoint: str | PathLike[str]) -> str:
     from tessetrack.train.checkpoints import load_checkpoint, resolve_checkpoint
 
     config = Config.from_dict(load_checkpoint(resolve_checkpoint(checkpoint)).config)
+    if config.model.backbone.image_heatmaps:
+        return "image-heatmaps"
     return str(config.model.variant.input)
 
 

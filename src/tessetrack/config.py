@@ -99,6 +99,9 @@ class BackboneConfig:
             came pretrained on 2D pose, and without downloadable weights this intermediate
             supervision is what teaches a from-scratch backbone where joints are. Not used at
             inference (features, not these heatmaps, are cast into voxels).
+        image_heatmaps: variant H only: read images, not 2D detections; the backbone and its 2D
+            head (``heatmap_head``) make the joint heatmaps, as the paper's H variants take HRNet's
+            2D heatmaps. Off (default): the heatmaps are rendered from external 2D detections.
     """
 
     name: str = "hrnet_w32"
@@ -108,6 +111,7 @@ class BackboneConfig:
     weights: str | None = None
     heatmap_sigma: float = 2.0
     keypoint_head: bool = False
+    image_heatmaps: bool = False
 
 
 @dataclass(frozen=True)
@@ -628,6 +632,9 @@ def validate(cfg: Config) -> Config:
            "must be 'mse' or 'focal'")  # fmt: skip
     _check(cfg.loss.keypoint_2d == 0 or m.backbone.keypoint_head, "loss.keypoint_2d",
            "needs model.backbone.keypoint_head: true (the head the 2D loss trains)")  # fmt: skip
+    _check(not m.backbone.image_heatmaps or m.variant.input == "heatmaps",
+           "model.backbone.image_heatmaps", "applies to heatmap-input (H) variants only: their "
+           "2D head makes the heatmaps from images")  # fmt: skip
     _check(not m.backbone.keypoint_head or m.variant.input == "features",
            "model.backbone.keypoint_head", "applies to feature-input variants only (H variants "
            "already predict 2D heatmaps)")  # fmt: skip

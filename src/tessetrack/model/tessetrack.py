@@ -292,6 +292,12 @@ class TesseTrack(nn.Module):
         return self.detector.grid
 
     @property
+    def reads_detections(self) -> bool:
+        """Whether the network's input is external 2D detections rendered as heatmaps (variant H
+        without ``backbone.image_heatmaps``); otherwise it reads images."""
+        return self.heatmap_input and not self.config.backbone.image_heatmaps
+
+    @property
     def anchors(self) -> tuple[int, int]:
         """Anchor frames (a0, a1) of a training clip."""
         h = (self.time_window - 1) // 2

@@ -241,7 +241,7 @@ class SequenceRunner:
         t[:, 2] = 1.0  # harmless placeholder camera for masked views
         dist = np.zeros((v, 5))
         mask = np.zeros(v, bool)
-        heat = self.model.heatmap_input
+        heat = self.model.reads_detections
         for j, name in enumerate(names):
             cam = frame.cameras.get(name)
             has_input = name in frame.detections if heat else name in frame.images

@@ -589,7 +589,7 @@ def train(
         min_views=s.min_views,
         joint_set=model.config.pose_head.joint_set,
     )
-    with_images = model.config.variant.input != "heatmaps"
+    with_images = not model.reads_detections
     keypoints_stage = s.stage == "keypoints"
     if keypoints_stage and (model.keypoint_head is None or config.loss.keypoint_2d <= 0):
         raise ConfigError(

@@ -86,9 +86,11 @@ def parse_models(specs: Sequence[str]) -> dict[str, str]:
 def validation_clips(
     dataset: Any, model: Any, count: int, seed: int = 0, size: int = 256
 ) -> list[dict[str, Any]]:
-    """``count`` image clips of ``dataset`` for ``model`` (a TesseTrack), drawn as the trainer draws
-    its validation clips (``seed`` is the run's ``train.seed``: 8 clips with seed 0 are the
-    validation clips of a run with ``val_clips: 8``), all views at ``size``², up to 6 people."""
+    """``count`` image clips of ``dataset`` for ``model`` (a TesseTrack) from the trainer's
+    validation stream (``seed`` is the run's ``train.seed``), every view at ``size``², up to 6
+    people. They are the trainer's validation clips exactly when the run kept every view
+    (``train.min_views`` ≥ the cameras, as the stage-1 configs do: 8 clips with seed 0 are then the
+    validation clips of a run with ``val_clips: 8``); with view dropout the trainer's differ."""
     from tessetrack.train.clips import ClipSource, ClipSpec
     from tessetrack.train.loop import sample_clips
 
@@ -224,7 +226,7 @@ def track_and_score(
     Returns:
         a row: :data:`METRIC_COLUMNS` (``pck_100``: 3D-PCK at 100 mm in %, ``seconds``: the
         network run; metrics rounded to 0.01, NaN when undefined, e.g. MPJPE without any matched
-        pose), ``input`` (features | heatmaps), ``matched_poses`` and ``fps``.
+        pose), ``input`` (:func:`model_input`), ``matched_poses`` and ``fps``.
     """
     from tessetrack.eval.evaluate import evaluate
     from tessetrack.io.tracks import load_tracks

@@ -5,8 +5,8 @@ Usage::
     python benchmarks/detection_eval.py --scene runs/data/test_0 \\
         --model FTDL=runs/abl2-FTDL/last.safetensors [--clips 16] [--distance 0.3] [--json out.json]
 
-Clips are drawn as the trainer draws its validation clips (``--seed`` is ``train.seed``), all
-views, both anchors of each clip scored. A detected centre is a true positive when it lies within
+Clips come from the trainer's validation stream (``--seed`` is ``train.seed``; see
+``_common.validation_clips``), all views, both anchors of each clip scored. Image models only. A detected centre is a true positive when it lies within
 ``--distance`` metres of a GT person centre not yet taken by a higher-scored detection (the
 first-come rule of :func:`tessetrack.eval.ap.average_precision`, which computes the numbers).
 Prints, per model, the detection AP and the precision / recall / false positives per frame of the
@@ -101,6 +101,8 @@ def main() -> None:
     results = {}
     for label, path in models.items():
         model = load_model(path).model.eval()
+        if model.reads_detections:
+            ap.error(f"{path}: this model reads 2D detections, not images")
         clips = validation_clips(dataset, model, args.clips, args.seed)
         scores, dists, ids, num_gt, frames = detections_of(model, clips)
         order = np.argsort(-scores, kind="stable")

@@ -5,7 +5,8 @@
 Writes ``src/tessetrack/checkpoints/NAME/`` with ``model.safetensors`` (loadable by name:
 ``--checkpoint NAME``) and copies the run's ``log.csv``, ``val.csv``, ``curves.png`` and
 ``report.json`` beside it, so the training command, its log and its validation metrics ship together.
-``--half`` stores the float weights as float16 (half the size; loading casts them back to float32).
+``--half`` stores the float weights as float16 (half the size; ``load_state_dict`` copies them into
+the model's float32 parameters). The training digest is then kept as ``weights_sha1_float32``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def main() -> None:
     if args.half:
         weights = half_weights(weights)
         meta["weights_dtype"] = "float16"
+        if "weights_sha1" in meta:  # the digest of the float32 weights, not of these
+            meta["weights_sha1_float32"] = meta.pop("weights_sha1")
     save_checkpoint(out / "model.safetensors", weights, ck.config, meta)
     for f in ("log.csv", "val.csv", "curves.png", "report.json"):
         if (args.run / f).is_file():

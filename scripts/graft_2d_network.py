@@ -29,14 +29,15 @@ def main() -> None:
     net2d = load_checkpoint(resolve_checkpoint(args.net2d))
     weights, config = graft_image_heatmaps(body, net2d)
     build_model(Config.from_dict(config)).load_state_dict(weights, strict=True)
+
+    # the parts' own records (their digests describe other weight sets: dropped)
+    def record(ck):
+        return {k: v for k, v in ck.meta.items() if k != "weights_sha1"}
+
     meta = {
-        **body.meta,
-        "grafted": {
-            "body": str(args.body),
-            "body_step": body.meta.get("step"),
-            "net2d": str(args.net2d),
-            "net2d_step": net2d.meta.get("step"),
-        },
+        "grafted": {"body": str(args.body), "net2d": str(args.net2d)},
+        "body_meta": record(body),
+        "net2d_meta": record(net2d),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(args.out, weights, config, meta)

@@ -141,9 +141,8 @@ def run_demo(
     announce("scene")
     scene_dir = out / "scene"
     generate_dataset(scene_dir, demo_synth_config(frames, seed, image_size), progress=progress)
-    if (
-        loaded.model.reads_detections
-    ):  # a detections model reads the scene's simulated OpenPose output
+    # a detections model reads the scene's simulated OpenPose output
+    if loaded.model.reads_detections:
         dataset = open_input(
             scene_dir, detections=scene_dir / "detections", detections_format="openpose"
         )

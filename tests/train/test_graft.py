@@ -85,5 +85,13 @@ def test_graft_refuses_parts_that_do_not_fit(parts, tmp_path):
     )
     with pytest.raises(CheckpointError, match="σ 3.0"):
         graft_image_heatmaps(body, other_sigma)
+    coco = _save(
+        tmp_path / "coco.safetensors",
+        "FTDL",
+        4,
+        **{"model.backbone.keypoint_head": True, "model.pose_head.joint_set": "coco17"},
+    )
+    with pytest.raises(CheckpointError, match="predicts coco17 joints.*reads panoptic19"):
+        graft_image_heatmaps(body, coco)
     with pytest.raises(ConfigError, match="image_heatmaps"):
         apply_overrides(preset("cpu-small", "FTDL"), {"model.backbone.image_heatmaps": True})

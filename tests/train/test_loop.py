@@ -278,7 +278,7 @@ def test_pasting_people_is_for_heatmap_models_only(scene, poses_only, tmp_path):
     )
     res = train(cfg, tmp_path / "run")
     assert res.step == 3 and torch.isfinite(torch.tensor(res.last_loss))
-    with pytest.raises(ConfigError, match="paste_people .* only heatmap-input"):
+    with pytest.raises(ConfigError, match="paste_people .* only models that read 2D detections"):
         train(_config(scene, paste_people=1), tmp_path / "images")
 
 

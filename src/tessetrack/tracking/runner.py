@@ -9,8 +9,9 @@ How a sequence is processed (online, constant memory):
 1. Every frame goes through the backbone once (all V views batched; V = the dataset's camera list,
    fixed for the whole run; a camera absent from a frame, or without an image there, is masked out
    with a per-frame view mask). Images are resized to the network's input size and the cameras
-   rescaled with them, as in training (:mod:`tessetrack.train.clips`). Heatmap-input models
-   (variant H) instead render the frame's 2D detections as joint heatmaps at the feature-map size.
+   rescaled with them, as in training (:mod:`tessetrack.train.clips`). Models that read 2D
+   detections (variant H without ``backbone.image_heatmaps``) instead render the frame's 2D
+   detections as joint heatmaps at the feature-map size.
 2. The features of the last T frames live in a deque of length T (T = the model's time window).
    Every frame is an *anchor* once the window centred on it is full; at the start and the end of
    the sequence the first / last frame is repeated to fill the window, so every input frame is

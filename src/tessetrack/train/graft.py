@@ -16,10 +16,21 @@ from typing import Any
 
 import torch
 
-from tessetrack.errors import CheckpointError
+from tessetrack.config import Config
+from tessetrack.errors import CheckpointError, ConfigError
 from tessetrack.train.checkpoints import Checkpoint
 
 __all__ = ["graft_image_heatmaps"]
+
+
+def _typed(ck: Checkpoint) -> Config:
+    """A checkpoint's config, read and checked as this version reads configs."""
+    try:
+        return Config.from_dict(ck.config)
+    except ConfigError as exc:
+        raise CheckpointError(
+            f"{ck.path}: the checkpoint's config is not valid here: {exc}"
+        ) from None
 
 
 def graft_image_heatmaps(
@@ -42,25 +53,29 @@ def graft_image_heatmaps(
         CheckpointError: a body that is not an H model, a net2d without a 2D head, other joints,
             or a Gaussian σ that differs between the 2D head's targets and the body's heatmaps.
     """
-    bm, nm = body.config.get("model", {}), net2d.config.get("model", {})
-    if bm.get("variant", {}).get("input") != "heatmaps":
+    b, n = _typed(body), _typed(net2d)
+    if b.model.variant.input != "heatmaps":
         raise CheckpointError(f"{body.path}: not a heatmap-input (H) model")
-    if not nm.get("backbone", {}).get("keypoint_head"):
+    if not n.model.backbone.keypoint_head:
         raise CheckpointError(f"{net2d.path}: no 2D joint head (model.backbone.keypoint_head)")
-    joints_b, joints_n = bm["pose_head"]["joint_set"], nm["pose_head"]["joint_set"]
+    joints_b, joints_n = b.model.pose_head.joint_set, n.model.pose_head.joint_set
     if joints_b != joints_n:
         raise CheckpointError(
             f"{net2d.path}: its 2D head predicts {joints_n} joints, {body.path} reads {joints_b}"
         )
-    sigma_b = float(bm["backbone"]["heatmap_sigma"])
-    sigma_n = float(net2d.config.get("loss", {}).get("keypoint_sigma", 2.0))
+    sigma_b, sigma_n = b.model.backbone.heatmap_sigma, n.loss.keypoint_sigma
     if abs(sigma_b - sigma_n) > 1e-9:
         raise CheckpointError(
             f"{net2d.path}: its 2D head was trained on Gaussians of σ {sigma_n}, "
             f"{body.path} on heatmaps of σ {sigma_b}"
         )
     config = copy.deepcopy(body.config)
-    backbone = dict(nm["backbone"], keypoint_head=False, image_heatmaps=True, heatmap_sigma=sigma_b)
+    backbone = dict(
+        net2d.config["model"]["backbone"],
+        keypoint_head=False,
+        image_heatmaps=True,
+        heatmap_sigma=sigma_b,
+    )
     config["model"]["backbone"] = backbone
     weights = {
         k: v for k, v in body.weights.items() if not k.startswith(("backbone.", "heatmap_head."))

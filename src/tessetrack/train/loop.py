@@ -113,9 +113,10 @@ class TrainSettings:
             inference the tesseracts sit on the detector's centres, which are off by centimetres;
             without jitter the pose head learns that the root lies exactly at the tesseract's
             centre and the matcher sees only perfect positions. 0 (default): exact GT centres.
-        paste_people: heatmap-input (H) models only: each training clip gets 0 … N people of
-            another random training clip added (:func:`~tessetrack.train.clips.paste_people`;
-            their 2D detections are simulated with everyone else's). 0 (default): off.
+        paste_people: models that read 2D detections only (H without ``image_heatmaps``): each
+            training clip gets 0 … N people of another random training clip added
+            (:func:`~tessetrack.train.clips.paste_people`; their 2D detections are simulated with
+            everyone else's). 0 (default): off.
         paste_near: probability that a pasted person is placed 0.5–1.2 m from one of the clip's
             people (the synthetic scenes seldom hold close people; real rigs and the test scenes
             do, and a detector that never saw them returns one blob for two people).
@@ -607,7 +608,8 @@ def train(
         )
     if s.paste_people and with_images:
         raise ConfigError(
-            "train.paste_people pastes people's poses into clips: only heatmap-input (H) models "
+            "train.paste_people pastes people's poses into clips: only models that read 2D "
+            "detections (H without model.backbone.image_heatmaps) "
             "can use it (their 2D detections are simulated from the poses; images cannot be)"
         )
     sources = [ClipSource.build(d, spec.length) for d in train_sets]

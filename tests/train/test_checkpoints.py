@@ -139,3 +139,15 @@ def test_half_weights_round_to_float16_and_load_into_a_float32_model(tmp_path):
         half_weights({"big": torch.tensor([7e4])})
     with pytest.raises(CheckpointError, match="'bad'.*non-finite"):
         half_weights({"bad": torch.tensor([float("nan")])})
+
+
+def test_typed_config_reads_through_config_and_names_the_file_it_refuses(tmp_path):
+    from tessetrack.config import preset
+
+    good = preset("cpu-small").to_dict()
+    save_checkpoint(tmp_path / "good.safetensors", {}, good, {})
+    assert load_checkpoint(tmp_path / "good.safetensors").typed_config() == preset("cpu-small")
+    bad = {**good, "model": {**good["model"], "backbone": {**good["model"]["backbone"], "nme": 1}}}
+    save_checkpoint(tmp_path / "bad.safetensors", {}, bad, {})
+    with pytest.raises(CheckpointError, match=r"bad\.safetensors: the checkpoint's config is not"):
+        load_checkpoint(tmp_path / "bad.safetensors").typed_config()

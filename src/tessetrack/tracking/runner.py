@@ -47,7 +47,7 @@ from torch import Tensor
 from tessetrack.config import Config
 from tessetrack.data.base import MultiViewDataset
 from tessetrack.data.detection_heatmaps import detection_heatmaps, heatmap_size
-from tessetrack.errors import CheckpointError, ConfigError, InputError
+from tessetrack.errors import CheckpointError, InputError
 from tessetrack.geometry.voxel_grid import index_to_world
 from tessetrack.model.tessetrack import TesseTrack, build_model
 from tessetrack.ops.nms3d import nms3d
@@ -133,10 +133,7 @@ def load_model(
 
     path = resolve_checkpoint(name_or_path)
     ckpt = load_checkpoint(path)
-    try:
-        config = Config.from_dict(ckpt.config)
-    except ConfigError as exc:
-        raise CheckpointError(f"{path}: the checkpoint's config is not valid here: {exc}") from None
+    config = ckpt.typed_config()
     model = build_model(config)
     diffs = _weights_mismatch(model, ckpt.weights)
     if diffs:

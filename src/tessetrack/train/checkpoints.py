@@ -26,7 +26,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from tessetrack import __version__
-from tessetrack.errors import CheckpointError
+from tessetrack.config import Config
+from tessetrack.errors import CheckpointError, ConfigError
 
 __all__ = [
     "FORMAT",
@@ -63,6 +64,20 @@ class Checkpoint:
     meta: dict[str, Any] = field(default_factory=dict)
     state: Any = None
     path: Path | None = None
+
+    def typed_config(self) -> Config:
+        """The config read as this version reads configs (fields added since take their
+        defaults).
+
+        Raises:
+            CheckpointError: a config this version cannot read, naming the file.
+        """
+        try:
+            return Config.from_dict(self.config)
+        except ConfigError as exc:
+            raise CheckpointError(
+                f"{self.path}: the checkpoint's config is not valid here: {exc}"
+            ) from None
 
 
 # --- nested state <-> flat tensors ---------------------------------------------------------------

@@ -16,21 +16,10 @@ from typing import Any
 
 import torch
 
-from tessetrack.config import Config
-from tessetrack.errors import CheckpointError, ConfigError
+from tessetrack.errors import CheckpointError
 from tessetrack.train.checkpoints import Checkpoint
 
 __all__ = ["graft_image_heatmaps"]
-
-
-def _typed(ck: Checkpoint) -> Config:
-    """A checkpoint's config, read and checked as this version reads configs."""
-    try:
-        return Config.from_dict(ck.config)
-    except ConfigError as exc:
-        raise CheckpointError(
-            f"{ck.path}: the checkpoint's config is not valid here: {exc}"
-        ) from None
 
 
 def graft_image_heatmaps(
@@ -53,7 +42,7 @@ def graft_image_heatmaps(
         CheckpointError: a body that is not an H model, a net2d without a 2D head, other joints,
             or a Gaussian σ that differs between the 2D head's targets and the body's heatmaps.
     """
-    b, n = _typed(body), _typed(net2d)
+    b, n = body.typed_config(), net2d.typed_config()
     if b.model.variant.input != "heatmaps":
         raise CheckpointError(f"{body.path}: not a heatmap-input (H) model")
     if not n.model.backbone.keypoint_head:

@@ -627,12 +627,7 @@ def train(
     if resume and last_path.is_file():
         ck = load_checkpoint(last_path, with_state=True)
         # Read through Config so that fields added since the run started take their defaults.
-        try:
-            saved = Config.from_dict(ck.config).to_dict()
-        except ConfigError as exc:
-            raise CheckpointError(
-                f"{last_path}: its config is not valid for this version ({exc})"
-            ) from None
+        saved = ck.typed_config().to_dict()
         found = {k: saved[k] for k in ("model", "loss")}
         diffs = config_differences(expected, found)
         if diffs:

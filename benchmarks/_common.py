@@ -2,7 +2,8 @@
 folder on ``sys.path``).
 
 * :func:`cpu_name` — what the timings ran on;
-* :func:`validation_clips` — clips of a scene drawn as the trainer draws its validation clips;
+* :func:`validation_clips` — clips of a scene drawn as the trainer draws its validation clips,
+  :func:`add_clip_arguments` — the command line of the scripts that score them;
 * accuracy runs on a synthetic test scene (``ablation.py``, ``cameras.py``): :func:`parse_models`
   (``NAME=CHECKPOINT`` arguments), :func:`ground_truth` (the first N frames of a scene's GT),
   :func:`track_and_score` (``track_to_file`` + ``evaluate`` → one result row),
@@ -104,6 +105,16 @@ def validation_clips(
     )
     rng = np.random.default_rng([seed, 999_983])  # the trainer's validation stream
     return sample_clips([ClipSource.build(dataset, spec.length)], spec, rng, count, True)
+
+
+def add_clip_arguments(ap: Any, clips: int) -> None:
+    """``--scene``, ``--model`` (repeatable), ``--clips`` (default ``clips``), ``--seed`` and
+    ``--threads``: the arguments of the scripts that score models on :func:`validation_clips`."""
+    ap.add_argument("--scene", required=True, help="a tessetrack synth scene with images")
+    ap.add_argument("--model", action="append", required=True, metavar="LABEL=CHECKPOINT")
+    ap.add_argument("--clips", type=int, default=clips)
+    ap.add_argument("--seed", type=int, default=0, help="the training run's train.seed")
+    ap.add_argument("--threads", type=int, default=2)
 
 
 def model_input(checkpoint: str | PathLike[str]) -> str:

@@ -22,7 +22,7 @@ import json
 
 import numpy as np
 import torch
-from _common import parse_models, validation_clips
+from _common import add_clip_arguments, parse_models, validation_clips
 from rich.console import Console
 from rich.table import Table
 
@@ -80,12 +80,8 @@ def summary(scores, dists, ids, num_gt, frames, distance, cut) -> dict[str, floa
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scene", required=True, help="a tessetrack synth scene with images")
-    ap.add_argument("--model", action="append", required=True, metavar="LABEL=CHECKPOINT")
-    ap.add_argument("--clips", type=int, default=16)
-    ap.add_argument("--seed", type=int, default=0, help="the training run's train.seed")
+    add_clip_arguments(ap, clips=16)
     ap.add_argument("--distance", type=float, default=0.3, help="metres")
-    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", help="also write the numbers here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

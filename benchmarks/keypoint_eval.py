@@ -19,7 +19,7 @@ import argparse
 
 import numpy as np
 import torch
-from _common import parse_models, validation_clips
+from _common import add_clip_arguments, parse_models, validation_clips
 from rich.console import Console
 from rich.table import Table
 
@@ -34,12 +34,8 @@ CHECKS = ((0.5, 0), (0.3, 1), (0.1, 1))
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scene", required=True, help="a tessetrack synth scene with images")
-    ap.add_argument("--model", action="append", required=True, metavar="LABEL=CHECKPOINT")
-    ap.add_argument("--clips", type=int, default=8)
-    ap.add_argument("--seed", type=int, default=0, help="the training run's train.seed")
+    add_clip_arguments(ap, clips=8)
     ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     dataset = open_dataset(args.scene)

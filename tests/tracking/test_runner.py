@@ -275,3 +275,28 @@ def test_assign_reports_the_previous_observation_and_gap():
     (b,) = tracker.assign(3, [Observation(pose + 0.1, payload="second")])
     # same person 0.1 m further (< 0.5 m gate), 3 frames later
     assert b.track is a.track and b.previous.payload == "first" and b.gap == 3
+
+
+def test_detect_returns_the_peaks_the_tracker_keeps(scene, ckpt_dir):
+    """SequenceRunner.detect: the PDN + NMS alone on one frame, as an anchor is detected."""
+    loaded = load_model(tiny_checkpoint(ckpt_dir / "h-detect.safetensors", "HTDL"))
+    ds = open_input(scene, detections=scene / "detections")
+    frame = ds[2]
+    runner = SequenceRunner(loaded.model, image_size=loaded.image_size)
+    centres, scores = runner.detect(frame)
+    # threshold 0 and max_people 2 (TINY_INFERENCE): two peaks, best first, inside the volume
+    assert centres.shape == (2, 3) and scores.shape == (2,)
+    assert torch.all(scores[:-1] >= scores[1:])
+    grid = loaded.model.grid
+    lo = torch.tensor(grid.center) - torch.tensor(grid.size) / 2
+    assert torch.all(centres >= lo) and torch.all(centres <= lo + torch.tensor(grid.size))
+    # the same peaks as the tracker's anchor step at that frame (its window centred on frame 2)
+    tracks = SequenceRunner(loaded.model, image_size=loaded.image_size).run(ds)
+    assert len(tracks.frames[2].people) == len(centres)
+    # a threshold above every score keeps nothing
+    strict = SequenceRunner(
+        loaded.model,
+        image_size=loaded.image_size,
+        detection_threshold=min(1.0, float(scores[0]) + 1e-4),
+    )
+    assert strict.detect(frame, list(ds.cameras))[0].shape == (0, 3)

@@ -307,6 +307,22 @@ class SequenceRunner:
 
     # --- per anchor ------------------------------------------------------------------------------
 
+    def detect(
+        self, frame: MultiViewFrame, names: Sequence[str] | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """The person detector alone on one frame, as the tracker runs it on an anchor.
+
+        Args:
+            frame: a frame of any reader (images for feature models, detections for variant H).
+            names: the cameras, in order (default: the frame's).
+
+        Returns:
+            centres (P, 3) world metres and scores (P,) of the NMS peaks scoring ≥ the runner's
+            detection threshold (at most the model's ``detector.max_people``).
+        """
+        with torch.no_grad():
+            return self._detect(self._frame_entry(frame, list(names or frame.cameras)))
+
     def _detect(self, anchor: _FrameEntry) -> tuple[Tensor, Tensor]:
         """PDN on the anchor frame → centres (P, 3) metres and scores (P,) of the kept peaks."""
         det = self.model.detector

@@ -1,0 +1,79 @@
+"""benchmarks/detection_eval.py --every: the detector scored on a scene's frames as the tracker runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tessetrack.config import apply_overrides, preset
+from tessetrack.model.tessetrack import build_model
+from tessetrack.synth.generate import SynthConfig, generate_dataset
+from tessetrack.tracking.inputs import open_input
+from tessetrack.tracking.runner import load_model
+from tessetrack.train.checkpoints import save_checkpoint
+from tessetrack.train.clips import person_centres
+from tiny_network import TINY_INFERENCE
+
+_BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def detection_eval():
+    sys.path.insert(0, str(_BENCH))  # the script imports _common from its folder
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "detection_eval", _BENCH / "detection_eval.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(_BENCH))
+    return module
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth") / "scene"
+    generate_dataset(
+        out,
+        SynthConfig(
+            rig="ring", num_cameras=2, num_people=2, num_frames=5, image_size=(64, 64), seed=3
+        ),
+    )
+    return out
+
+
+def test_sequence_detections_match_an_independent_count(detection_eval, scene, tmp_path):
+    cfg = apply_overrides(
+        preset("cpu-small", "HTDL"), {**TINY_INFERENCE, "train.image_size": [64, 48]}
+    )
+    torch.manual_seed(0)
+    path = tmp_path / "h.safetensors"
+    save_checkpoint(path, build_model(cfg).state_dict(), cfg.to_dict(), {})
+    loaded = load_model(path)
+    scores, dists, ids, num_gt, frames, per_gt = detection_eval.sequence_detections(
+        loaded, str(scene), every=2
+    )
+    ds = open_input(scene, detections=scene / "detections")
+    kept = [ds[i] for i in (0, 2, 4)]  # every 2nd of 5 frames
+    assert frames == 3
+    gt = [person_centres(np.stack([p.joints for p in f.people]), ds.joint_set) for f in kept]
+    assert num_gt == sum(len(g) for g in gt) == 6
+    # max_people 2, threshold 0: two peaks a frame, each matched to its nearest GT of that frame
+    assert scores.shape == dists.shape == ids.shape == (6,)
+    assert np.all(ids // 2 == np.repeat(np.arange(3), 2))
+    for k in range(3):
+        a, b = gt[k]
+        gap = np.linalg.norm(a - b)
+        np.testing.assert_allclose(per_gt["nearest_other"][2 * k : 2 * k + 2], [gap, gap])
+    assert np.all(per_gt["nearest_det"] >= 0) and per_gt["nearest_score"].shape == (6,)
+    # the nearest detection to a GT person is no farther than any detection's distance to its GT
+    for g in range(6):
+        mine = ids == g
+        if mine.any():
+            assert per_gt["nearest_det"][g] <= dists[mine].min() + 1e-9

@@ -9,7 +9,7 @@ three kinds of poses, with rotation-free lengths only (so z-up and y-down worlds
 * **real CMU Panoptic people** (``hdPose3d_stage1_coco19``) through the recipe: is the recipe's head
   where the annotators put theirs on real bodies?
 * **a synthetic scene** (``tessetrack synth``, DeepMimic motion) through the recipe: do our training
-  people have real heads?
+  people have real heads? For the Panoptic-19 poses it also gives the face's lengths from the neck.
 
 Usage::
 
@@ -32,6 +32,7 @@ from tessetrack.data.shelf_campus import read_actors_gt
 from tessetrack.skeletons import convert_joints, get_joint_set
 
 _SHELF = get_joint_set("shelf14")
+_PANOPTIC = get_joint_set("panoptic19")
 
 
 def head_stats(poses: np.ndarray) -> dict[str, float]:
@@ -62,13 +63,38 @@ def head_stats(poses: np.ndarray) -> dict[str, float]:
     }
 
 
-def panoptic_poses(root: Path, every: int = 1) -> np.ndarray:
-    """(N, 14, 3) Shelf-14 poses of every body in every ``body3DScene_*.json`` under ``root``."""
+def face_stats(joints: np.ndarray) -> dict[str, float]:
+    """Median face lengths (m) of (N, 19, 3) Panoptic-19 poses; rows with a NaN joint left out.
+
+    Keys: ``neck_to_nose``, ``neck_to_ears`` (the ears' centre), ``ear_width``.
+    """
+    joints = joints[np.isfinite(joints).all(axis=(1, 2))]
+    i = _PANOPTIC.index
+    neck = joints[:, i("neck")]
+    ears = (joints[:, i("l_ear")] + joints[:, i("r_ear")]) / 2
+
+    def med(x: np.ndarray) -> float:
+        return float(np.median(np.linalg.norm(x, axis=1))) if len(x) else float("nan")
+
+    return {
+        "neck_to_nose": med(joints[:, i("nose")] - neck),
+        "neck_to_ears": med(ears - neck),
+        "ear_width": med(joints[:, i("l_ear")] - joints[:, i("r_ear")]),
+    }
+
+
+def panoptic_joints(root: Path, every: int = 1) -> np.ndarray:
+    """(N, 19, 3) Panoptic-19 joints of every body in every ``body3DScene_*.json`` under ``root``."""
     files = sorted(root.rglob("body3DScene_*.json"))[::every]
     joints = [p.joints for f in files for p in read_body3d_scene(f)]
     if not joints:
         raise SystemExit(f"{root}: no body3DScene_*.json files")
-    return convert_joints(np.stack(joints), "panoptic19", "shelf14")
+    return np.stack(joints)
+
+
+def panoptic_poses(root: Path, every: int = 1) -> np.ndarray:
+    """(N, 14, 3) Shelf-14 poses of every body in every ``body3DScene_*.json`` under ``root``."""
+    return convert_joints(panoptic_joints(root, every), "panoptic19", "shelf14")
 
 
 def main() -> None:
@@ -86,9 +112,18 @@ def main() -> None:
             gt = read_actors_gt(folder / "actorsGT.mat")
             rows.append({"poses": name, **head_stats(np.asarray(gt.poses_3d).reshape(-1, 14, 3))})
     if args.panoptic is not None:
-        rows.append({"poses": "real Panoptic, recipe", **head_stats(panoptic_poses(args.panoptic))})
+        joints = panoptic_joints(args.panoptic)
+        stats = {
+            **head_stats(convert_joints(joints, "panoptic19", "shelf14")),
+            **face_stats(joints),
+        }
+        rows.append({"poses": "real Panoptic, recipe", **stats})
     for scene in args.synthetic:
-        stats = head_stats(panoptic_poses(scene, every=10))
+        joints = panoptic_joints(scene, every=10)
+        stats = {
+            **head_stats(convert_joints(joints, "panoptic19", "shelf14")),
+            **face_stats(joints),
+        }
         rows.append({"poses": f"synthetic {scene.name}, recipe", **stats})
     if not rows:
         raise SystemExit("give at least one of --shelf, --campus, --panoptic, --synthetic")
@@ -96,13 +131,15 @@ def main() -> None:
     from rich.table import Table
 
     table = Table(title="Shelf-14 head geometry, medians in metres")
-    for key in rows[0]:
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    for key in columns:
         table.add_column(key)
     for row in rows:
-        table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()))
+        cells = (row.get(k, float("nan")) for k in columns)
+        table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells))
     wide_console().print(table)
     meta = {"what": "Shelf-14 head geometry, medians in metres", "units": "m"}
-    write_rows(args.out / "head_geometry", rows, list(rows[0]), meta)
+    write_rows(args.out / "head_geometry", rows, columns, meta)
     print(f"wrote {args.out / 'head_geometry'}.csv/.json")
 
 

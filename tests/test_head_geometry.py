@@ -60,3 +60,16 @@ def test_recipe_head_on_real_panoptic_people_is_near_the_real_shelf_head(
     assert real["people"] >= 3 and recipe["people"] >= 20
     for key in ("head", "bottom_to_shoulders", "top_to_shoulders"):
         assert abs(real[key] - recipe[key]) < 0.03, (key, real[key], recipe[key])
+
+
+def test_face_stats_hand_computed(head_geometry):
+    panoptic = get_joint_set("panoptic19")
+    pose = np.zeros((19, 3))
+    pose[panoptic.index("neck")] = [0.0, 0.0, 1.5]
+    pose[panoptic.index("nose")] = [0.0, 0.1, 1.74]  # 0.26 from the neck (5-12-13)
+    pose[panoptic.index("l_ear")] = [0.08, 0.0, 1.7]
+    pose[panoptic.index("r_ear")] = [-0.08, 0.0, 1.7]  # centre 0.2 above the neck, 0.16 apart
+    stats = head_geometry.face_stats(pose[None])
+    assert stats["neck_to_nose"] == pytest.approx(0.26)
+    assert stats["neck_to_ears"] == pytest.approx(0.2)
+    assert stats["ear_width"] == pytest.approx(0.16)

@@ -35,6 +35,11 @@ _SHELF = get_joint_set("shelf14")
 _PANOPTIC = get_joint_set("panoptic19")
 
 
+def _median_length(vectors: np.ndarray) -> float:
+    """Median Euclidean length of (N, 3) vectors; NaN for N = 0."""
+    return float(np.median(np.linalg.norm(vectors, axis=-1))) if len(vectors) else float("nan")
+
+
 def head_stats(poses: np.ndarray) -> dict[str, float]:
     """Median lengths (m) of (N, 14, 3) Shelf-14 poses; rows with a NaN joint are left out.
 
@@ -47,19 +52,16 @@ def head_stats(poses: np.ndarray) -> dict[str, float]:
     mid_sh = (poses[:, i("r_shoulder")] + poses[:, i("l_shoulder")]) / 2
     mid_hip = (poses[:, i("r_hip")] + poses[:, i("l_hip")]) / 2
     bottom, top = poses[:, i("bottom_head")], poses[:, i("top_head")]
-    width = np.linalg.norm(poses[:, i("r_shoulder")] - poses[:, i("l_shoulder")], axis=1)
-
-    def med(x: np.ndarray) -> float:
-        return float(np.median(x)) if len(x) else float("nan")
-
+    across = poses[:, i("r_shoulder")] - poses[:, i("l_shoulder")]
+    per_width = np.linalg.norm(top - mid_sh, axis=1) / np.linalg.norm(across, axis=1)
     return {
         "people": int(len(poses)),
-        "head": med(np.linalg.norm(top - bottom, axis=1)),
-        "bottom_to_shoulders": med(np.linalg.norm(bottom - mid_sh, axis=1)),
-        "top_to_shoulders": med(np.linalg.norm(top - mid_sh, axis=1)),
-        "torso": med(np.linalg.norm(mid_sh - mid_hip, axis=1)),
-        "shoulder_width": med(width),
-        "top_to_shoulders_per_width": med(np.linalg.norm(top - mid_sh, axis=1) / width),
+        "head": _median_length(top - bottom),
+        "bottom_to_shoulders": _median_length(bottom - mid_sh),
+        "top_to_shoulders": _median_length(top - mid_sh),
+        "torso": _median_length(mid_sh - mid_hip),
+        "shoulder_width": _median_length(across),
+        "top_to_shoulders_per_width": float(np.median(per_width)) if len(poses) else float("nan"),
     }
 
 
@@ -72,14 +74,10 @@ def face_stats(joints: np.ndarray) -> dict[str, float]:
     i = _PANOPTIC.index
     neck = joints[:, i("neck")]
     ears = (joints[:, i("l_ear")] + joints[:, i("r_ear")]) / 2
-
-    def med(x: np.ndarray) -> float:
-        return float(np.median(np.linalg.norm(x, axis=1))) if len(x) else float("nan")
-
     return {
-        "neck_to_nose": med(joints[:, i("nose")] - neck),
-        "neck_to_ears": med(ears - neck),
-        "ear_width": med(joints[:, i("l_ear")] - joints[:, i("r_ear")]),
+        "neck_to_nose": _median_length(joints[:, i("nose")] - neck),
+        "neck_to_ears": _median_length(ears - neck),
+        "ear_width": _median_length(joints[:, i("l_ear")] - joints[:, i("r_ear")]),
     }
 
 
@@ -92,9 +90,10 @@ def panoptic_joints(root: Path, every: int = 1) -> np.ndarray:
     return np.stack(joints)
 
 
-def panoptic_poses(root: Path, every: int = 1) -> np.ndarray:
-    """(N, 14, 3) Shelf-14 poses of every body in every ``body3DScene_*.json`` under ``root``."""
-    return convert_joints(panoptic_joints(root, every), "panoptic19", "shelf14")
+def recipe_stats(joints: np.ndarray) -> dict[str, float]:
+    """:func:`head_stats` of (N, 19, 3) Panoptic-19 poses through the Shelf-14 recipe, and their
+    :func:`face_stats`."""
+    return {**head_stats(convert_joints(joints, "panoptic19", "shelf14")), **face_stats(joints)}
 
 
 def main() -> None:
@@ -112,25 +111,18 @@ def main() -> None:
             gt = read_actors_gt(folder / "actorsGT.mat")
             rows.append({"poses": name, **head_stats(np.asarray(gt.poses_3d).reshape(-1, 14, 3))})
     if args.panoptic is not None:
-        joints = panoptic_joints(args.panoptic)
-        stats = {
-            **head_stats(convert_joints(joints, "panoptic19", "shelf14")),
-            **face_stats(joints),
-        }
+        stats = recipe_stats(panoptic_joints(args.panoptic))
         rows.append({"poses": "real Panoptic, recipe", **stats})
     for scene in args.synthetic:
-        joints = panoptic_joints(scene, every=10)
-        stats = {
-            **head_stats(convert_joints(joints, "panoptic19", "shelf14")),
-            **face_stats(joints),
-        }
+        stats = recipe_stats(panoptic_joints(scene, every=10))
         rows.append({"poses": f"synthetic {scene.name}, recipe", **stats})
     if not rows:
         raise SystemExit("give at least one of --shelf, --campus, --panoptic, --synthetic")
 
     from rich.table import Table
 
-    table = Table(title="Shelf-14 head geometry, medians in metres")
+    title = "Shelf-14 head geometry, medians in metres"
+    table = Table(title=title)
     columns = list(dict.fromkeys(k for row in rows for k in row))
     for key in columns:
         table.add_column(key)
@@ -138,8 +130,7 @@ def main() -> None:
         cells = (row.get(k, float("nan")) for k in columns)
         table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells))
     wide_console().print(table)
-    meta = {"what": "Shelf-14 head geometry, medians in metres", "units": "m"}
-    write_rows(args.out / "head_geometry", rows, columns, meta)
+    write_rows(args.out / "head_geometry", rows, columns, {"what": title, "units": "m"})
     print(f"wrote {args.out / 'head_geometry'}.csv/.json")
 
 

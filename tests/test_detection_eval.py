@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
+from benchmark_scripts import load_benchmark
 from tessetrack.config import apply_overrides, preset
 from tessetrack.model.tessetrack import build_model
 from tessetrack.synth.generate import SynthConfig, generate_dataset
@@ -19,21 +16,10 @@ from tessetrack.train.checkpoints import save_checkpoint
 from tessetrack.train.clips import person_centres
 from tiny_network import TINY_INFERENCE
 
-_BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
 def detection_eval():
-    sys.path.insert(0, str(_BENCH))  # the script imports _common from its folder
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "detection_eval", _BENCH / "detection_eval.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(_BENCH))
-    return module
+    return load_benchmark("detection_eval")
 
 
 @pytest.fixture(scope="module")

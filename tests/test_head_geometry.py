@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from benchmark_scripts import load_benchmark
 from tessetrack.skeletons import get_joint_set
-
-_BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 @pytest.fixture(scope="module")
 def head_geometry():
-    sys.path.insert(0, str(_BENCH))  # the script imports _common from its folder
-    try:
-        spec = importlib.util.spec_from_file_location("head_geometry", _BENCH / "head_geometry.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(_BENCH))
-    return module
+    return load_benchmark("head_geometry")
 
 
 def test_head_stats_hand_computed(head_geometry):
@@ -56,7 +46,7 @@ def test_recipe_head_on_real_panoptic_people_is_near_the_real_shelf_head(
 
     gt = read_actors_gt(shared_data / "shelf" / "actorsGT.mat")
     real = head_geometry.head_stats(np.asarray(gt.poses_3d).reshape(-1, 14, 3))
-    recipe = head_geometry.head_stats(head_geometry.panoptic_poses(shared_data / "panoptic"))
+    recipe = head_geometry.recipe_stats(head_geometry.panoptic_joints(shared_data / "panoptic"))
     assert real["people"] >= 3 and recipe["people"] >= 20
     for key in ("head", "bottom_to_shoulders", "top_to_shoulders"):
         assert abs(real[key] - recipe[key]) < 0.03, (key, real[key], recipe[key])

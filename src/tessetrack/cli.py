@@ -174,6 +174,11 @@ def synth(
         "--varied-floors",
         help="Draw the floor pattern (checker, plain, stripes, tiles, planks, blotches) per scene.",
     ),
+    face: str = typer.Option(
+        "humanoid",
+        "--face",
+        help="Face joints: humanoid (the DeepMimic head, low) | measured (real people's proportions).",
+    ),
 ) -> None:
     """Write a synthetic multi-person multi-view dataset from real motion capture."""
     from rich.console import Console
@@ -192,6 +197,7 @@ def synth(
         images=not no_images,
         limb_mix_prob=limb_mix,
         varied_floors=varied_floors,
+        face=face,
     )
     with Progress(transient=True) as bar:
         task = bar.add_task("synth", total=frames)

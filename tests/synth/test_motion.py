@@ -11,6 +11,7 @@ from tessetrack.synth.motion import (
     CLIP_NAMES,
     CLIP_SPLITS,
     URDF_SCALE,
+    MotionOptions,
     clip_to_floor,
     clips_for_split,
     data_path,
@@ -102,6 +103,20 @@ def test_panoptic19_anatomy_of_walk() -> None:
     # walking starts facing +x with the left hip at +y (left = +y when facing +x)
     assert abs(heading_of(j[0])) < 0.1
     assert j[0, J("l_hip"), 1] > j[0, J("r_hip"), 1]
+
+
+def test_unknown_face_model_is_refused() -> None:
+    sk = load_skeleton()
+    rp, rr, lr = sample_clip(load_clip("walk"), np.arange(2) / 30.0)
+    pos, rot = forward_kinematics(sk, rp, rr, lr)
+    with pytest.raises(InputError, match="unknown face model 'alien'"):
+        links_to_panoptic19(sk, pos, rot, face="alien")
+    with pytest.raises(InputError, match="humanoid, measured"):
+        synthesize_motion(
+            [load_clip("walk")], sk, 10, 30.0, np.random.default_rng(0),
+            start_xy=np.zeros(2), area_center=np.zeros(2), area_half_size=np.ones(2),
+            options=MotionOptions(face="alien"),
+        )  # fmt: skip
 
 
 def test_mirror_swaps_sides_and_is_an_involution() -> None:

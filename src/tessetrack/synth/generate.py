@@ -19,7 +19,7 @@ import numpy as np
 
 from tessetrack.errors import InputError
 from tessetrack.synth.detections_sim import DetectionNoise, simulate_detections
-from tessetrack.synth.motion import clips_for_split, load_clip, load_skeleton
+from tessetrack.synth.motion import FACE_MODELS, clips_for_split, load_clip, load_skeleton
 from tessetrack.synth.render import PeopleRenderer, sample_appearance, sample_style
 from tessetrack.synth.rigs import RIG_NAMES, Rig, make_rig
 from tessetrack.synth.scene import Scene, SceneConfig, generate_scene
@@ -55,6 +55,9 @@ class SynthConfig:
         varied_floors: draw the floor pattern from
             :data:`~tessetrack.synth.render.FLOOR_PATTERNS` instead of always a checkerboard
             [--varied-floors]. Nothing else of the seed's scene changes.
+        face: face joints of the people, ``humanoid`` (default) or ``measured`` (real people's
+            proportions; :data:`~tessetrack.synth.motion.FACE_MODELS`) [--face]. Only the five
+            face joints (and the rendered head) move.
         scene: composition settings (its num_people/num_frames/fps and its motion's limb_mix_prob
             are overridden).
         noise: detection error model.
@@ -72,6 +75,7 @@ class SynthConfig:
     fps: float = 29.97
     limb_mix_prob: float = 0.0
     varied_floors: bool = False
+    face: str = "humanoid"
     scene: SceneConfig = field(default_factory=SceneConfig)
     noise: DetectionNoise = field(default_factory=DetectionNoise)
 
@@ -114,6 +118,8 @@ def _validate(config: SynthConfig) -> None:
         raise InputError(f"image size must be at least 16x16, got {config.image_size}")
     if not 0.0 <= config.limb_mix_prob <= 1.0:
         raise InputError(f"--limb-mix must be between 0 and 1, got {config.limb_mix_prob}")
+    if config.face not in FACE_MODELS:
+        raise InputError(f"unknown --face {config.face!r}; choose one of {', '.join(FACE_MODELS)}")
     clips_for_split(config.split)  # raises for an unknown split
 
 
@@ -149,7 +155,9 @@ def build_scene(config: SynthConfig) -> tuple[Rig, Scene, list[np.random.Generat
             "num_people": config.num_people,
             "num_frames": config.num_frames,
             "fps": config.fps,
-            "motion": replace(config.scene.motion, limb_mix_prob=config.limb_mix_prob),
+            "motion": replace(
+                config.scene.motion, limb_mix_prob=config.limb_mix_prob, face=config.face
+            ),
         }
     )
     scene = generate_scene(
@@ -255,6 +263,7 @@ def generate_dataset(
         ),
         "limb_mix_prob": config.limb_mix_prob,
         "varied_floors": config.varied_floors,
+        "face": config.face,
         "floor_pattern": None if style is None else style.floor_pattern,
         "fps": config.fps,
         "num_frames": scene.num_frames,

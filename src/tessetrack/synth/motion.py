@@ -22,9 +22,13 @@ Conventions written down once here:
   (:mod:`tessetrack.synth.rigs`).
 * **Panoptic-19 joints** from the humanoid's link frames: ``neck`` = the neck joint, ``mid_hip`` =
   the root, hips/knees/ankles/shoulders/elbows = their joints, wrists = the fixed wrist joints.
-  The face is rigidly attached to the neck link (the head) with the offsets of
-  :data:`FACE_OFFSETS` (metres, in the neck link's frame: forward, up, right), chosen on the
-  humanoid's head sphere (centre 0.175 m above the neck joint, radius 0.1025 m).
+  The face is rigidly attached to the neck link (the head) with one of the offset sets of
+  :data:`FACE_MODELS` (metres, in the neck link's frame: forward, up, right):
+  ``humanoid`` (:data:`FACE_OFFSETS`, the default) is drawn on the humanoid's head sphere (centre
+  0.175 m above the neck joint, radius 0.1025 m), which sits low: its nose is 0.19 m from the neck
+  against a median 0.245 m on real CMU Panoptic people; ``measured``
+  (:data:`MEASURED_FACE_OFFSETS`) matches real people's neck→nose, neck→ears and ear width
+  (``benchmarks/head_geometry.py``).
 
 Clip split (disjoint, by clip): see :data:`CLIP_SPLITS` — 11 train, 2 val, 2 test clips.
 
@@ -51,7 +55,9 @@ from tessetrack.skeletons import PANOPTIC19
 __all__ = [
     "CLIP_NAMES",
     "CLIP_SPLITS",
+    "FACE_MODELS",
     "FACE_OFFSETS",
+    "MEASURED_FACE_OFFSETS",
     "URDF_SCALE",
     "DEEPMIMIC_JOINTS",
     "MIX_PARTS",
@@ -150,6 +156,37 @@ FACE_OFFSETS: dict[str, tuple[float, float, float]] = {
     "l_ear": (0.000, 0.180, -0.075),
     "r_ear": (0.000, 0.180, 0.075),
 }
+
+#: Face joints in real people's proportions (same frame as :data:`FACE_OFFSETS`). The humanoid
+#: at body scale 1 is 1.11× a median real person: shoulders 0.366 m apart against 0.329 m on the
+#: real CMU Panoptic sample, and the torso over the shoulder width is the same (1.31 vs 1.34). The
+#: real medians (``benchmarks/head_geometry.py``: neck→nose 0.245 m, ears' centre 0.197 m above the
+#: mid-shoulder point, ears 0.162 m apart) are therefore set 1.11× larger here, the nose in the
+#: humanoid's direction; the eyes are 4.4 cm above the nose and 1 cm behind it.
+MEASURED_FACE_OFFSETS: dict[str, tuple[float, float, float]] = {
+    "nose": (0.139, 0.234, 0.0),
+    "l_eye": (0.129, 0.278, -0.035),
+    "r_eye": (0.129, 0.278, 0.035),
+    "l_ear": (-0.005, 0.238, -0.090),
+    "r_ear": (-0.005, 0.238, 0.090),
+}
+
+#: Face offset sets by name (``MotionOptions.face``, ``tessetrack synth --face``).
+FACE_MODELS: dict[str, dict[str, tuple[float, float, float]]] = {
+    "humanoid": FACE_OFFSETS,
+    "measured": MEASURED_FACE_OFFSETS,
+}
+
+
+def face_offsets(name: str) -> dict[str, tuple[float, float, float]]:
+    """The face offset set called ``name`` (see :data:`FACE_MODELS`); InputError if unknown."""
+    try:
+        return FACE_MODELS[name]
+    except KeyError:
+        raise InputError(
+            f"unknown face model {name!r}; choose one of {', '.join(FACE_MODELS)}"
+        ) from None
+
 
 # Panoptic-19 body joints -> humanoid link whose frame origin is the joint.
 _BODY_LINKS: dict[str, str] = {
@@ -459,16 +496,24 @@ def forward_kinematics(
 
 
 def links_to_panoptic19(
-    skeleton: HumanoidSkeleton, link_pos: np.ndarray, link_rot: np.ndarray
+    skeleton: HumanoidSkeleton,
+    link_pos: np.ndarray,
+    link_rot: np.ndarray,
+    *,
+    face: str = "humanoid",
 ) -> np.ndarray:
-    """Panoptic-19 joints from link frames (clip frame). (T, L, 3), (T, L, 3, 3) -> (T, 19, 3)."""
+    """Panoptic-19 joints from link frames (clip frame). (T, L, 3), (T, L, 3, 3) -> (T, 19, 3).
+
+    ``face`` names the face offsets (:data:`FACE_MODELS`).
+    """
+    offsets = face_offsets(face)
     out = np.zeros((link_pos.shape[0], PANOPTIC19.num_joints, 3))
     neck = skeleton.index("neck")
     for j, name in enumerate(PANOPTIC19.joints):
         if name in _BODY_LINKS:
             out[:, j] = link_pos[:, skeleton.index(_BODY_LINKS[name])]
         else:
-            offset = np.asarray(FACE_OFFSETS[name])  # forward, up, right = clip-frame x, y, z
+            offset = np.asarray(offsets[name])  # forward, up, right = clip-frame x, y, z
             out[:, j] = link_pos[:, neck] + link_rot[:, neck] @ offset
     return out
 
@@ -555,6 +600,9 @@ class MotionOptions:
         limb_mix_prob: per segment and per body part of :data:`MIX_PARTS`, the probability that
             the part's rotations come from another clip of the pool (limb mixing). 0 (default)
             draws nothing extra from the generator, so older scenes are reproduced exactly.
+        face: the face offsets (:data:`FACE_MODELS`): ``humanoid`` (default, every scene made
+            before it existed) or ``measured`` (real people's proportions). It moves only the
+            five face joints; the random draws are the same.
     """
 
     scale_range: tuple[float, float] = (0.85, 1.15)
@@ -565,6 +613,7 @@ class MotionOptions:
     max_turn: float = np.pi / 4
     heading_candidates: int = 12
     limb_mix_prob: float = 0.0
+    face: str = "humanoid"
 
 
 def _rotate_z(points: np.ndarray, angle: float) -> np.ndarray:
@@ -623,7 +672,10 @@ def _donor_times(clip: MocapClip, t0: float, speed: float, n: int, fps: float) -
 def _lowest_joint(
     skeleton: HumanoidSkeleton, root_pos: np.ndarray, root_rot: np.ndarray, local_rot: np.ndarray
 ) -> np.ndarray:
-    """(T,) height (clip-frame y, metres) of each frame's lowest Panoptic-19 joint."""
+    """(T,) height (clip-frame y, metres) of each frame's lowest Panoptic-19 joint.
+
+    Always with the ``humanoid`` face, so the limb-mixing draws do not depend on the face model.
+    """
     pos, rot = forward_kinematics(skeleton, root_pos, root_rot, local_rot)
     return links_to_panoptic19(skeleton, pos, rot)[..., 1].min(axis=-1)
 
@@ -727,6 +779,7 @@ def synthesize_motion(
         raise InputError("no motion clips to draw from")
     if not 0.0 <= options.limb_mix_prob <= 1.0:
         raise InputError(f"limb_mix_prob must be in [0, 1], got {options.limb_mix_prob}")
+    face_offsets(options.face)  # an unknown name fails before any work
     scale = float(rng.uniform(*options.scale_range))
     mix_rng = None
     if options.limb_mix_prob > 0:
@@ -755,7 +808,8 @@ def synthesize_motion(
         if mix_rng is not None:
             lr, mixed = _mix_limbs(clips, clip, skeleton, rp, rr, lr, fps, mix_rng, options)
         pos, rot = forward_kinematics(skeleton, rp, rr, lr)
-        seg = clip_to_floor(links_to_panoptic19(skeleton, pos, rot)) * scale  # n×19×3
+        seg = clip_to_floor(links_to_panoptic19(skeleton, pos, rot, face=options.face))  # n×19×3
+        seg = seg * scale
         if mirrored:
             seg = mirror_joints(seg)
         # put the segment's start at the origin facing +x

@@ -68,7 +68,9 @@ def head_center(joints: np.ndarray) -> np.ndarray:
     """Head sphere centre: halfway between the ears' midpoint and the nose. (..., 19, 3) -> (..., 3).
 
     With :data:`tessetrack.synth.motion.FACE_OFFSETS` the nose is 0.049 m, the eyes 0.058 m and
-    the ears 0.089 m from it, all inside the :data:`HEAD_RADIUS` sphere.
+    the ears 0.089 m from it, all inside the :data:`HEAD_RADIUS` sphere; with the ``measured``
+    face (:data:`~tessetrack.synth.motion.MEASURED_FACE_OFFSETS`) the nose is 0.072 m, the eyes
+    0.083 m and the ears 0.115 m from it (on the sphere's surface, 5 mm out).
     """
     ears = 0.5 * (joints[..., _J("l_ear"), :] + joints[..., _J("r_ear"), :])
     return 0.5 * (ears + joints[..., _J("nose"), :])

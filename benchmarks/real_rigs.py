@@ -49,7 +49,7 @@ def views_seeing(joints: np.ndarray, cameras: list[Camera], *, inside: float = 0
     n = 0
     finite = np.isfinite(joints).all(-1)  # J
     for cam in cameras:
-        depth = joints @ np.asarray(cam.R).T[:, 2] + float(np.ravel(cam.t)[2])  # J
+        depth = cam.depth(joints)  # J (NaN rows stay NaN and fail the test below)
         uv = cam.project(np.where(finite[:, None], joints, 0.0))  # J×2
         ok = finite & (depth > 0) & (uv[:, 0] >= 0) & (uv[:, 0] < cam.width)
         ok &= (uv[:, 1] >= 0) & (uv[:, 1] < cam.height)

@@ -399,6 +399,25 @@ class SequenceRunner:
     # --- the sequence ----------------------------------------------------------------------------
 
     @torch.no_grad()
+    def _check_input_kind(self, frame: MultiViewFrame, names: Sequence[str], root: str | os.PathLike[str] | None) -> None:
+        """Refuse an input that holds none of what the model reads (checked on the first frame):
+        without it every frame would silently come out empty."""
+        if self.model.reads_detections:
+            if not any(n in frame.detections for n in names):
+                raise InputError(
+                    "this checkpoint reads 2D detections (a heatmap-input model), but the first "
+                    f"frame ({frame.frame}) has none in any camera: pass --detections DIR "
+                    "(OpenPose JSON per camera, or COCO)",
+                    root,
+                )
+        elif not any(n in frame.images for n in names):
+            raise InputError(
+                "this checkpoint reads images, but the first frame "
+                f"({frame.frame}) has no image in any camera: give the images or videos, or use a "
+                "detections-* checkpoint with --detections DIR",
+                root,
+            )
+
     def run(self, dataset: MultiViewDataset, progress: ProgressFn | None = None) -> Tracks:
         """Track everyone in ``dataset``; every input frame appears in the result, in order.
 
@@ -407,7 +426,8 @@ class SequenceRunner:
             progress: called as ``progress(frames_done, frames_total)``.
 
         Raises:
-            InputError: an empty dataset, or inputs the model cannot use.
+            InputError: an empty dataset, inputs the model cannot use, or a first frame without
+                any of the model's input kind (2D detections for variant H, else images).
         """
         total = len(dataset)
         if total == 0:
@@ -428,6 +448,8 @@ class SequenceRunner:
                     progress(len(out), total)
 
         for frame in dataset:
+            if not self.window:
+                self._check_input_kind(frame, names, dataset.root)
             entry = self._frame_entry(frame, names)
             if not self.window:  # sequence start: repeat the first frame
                 self.window.extend([entry] * hw)

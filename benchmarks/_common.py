@@ -198,13 +198,15 @@ def add_link_arguments(ap: Any) -> None:
                     help="linking over time: the checkpoint's matcher or Hungarian on poses")  # fmt: skip
     ap.add_argument("--gate", action=argparse.BooleanOptionalAction, default=True,
                     help="gate the learned matcher on centre distance (--no-gate: the paper's)")  # fmt: skip
+    ap.add_argument("--cascade", action=argparse.BooleanOptionalAction, default=False,
+                    help="link the most recently seen tracks first (TrackerConfig.cascade)")  # fmt: skip
 
 
 def tracker_config(args: Any) -> Any:
     """The :class:`~tessetrack.tracking.online.TrackerConfig` of ``--link`` / ``--gate``."""
     from tessetrack.tracking.online import TrackerConfig
 
-    return TrackerConfig(link=args.link, gate=args.gate)
+    return TrackerConfig(link=args.link, gate=args.gate, cascade=args.cascade)
 
 
 def models_and_ground_truth(args: Any) -> tuple[dict[str, str], Tracks]:

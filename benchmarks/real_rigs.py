@@ -194,6 +194,7 @@ def main() -> None:
                 "checkpoint": args.checkpoint,
                 "link": args.link,
                 "gate": args.gate,
+                "cascade": args.cascade,
                 "rows": rows,
             },
             indent=2,

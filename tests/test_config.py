@@ -84,6 +84,9 @@ def test_dotted_overrides():
         ("model.volume.shape=[1, 2]", "model.volume.shape"),  # wrong length
         ("loss.alpha=-1", "loss.alpha"),
         ("model.matcher.heads=3", "model.matcher.heads"),  # 3 does not divide D = 128
+        # redrawing the 2D head's peaks needs a 2D head that reads images
+        ("model.backbone.image_heatmaps_peaks=true", "model.backbone.image_heatmaps_peaks"),
+        ("model.backbone.image_heatmaps_threshold=0", "model.backbone.image_heatmaps_threshold"),
     ],
 )
 def test_bad_override_names_the_key(override, key):

@@ -102,6 +102,12 @@ class BackboneConfig:
         image_heatmaps: variant H only: read images, not 2D detections; the backbone and its 2D
             head (``heatmap_head``) make the joint heatmaps, as the paper's H variants take HRNet's
             2D heatmaps. Off (default): the heatmaps are rendered from external 2D detections.
+        image_heatmaps_peaks: with ``image_heatmaps``: redraw the 2D head's heatmaps from their
+            local maxima (value >= ``image_heatmaps_threshold``, at most 2 × ``detector.max_people``
+            per joint) as Gaussians of ``heatmap_sigma``, the way 2D detections are rendered
+            (:func:`tessetrack.model.backbone.rerender_heatmap_peaks`; ours). For a 3D network trained
+            on rendered detections. Off (default): the heatmaps are read as they are.
+        image_heatmaps_threshold: the smallest peak kept by ``image_heatmaps_peaks``.
     """
 
     name: str = "hrnet_w32"
@@ -112,6 +118,8 @@ class BackboneConfig:
     heatmap_sigma: float = 2.0
     keypoint_head: bool = False
     image_heatmaps: bool = False
+    image_heatmaps_peaks: bool = False
+    image_heatmaps_threshold: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -635,6 +643,11 @@ def validate(cfg: Config) -> Config:
     _check(not m.backbone.image_heatmaps or m.variant.input == "heatmaps",
            "model.backbone.image_heatmaps", "applies to heatmap-input (H) variants only: their "
            "2D head makes the heatmaps from images")  # fmt: skip
+    _check(not m.backbone.image_heatmaps_peaks or m.backbone.image_heatmaps,
+           "model.backbone.image_heatmaps_peaks", "needs model.backbone.image_heatmaps: true "
+           "(it redraws the heatmaps the 2D head makes from images)")  # fmt: skip
+    _check(0 < m.backbone.image_heatmaps_threshold < 1, "model.backbone.image_heatmaps_threshold",
+           "must be in (0, 1)")  # fmt: skip
     _check(not m.backbone.keypoint_head or m.variant.input == "features",
            "model.backbone.keypoint_head", "applies to feature-input variants only (H variants "
            "already predict 2D heatmaps)")  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -12,8 +13,10 @@ from tessetrack.model.backbone import (
     HRNetW32,
     SmallBackbone,
     build_backbone,
+    heatmap_peaks,
     load_backbone_weights,
     render_detection_heatmaps,
+    rerender_heatmap_peaks,
 )
 
 
@@ -153,3 +156,59 @@ def test_small_backbone_dilations_widen_what_a_feature_sees():
     assert dilated == 103  # 7 + 8 × (2 + 2 + 4 + 4)
     n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     assert n(SmallBackbone(4, 4, (1, 1))) == n(SmallBackbone(4, 4, (2, 4)))
+
+
+# --- heatmap peaks (image_heatmaps_peaks) ----------------------------------------------------------
+
+
+def _rendered(points, size=(24, 32), sigma=2.0):
+    """(P, J, 3) heatmap-pixel detections of one image → (1, J, H, W) rendered heatmaps."""
+    return render_detection_heatmaps(torch.tensor(points, dtype=torch.float32)[None], size, sigma)
+
+
+def test_heatmap_peaks_find_the_rendered_people_and_redraw_them_unchanged():
+    # two people, two joints; joint 1 of person 1 missing; integer positions (pixel centres)
+    pts = [[[5.0, 4.0, 0.9], [20.0, 10.0, 0.6]], [[25.0, 18.0, 0.7], [0.0, 0.0, 0.0]]]
+    heat = _rendered(pts)
+    peaks = heatmap_peaks(heat, threshold=0.1, max_peaks=3)  # 1×3×2×3
+    assert peaks.shape == (1, 3, 2, 3)
+    got0 = sorted(map(tuple, peaks[0, :, 0].tolist()), key=lambda p: -p[2])
+    np.testing.assert_allclose(got0[:2], [(5.0, 4.0, 0.9), (25.0, 18.0, 0.7)], atol=1e-5)
+    assert got0[2][2] == 0.0  # no third peak
+    got1 = peaks[0, :, 1]
+    np.testing.assert_allclose(got1[0].tolist(), [20.0, 10.0, 0.6], atol=1e-5)
+    assert (got1[1:, 2] == 0).all()
+    again = rerender_heatmap_peaks(heat, sigma=2.0, threshold=0.1, max_peaks=3)
+    torch.testing.assert_close(again, heat, atol=1e-5, rtol=0)
+
+
+def test_heatmap_peaks_agree_with_scipy_maximum_filter_on_noise():
+    """Independent route: the local maxima ≥ threshold of scipy.ndimage.maximum_filter."""
+    from scipy.ndimage import maximum_filter
+
+    g = torch.Generator().manual_seed(0)
+    heat = torch.rand(2, 3, 12, 15, generator=g)
+    peaks = heatmap_peaks(heat, threshold=0.6, max_peaks=12 * 15)
+    for n in range(2):
+        for j in range(3):
+            x = heat[n, j].numpy()
+            ref = (x >= maximum_filter(x, size=3, mode="constant", cval=-np.inf)) & (x >= 0.6)
+            conf = peaks[n, :, j, 2].numpy()
+            kept = np.sort(conf[conf > 0])
+            np.testing.assert_allclose(kept, np.sort(x[ref]), rtol=0, atol=0)
+            # positions stay within half a pixel of the peak pixel (3×3 weighted mean)
+            v, u = np.nonzero(ref)
+            for uu, vv, cc in peaks[n, :, j].numpy()[conf > 0]:
+                k = int(np.argmin(np.abs(x[v, u] - cc)))
+                assert abs(uu - u[k]) <= 1.0 and abs(vv - v[k]) <= 1.0
+
+
+def test_heatmap_peaks_move_towards_a_subpixel_peak():
+    heat = _rendered([[[10.4, 7.0, 1.0]]])  # 0.4 px right of pixel 10
+    (u, v, c) = heatmap_peaks(heat, threshold=0.1, max_peaks=1)[0, 0, 0].tolist()
+    assert 10.0 < u < 10.4 + 1e-6 and abs(v - 7.0) < 1e-5 and 0.95 < c <= 1.0
+
+
+def test_heatmap_peaks_refuse_a_wrong_shape():
+    with pytest.raises(InputError, match=r"\(N, J, H, W\)"):
+        heatmap_peaks(torch.zeros(3, 4, 5), threshold=0.1, max_peaks=2)

@@ -104,6 +104,33 @@ def test_births_deaths_and_reidentification_within_gap():
     assert [p.id for p in tracker.update(8, [Observation(a), Observation(b)]).people] == [1, 2]
 
 
+def _ids_of_one_person_with_a_duplicate(cascade: bool) -> list[int]:
+    """Frame 0: one person detected twice, 10 cm apart (tracks 0 and 1); then one observation per
+    frame, alternately nearer the duplicate's last position and the person's."""
+    tracker = OnlineTracker(pose_distance_link(max_distance=0.3), TrackerConfig(cascade=cascade))
+    x = lambda v: Observation(_pose(np.array([v, 0.0, 0.0])))  # noqa: E731
+    tracker.update(0, [x(0.0), x(0.1)])
+    return [tracker.update(f, [x(v)]).people[0].id for f, v in enumerate([0.09, 0.02, 0.08], 1)]
+
+
+def test_cascade_links_the_most_recently_seen_track_first():
+    # one matching over all tracks: the lone observation goes to whichever track's last pose is
+    # nearest, so the ID flips between the person's track and its duplicate's
+    assert _ids_of_one_person_with_a_duplicate(cascade=False) == [1, 0, 1]
+    # the cascade offers it to the track seen at the previous frame first: one stable ID
+    assert _ids_of_one_person_with_a_duplicate(cascade=True) == [1, 1, 1]
+
+
+def test_cascade_falls_back_to_older_tracks_for_what_is_left():
+    """Re-identification still works: an observation the recent tracks do not take is matched
+    against the tracks lost longer (here within max_gap 3), not born."""
+    tracker = OnlineTracker(pose_distance_link(max_distance=0.3), TrackerConfig(cascade=True))
+    a, b = _pose(np.zeros(3)), _pose(np.array([3.0, 0, 0]))
+    tracker.update(0, [Observation(a), Observation(b)])
+    tracker.update(1, [Observation(b)])  # a missed
+    assert [p.id for p in tracker.update(3, [Observation(a), Observation(b)]).people] == [0, 1]
+
+
 def test_empty_frames_and_low_scores():
     tracker = OnlineTracker(pose_distance_link(), TrackerConfig(min_detection_score=0.5))
     assert tracker.update(0, []).people == ()

@@ -7,6 +7,7 @@ import torch
 
 from tessetrack.config import Config, apply_overrides, preset
 from tessetrack.errors import CheckpointError, ConfigError
+from tessetrack.model.backbone import rerender_heatmap_peaks
 from tessetrack.model.tessetrack import build_model
 from tessetrack.synth.generate import SynthConfig, generate_dataset
 from tessetrack.tracking.inputs import open_input
@@ -54,6 +55,26 @@ def test_grafted_model_makes_its_heatmaps_with_the_2d_network(parts):
             assert torch.equal(weights[name], w), name
     assert config["model"]["backbone"]["image_heatmaps"] is True
     assert config["model"]["backbone"]["keypoint_head"] is False
+
+
+def test_peaks_switch_redraws_the_2d_networks_heatmaps_from_their_maxima(parts):
+    body, net2d = parts
+    weights, config = graft_image_heatmaps(body, net2d)
+    config["model"]["backbone"]["image_heatmaps_peaks"] = True
+    config["model"]["backbone"]["image_heatmaps_threshold"] = 0.2
+    cfg = Config.from_dict(config)
+    grafted = build_model(cfg)
+    grafted.load_state_dict(weights, strict=True)
+    source = build_model(Config.from_dict(net2d.config))
+    source.load_state_dict(net2d.weights, strict=True)
+    images = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        raw = source.eval().keypoint_heatmaps(images)
+        want = rerender_heatmap_peaks(
+            raw, sigma=2.0, threshold=0.2, max_peaks=2 * cfg.model.detector.max_people
+        )
+        torch.testing.assert_close(grafted.eval().extract_features(images), want)
+    assert not torch.allclose(want, raw)
 
 
 def test_grafted_model_tracks_images_without_detections(parts, tmp_path):

@@ -34,6 +34,8 @@ __all__ = [
     "WeightLoadReport",
     "load_backbone_weights",
     "render_detection_heatmaps",
+    "heatmap_peaks",
+    "rerender_heatmap_peaks",
     "build_backbone",
 ]
 
@@ -78,6 +80,63 @@ def render_detection_heatmaps(keypoints: Tensor, size: tuple[int, int], sigma: f
     gv = torch.exp(-(vs - keypoints[..., 1, None]).square() / (2.0 * sigma**2)) * conf  # N×P×J×H
     g = gv[..., :, None] * gu[..., None, :]  # N×P×J×H×W
     return g.amax(dim=1)  # N×J×H×W
+
+
+def heatmap_peaks(
+    heatmaps: Tensor, *, threshold: float, max_peaks: int, kernel: int = 3
+) -> Tensor:
+    """Local maxima of joint heatmaps as 2D detections, with sub-pixel positions.
+
+    Args:
+        heatmaps: (N, J, H, W) in [0, 1].
+        threshold: peaks below this value are dropped (confidence 0).
+        max_peaks: K, the strongest peaks kept per image and joint.
+        kernel: odd window of the non-maximum suppression (pixels).
+
+    Returns:
+        (N, K, J, 3) of (u, v, confidence) in heatmap pixels (integer = pixel centre), the input of
+        :func:`render_detection_heatmaps`; confidence 0 where a joint has fewer than K peaks. The
+        position is the peak pixel moved by the heatmap-weighted mean offset of its 3×3
+        neighbourhood.
+    """
+    if heatmaps.ndim != 4:
+        raise InputError(f"heatmaps must be (N, J, H, W), got {tuple(heatmaps.shape)}")
+    n, j, h, w = heatmaps.shape
+    k = min(max_peaks, h * w)
+    pooled = torch.nn.functional.max_pool2d(heatmaps, kernel, stride=1, padding=kernel // 2)
+    peaks = torch.where((heatmaps >= pooled) & (heatmaps >= threshold), heatmaps, 0.0)
+    conf, idx = peaks.flatten(2).topk(k, dim=-1)  # N×J×K
+    v0 = torch.div(idx, w, rounding_mode="floor")
+    u0 = idx - v0 * w
+    # 3×3 neighbourhoods of every pixel (zero padded), gathered at the peaks: N×J×9×K
+    patches = torch.nn.functional.unfold(
+        heatmaps.reshape(n * j, 1, h, w), kernel_size=3, padding=1
+    ).reshape(n, j, 9, h * w)
+    hood = patches.gather(3, idx[:, :, None].expand(n, j, 9, k))
+    off = torch.tensor([-1.0, 0.0, 1.0], dtype=heatmaps.dtype, device=heatmaps.device)
+    du = off.repeat(3)[:, None]  # 9×1, row-major (dv outer, du inner)
+    dv = off.repeat_interleave(3)[:, None]
+    mass = hood.sum(2).clamp(min=1e-12)  # N×J×K
+    u = u0.to(heatmaps.dtype) + (hood * du).sum(2) / mass
+    v = v0.to(heatmaps.dtype) + (hood * dv).sum(2) / mass
+    out = torch.stack([u, v, conf], dim=-1)  # N×J×K×3
+    return out.permute(0, 2, 1, 3).contiguous()  # N×K×J×3
+
+
+def rerender_heatmap_peaks(
+    heatmaps: Tensor, *, sigma: float, threshold: float, max_peaks: int
+) -> Tensor:
+    """(N, J, H, W) predicted joint heatmaps → the same heatmaps redrawn from their peaks.
+
+    Every local maximum at or above ``threshold`` (at most ``max_peaks`` per joint) becomes a
+    Gaussian of ``sigma`` pixels scaled by its value — exactly how 2D detections are rendered
+    (:func:`render_detection_heatmaps`). A 3D network trained on rendered detections thus reads a 2D
+    network's output in the form it was trained on: peak widths, the flat background and faint
+    responses no longer differ from training. Not differentiable in the peak positions (ours; not in
+    the paper, whose H variants read HRNet's heatmaps as they are).
+    """
+    peaks = heatmap_peaks(heatmaps, threshold=threshold, max_peaks=max_peaks)
+    return render_detection_heatmaps(peaks, tuple(heatmaps.shape[-2:]), sigma)
 
 
 # --- blocks --------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from tessetrack.config import Config, ModelConfig
 from tessetrack.errors import InputError
 from tessetrack.geometry.voxel_grid import VoxelGrid
-from tessetrack.model.backbone import HeatmapHead, build_backbone
+from tessetrack.model.backbone import HeatmapHead, build_backbone, rerender_heatmap_peaks
 from tessetrack.model.descriptor import TesseractDescriptor
 from tessetrack.model.detector import PersonDetector
 from tessetrack.model.matcher import LearnedMatcher, MatchOutput, hungarian_match
@@ -309,7 +309,18 @@ class TesseTrack(nn.Module):
         """(N, 3, H, W) RGB in [0, 1] → (N, C, H/4, W/4) features (R) or 2D heatmaps (J, variant H)."""
         x = (images - self.pixel_mean.to(images.dtype)) / self.pixel_std.to(images.dtype)
         feats = self.backbone(x)
-        return self.heatmap_head(feats) if self.heatmap_head is not None else feats
+        if self.heatmap_head is None:
+            return feats
+        heat = self.heatmap_head(feats)
+        b = self.config.backbone
+        if b.image_heatmaps_peaks:
+            heat = rerender_heatmap_peaks(
+                heat,
+                sigma=b.heatmap_sigma,
+                threshold=b.image_heatmaps_threshold,
+                max_peaks=2 * self.config.detector.max_people,
+            )
+        return heat
 
     def keypoint_heatmaps(self, images: Tensor) -> Tensor:
         """Auxiliary 2D joint heatmaps (``model.backbone.keypoint_head``) of (N, 3, H, W) RGB images in

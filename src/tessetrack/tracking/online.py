@@ -53,6 +53,11 @@ class TrackerConfig:
         gate: the learned matcher may only link detected centres within the model's
             ``max_distance`` of each other (:func:`descriptor_link`; ours, not in the paper). False:
             the matcher alone decides, as in the paper.
+        cascade: link in order of recency (ours, not in the paper; DeepSORT's matching cascade):
+            the tracks seen at the previous anchor are matched first, then the observations left
+            over against the tracks lost one anchor longer, and so on. A duplicate track born
+            beside a person then starves and ends after ``max_gap`` instead of taking the person's
+            observations every other anchor. False: every live and lost track in one matching.
     """
 
     max_gap: int = 30
@@ -60,6 +65,7 @@ class TrackerConfig:
     min_detection_score: float = 0.0
     link: str = "model"
     gate: bool = True
+    cascade: bool = False
 
     def __post_init__(self) -> None:
         if self.max_gap < 0:
@@ -220,9 +226,7 @@ class OnlineTracker:
         # Tracks unseen for longer than the gap end here, before matching.
         self.tracks = [t for t in self.tracks if frame - t.last_frame <= cfg.max_gap]
         obs = [o for o in observations if o.detection_score >= cfg.min_detection_score]
-        matches = (
-            self.link([t.last for t in self.tracks], obs) if self.tracks else np.zeros(0, np.int64)
-        )
+        matches = self._match(frame, obs)
         assigned: dict[int, Track] = {}
         for track, j in zip(self.tracks, matches, strict=True):
             if j >= 0 and int(j) not in assigned:
@@ -241,6 +245,26 @@ class OnlineTracker:
             track.last_frame = frame
             out.append(Assignment(track, o, previous, gap))
         return out
+
+    def _match(self, frame: int, obs: Sequence[Observation]) -> np.ndarray:
+        """Per track, the index of its observation in ``obs`` or -1."""
+        if not self.tracks:
+            return np.zeros(0, np.int64)
+        if not self.config.cascade:
+            return self.link([t.last for t in self.tracks], obs)
+        matches = np.full(len(self.tracks), -1, dtype=np.int64)
+        left = list(range(len(obs)))  # observations not yet taken
+        for gap in sorted({frame - t.last_frame for t in self.tracks}):
+            if not left:
+                break
+            rows = [i for i, t in enumerate(self.tracks) if frame - t.last_frame == gap]
+            m = self.link([self.tracks[i].last for i in rows], [obs[j] for j in left])
+            taken = {int(j) for j in m if j >= 0}
+            for i, j in zip(rows, m, strict=True):
+                if j >= 0:
+                    matches[i] = left[int(j)]
+            left = [o for k, o in enumerate(left) if k not in taken]
+        return matches
 
     def update(self, frame: int, observations: Sequence[Observation]) -> FramePoses:
         """Link the observations of anchor ``frame`` to the tracks; returns the frame's people with IDs."""

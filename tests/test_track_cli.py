@@ -139,3 +139,23 @@ def test_no_gate_option(workdir, tmp_path, capsys):
     code, _, err = _track(workdir, tracks_file, capsys, "--no-gate")
     assert code == 0, err
     assert [f.frame for f in load_tracks(tracks_file).frames] == [0, 1, 2, 3]
+
+
+def test_cascade_option_reaches_the_tracker_and_defaults_as_the_config(
+    workdir, tmp_path, capsys, monkeypatch
+):
+    import tessetrack.tracking.runner as runner
+    from tessetrack.tracking.online import TrackerConfig
+
+    seen = []
+    real = runner.track_to_file
+
+    def spy(*args, tracker=None, **kwargs):
+        seen.append(tracker.cascade)
+        return real(*args, tracker=tracker, **kwargs)
+
+    monkeypatch.setattr(runner, "track_to_file", spy)
+    for extra in ((), ("--cascade",), ("--no-cascade",)):
+        code, _, err = _track(workdir, tmp_path / "t.json", capsys, *extra)
+        assert code == 0, err
+    assert seen == [TrackerConfig().cascade, True, False]

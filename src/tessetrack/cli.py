@@ -91,6 +91,12 @@ def track(
         help="The learned matcher may only link detected centres within the model's "
         "max_distance (default); --no-gate: the matcher alone decides, as in the paper.",
     ),
+    cascade: bool = typer.Option(
+        False,  # = TrackerConfig.cascade (tests check they agree)
+        "--cascade/--no-cascade",
+        help="Link the tracks seen most recently first, then older ones to what is left "
+        "(a duplicate track beside a person starves instead of taking every other frame).",
+    ),
 ) -> None:
     """Reconstruct and track everyone's 3D skeleton over a sequence; writes a tracks file."""
     from rich.console import Console
@@ -105,7 +111,7 @@ def track(
     from tessetrack.tracking.online import TrackerConfig
     from tessetrack.tracking.runner import track_to_file
 
-    tracker = TrackerConfig(link=link, gate=gate)  # a bad value: ConfigError, one line
+    tracker = TrackerConfig(link=link, gate=gate, cascade=cascade)  # a bad value: ConfigError, one line
     with Progress(TextColumn("track"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]}"),
                   TimeRemainingColumn(), transient=True) as bar:  # fmt: skip
         task = bar.add_task("track", total=None, fps="")

@@ -1,7 +1,8 @@
 """Make an H model read images: graft a stage-1 2D network (backbone + 2D joint head) on it.
 
     python scripts/graft_2d_network.py --body synthetic-detections \\
-        --net2d runs/backbone-2d-unet-v3/last.safetensors --out runs/htdl-images/last.safetensors
+        --net2d runs/backbone-2d-unet-v3/last.safetensors --out runs/htdl-images/last.safetensors \\
+        [--peaks 0.3]
 
 See :mod:`tessetrack.train.graft`. The result is a normal checkpoint (``tessetrack track
 --checkpoint OUT`` reads the scene's images); it is checked by building its network and loading
@@ -24,10 +25,16 @@ def main() -> None:
     ap.add_argument("--body", required=True, help="heatmap-input (H) checkpoint, name or path")
     ap.add_argument("--net2d", required=True, help="stage-1 checkpoint with a 2D joint head")
     ap.add_argument("--out", required=True, type=Path, help="the .safetensors file to write")
+    ap.add_argument("--peaks", type=float, default=None, metavar="THRESHOLD",
+                    help="redraw the 2D heatmaps from their maxima >= THRESHOLD "
+                    "(model.backbone.image_heatmaps_peaks)")  # fmt: skip
     args = ap.parse_args()
     body = load_checkpoint(resolve_checkpoint(args.body))
     net2d = load_checkpoint(resolve_checkpoint(args.net2d))
     weights, config = graft_image_heatmaps(body, net2d)
+    if args.peaks is not None:
+        config["model"]["backbone"]["image_heatmaps_peaks"] = True
+        config["model"]["backbone"]["image_heatmaps_threshold"] = args.peaks
     build_model(Config.from_dict(config)).load_state_dict(weights, strict=True)
 
     # the parts' own records (their digests describe other weight sets: dropped)

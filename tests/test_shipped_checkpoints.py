@@ -40,3 +40,25 @@ def test_the_demo_runs_the_shipped_detections_model():
     assert ck.meta["step"] == json.loads((path.parent / "report.json").read_text())["step"] > 0
     for name in ("log.csv", "val.csv", "curves.png"):
         assert (path.parent / name).is_file()
+
+
+def test_synthetic_images_is_the_demo_body_reading_synthetic_smalls_2d_network():
+    """`synthetic-images` (the default of `tessetrack track`) has no training of its own: its record
+    names both parts, its weights are theirs, and it redraws the 2D heatmaps from their peaks."""
+    import torch
+
+    ck = load_checkpoint(resolve_checkpoint("synthetic-images"))
+    body = load_checkpoint(resolve_checkpoint("synthetic-detections"))
+    net2d = load_checkpoint(resolve_checkpoint("synthetic-small"))
+    assert ck.meta["grafted"] == {"body": "synthetic-detections", "net2d": "synthetic-small"}
+    assert "--peaks 0.3" in ck.meta["training_command"]
+    b = ck.config["model"]["backbone"]
+    assert b["image_heatmaps"] and b["image_heatmaps_peaks"] and b["image_heatmaps_threshold"] == 0.3
+    for k, v in ck.weights.items():
+        if k.startswith("heatmap_head."):
+            src = net2d.weights["keypoint_head." + k[len("heatmap_head.") :]]
+        else:
+            src = (net2d if k.startswith("backbone.") else body).weights[k]
+        assert torch.equal(v, src), k
+    report = json.loads((resolve_checkpoint("synthetic-images").parent / "report.json").read_text())
+    assert report["val"]["mpjpe_mm"] > 0 and report["test"]["mpjpe_mm"] > 0

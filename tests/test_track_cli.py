@@ -87,11 +87,11 @@ def test_checkpoint_of_another_config_exits_2(workdir, tmp_path, capsys):
 def test_missing_default_checkpoint_exits_2(workdir, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(
         "tessetrack.train.checkpoints.shipped_checkpoints", lambda: {}
-    )  # as before the lead ships synthetic-small
+    )  # as in a checkout without the shipped models
     monkeypatch.chdir(tmp_path)
     code, _, err = _run(["track", str(workdir / "scene"), "--output", "t.json"], capsys)
     assert code == 2
-    assert "'synthetic-small' is neither a file nor a shipped checkpoint" in err
+    assert "'synthetic-images' is neither a file nor a shipped checkpoint" in err
     assert len(err.strip().splitlines()) == 1
 
 

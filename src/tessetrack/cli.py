@@ -67,7 +67,7 @@ def track(
         None, "--detections-format", help="openpose | coco (default: auto)."
     ),
     checkpoint: str = typer.Option(
-        "synthetic-small", "--checkpoint", help="Shipped checkpoint name or .safetensors path."
+        "synthetic-images", "--checkpoint", help="Shipped checkpoint name or .safetensors path."
     ),
     output: str = typer.Option(
         "tracks.json", "--output", "-o", help="Tracks file: .json, .npz or .csv."

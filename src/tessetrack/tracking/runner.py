@@ -509,7 +509,7 @@ def track_to_file(
     input: str | os.PathLike[str] | None,
     *,
     output: str | os.PathLike[str],
-    checkpoint: str | os.PathLike[str] = "synthetic-small",
+    checkpoint: str | os.PathLike[str] = "synthetic-images",
     calibration: str | os.PathLike[str] | None = None,
     detections: str | os.PathLike[str] | None = None,
     detections_format: str | None = None,

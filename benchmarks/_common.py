@@ -198,7 +198,7 @@ def add_link_arguments(ap: Any) -> None:
                     help="linking over time: the checkpoint's matcher or Hungarian on poses")  # fmt: skip
     ap.add_argument("--gate", action=argparse.BooleanOptionalAction, default=True,
                     help="gate the learned matcher on centre distance (--no-gate: the paper's)")  # fmt: skip
-    ap.add_argument("--cascade", action=argparse.BooleanOptionalAction, default=False,
+    ap.add_argument("--cascade", action=argparse.BooleanOptionalAction, default=True,
                     help="link the most recently seen tracks first (TrackerConfig.cascade)")  # fmt: skip
 
 

@@ -92,7 +92,7 @@ def track(
         "max_distance (default); --no-gate: the matcher alone decides, as in the paper.",
     ),
     cascade: bool = typer.Option(
-        False,  # = TrackerConfig.cascade (tests check they agree)
+        True,  # = TrackerConfig.cascade (tests check they agree)
         "--cascade/--no-cascade",
         help="Link the tracks seen most recently first, then older ones to what is left "
         "(a duplicate track beside a person starves instead of taking every other frame).",

@@ -91,6 +91,18 @@ def test_loaded_model_runs_over_a_sequence_with_bounded_memory(scene, ckpt_dir):
     assert all(len(f.people) == 2 for f in tracks.frames)
 
 
+def test_tracking_builds_no_autograd_graph(scene, ckpt_dir):
+    """run() is under no_grad: a regression once put the decorator on a helper instead."""
+    loaded = load_model(tiny_checkpoint(ckpt_dir / "ftdl.safetensors"))
+    ds = open_dataset(scene, start=0, end=2)
+    grad_seen = []
+    runner = SequenceRunner(loaded.model, image_size=loaded.image_size)
+    assert torch.is_grad_enabled()
+    runner.run(ds, progress=lambda done, total: grad_seen.append(torch.is_grad_enabled()))
+    assert grad_seen == [False, False]
+    assert torch.is_grad_enabled()
+
+
 def test_a_single_frame_fills_the_window_by_repetition(scene, ckpt_dir):
     loaded = load_model(tiny_checkpoint(ckpt_dir / "ftdl.safetensors"))
     ds = open_dataset(scene, start=2, end=3)

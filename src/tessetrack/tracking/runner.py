@@ -398,8 +398,9 @@ class SequenceRunner:
 
     # --- the sequence ----------------------------------------------------------------------------
 
-    @torch.no_grad()
-    def _check_input_kind(self, frame: MultiViewFrame, names: Sequence[str], root: str | os.PathLike[str] | None) -> None:
+    def _check_input_kind(
+        self, frame: MultiViewFrame, names: Sequence[str], root: str | os.PathLike[str] | None
+    ) -> None:
         """Refuse an input that holds none of what the model reads (checked on the first frame):
         without it every frame would silently come out empty."""
         if self.model.reads_detections:
@@ -418,6 +419,7 @@ class SequenceRunner:
                 root,
             )
 
+    @torch.no_grad()
     def run(self, dataset: MultiViewDataset, progress: ProgressFn | None = None) -> Tracks:
         """Track everyone in ``dataset``; every input frame appears in the result, in order.
 

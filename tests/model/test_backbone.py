@@ -196,19 +196,40 @@ def test_heatmap_peaks_agree_with_scipy_maximum_filter_on_noise():
             conf = peaks[n, :, j, 2].numpy()
             kept = np.sort(conf[conf > 0])
             np.testing.assert_allclose(kept, np.sort(x[ref]), rtol=0, atol=0)
-            # positions stay within half a pixel of the peak pixel (3×3 weighted mean)
+            # positions stay within half a pixel of the peak pixel
             v, u = np.nonzero(ref)
             for uu, vv, cc in peaks[n, :, j].numpy()[conf > 0]:
                 k = int(np.argmin(np.abs(x[v, u] - cc)))
-                assert abs(uu - u[k]) <= 1.0 and abs(vv - v[k]) <= 1.0
+                assert abs(uu - u[k]) <= 0.5 + 1e-6 and abs(vv - v[k]) <= 0.5 + 1e-6
 
 
-def test_heatmap_peaks_move_towards_a_subpixel_peak():
-    heat = _rendered([[[10.4, 7.0, 1.0]]])  # 0.4 px right of pixel 10
+@pytest.mark.parametrize("u_true, v_true", [(10.4, 7.0), (10.0, 6.7), (9.25, 7.45)])
+def test_heatmap_peaks_find_a_subpixel_peak(u_true, v_true):
+    heat = _rendered([[[u_true, v_true, 1.0]]])
     (u, v, c) = heatmap_peaks(heat, threshold=0.1, max_peaks=1)[0, 0, 0].tolist()
-    assert 10.0 < u < 10.4 + 1e-6 and abs(v - 7.0) < 1e-5 and 0.95 < c <= 1.0
+    assert abs(u - u_true) < 0.05 and abs(v - v_true) < 0.05 and 0.9 < c <= 1.0
 
 
-def test_heatmap_peaks_refuse_a_wrong_shape():
+def test_a_plateau_is_one_peak_at_its_first_pixel():
+    heat = torch.zeros(1, 1, 8, 9)
+    heat[0, 0, 3:5, 4:6] = 0.8  # a 2×2 plateau
+    heat[0, 0, 1, 1:4] = 0.5  # a 1×3 ridge
+    peaks = heatmap_peaks(heat, threshold=0.1, max_peaks=6)[0, :, 0]
+    kept = peaks[peaks[:, 2] > 0].tolist()
+    assert len(kept) == 2
+    # the plateau's first pixel (4, 3), moved half a pixel towards its equal neighbours
+    np.testing.assert_allclose(kept[0], [4.5, 3.5, 0.8], atol=1e-5)
+    np.testing.assert_allclose(kept[1], [1.5, 1.0, 0.5], atol=1e-5)
+
+
+def test_a_peak_on_the_border_stays_at_its_pixel_on_that_axis():
+    heat = _rendered([[[0.3, 5.0, 1.0]]])  # peak pixel u = 0: no left neighbour
+    (u, v, _) = heatmap_peaks(heat, threshold=0.1, max_peaks=1)[0, 0, 0].tolist()
+    assert u == 0.0 and abs(v - 5.0) < 1e-5
+
+
+def test_heatmap_peaks_refuse_a_wrong_shape_or_an_even_window():
     with pytest.raises(InputError, match=r"\(N, J, H, W\)"):
         heatmap_peaks(torch.zeros(3, 4, 5), threshold=0.1, max_peaks=2)
+    with pytest.raises(InputError, match="odd"):
+        heatmap_peaks(torch.zeros(1, 1, 4, 5), threshold=0.1, max_peaks=2, kernel=4)

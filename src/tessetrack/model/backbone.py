@@ -88,37 +88,54 @@ def heatmap_peaks(
     """Local maxima of joint heatmaps as 2D detections, with sub-pixel positions.
 
     Args:
-        heatmaps: (N, J, H, W) in [0, 1].
+        heatmaps: (N, J, H, W), non-negative (a heatmap head's output is in [0, 1]).
         threshold: peaks below this value are dropped (confidence 0).
         max_peaks: K, the strongest peaks kept per image and joint.
         kernel: odd window of the non-maximum suppression (pixels).
 
     Returns:
         (N, K, J, 3) of (u, v, confidence) in heatmap pixels (integer = pixel centre), the input of
-        :func:`render_detection_heatmaps`; confidence 0 where a joint has fewer than K peaks. The
-        position is the peak pixel moved by the heatmap-weighted mean offset of its 3×3
-        neighbourhood.
+        :func:`render_detection_heatmaps`; confidence 0 where a joint has fewer than K peaks. A
+        plateau (equal neighbours) gives one peak, at its first pixel in raster order. The position
+        is refined per axis by the parabola through the logarithms of the peak and its two
+        neighbours — exact for a Gaussian — and moves at most half a pixel; it stays at the pixel
+        on an axis where a neighbour lies outside the image.
     """
     if heatmaps.ndim != 4:
         raise InputError(f"heatmaps must be (N, J, H, W), got {tuple(heatmaps.shape)}")
+    if kernel < 1 or kernel % 2 == 0:
+        raise InputError(f"the peak window must be an odd number of pixels, got {kernel}")
     n, j, h, w = heatmaps.shape
     k = min(max_peaks, h * w)
-    pooled = torch.nn.functional.max_pool2d(heatmaps, kernel, stride=1, padding=kernel // 2)
-    peaks = torch.where((heatmaps >= pooled) & (heatmaps >= threshold), heatmaps, 0.0)
-    conf, idx = peaks.flatten(2).topk(k, dim=-1)  # N×J×K
+    r = kernel // 2
+    # every pixel's kernel×kernel window (-inf outside the image): N×J×kernel²×(H·W)
+    padded = torch.nn.functional.pad(heatmaps, (r, r, r, r), value=float("-inf"))
+    windows = torch.nn.functional.unfold(
+        padded.reshape(n * j, 1, h + 2 * r, w + 2 * r), kernel_size=kernel
+    ).reshape(n, j, kernel * kernel, h * w)
+    centre = (kernel * kernel) // 2  # window positions before it come earlier in raster order
+    flat = heatmaps.reshape(n, j, h * w)
+    earlier = windows[:, :, :centre].amax(2) if centre else torch.full_like(flat, float("-inf"))
+    later = windows[:, :, centre + 1 :].amax(2) if centre else torch.full_like(flat, float("-inf"))
+    is_peak = (flat > earlier) & (flat >= later) & (flat >= threshold)
+    conf, idx = torch.where(is_peak, flat, 0.0).topk(k, dim=-1)  # N×J×K
     v0 = torch.div(idx, w, rounding_mode="floor")
     u0 = idx - v0 * w
-    # 3×3 neighbourhoods of every pixel (zero padded), gathered at the peaks: N×J×9×K
-    patches = torch.nn.functional.unfold(
-        heatmaps.reshape(n * j, 1, h, w), kernel_size=3, padding=1
-    ).reshape(n, j, 9, h * w)
-    hood = patches.gather(3, idx[:, :, None].expand(n, j, 9, k))
-    off = torch.tensor([-1.0, 0.0, 1.0], dtype=heatmaps.dtype, device=heatmaps.device)
-    du = off.repeat(3)[:, None]  # 9×1, row-major (dv outer, du inner)
-    dv = off.repeat_interleave(3)[:, None]
-    mass = hood.sum(2).clamp(min=1e-12)  # N×J×K
-    u = u0.to(heatmaps.dtype) + (hood * du).sum(2) / mass
-    v = v0.to(heatmaps.dtype) + (hood * dv).sum(2) / mass
+
+    def offset(minus: Tensor, plus: Tensor, inside: Tensor) -> Tensor:
+        lm, l0, lp = (x.clamp(min=1e-6).log() for x in (minus, conf, plus))
+        curv = lm - 2.0 * l0 + lp  # ≤ 0 at a maximum
+        d = 0.5 * (lm - lp) / torch.where(curv < 0, curv, -1.0)
+        return torch.where(inside & (curv < 0), d.clamp(-0.5, 0.5), 0.0)
+
+    def at(dv: int, du: int) -> Tensor:  # heatmap value next to every peak (0 outside the image)
+        vv, uu = (v0 + dv).clamp(0, h - 1), (u0 + du).clamp(0, w - 1)
+        return flat.gather(2, vv * w + uu)
+
+    du = offset(at(0, -1), at(0, 1), (u0 > 0) & (u0 < w - 1))
+    dv = offset(at(-1, 0), at(1, 0), (v0 > 0) & (v0 < h - 1))
+    u = u0.to(heatmaps.dtype) + du
+    v = v0.to(heatmaps.dtype) + dv
     out = torch.stack([u, v, conf], dim=-1)  # N×J×K×3
     return out.permute(0, 2, 1, 3).contiguous()  # N×K×J×3
 

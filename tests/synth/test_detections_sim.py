@@ -66,3 +66,57 @@ def test_noise_statistics_and_determinism() -> None:
         **{**kw, "noise": DetectionNoise(occluded_miss_prob=0.0, false_positives_per_image=0.0)},
     )
     assert occ[..., :19, 2][occ[..., :19, 2] > 0].mean() < 0.7
+
+
+_CLEAN = dict(jitter=0.0, miss_prob=0.0, swap_prob=0.0, false_positives_per_image=0.0)
+
+
+def test_twin_peaks_put_a_joint_at_its_twins_position() -> None:
+    from tessetrack.skeletons import PANOPTIC19
+
+    uv, depth = _people()
+    kw = dict(depth=depth, width=400, height=400, joint_set="panoptic19")
+    det = simulate_detections(
+        uv, rng=np.random.default_rng(4), noise=DetectionNoise(**_CLEAN, twin_prob=1.0), **kw
+    )
+    assert det.shape == (6, 19, 3)  # 3 people + their 3 mirror rows
+    twins = {a: b for a, b in PANOPTIC19.flip_pairs} | {b: a for a, b in PANOPTIC19.flip_pairs}
+    for person in uv:
+        # the mirror row of this person: its left shoulder sits at the person's right shoulder
+        a, b = next(iter(PANOPTIC19.flip_pairs))
+        row = det[np.argmin(np.linalg.norm(det[:, a, :2] - person[b], axis=-1))]
+        for j, t in twins.items():
+            np.testing.assert_allclose(row[j, :2], person[t])
+            assert 0 < row[j, 2] <= 1.0
+        assert (row[[j for j in range(19) if j not in twins], 2] == 0).all()
+    plain = simulate_detections(uv, rng=np.random.default_rng(4), noise=DetectionNoise(**_CLEAN), **kw)
+    assert plain.shape == (3, 19, 3)
+
+
+def test_stray_peaks_are_lone_joints_near_the_people_at_the_asked_rate() -> None:
+    uv, depth = _people()
+    noise = DetectionNoise(**_CLEAN, stray_per_joint=0.5, stray_spread=0.1)
+    kw = dict(depth=depth, width=400, height=400, joint_set="panoptic19", noise=noise)
+    counts = []
+    for s in range(60):
+        det = simulate_detections(uv, rng=np.random.default_rng(s), **kw)
+        real = np.array([any(np.allclose(d[:, :2], p) for p in uv) for d in det])
+        strays = det[~real]
+        counts.append(int((strays[..., 2] > 0).sum()))
+        conf = strays[..., 2][strays[..., 2] > 0]
+        assert ((conf >= 0.3) & (conf <= 0.8)).all()
+        # each stray lies within a few spreads (0.1 × height ≤ 20 px) of some joint of the people
+        for u, v in strays[..., :2][strays[..., 2] > 0]:
+            assert np.linalg.norm(uv.reshape(-1, 2) - (u, v), axis=-1).min() < 5 * 0.1 * 200
+    assert abs(np.mean(counts) / 19 - 0.5) < 0.05  # Poisson(0.5) per joint, all inside the image
+
+
+def test_noise_out_of_range_is_refused() -> None:
+    import pytest
+
+    from tessetrack.errors import InputError
+
+    with pytest.raises(InputError, match="twin_prob"):
+        DetectionNoise(twin_prob=1.5)
+    with pytest.raises(InputError, match="stray_per_joint"):
+        DetectionNoise(stray_per_joint=-1.0)

@@ -1,0 +1,181 @@
+"""A 2D network's errors in the detection simulator's terms: how often its heatmap peaks miss a
+joint, how far off the found ones are (as a share of the person's height, the simulator's
+``jitter``), how often a joint's peak sits on its left/right twin, and how many stray peaks an
+image has per joint — measured on random clips of a synthetic scene, next to what
+:class:`tessetrack.synth.detections_sim.DetectionNoise` draws by default.
+
+Usage::
+
+    python benchmarks/peak_errors.py --scene runs/data/test_0 --model synthetic-images \\
+        [--clips 16] [--threshold 0.3] [--radius 3]
+
+A peak (:func:`tessetrack.model.backbone.heatmap_peaks`, ≥ ``--threshold``) is matched one-to-one
+to the GT joints of its channel within ``--radius`` heatmap pixels (scipy's Hungarian on distance).
+An unmatched GT joint is a miss; an unmatched peak within the radius of the twin joint of a GT
+person is a left/right confusion, any other unmatched peak is stray. The GT here marks no joint as
+occluded, so misses count hidden joints too (the simulator misses those with
+``occluded_miss_prob``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from _common import add_clip_arguments, parse_models, validation_clips
+from rich.console import Console
+from rich.table import Table
+from scipy.optimize import linear_sum_assignment
+
+from tessetrack.data import open_dataset
+from tessetrack.model.backbone import heatmap_peaks
+from tessetrack.skeletons import PANOPTIC19
+from tessetrack.synth.detections_sim import DetectionNoise
+from tessetrack.tracking.runner import load_model
+from tessetrack.train.clips import collate_clips
+
+
+def _twins() -> np.ndarray:
+    """(19,) index of each Panoptic-19 joint's left/right twin (itself when it has none)."""
+    twin = np.arange(PANOPTIC19.num_joints)
+    for a, b in PANOPTIC19.flip_pairs:
+        twin[a], twin[b] = b, a
+    return twin
+
+
+def raw_heatmaps(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) images → (N, 19, h, w) the 2D network's joint heatmaps before any peak redrawing:
+    the keypoint head of a feature model, or the heatmap head of an H model reading images."""
+    if model.keypoint_head is not None:
+        return model.keypoint_heatmaps(images)
+    x = (images - model.pixel_mean) / model.pixel_std
+    return model.heatmap_head(model.backbone(x))
+
+
+def image_errors(
+    peaks: np.ndarray, gt: np.ndarray, mask: np.ndarray, radius: float, twin: np.ndarray
+) -> dict[str, list[float] | int]:
+    """Errors of one image.
+
+    Args:
+        peaks: (K, J, 3) heatmap peaks (u, v, confidence) in heatmap pixels; confidence 0 = none.
+        gt: (P, J, 2) GT joints in heatmap pixels; mask (P, J) usable.
+        radius: match radius in heatmap pixels.
+        twin: (J,) left/right twin of each joint.
+
+    Returns:
+        ``found`` (count), ``missed`` (count), ``errors`` (per found joint: error / person height,
+        per axis, as a flat list), ``swapped`` and ``stray`` (unmatched peak counts).
+    """
+    num_j = gt.shape[1]
+    height = np.array(
+        [np.ptp(g[m, 1]) if m.sum() > 1 else np.nan for g, m in zip(gt, mask, strict=True)]
+    )
+    out: dict[str, list[float] | int] = {"found": 0, "missed": 0, "errors": [], "swapped": 0, "stray": 0}
+    for j in range(num_j):
+        pk = peaks[peaks[:, j, 2] > 0, j, :2]  # k×2
+        people = np.nonzero(mask[:, j])[0]
+        g = gt[people, j]  # p×2
+        matched_peaks: set[int] = set()
+        if len(pk) and len(g):
+            d = np.linalg.norm(g[:, None] - pk[None], axis=-1)  # p×k
+            rows, cols = linear_sum_assignment(np.where(d <= radius, d, 1e6))
+            for r, c in zip(rows, cols, strict=True):
+                if d[r, c] <= radius:
+                    matched_peaks.add(int(c))
+                    out["found"] += 1  # type: ignore[operator]
+                    h = max(float(height[people[r]]), 10.0) if np.isfinite(height[people[r]]) else 10.0
+                    out["errors"].extend(((pk[c] - g[r]) / h).tolist())  # type: ignore[union-attr]
+        out["missed"] += len(g) - (len(matched_peaks))  # type: ignore[operator]
+        twins = gt[mask[:, twin[j]], twin[j]] if twin[j] != j else np.zeros((0, 2))
+        for c in range(len(pk)):
+            if c in matched_peaks:
+                continue
+            if len(twins) and np.linalg.norm(twins - pk[c], axis=-1).min() <= radius:
+                out["swapped"] += 1  # type: ignore[operator]
+            else:
+                out["stray"] += 1  # type: ignore[operator]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_clip_arguments(ap, clips=16)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--threshold", type=float, default=0.3, help="peak threshold")
+    ap.add_argument("--radius", type=float, default=3.0, help="match radius, heatmap pixels")
+    ap.add_argument("--json", type=Path, help="also write the numbers here")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    dataset = open_dataset(args.scene)
+    try:
+        models = parse_models(args.model)
+    except ValueError as exc:
+        ap.error(str(exc))
+
+    table = Table(title=f"2D peaks ≥ {args.threshold} on {args.clips} clips of {args.scene}")
+    for col in ("model", "image px / heatmap px", "joints", "missed %", "jitter (σ / height)",
+                "median error / height", "twin peaks per joint %", "stray peaks per image·joint"):
+        table.add_column(col, justify="right")
+    default = DetectionNoise()
+    results = {}
+    for label, path in models.items():
+        loaded = load_model(path)
+        model = loaded.model
+        if model.keypoint_head is None and (model.heatmap_head is None or model.reads_detections):
+            ap.error(f"{path}: this checkpoint has no 2D network (no keypoint head, no image heatmaps)")
+        twin = _twins()
+        tot = {"found": 0, "missed": 0, "errors": [], "swapped": 0, "stray": 0}
+        images = 0
+        scale = 1.0
+        for clip in validation_clips(dataset, model, args.clips, args.seed, args.size):
+            batch, targets = collate_clips([clip], teacher_forcing=True)
+            imgs = batch.images[:, list(model.anchors)]  # B×A×V×3×H×W
+            with torch.no_grad():
+                heat = raw_heatmaps(model, imgs.flatten(0, 2))  # N×J×h×w
+            h, w = heat.shape[-2:]
+            scale = imgs.shape[-1] / w
+            pk = heatmap_peaks(heat, threshold=args.threshold, max_peaks=8).numpy()  # N×K×J×3
+            kp = targets.keypoints.flatten(0, 2).numpy()  # N×P×J×2 fractions
+            km = targets.keypoint_mask.flatten(0, 2).numpy()  # N×P×J
+            gt = kp * np.array([w, h]) - 0.5
+            for n in range(pk.shape[0]):
+                if not km[n].any():
+                    continue
+                e = image_errors(pk[n], gt[n], km[n], args.radius, twin)
+                for k in ("found", "missed", "swapped", "stray"):
+                    tot[k] += e[k]
+                tot["errors"].extend(e["errors"])
+                images += 1
+        joints = tot["found"] + tot["missed"]
+        err = np.abs(np.asarray(tot["errors"]))
+        row = {
+            "scale": scale,
+            "joints": joints,
+            "missed_pct": 100.0 * tot["missed"] / max(joints, 1),
+            # robust σ of the per-axis error (MAD × 1.4826), as the simulator's jitter
+            "jitter": float(1.4826 * np.median(err)) if err.size else float("nan"),
+            "median_error": float(np.median(err)) if err.size else float("nan"),
+            "twin_pct": 100.0 * tot["swapped"] / max(joints, 1),
+            "stray_per_image_joint": tot["stray"] / max(images * 19, 1),
+        }
+        results[label] = row
+        table.add_row(
+            label, f"{scale:.0f}", str(joints), f"{row['missed_pct']:.1f}", f"{row['jitter']:.4f}",
+            f"{row['median_error']:.4f}", f"{row['twin_pct']:.1f}", f"{row['stray_per_image_joint']:.3f}",
+        )
+    table.add_row(
+        "simulator default", "", "", f"{100 * default.miss_prob:.0f} (+{100 * default.occluded_miss_prob:.0f} hidden)",
+        f"{default.jitter:.4f}", f"{0.6745 * default.jitter:.4f}", f"{100 * 2 * default.swap_prob / 19:.1f}",
+        f"{default.false_positives_per_image:.2f} people, conf < 0.4",
+    )
+    Console(width=160).print(table)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

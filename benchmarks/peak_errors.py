@@ -74,7 +74,13 @@ def image_errors(
     height = np.array(
         [np.ptp(g[m, 1]) if m.sum() > 1 else np.nan for g, m in zip(gt, mask, strict=True)]
     )
-    out: dict[str, list[float] | int] = {"found": 0, "missed": 0, "errors": [], "swapped": 0, "stray": 0}
+    out: dict[str, list[float] | int] = {
+        "found": 0,
+        "missed": 0,
+        "errors": [],
+        "swapped": 0,
+        "stray": 0,
+    }
     for j in range(num_j):
         pk = peaks[peaks[:, j, 2] > 0, j, :2]  # k×2
         people = np.nonzero(mask[:, j])[0]
@@ -87,7 +93,11 @@ def image_errors(
                 if d[r, c] <= radius:
                     matched_peaks.add(int(c))
                     out["found"] += 1  # type: ignore[operator]
-                    h = max(float(height[people[r]]), 10.0) if np.isfinite(height[people[r]]) else 10.0
+                    h = (
+                        max(float(height[people[r]]), 10.0)
+                        if np.isfinite(height[people[r]])
+                        else 10.0
+                    )
                     out["errors"].extend(((pk[c] - g[r]) / h).tolist())  # type: ignore[union-attr]
         out["missed"] += len(g) - (len(matched_peaks))  # type: ignore[operator]
         twins = gt[mask[:, twin[j]], twin[j]] if twin[j] != j else np.zeros((0, 2))
@@ -117,8 +127,16 @@ def main() -> None:
         ap.error(str(exc))
 
     table = Table(title=f"2D peaks ≥ {args.threshold} on {args.clips} clips of {args.scene}")
-    for col in ("model", "image px / heatmap px", "joints", "missed %", "jitter (σ / height)",
-                "median error / height", "twin peaks per joint %", "stray peaks per image·joint"):
+    for col in (
+        "model",
+        "image px / heatmap px",
+        "joints",
+        "missed %",
+        "jitter (σ / height)",
+        "median error / height",
+        "twin peaks per joint %",
+        "stray peaks per image·joint",
+    ):
         table.add_column(col, justify="right")
     default = DetectionNoise()
     results = {}
@@ -126,7 +144,9 @@ def main() -> None:
         loaded = load_model(path)
         model = loaded.model
         if model.keypoint_head is None and (model.heatmap_head is None or model.reads_detections):
-            ap.error(f"{path}: this checkpoint has no 2D network (no keypoint head, no image heatmaps)")
+            ap.error(
+                f"{path}: this checkpoint has no 2D network (no keypoint head, no image heatmaps)"
+            )
         twin = _twins()
         tot = {"found": 0, "missed": 0, "errors": [], "swapped": 0, "stray": 0}
         images = 0
@@ -164,12 +184,23 @@ def main() -> None:
         }
         results[label] = row
         table.add_row(
-            label, f"{scale:.0f}", str(joints), f"{row['missed_pct']:.1f}", f"{row['jitter']:.4f}",
-            f"{row['median_error']:.4f}", f"{row['twin_pct']:.1f}", f"{row['stray_per_image_joint']:.3f}",
+            label,
+            f"{scale:.0f}",
+            str(joints),
+            f"{row['missed_pct']:.1f}",
+            f"{row['jitter']:.4f}",
+            f"{row['median_error']:.4f}",
+            f"{row['twin_pct']:.1f}",
+            f"{row['stray_per_image_joint']:.3f}",
         )
     table.add_row(
-        "simulator default", "", "", f"{100 * default.miss_prob:.0f} (+{100 * default.occluded_miss_prob:.0f} hidden)",
-        f"{default.jitter:.4f}", f"{0.6745 * default.jitter:.4f}", f"{100 * 2 * default.swap_prob / 19:.1f}",
+        "simulator default",
+        "",
+        "",
+        f"{100 * default.miss_prob:.0f} (+{100 * default.occluded_miss_prob:.0f} hidden)",
+        f"{default.jitter:.4f}",
+        f"{0.6745 * default.jitter:.4f}",
+        f"{100 * 2 * default.swap_prob / 19:.1f}",
         f"{default.false_positives_per_image:.2f} people, conf < 0.4",
     )
     Console(width=160).print(table)

@@ -89,7 +89,9 @@ def test_twin_peaks_put_a_joint_at_its_twins_position() -> None:
             np.testing.assert_allclose(row[j, :2], person[t])
             assert 0 < row[j, 2] <= 1.0
         assert (row[[j for j in range(19) if j not in twins], 2] == 0).all()
-    plain = simulate_detections(uv, rng=np.random.default_rng(4), noise=DetectionNoise(**_CLEAN), **kw)
+    plain = simulate_detections(
+        uv, rng=np.random.default_rng(4), noise=DetectionNoise(**_CLEAN), **kw
+    )
     assert plain.shape == (3, 19, 3)
 
 

@@ -54,7 +54,9 @@ class DetectionNoise:
                 raise InputError(f"detection noise: {name} must be ≥ 0, got {getattr(self, name)}")
         for name in ("miss_prob", "occluded_miss_prob", "swap_prob", "twin_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise InputError(f"detection noise: {name} must be in [0, 1], got {getattr(self, name)}")
+                raise InputError(
+                    f"detection noise: {name} must be in [0, 1], got {getattr(self, name)}"
+                )
 
 
 def simulate_detections(

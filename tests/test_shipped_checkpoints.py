@@ -42,17 +42,16 @@ def test_the_demo_runs_the_shipped_detections_model():
         assert (path.parent / name).is_file()
 
 
-def test_synthetic_images_is_images_body_reading_synthetic_smalls_2d_network():
+def test_synthetic_images_is_the_demo_body_reading_synthetic_smalls_2d_network():
     """`synthetic-images` (the default of `tessetrack track`) has no training of its own: its record
     names both parts, its weights are theirs (stored in float16), and it redraws the 2D heatmaps from
-    their peaks. Its 3D network, `images-body`, was trained on detections simulated with the 2D
-    network's errors (configs/images-body.yaml)."""
+    their peaks."""
     import torch
 
     ck = load_checkpoint(resolve_checkpoint("synthetic-images"))
-    body = load_checkpoint(resolve_checkpoint("images-body"))
+    body = load_checkpoint(resolve_checkpoint("synthetic-detections"))
     net2d = load_checkpoint(resolve_checkpoint("synthetic-small"))
-    assert ck.meta["grafted"] == {"body": "images-body", "net2d": "synthetic-small"}
+    assert ck.meta["grafted"] == {"body": "synthetic-detections", "net2d": "synthetic-small"}
     assert "--peaks 0.3" in ck.meta["training_command"]
     assert ck.meta["weights_dtype"] == "float16"
     b = ck.config["model"]["backbone"]
@@ -69,15 +68,9 @@ def test_synthetic_images_is_images_body_reading_synthetic_smalls_2d_network():
     assert report["val"]["mpjpe_mm"] > 0 and report["test"]["mpjpe_mm"] > 0
 
 
-def test_images_body_is_trained_on_the_2d_networks_errors():
-    path = resolve_checkpoint("images-body")
-    ck = load_checkpoint(path)
-    assert "configs/images-body.yaml" in ck.meta["training_command"]
-    assert ck.config["model"]["variant"]["input"] == "heatmaps"
-    noise = ck.meta["settings"]["detection_noise"] if "settings" in ck.meta else None
+def test_the_demo_body_is_trained_on_the_2d_networks_errors():
+    path = resolve_checkpoint("synthetic-detections")
     report = json.loads((path.parent / "report.json").read_text())
-    noise = noise or report["settings"]["detection_noise"]
+    noise = report["settings"]["detection_noise"]
     assert noise["twin_prob"] > 0 and noise["stray_per_joint"] > 0
-    assert ck.meta["step"] == report["step"] == 2000
-    for name in ("log.csv", "val.csv", "curves.png"):
-        assert (path.parent / name).is_file()
+    assert report["step"] == report["settings"]["steps"] == 2000

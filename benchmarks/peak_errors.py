@@ -46,15 +46,6 @@ def _twins() -> np.ndarray:
     return twin
 
 
-def raw_heatmaps(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) images → (N, 19, h, w) the 2D network's joint heatmaps before any peak redrawing:
-    the keypoint head of a feature model, or the heatmap head of an H model reading images."""
-    if model.keypoint_head is not None:
-        return model.keypoint_heatmaps(images)
-    x = (images - model.pixel_mean) / model.pixel_std
-    return model.heatmap_head(model.backbone(x))
-
-
 def image_errors(
     peaks: np.ndarray, gt: np.ndarray, mask: np.ndarray, radius: float, twin: np.ndarray
 ) -> dict[str, list[float] | int]:
@@ -143,7 +134,7 @@ def main() -> None:
     for label, path in models.items():
         loaded = load_model(path)
         model = loaded.model
-        if model.keypoint_head is None and (model.heatmap_head is None or model.reads_detections):
+        if not model.has_2d_network:
             ap.error(
                 f"{path}: this checkpoint has no 2D network (no keypoint head, no image heatmaps)"
             )
@@ -155,7 +146,7 @@ def main() -> None:
             batch, targets = collate_clips([clip], teacher_forcing=True)
             imgs = batch.images[:, list(model.anchors)]  # B×A×V×3×H×W
             with torch.no_grad():
-                heat = raw_heatmaps(model, imgs.flatten(0, 2))  # N×J×h×w
+                heat = model.image_joint_heatmaps(imgs.flatten(0, 2))  # N×J×h×w
             h, w = heat.shape[-2:]
             scale = imgs.shape[-1] / w
             pk = heatmap_peaks(heat, threshold=args.threshold, max_peaks=8).numpy()  # N×K×J×3

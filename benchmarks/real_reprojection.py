@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tessetrack.data import open_dataset
+from tessetrack.eval.evaluate import joint_set_of
 from tessetrack.io import load_tracks
 from tessetrack.skeletons import convert_joints
 from tessetrack.tracking.runner import track_to_file
@@ -76,10 +77,10 @@ def main() -> None:
         track_to_file(args.data, output=out, checkpoint=args.checkpoint)
         tracks = load_tracks(out)
     sources = {"tracked": {f.frame: [p.joints[:, :3] for p in f.people] for f in tracks.frames}}
-    joint_set = "panoptic19" if tracks.joint_names[0] == "neck" else None
+    joint_set = joint_set_of(tracks.joint_names)
     if joint_set is None:
         raise SystemExit(
-            f"{args.checkpoint}: expected Panoptic-19 tracks, got {tracks.joint_names}"
+            f"{args.checkpoint}: its joints are no registered joint set: {tracks.joint_names}"
         )
     if args.gt_too:
         gt = {}

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tessetrack.config import Config, apply_overrides, preset
-from tessetrack.errors import CheckpointError, ConfigError
+from tessetrack.errors import CheckpointError, ConfigError, InputError
 from tessetrack.model.backbone import rerender_heatmap_peaks
 from tessetrack.model.tessetrack import build_model
 from tessetrack.synth.generate import SynthConfig, generate_dataset
@@ -74,7 +74,19 @@ def test_peaks_switch_redraws_the_2d_networks_heatmaps_from_their_maxima(parts):
             raw, sigma=2.0, threshold=0.2, max_peaks=2 * cfg.model.detector.max_people
         )
         torch.testing.assert_close(grafted.eval().extract_features(images), want)
+        # the 2D network's own heatmaps, before the redrawing, are the stage-1 network's
+        assert grafted.has_2d_network and source.has_2d_network
+        torch.testing.assert_close(grafted.image_joint_heatmaps(images), raw)
+        torch.testing.assert_close(source.image_joint_heatmaps(images), raw)
     assert not torch.allclose(want, raw)
+
+
+def test_a_model_reading_detections_has_no_2d_network(parts):
+    body, _ = parts
+    model = build_model(Config.from_dict(body.config))
+    assert model.reads_detections and not model.has_2d_network
+    with pytest.raises(InputError, match="no 2D network"):
+        model.image_joint_heatmaps(torch.rand(1, 3, 64, 64))
 
 
 def test_grafted_model_tracks_images_without_detections(parts, tmp_path):

@@ -128,7 +128,7 @@ def heatmap_peaks(
         d = 0.5 * (lm - lp) / torch.where(curv < 0, curv, -1.0)
         return torch.where(inside & (curv < 0), d.clamp(-0.5, 0.5), 0.0)
 
-    def at(dv: int, du: int) -> Tensor:  # heatmap value next to every peak (0 outside the image)
+    def at(dv: int, du: int) -> Tensor:  # value next to every peak (clamped at the border)
         vv, uu = (v0 + dv).clamp(0, h - 1), (u0 + du).clamp(0, w - 1)
         return flat.gather(2, vv * w + uu)
 

@@ -307,8 +307,7 @@ class TesseTrack(nn.Module):
 
     def extract_features(self, images: Tensor) -> Tensor:
         """(N, 3, H, W) RGB in [0, 1] → (N, C, H/4, W/4) features (R) or 2D heatmaps (J, variant H)."""
-        x = (images - self.pixel_mean.to(images.dtype)) / self.pixel_std.to(images.dtype)
-        feats = self.backbone(x)
+        feats = self.backbone(self._normalised(images))
         if self.heatmap_head is None:
             return feats
         heat = self.heatmap_head(feats)
@@ -321,6 +320,30 @@ class TesseTrack(nn.Module):
                 max_peaks=2 * self.config.detector.max_people,
             )
         return heat
+
+    @property
+    def has_2d_network(self) -> bool:
+        """Whether the model makes 2D joint heatmaps from images (:meth:`image_joint_heatmaps`)."""
+        return self.keypoint_head is not None or (
+            self.heatmap_head is not None and not self.reads_detections
+        )
+
+    def _normalised(self, images: Tensor) -> Tensor:
+        """RGB in [0, 1] → the backbone's input (ImageNet mean and std)."""
+        return (images - self.pixel_mean.to(images.dtype)) / self.pixel_std.to(images.dtype)
+
+    def image_joint_heatmaps(self, images: Tensor) -> Tensor:
+        """The 2D network's joint heatmaps of (N, 3, H, W) RGB images in [0, 1], as it makes them
+        (no redrawing from peaks) → (N, Q, H/4, W/4): the keypoint head of a feature model, or the
+        heatmap head of an H model that reads images (``backbone.image_heatmaps``)."""
+        if self.keypoint_head is not None:
+            return self.keypoint_heatmaps(images)
+        if not self.has_2d_network:
+            raise InputError(
+                "this model has no 2D network of its own: it needs a keypoint head (feature "
+                "variants) or backbone.image_heatmaps (H variants)"
+            )
+        return self.heatmap_head(self.backbone(self._normalised(images)))
 
     def keypoint_heatmaps(self, images: Tensor) -> Tensor:
         """Auxiliary 2D joint heatmaps (``model.backbone.keypoint_head``) of (N, 3, H, W) RGB images in

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import types
 import typing
@@ -149,11 +150,21 @@ class DetectorConfig:
     tends to return one blob between two people closer than about four voxels; the full-resolution
     blocks keep their peaks apart. They start as the identity, so a warm start from a checkpoint
     without them begins from its exact outputs.
+
+    ``height_levels`` (ours, 0 = off in both presets) tells the 3D CNN how high above the floor
+    each voxel is: the voxel's height ``dot(centre, up) - floor`` is encoded by that many Gaussian
+    bumps spread over 0..2 m and mixed into the fused volume by a 1×1×1 conv that starts at zero
+    (a warm start keeps its outputs). A convolution alone is translation-equivariant and cannot
+    tell the floor from any other height; with one view the only cue for depth along the ray is
+    where the feet meet the floor.
     """
 
     hidden: int = 32
     num_blocks: int = 3
     refine_blocks: int = 0
+    height_levels: int = 0
+    up: Vec3 = (0.0, 0.0, 1.0)
+    floor: float = 0.0
     nms_kernel: int = 3
     max_people: int = 10
     threshold: float = 0.3
@@ -609,6 +620,16 @@ def validate(cfg: Config) -> Config:
     _check(m.detector.hidden > 0, "model.detector.hidden", "must be positive")
     _check(m.detector.num_blocks >= 0, "model.detector.num_blocks", "must be >= 0")
     _check(m.detector.refine_blocks >= 0, "model.detector.refine_blocks", "must be >= 0")
+    _check(
+        m.detector.height_levels == 0 or m.detector.height_levels >= 2,
+        "model.detector.height_levels",
+        "must be 0 (off) or >= 2",
+    )
+    _check(
+        math.isfinite(sum(m.detector.up)) and sum(u * u for u in m.detector.up) > 1e-12,
+        "model.detector.up",
+        "must be a finite non-zero vector (the world's up direction)",
+    )
     _check(m.detector.nms_kernel % 2 == 1 and m.detector.nms_kernel > 0, "model.detector.nms_kernel",
            "must be a positive odd integer")  # fmt: skip
     _check(m.detector.max_people > 0, "model.detector.max_people", "must be positive")

@@ -85,3 +85,56 @@ def test_refine_blocks_config_is_checked():
     assert cfg.model.detector.refine_blocks == 0
     with pytest.raises(ConfigError, match="refine_blocks"):
         validate(apply_overrides(cfg, {"model.detector.refine_blocks": -1}))
+
+
+def test_height_features_by_hand():
+    from tessetrack.model.detector import height_features
+
+    pts = torch.tensor([[5.0, -3.0, 0.0], [0.0, 0.0, 1.0], [1.0, 2.0, 2.0]], dtype=torch.float64)
+    up = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
+    f = height_features(pts, up, 0.0, 3, (0.0, 2.0))  # bumps at 0, 1, 2 m, spacing 1 m
+    e = torch.exp(torch.tensor(-0.5, dtype=torch.float64)).item()
+    e4 = torch.exp(torch.tensor(-2.0, dtype=torch.float64)).item()
+    want = torch.tensor([[1, e, e4], [e, 1, e], [e4, e, 1]], dtype=torch.float64)
+    assert torch.allclose(f, want, atol=1e-12)
+    # Panoptic-style world: y down, any length of ``up``; a raised floor shifts the heights
+    pan = torch.tensor([[0.0, -1.0, 7.0]], dtype=torch.float64)
+    assert torch.allclose(height_features(pan, torch.tensor([0.0, -2.0, 0.0]), 0.0, 3), want[1:2])
+    assert torch.allclose(height_features(pts[2:], up, 1.0, 3), want[1:2])
+
+
+def test_height_mix_starts_at_zero_and_learns_the_height():
+    """Off: no weights (old checkpoints load). On: the fused volume is unchanged at init (a warm
+    start keeps its outputs), and a step makes equal features at different heights differ."""
+    plain = _detector()
+    grown = _detector(height_levels=5)
+    assert not any("height_mix" in k for k in plain.state_dict())
+    missing, unexpected = grown.load_state_dict(plain.state_dict(), strict=False)
+    assert unexpected == [] and missing == ["height_mix.weight"]
+    cams = _cams(1, 2)
+    f = torch.randn(1, 2, 6, 16, 16)
+    assert torch.equal(plain.volume(f, *cams), grown.volume(f, *cams))
+
+    blank = torch.zeros(1, 2, 6, 16, 16)  # the same (zero) evidence everywhere
+    loss = grown.volume(blank, *cams)[:, :, :, :, 3].sum()  # favour the layer at z = 0.5 m
+    loss.backward()
+    with torch.no_grad():
+        grown.height_mix.weight -= grown.height_mix.weight.grad
+        v = grown.volume(blank, *cams)[0]  # C×X×Y×Z
+    assert torch.allclose(v[:, :, :, 3], v[:, :1, :1, 3].expand_as(v[:, :, :, 3]))  # x, y: same
+    assert (v[:, 0, 0, 3] - v[:, 0, 0, 5]).abs().min() > 0.1  # 0.5 m and 2.5 m differ
+
+
+def test_height_config_is_checked():
+    from tessetrack.config import apply_overrides, preset, validate
+    from tessetrack.errors import ConfigError
+    from tessetrack.model import build_model
+
+    cfg = preset("cpu-small")
+    assert cfg.model.detector.height_levels == 0
+    with pytest.raises(ConfigError, match="height_levels"):
+        validate(apply_overrides(cfg, {"model.detector.height_levels": 1}))
+    with pytest.raises(ConfigError, match="detector.up"):
+        validate(apply_overrides(cfg, {"model.detector.up": [0.0, 0.0, 0.0]}))
+    on = validate(apply_overrides(cfg, {"model.detector.height_levels": 4}))
+    assert build_model(on).detector.height_mix.weight.shape[:2] == (16, 4)

@@ -77,6 +77,30 @@ def test_keypoint_mask_drops_absent_views(scene):
     pytest.fail("view dropout never dropped a view in 20 clips")
 
 
+def test_single_view_prob_keeps_one_view(scene):
+    frames = [scene[i] for i in range(4)]
+    spec = ClipSpec(length=4, anchors=(1, 2), image_size=(64, 48), max_people=4, min_views=3)
+    mono = ClipSpec(
+        length=4,
+        anchors=(1, 2),
+        image_size=(64, 48),
+        max_people=4,
+        min_views=3,
+        single_view_prob=1.0,
+    )
+    kept = set()
+    for seed in range(12):
+        clip = make_clip(frames, mono, np.random.default_rng(seed), with_images=False)
+        mask = clip["view_mask"].numpy()  # F×V, the same views in every frame
+        assert (mask.sum(1) == 1).all() and (mask == mask[:1]).all()
+        kept.add(int(np.argmax(mask[0])))
+        # off (the default): min_views 3 of 3 keeps every view, as before the option existed
+        assert make_clip(frames, spec, np.random.default_rng(seed), with_images=False)[
+            "view_mask"
+        ].all()
+    assert kept == {0, 1, 2}
+
+
 def test_simulated_detection_heatmaps_peak_at_the_gt_without_noise(scene):
     frames = [scene[i] for i in range(4)]
     names = sorted(scene.cameras)

@@ -107,6 +107,8 @@ def test_bad_train_settings_are_refused():
         TrainSettings.from_mapping({"paste_near": 1.5})
     with pytest.raises(ConfigError, match=r"train.color_jitter: must be in \[0, 1\)"):
         TrainSettings.from_mapping({"color_jitter": 1.0})
+    with pytest.raises(ConfigError, match=r"train.single_view_prob: must be in \[0, 1\]"):
+        TrainSettings.from_mapping({"single_view_prob": 1.2})
 
 
 def test_colour_jitter_per_view_factors_against_a_hand_computation():

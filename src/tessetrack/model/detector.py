@@ -19,7 +19,10 @@ from tessetrack.geometry.voxel_grid import VoxelGrid, index_to_world
 from tessetrack.ops.nms3d import nms3d
 from tessetrack.ops.unproject import ViewFusion, sample_views
 
-__all__ = ["DetectorOutput", "ResBlock3d", "CentreNet3d", "PersonDetector"]
+__all__ = ["DetectorOutput", "ResBlock3d", "CentreNet3d", "PersonDetector", "height_features"]
+
+#: The height range the bumps of :func:`height_features` cover (metres above the floor).
+HEIGHT_RANGE = (0.0, 2.0)
 
 
 class DetectorOutput(NamedTuple):
@@ -98,6 +101,33 @@ class CentreNet3d(nn.Module):
         return torch.sigmoid(self.head(x)[:, 0])  # B×X×Y×Z
 
 
+def height_features(
+    points: Tensor,
+    up: Tensor,
+    floor: float,
+    levels: int,
+    height_range: tuple[float, float] = HEIGHT_RANGE,
+) -> Tensor:
+    """Gaussian bumps of the height above the floor.
+
+    Args:
+        points: (..., 3) world points, metres.
+        up: (3,) the world's up direction (any length; normalised here).
+        floor: height of the floor along ``up`` (``dot(p, up/|up|)`` on the floor).
+        levels: L >= 2 bumps, centred evenly over ``height_range``, each as wide as their spacing.
+
+    Returns:
+        (..., L) in (0, 1]: ``exp(-(h - c_l)^2 / (2 s^2))`` with ``h`` the height, ``c_l`` the
+        centres, ``s`` their spacing.
+    """
+    u = up.to(points) / torch.linalg.vector_norm(up.to(points))
+    h = points @ u - floor  # ...
+    lo, hi = height_range
+    centres = torch.linspace(lo, hi, levels, dtype=points.dtype, device=points.device)
+    spacing = (hi - lo) / (levels - 1)
+    return torch.exp(-0.5 * ((h[..., None] - centres) / spacing) ** 2)
+
+
 class PersonDetector(nn.Module):
     """Views → whole-space volume → centre heatmap → NMS.
 
@@ -109,6 +139,10 @@ class PersonDetector(nn.Module):
         refine_blocks: residual blocks at full resolution after the decoder.
         fusion_hidden: hidden width of the view-fusion scoring net.
         nms_kernel, max_people, threshold: 3D NMS settings.
+        height_levels: 0, or L >= 2 bumps of each voxel's height above the floor
+            (:func:`height_features`) added to the fused volume through a zero-initialised
+            1×1×1 conv (``height_mix``; absent when 0, as in checkpoints written before it).
+        up, floor: the world's up direction and the floor's height along it.
     """
 
     def __init__(
@@ -123,10 +157,19 @@ class PersonDetector(nn.Module):
         nms_kernel: int = 3,
         max_people: int = 10,
         threshold: float = 0.3,
+        height_levels: int = 0,
+        up: tuple[float, float, float] = (0.0, 0.0, 1.0),
+        floor: float = 0.0,
     ):
         super().__init__()
         self.grid = grid
         self.fusion = ViewFusion(in_channels, hidden=fusion_hidden)
+        self.height_levels = int(height_levels)
+        self.up = tuple(float(u) for u in up)
+        self.floor = float(floor)
+        if self.height_levels:
+            self.height_mix = nn.Conv3d(self.height_levels, in_channels, 1, bias=False)
+            nn.init.zeros_(self.height_mix.weight)
         self.net = CentreNet3d(in_channels, hidden, num_blocks, refine_blocks)
         self.nms_kernel = nms_kernel
         self.max_people = max_people
@@ -150,7 +193,13 @@ class PersonDetector(nn.Module):
             features, pts, K, R, t, dist, image_size, view_mask
         )  # B×V×C×N
         fused = self.fusion(sampled, valid)  # B×C×N
-        return fused.reshape(b, c, *xyz.shape[:3])  # B×C×X×Y×Z
+        volume = fused.reshape(b, c, *xyz.shape[:3])  # B×C×X×Y×Z
+        if self.height_levels:
+            up = torch.tensor(self.up, dtype=xyz.dtype, device=xyz.device)
+            bumps = height_features(xyz, up, self.floor, self.height_levels)  # X×Y×Z×L
+            bumps = bumps.permute(3, 0, 1, 2)[None].to(self.height_mix.weight.dtype)  # 1×L×X×Y×Z
+            volume = volume + self.height_mix(bumps).to(volume.dtype)
+        return volume
 
     def detect(self, heatmap: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """NMS on (B, X, Y, Z) → centres (B, K, 3) metres, scores (B, K), valid (B, K)."""

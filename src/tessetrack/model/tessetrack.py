@@ -246,6 +246,9 @@ class TesseTrack(nn.Module):
             nms_kernel=config.detector.nms_kernel,
             max_people=config.detector.max_people,
             threshold=config.detector.threshold,
+            height_levels=config.detector.height_levels,
+            up=config.detector.up,
+            floor=config.detector.floor,
         )
         self.descriptor = TesseractDescriptor(
             in_channels=cin,

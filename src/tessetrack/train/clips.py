@@ -69,6 +69,8 @@ class ClipSpec:
         image_size: (W, H) the images are resized to.
         max_people: P, person slots per anchor (when more people are present, the lowest IDs are kept).
         min_views: view dropout keeps at least this many views (== V disables dropout).
+        single_view_prob: probability that a clip keeps exactly one view (monocular training),
+            drawn before the uniform ``min_views``..V draw; 0 (default) draws nothing extra.
         joint_set: the model's output joint set.
         detections: for heatmap-input models, how to simulate their 2D detections (else None).
     """
@@ -78,6 +80,7 @@ class ClipSpec:
     image_size: tuple[int, int]
     max_people: int = 10
     min_views: int = 1
+    single_view_prob: float = 0.0
     joint_set: str = "panoptic19"
     detections: SimulatedDetections | None = None
 
@@ -288,7 +291,10 @@ def make_clip(
     names = list(camera_names or frames[0].cameras)
     v, (w, h) = len(names), spec.image_size
     keep = np.ones(v, bool)
-    if spec.min_views < v:
+    if spec.single_view_prob > 0 and v > 1 and rng.random() < spec.single_view_prob:
+        keep[:] = False
+        keep[int(rng.integers(v))] = True
+    elif spec.min_views < v:
         k = int(rng.integers(spec.min_views, v + 1))
         keep[:] = False
         keep[rng.choice(v, size=k, replace=False)] = True

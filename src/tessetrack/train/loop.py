@@ -90,6 +90,7 @@ class TrainSettings:
         image_size: (W, H) input size of the backbone.
         max_people: person slots per anchor.
         min_views: view dropout keeps at least this many views (a large value disables it).
+        single_view_prob: probability that a clip keeps exactly one view (0: off).
         teacher_forcing: build tesseracts on GT centres (else on NMS detections).
         checkpoint_every, checkpoint_minutes: checkpoint cadence.
         val_every, val_clips: validation cadence and size.
@@ -140,6 +141,7 @@ class TrainSettings:
     image_size: tuple[int, int] = (256, 256)
     max_people: int = 6
     min_views: int = 1
+    single_view_prob: float = 0.0
     teacher_forcing: bool = True
     checkpoint_every: int = 200
     checkpoint_minutes: float = 5.0
@@ -204,6 +206,10 @@ class TrainSettings:
                 raise ConfigError(f"train.{key}: must be >= 1, got {getattr(s, key)}")
         if s.lr <= 0:
             raise ConfigError(f"train.lr: must be > 0, got {s.lr}")
+        if not 0.0 <= s.single_view_prob <= 1.0:
+            raise ConfigError(
+                f"train.single_view_prob: must be in [0, 1], got {s.single_view_prob}"
+            )
         if not 0.0 <= s.centre_jitter <= 1.0:
             raise ConfigError(f"train.centre_jitter: must be in [0, 1] m, got {s.centre_jitter}")
         if s.paste_people < 0:
@@ -588,6 +594,7 @@ def train(
         image_size=tuple(s.image_size),  # type: ignore[arg-type]
         max_people=s.max_people,
         min_views=s.min_views,
+        single_view_prob=s.single_view_prob,
         joint_set=model.config.pose_head.joint_set,
     )
     with_images = not model.reads_detections

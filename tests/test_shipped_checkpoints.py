@@ -73,4 +73,12 @@ def test_the_demo_body_is_trained_on_the_2d_networks_errors():
     report = json.loads((path.parent / "report.json").read_text())
     noise = report["settings"]["detection_noise"]
     assert noise["twin_prob"] > 0 and noise["stray_per_joint"] > 0
-    assert report["step"] == report["settings"]["steps"] == 2000
+    # stop 21: stop 20's 2000 steps (configs/synthetic-detections-v2.yaml), then 1000 with the
+    # detector's height bumps
+    assert report["step"] == report["settings"]["steps"] == 1000
+    # a warm start from stop 20's model: the run named it by its then shipped name
+    assert report["settings"]["init_from"] == "synthetic-detections"
+    ck = load_checkpoint(path)
+    assert ck.config["model"]["detector"]["height_levels"] == 9
+    assert "configs/synthetic-detections-v2.yaml" in ck.meta["training_command"]
+    assert ck.weights["detector.height_mix.weight"].abs().sum() > 0  # it learned something

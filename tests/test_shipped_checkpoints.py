@@ -82,3 +82,19 @@ def test_the_demo_body_is_trained_on_the_2d_networks_errors():
     assert ck.config["model"]["detector"]["height_levels"] == 9
     assert "configs/synthetic-detections-v2.yaml" in ck.meta["training_command"]
     assert ck.weights["detector.height_mix.weight"].abs().sum() > 0  # it learned something
+
+
+def test_detections_panoptic_knows_its_floor_in_panoptics_y_down_world():
+    path = resolve_checkpoint("detections-panoptic")
+    report = json.loads((path.parent / "report.json").read_text())
+    # stop 22: recipe v3 (configs/detections-panoptic.yaml, 2000 steps), then 1000 steps with the
+    # height bumps, harder detection noise and single-view clips
+    assert report["step"] == report["settings"]["steps"] == 1000
+    assert report["settings"]["init_from"] == "detections-panoptic"
+    assert report["settings"]["single_view_prob"] > 0
+    ck = load_checkpoint(path)
+    detector = ck.config["model"]["detector"]
+    assert detector["height_levels"] == 9
+    assert detector["up"] == [0.0, -1.0, 0.0]  # Panoptic's world: y down, floor at y = 0
+    assert "configs/detections-panoptic.yaml" in ck.meta["training_command"]
+    assert ck.weights["detector.height_mix.weight"].abs().sum() > 0

@@ -120,8 +120,8 @@ def height_features(
         (..., L) in (0, 1]: ``exp(-(h - c_l)^2 / (2 s^2))`` with ``h`` the height, ``c_l`` the
         centres, ``s`` their spacing.
     """
-    u = up.to(points) / torch.linalg.vector_norm(up.to(points))
-    h = points @ u - floor  # ...
+    u = up.to(points)
+    h = points @ (u / torch.linalg.vector_norm(u)) - floor  # ...
     lo, hi = height_range
     centres = torch.linspace(lo, hi, levels, dtype=points.dtype, device=points.device)
     spacing = (hi - lo) / (levels - 1)

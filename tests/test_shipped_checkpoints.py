@@ -91,15 +91,21 @@ def test_detections_panoptic_knows_its_floor_in_panoptics_y_down_world():
     report = json.loads((path.parent / "report.json").read_text())
     # stop 22: recipe v3 (configs/detections-panoptic.yaml, 2000 steps), then 1000 steps with the
     # height bumps, harder detection noise and single-view clips, then 500 steps at half the rate
-    # with at least two views per clip (the shipped report is that last leg's)
-    assert report["step"] == report["settings"]["steps"] == 500
-    assert report["settings"]["init_from"] == "runs/panoptic-height/last.safetensors"
-    assert report["settings"]["min_views"] == 2
+    # with at least two views per clip, then (stop 23) 300 steps with 10 % single-view clips (the
+    # shipped report is that last leg's)
+    assert report["step"] == report["settings"]["steps"] == 300
+    assert report["settings"]["init_from"] == "runs/panoptic-height2/last.safetensors"
+    assert report["settings"]["single_view_prob"] == 0.1
     ck = load_checkpoint(path)
     detector = ck.config["model"]["detector"]
     assert detector["height_levels"] == 9
     assert detector["up"] == [0.0, -1.0, 0.0]  # Panoptic's world: y down, floor at y = 0
     command = ck.meta["training_command"]
-    for leg in ("", "-height", "-height2"):  # each leg's config is in the recorded command
+    for leg in (
+        "",
+        "-height",
+        "-height2",
+        "-height3",
+    ):  # each leg's config is in the recorded command
         assert f"configs/detections-panoptic{leg}.yaml " in command
     assert ck.weights["detector.height_mix.weight"].abs().sum() > 0

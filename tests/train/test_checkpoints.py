@@ -105,6 +105,19 @@ def test_plain_safetensors_without_metadata_is_refused(tmp_path):
         load_checkpoint(tmp_path / "plain.safetensors")
 
 
+def test_checkpoint_of_another_format_version_is_refused_naming_both(tmp_path):
+    # a file from a future (or older, incompatible) layout: the message names its version and ours
+    from safetensors.torch import save_file
+
+    header = {"format": "tessetrack.checkpoint/2", "tessetrack_version": "9.0", "config": "{}"}
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "v2.safetensors"), metadata=header)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(tmp_path / "v2.safetensors")
+    message = str(err.value)
+    assert "v2.safetensors" in message and "'tessetrack.checkpoint/2'" in message
+    assert "written by tessetrack 9.0" in message and "expects 'tessetrack.checkpoint/1'" in message
+
+
 def test_missing_checkpoint_name_lists_what_exists(tmp_path):
     with pytest.raises(CheckpointError, match="neither a file nor a shipped checkpoint"):
         resolve_checkpoint("no-such-model")

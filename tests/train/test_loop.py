@@ -172,6 +172,25 @@ def test_centre_jitter_moves_only_the_tesseract_centres(scene):
         TrainSettings.from_mapping({"steps": 0})
 
 
+def test_tensorboard_logs_hold_the_train_and_val_curves(scene, tmp_path):
+    event_accumulator = pytest.importorskip(
+        "tensorboard.backend.event_processing.event_accumulator"
+    )
+    train(
+        _config(scene, steps=3, val_every=3, val_clips=1, val_data=[str(scene)]), tmp_path / "run"
+    )
+    acc = event_accumulator.EventAccumulator(str(tmp_path / "run" / "tb"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"train/loss", "train/detection", "train/pose", "val/mpjpe_mm"} <= tags
+    assert [e.step for e in acc.Scalars("train/loss")] == [1, 2, 3]
+    logged = {e.step: e.value for e in acc.Scalars("train/loss")}
+    assert logged == pytest.approx(
+        _losses(tmp_path / "run"), rel=1e-6
+    )  # the same numbers as log.csv
+    assert [e.step for e in acc.Scalars("val/mpjpe_mm")] == [3]
+
+
 def test_two_gloo_ranks_hold_identical_weights(scene, tmp_path):
     cfg = _config(scene, steps=2, min_views=1)
     cfg_file = tmp_path / "cfg.yaml"
@@ -196,6 +215,60 @@ def test_two_gloo_ranks_hold_identical_weights(scene, tmp_path):
     report = json.loads((tmp_path / "ddp" / "report.json").read_text())
     # Each rank drew different clips (seeded by rank), yet DDP's gradient averaging keeps replicas equal.
     assert report["world_size"] == 2 and report["step"] == 2
+    digests = report["weights_sha1_per_rank"]
+    assert len(digests) == 2 and digests[0] == digests[1]
+
+
+def _rank_pids(launcher_pid: int) -> dict[int, int]:
+    """{RANK: pid} of the worker processes under a torchrun launcher (Linux /proc)."""
+    found: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+            environ = open(f"/proc/{entry}/environ", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) != launcher_pid:
+            continue
+        for var in environ:
+            if var.startswith(b"RANK="):
+                found[int(var[5:])] = int(entry)
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the ranks through /proc")
+def test_a_signal_to_one_rank_stops_all_ranks_at_the_same_step(scene, tmp_path):
+    # SIGTERM to rank 1 only: the ranks agree on the stop once per step, so both checkpoint the same
+    # step and exit cleanly (before, rank 1 died and rank 0 was left in a collective).
+    import signal
+    import time
+
+    cfg = _config(scene, steps=10_000, min_views=1, checkpoint_every=10_000)
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg.to_dict()))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd += ["-m", "tessetrack", "train", "--config", str(cfg_file), "--output", str(tmp_path / "d")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            log = tmp_path / "d" / "log.csv"
+            if log.is_file() and len(log.read_text().splitlines()) >= 3:  # two steps done
+                break
+            time.sleep(0.5)
+        ranks = _rank_pids(proc.pid)
+        assert set(ranks) == {0, 1}, ranks
+        os.kill(ranks[1], signal.SIGTERM)
+        _, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-3000:]
+    report = json.loads((tmp_path / "d" / "report.json").read_text())
+    assert 2 <= report["step"] < 10_000
     digests = report["weights_sha1_per_rank"]
     assert len(digests) == 2 and digests[0] == digests[1]
 

@@ -234,7 +234,9 @@ def load_checkpoint(
         )
     if fmt != FORMAT:
         raise CheckpointError(
-            f"{path}: checkpoint format {fmt!r} is not supported by tessetrack {__version__} (expects {FORMAT!r})"
+            f"{path}: checkpoint format {fmt!r} (written by tessetrack "
+            f"{header.get('tessetrack_version', '?')}) is not supported by tessetrack "
+            f"{__version__} (expects {FORMAT!r})"
         )
     try:
         config = json.loads(header["config"])

@@ -679,7 +679,10 @@ def train(
 
             tb = SummaryWriter(str(out / "tb"))
         except ImportError:
-            log.info("tensorboard not installed: logging to CSV only")
+            log.warning(
+                "tensorboard not installed: logging to CSV only "
+                '(pip install "tessetrack[tensorboard]" adds the TensorBoard logs)'
+            )
     train_log = (
         _CsvLog(
             out / "log.csv",
@@ -724,9 +727,9 @@ def train(
         log.warning("signal %d: checkpointing and stopping", signum)
         stop["flag"] = True
 
-    old_handler = (
-        signal.signal(signal.SIGTERM, _on_signal) if is_main and _in_main_thread() else None
-    )
+    # Every rank listens: torchrun or a scheduler may signal any of them, and the ranks agree on the
+    # stop (and on time-based checkpoints) once per step below, so none is left waiting in a collective.
+    old_handler = signal.signal(signal.SIGTERM, _on_signal) if _in_main_thread() else None
 
     digests: list[str] = []
 
@@ -762,7 +765,8 @@ def train(
     val: dict[str, float] = {}
     model.train()
     try:
-        while step < end and not stop["flag"]:
+        stopping = False  # the agreed stop: a signal counts once all ranks have heard of it
+        while step < end and not stopping:
             t0 = time.monotonic()
             rng = np.random.default_rng([s.seed, step, rank])
             clips = sample_clips(
@@ -824,10 +828,11 @@ def train(
                             tb.add_scalar(f"val/{k}", v, step)
                 if progress is not None:
                     progress(step, s.steps, losses)
-            if (
-                step % s.checkpoint_every == 0
-                or time.monotonic() - t_last_ck > 60 * s.checkpoint_minutes
-            ):
+            time_due = time.monotonic() - t_last_ck > 60 * s.checkpoint_minutes
+            stopping = stop["flag"]
+            if distributed:  # one rank's clock or signal decides for all, at the same step
+                time_due, stopping = _any_rank(device, time_due, stopping)
+            if step % s.checkpoint_every == 0 or time_due:
                 checkpoint(val)
                 t_last_ck = time.monotonic()
     except KeyboardInterrupt:
@@ -881,6 +886,13 @@ def _load_prefixed(
         )
     model.load_state_dict(chosen, strict=False)
     log.info("copied %d tensors (%s) from %s", len(chosen), ", ".join(prefixes), source)
+
+
+def _any_rank(device: torch.device, *flags: bool) -> tuple[bool, ...]:
+    """Each flag, true on every rank when it is true on any (a MAX all-reduce)."""
+    t = torch.tensor([float(f) for f in flags], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return tuple(bool(v) for v in t.tolist())
 
 
 def _in_main_thread() -> bool:

@@ -12,6 +12,7 @@ the model's float32 parameters). The training digest is then kept as ``weights_s
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 from pathlib import Path
 
@@ -40,9 +41,13 @@ def main() -> None:
         if "weights_sha1" in meta:  # the digest of the float32 weights, not of these
             meta["weights_sha1_float32"] = meta.pop("weights_sha1")
     save_checkpoint(out / "model.safetensors", weights, ck.config, meta)
-    for f in ("log.csv", "val.csv", "curves.png", "report.json"):
+    for f in ("log.csv", "val.csv", "curves.png"):
         if (args.run / f).is_file():
             shutil.copy2(args.run / f, out / f)
+    if (args.run / "report.json").is_file():  # the run's report, with the command that made it
+        report = json.loads((args.run / "report.json").read_text())
+        report["training_command"] = args.command
+        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     size = (out / "model.safetensors").stat().st_size / 2**20
     print(f"wrote {out} ({size:.1f} MiB, step {meta.get('step')})")
 

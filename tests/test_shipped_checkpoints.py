@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +29,20 @@ def test_every_shipped_checkpoint_builds_its_model(name):
     assert loaded.config.model.variant.input in ("features", "heatmaps")
     assert sum(p.numel() for p in loaded.model.parameters()) > 0
     assert not loaded.model.training
+
+
+@pytest.mark.parametrize("name", sorted(shipped_checkpoints()))
+def test_every_shipped_checkpoint_records_how_it_was_made(name):
+    # its command (in the weights' header and in report.json), and the repo files that command names
+    path = shipped_checkpoints()[name]
+    command = load_checkpoint(path).meta["training_command"]
+    report = json.loads((path.parent / "report.json").read_text())
+    assert report["training_command"] == command
+    named = re.findall(r"(?:configs|scripts)/[\w./-]+\.(?:yaml|sh|py)", command)
+    assert named, command
+    repo = Path(__file__).resolve().parents[1]
+    assert [f for f in named if not (repo / f).is_file()] == []
+    assert (path.parent / "val.csv").is_file() and report["val"]  # validation metrics ship too
 
 
 def test_the_demo_runs_the_shipped_detections_model():

@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from tessetrack.config import Config, LossConfig
 from tessetrack.data.base import MultiViewDataset
 from tessetrack.errors import CheckpointError, ConfigError
+from tessetrack.eval.pose_metrics import joint_errors_mm
 from tessetrack.losses import ClipTargets, LossTerms, keypoint_loss, total_loss
 from tessetrack.model.tessetrack import ClipBatch, TesseTrack, build_model
 from tessetrack.skeletons import get_joint_set
@@ -86,7 +87,9 @@ class TrainSettings:
         lr, weight_decay, momentum: optimizer settings.
         warmup_steps: linear warm-up; then cosine decay to ``lr · min_lr_ratio``.
         grad_clip: max gradient norm (0 disables).
-        amp: bf16 autocast (CPU and GPU).
+        amp: bf16 autocast (CPU and GPU). On CPU (torch 2.13) its backward gives non-finite
+            gradients in many steps, nondeterministically; those updates are skipped with a warning,
+            so keep it off on CPU.
         image_size: (W, H) input size of the backbone.
         max_people: person slots per anchor.
         min_views: view dropout keeps at least this many views (a large value disables it).
@@ -375,9 +378,14 @@ def evaluate_clips(
         for k, v in zip(names, terms, strict=True):
             sums[k] += float(v)
         m = targets.joint_mask & targets.person_mask[..., None]  # B×A×P×J
-        e = torch.linalg.vector_norm(out.joints - targets.joints, dim=-1)  # B×A×P×J
-        err_sum += float(e[m].sum()) * 1000.0
-        err_n += int(m.sum())
+        scored = m.cpu().numpy()
+        e = joint_errors_mm(  # the metrics module's per-joint error, B×A×P×J mm
+            out.joints.detach().cpu().double().numpy(),
+            targets.joints.detach().cpu().double().numpy(),
+            visible=scored,
+        )
+        err_sum += float(e[scored].sum())  # a NaN prediction of a scored joint stays visible
+        err_n += int(scored.sum())
         if out.match is not None:
             both = targets.person_mask[:, 0] & targets.person_mask[:, 1]
             idx = torch.arange(both.shape[1], device=device).expand_as(both)
@@ -735,6 +743,11 @@ def train(
 
     def checkpoint(val: dict[str, float] | None = None) -> None:
         nonlocal digests
+        if distributed:
+            # DDP re-broadcasts rank 0's buffers (BatchNorm statistics) at each forward; after the
+            # last one every rank updated its own, so give them rank 0's before comparing replicas
+            for buffer in model.buffers():
+                dist.broadcast(buffer.data, src=0)
         digest = weights_digest(model)
         if distributed:
             gathered: list[str] = [""] * world
@@ -792,9 +805,13 @@ def train(
                     if p.grad is not None:
                         dist.all_reduce(p.grad)
                         p.grad /= world
-            if s.grad_clip > 0:
-                nn.utils.clip_grad_norm_(params, s.grad_clip)
-            opt.step()
+            # the gradient norm (clipped to grad_clip when set); a non-finite one (bf16 autocast
+            # can overflow) skips the update instead of writing NaN into every weight
+            norm = nn.utils.clip_grad_norm_(params, s.grad_clip if s.grad_clip > 0 else math.inf)
+            if torch.isfinite(norm):
+                opt.step()
+            else:
+                log.warning("step %d: gradient norm %s, update skipped", step + 1, float(norm))
             sched.step()
             step += 1
             last_loss = float(terms.total.detach())

@@ -117,11 +117,7 @@ def test_detections_panoptic_knows_its_floor_in_panoptics_y_down_world():
     assert detector["height_levels"] == 9
     assert detector["up"] == [0.0, -1.0, 0.0]  # Panoptic's world: y down, floor at y = 0
     command = ck.meta["training_command"]
-    for leg in (
-        "",
-        "-height",
-        "-height2",
-        "-height3",
-    ):  # each leg's config is in the recorded command
+    # each leg's config is in the recorded command
+    for leg in ("", "-height", "-height2", "-height3"):
         assert f"configs/detections-panoptic{leg}.yaml " in command
     assert ck.weights["detector.height_mix.weight"].abs().sum() > 0

@@ -39,20 +39,9 @@ def _body25_from_shelf14(pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     conf = np.zeros(25)
     for k, name in enumerate(BODY25.joints):
         if name in s or name in head:
-            out[k] = s.get(name, head.get(name))
+            out[k] = s[name] if name in s else head[name]
             conf[k] = 0.9
     return out, conf
-
-
-def _project(camera, points: np.ndarray) -> np.ndarray:
-    """OpenCV's projection with the camera's own intrinsics, distortion and pose (an independent
-    route from the tracker's)."""
-    R = np.asarray(camera.R, dtype=np.float64)
-    t = np.asarray(camera.t, dtype=np.float64).reshape(3, 1)
-    rvec, _ = cv2.Rodrigues(R)
-    dist = np.asarray(camera.dist, dtype=np.float64)
-    uv, _ = cv2.projectPoints(points.astype(np.float64), rvec, t, np.asarray(camera.K), dist)
-    return uv.reshape(-1, 2)
 
 
 def test_real_shelf_files_with_openpose_json_score_pcp(shared_data: Path, tmp_path: Path, capsys):
@@ -65,11 +54,13 @@ def test_real_shelf_files_with_openpose_json_score_pcp(shared_data: Path, tmp_pa
     for cam_name, camera in ds.cameras.items():
         folder = dets / f"Camera{cam_name}"
         folder.mkdir(parents=True)
-        for frame_id in ds.frames:
+        rvec, _ = cv2.Rodrigues(camera.R)  # OpenCV's projection: a route independent of ours
+        for index, frame_id in enumerate(ds.frames):
             people = []
-            for person in ds[ds.frames.index(frame_id)].people:
+            for person in ds[index].people:
                 joints, conf = _body25_from_shelf14(np.asarray(person.joints))
-                uv = _project(camera, joints)
+                uv, _ = cv2.projectPoints(joints, rvec, camera.t, camera.K, camera.dist)
+                uv = uv.reshape(-1, 2)
                 flat = np.concatenate([uv, conf[:, None]], axis=1).ravel()
                 people.append({"pose_keypoints_2d": [float(v) for v in flat]})
             (folder / f"img_{frame_id:012d}_keypoints.json").write_text(

@@ -7,8 +7,10 @@ Heavy imports happen inside the commands so that ``tessetrack --help`` stays fas
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Callable, Iterator
 
 import typer
 
@@ -51,6 +53,36 @@ def _root(
 # Each command lives in its own block below; keep them thin (argument parsing + one library call).
 
 
+@contextlib.contextmanager
+def _progress_bars(*bars: tuple[str, str]) -> Iterator[list[Callable[[int, int], None]]]:
+    """One transient rich display with a bar per ``(label, rate unit)``; yields one
+    ``progress(done, total)`` per bar (a bar shows once it is first called)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), transient=True) as bar:  # fmt: skip
+        fns = []
+        ids: dict[str, int] = {}  # label -> task, added on the bar's first call
+        for label, unit in bars:
+
+            def progress(done: int, total: int, label: str = label, unit: str = unit) -> None:
+                if label not in ids:
+                    ids[label] = bar.add_task(label, total=total, rate="")
+                task = ids[label]
+                elapsed = bar.tasks[task].elapsed or 0.0
+                bar.update(task, completed=done, total=total,
+                           rate=f"{done / max(elapsed, 1e-9):.1f} {unit}")  # fmt: skip
+
+            fns.append(progress)
+        yield fns
+
+
 # --- track ---
 @app.command()
 def track(
@@ -67,10 +99,19 @@ def track(
         None, "--detections-format", help="openpose | coco (default: auto)."
     ),
     checkpoint: str = typer.Option(
-        "synthetic-images", "--checkpoint", help="Shipped checkpoint name or .safetensors path."
+        "detections-shelf",  # = runner.DEFAULT_CHECKPOINT (a test checks they agree)
+        "--checkpoint",
+        help="Shipped checkpoint name or .safetensors path (default: a heatmap model; videos and "
+        "images without --detections go through the built-in 2D detector).",
     ),
     output: str = typer.Option(
         "tracks.json", "--output", "-o", help="Tracks file: .json, .npz or .csv."
+    ),
+    refine: str = typer.Option(
+        "triangulate",
+        "--refine",
+        help="triangulate: joints re-triangulated from the 2D detections each tracked person "
+        "explains (heatmap models) | none: the network's joints.",
     ),
     start: int | None = typer.Option(None, help="First frame id (inclusive)."),
     end: int | None = typer.Option(None, help="Last frame id (exclusive)."),
@@ -100,36 +141,59 @@ def track(
 ) -> None:
     """Reconstruct and track everyone's 3D skeleton over a sequence; writes a tracks file."""
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
 
     from tessetrack.tracking.online import TrackerConfig
     from tessetrack.tracking.runner import track_to_file
 
     tracker = TrackerConfig(link=link, gate=gate, cascade=cascade)  # a bad value: ConfigError, one line
-    with Progress(TextColumn("track"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]}"),
-                  TimeRemainingColumn(), transient=True) as bar:  # fmt: skip
-        task = bar.add_task("track", total=None, fps="")
-
-        def progress(done: int, total: int) -> None:
-            elapsed = bar.tasks[task].elapsed or 0.0
-            bar.update(
-                task, completed=done, total=total, fps=f"{done / max(elapsed, 1e-9):.1f} fps"
-            )
-
+    with _progress_bars(("detect", "img/s"), ("track", "fps")) as (detect_progress, progress):
         summary = track_to_file(
             input, output=output, checkpoint=checkpoint, calibration=calibration, detections=detections,
             detections_format=detections_format, start=start, end=end, stride=stride, cameras=cameras,
-            device=device, tracker=tracker, progress=progress,
-            on_start=lambda n: bar.reset(task, total=n),
+            device=device, tracker=tracker, progress=progress, refine=refine,
+            detect_progress=detect_progress,
         )  # fmt: skip
     Console().print(f"[green]tracked[/green] {summary.frames} frames, {summary.tracks} tracks, "
                     f"{summary.fps:.1f} fps -> {summary.output}")  # fmt: skip
+
+
+# --- detect ---
+@app.command()
+def detect(
+    input: str = typer.Argument(
+        ..., help="Recording: a folder of videos, image folders or one image per camera; or a dataset."
+    ),
+    calibration: str | None = typer.Option(
+        None, "--calibration", help="Calibration file (optional: names the cameras, checks sizes)."
+    ),
+    output: str = typer.Option(
+        "detections", "--output", "-o", help="Detections folder (resumes what is already there)."
+    ),
+    format: str = typer.Option("openpose", "--format", help="openpose (BODY25) | coco (COCO-17)."),
+    start: int | None = typer.Option(None, help="First frame id (inclusive)."),
+    end: int | None = typer.Option(None, help="Last frame id (exclusive)."),
+    stride: int = typer.Option(1, help="Keep every N-th frame."),
+    cameras: str | None = typer.Option(
+        None, "--cameras", help="Cameras to use, comma-separated (default: all)."
+    ),
+    max_people: int = typer.Option(8, "--max-people", help="People per image at most."),
+) -> None:
+    """The 2D people in every frame of every camera (built-in BlazePose detector), written as
+    OpenPose JSON per camera (or COCO results) for `track --detections`."""
+    from rich.console import Console
+
+    from tessetrack.detector import BlazePoseConfig, detect_recording
+
+    config = BlazePoseConfig(max_people=max_people)
+    with _progress_bars(("detect", "img/s")) as (progress,):
+        summary = detect_recording(input, output, calibration=calibration, format=format,
+                                   start=start, end=end, stride=stride, cameras=cameras,
+                                   config=config, progress=progress)  # fmt: skip
+    Console().print(
+        f"[green]detected[/green] {summary.people} people in {summary.detected} images of "
+        f"{len(summary.cameras)} cameras ({summary.images_per_second:.1f} images/s; "
+        f"{summary.skipped} already done) -> {summary.output}"
+    )
 
 
 # --- evaluate ---

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from os import PathLike
 
-__all__ = ["TesseTrackError", "InputError", "ConfigError", "CheckpointError"]
+__all__ = ["TesseTrackError", "InputError", "ConfigError", "CheckpointError", "DependencyError"]
 
 
 class TesseTrackError(Exception):
@@ -34,3 +34,7 @@ class ConfigError(TesseTrackError, ValueError):
 
 class CheckpointError(TesseTrackError):
     """A checkpoint is missing, corrupted, or belongs to another config/version."""
+
+
+class DependencyError(TesseTrackError):
+    """An optional package a command needs is missing or unusable; the message says what to install."""

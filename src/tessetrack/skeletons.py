@@ -25,6 +25,7 @@ __all__ = [
     "BODY25",
     "SHELF14",
     "H36M17",
+    "BLAZEPOSE33",
     "get_joint_set",
     "JOINT_RECIPES",
     "conversion_matrix",
@@ -334,13 +335,76 @@ H36M17 = JointSet(
     ),
 )
 
+#: MediaPipe BlazePose's 33 landmarks, in its order (the built-in 2D detector,
+#: :mod:`tessetrack.detector`). ``l_``/``r_`` are the person's own left and right.
+BLAZEPOSE33 = JointSet(
+    "blazepose33",
+    (
+        "nose",
+        "l_eye_inner",
+        "l_eye",
+        "l_eye_outer",
+        "r_eye_inner",
+        "r_eye",
+        "r_eye_outer",
+        "l_ear",
+        "r_ear",
+        "l_mouth",
+        "r_mouth",
+        "l_shoulder",
+        "r_shoulder",
+        "l_elbow",
+        "r_elbow",
+        "l_wrist",
+        "r_wrist",
+        "l_pinky",
+        "r_pinky",
+        "l_index",
+        "r_index",
+        "l_thumb",
+        "r_thumb",
+        "l_hip",
+        "r_hip",
+        "l_knee",
+        "r_knee",
+        "l_ankle",
+        "r_ankle",
+        "l_heel",
+        "r_heel",
+        "l_foot_index",
+        "r_foot_index",
+    ),
+    (
+        ("l_shoulder", "r_shoulder"),
+        ("l_shoulder", "l_elbow"),
+        ("l_elbow", "l_wrist"),
+        ("r_shoulder", "r_elbow"),
+        ("r_elbow", "r_wrist"),
+        ("l_shoulder", "l_hip"),
+        ("r_shoulder", "r_hip"),
+        ("l_hip", "r_hip"),
+        ("l_hip", "l_knee"),
+        ("l_knee", "l_ankle"),
+        ("r_hip", "r_knee"),
+        ("r_knee", "r_ankle"),
+        ("l_ankle", "l_heel"),
+        ("l_heel", "l_foot_index"),
+        ("r_ankle", "r_heel"),
+        ("r_heel", "r_foot_index"),
+        ("nose", "l_eye"),
+        ("l_eye", "l_ear"),
+        ("nose", "r_eye"),
+        ("r_eye", "r_ear"),
+    ),
+)
+
 JOINT_SETS: dict[str, JointSet] = {
-    js.name: js for js in (PANOPTIC19, COCO17, COCO18, BODY25, SHELF14, H36M17)
+    js.name: js for js in (PANOPTIC19, COCO17, COCO18, BODY25, SHELF14, H36M17, BLAZEPOSE33)
 }
 
 
 def get_joint_set(name: str) -> JointSet:
-    """Look a joint set up by name (``panoptic19``, ``coco17``, ``coco18``, ``body25``, ``shelf14``, ``h36m17``)."""
+    """Look a joint set up by name (``panoptic19``, ``coco17``, ``coco18``, ``body25``, ``shelf14``, ``h36m17``, ``blazepose33``)."""
     key = name.lower().replace("-", "").replace("_", "")
     aliases = {
         "panoptic": "panoptic19",
@@ -350,6 +414,8 @@ def get_joint_set(name: str) -> JointSet:
         "campus14": "shelf14",
         "h36m": "h36m17",
         "openpose": "body25",
+        "blazepose": "blazepose33",
+        "mediapipe": "blazepose33",
     }
     key = aliases.get(key, key)
     if key not in JOINT_SETS:
@@ -406,6 +472,9 @@ JOINT_RECIPES: dict[str, tuple[tuple[tuple[str, float], ...], ...]] = {
         (("l_shoulder", -0.25), ("r_shoulder", -0.25), ("l_ear", 0.75), ("r_ear", 0.75)),
         (("head", 1.0),),
     ),
+    # BlazePose's foot tip is the big toe's tip region; it has no small toe (those stay NaN)
+    "l_big_toe": ((("l_foot_index", 1.0),),),
+    "r_big_toe": ((("r_foot_index", 1.0),),),
 }
 
 

@@ -134,8 +134,9 @@ def test_open_frames_dispatch(tmp_path):
     folder.mkdir()
     cv2.imwrite(str(folder / "0.png"), _frame(0))
     assert isinstance(open_frames(folder, fps=10.0), ImageFolderReader)
-    with pytest.raises(InputError, match="single image"):
-        open_frames(folder / "0.png")
+    single = open_frames(folder / "0.png")  # one image: a camera with one frame
+    assert isinstance(single, ImageFolderReader) and len(single) == 1
+    assert single.read(0).shape == _frame(0).shape
     with pytest.raises(InputError, match="no such"):
         open_frames(tmp_path / "nothing")
 

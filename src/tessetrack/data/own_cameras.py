@@ -13,8 +13,10 @@ name: camera ``"cam1"`` is in ``video_cam1.mp4`` but not in ``cam12.mp4``); or e
 cameras, they are paired in natural sorted order and a warning is logged. Any other file without
 a camera is an error naming it and listing the calibration's cameras.
 
-Image size: a camera whose calibrated image size differs from its frames' size but has the same
-aspect ratio (within 1 %) is rescaled with :meth:`Camera.scaled` (logged); a different aspect ratio
+Image size: frames a few pixels (at most 16) off the calibrated size in one direction only (a codec's
+padding to whole 16-pixel blocks: 1080 vs 1088 rows) keep the intrinsics (warned). Otherwise a camera
+whose calibrated image size differs from its frames' size but has the same aspect ratio (within 1 %) is
+rescaled with :meth:`Camera.scaled` (logged); a different aspect ratio
 (a rotated or cropped video) is an error. A camera without a calibrated size takes the frames'.
 Detections are taken to be in pixels of the frames as decoded.
 
@@ -38,6 +40,7 @@ from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera
 from tessetrack.io.detections import Detections2D, load_detections
 from tessetrack.io.video import (
+    IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
     FrameSource,
     check_synchronized,
@@ -47,13 +50,20 @@ from tessetrack.io.video import (
 )
 from tessetrack.structures import MultiViewFrame
 
-__all__ = ["OwnCamerasDataset", "match_sources", "find_sources", "fit_camera_to_frames"]
+__all__ = [
+    "OwnCamerasDataset",
+    "match_sources",
+    "find_sources",
+    "fit_camera_to_frames",
+    "calibration_candidates",
+]
 
 logger = logging.getLogger(__name__)
 
 PathT = Union[str, "PathLike[str]"]
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 _ASPECT_TOLERANCE = 0.01
+_CODEC_PADDING = 16  # pixels a codec may pad or crop on one side (macroblocks of 16)
 
 
 def _number(name: str) -> int | None:
@@ -143,7 +153,9 @@ def find_sources(root: PathT) -> dict[str, Path]:
 
     Video files (:data:`~tessetrack.io.video.VIDEO_SUFFIXES`) directly in ``root`` are used first
     (name = file stem); otherwise the subfolders that hold images (name = folder name); otherwise
-    the same search inside ``root/videos`` or ``root/images``.
+    image files directly in ``root``, one per camera (one frame each, name = file stem: a single
+    snapshot of every view, e.g. ``view_0.jpg`` ... beside ``calibration.json``); otherwise the
+    same search inside ``root/videos`` or ``root/images``.
 
     Raises:
         InputError: when nothing is found or two videos share a stem.
@@ -167,8 +179,12 @@ def find_sources(root: PathT) -> dict[str, Path]:
             return {p.stem: p for p in videos}
         if image_dirs:
             return {p.name: p for p in image_dirs}
+        images = [p for p in entries if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+        if images:
+            return {p.stem: p for p in images}
     raise InputError(
-        "no video files and no image folders (one per camera) found here or in videos/ or images/",
+        "no video files, image folders (one per camera) or images (one per camera) found here or "
+        "in videos/ or images/",
         root,
     )
 
@@ -184,6 +200,17 @@ def fit_camera_to_frames(camera: Camera, size: tuple[int, int], where: PathT) ->
         return dataclasses.replace(camera, width=w, height=h)
     if (camera.width, camera.height) == (w, h):
         return camera
+    dw, dh = w - camera.width, h - camera.height
+    if (dw == 0 or dh == 0) and max(abs(dw), abs(dh)) <= _CODEC_PADDING:
+        # one side a few pixels off (1080 vs 1088 rows): a codec pads or crops the last rows or
+        # columns to a multiple of 16; the pixels that exist are where the calibration had them
+        logger.warning(
+            "camera %s: calibrated for %dx%d, frames are %dx%d; taking the %d extra/missing "
+            "%s as padding or cropping at the image's edge (intrinsics kept)",
+            camera.name, camera.width, camera.height, w, h, max(abs(dw), abs(dh)),
+            "rows" if dh else "columns",
+        )  # fmt: skip
+        return dataclasses.replace(camera, width=w, height=h)
     ratio = (w / h) / (camera.width / camera.height)
     if abs(ratio - 1.0) > _ASPECT_TOLERANCE:
         raise InputError(
@@ -203,7 +230,10 @@ def fit_camera_to_frames(camera: Camera, size: tuple[int, int], where: PathT) ->
     return camera.scaled(w, h)
 
 
-def _find_calibration(root: Path) -> Path:
+def calibration_candidates(root: PathT) -> list[Path]:
+    """Files that look like the calibration of the recording in ``root``: named ``calib*`` or
+    ``*.qca.txt``, in ``root``, in ``root/calibration/`` or in a sibling ``calibration/`` folder."""
+    root = Path(root)
     candidates: list[Path] = []
     for folder in (root, root / "calibration", root.parent / "calibration"):
         if folder.is_dir():
@@ -213,6 +243,11 @@ def _find_calibration(root: Path) -> Path:
                 if p.is_file()
                 and (p.name.lower().startswith("calib") or p.name.lower().endswith(".qca.txt"))
             ]
+    return candidates
+
+
+def _find_calibration(root: Path) -> Path:
+    candidates = calibration_candidates(root)
     if len(candidates) != 1:
         found = ", ".join(str(p) for p in candidates) or "none"
         raise InputError(

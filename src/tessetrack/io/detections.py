@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from tessetrack.errors import InputError
+from tessetrack.io.atomic import atomic_write_text
 from tessetrack.io.video import natural_key
 from tessetrack.skeletons import convert_joints, get_joint_set
 
@@ -317,13 +318,19 @@ def read_openpose(
     return Detections2D(layout, by_camera)
 
 
-def write_openpose_frame(path: str | PathLike[str], people: np.ndarray) -> Path:
-    """Write one OpenPose ``*_keypoints.json`` file.
+def write_openpose_frame(
+    path: str | PathLike[str],
+    people: np.ndarray,
+    extra: Iterable[Mapping[str, Any]] | None = None,
+) -> Path:
+    """Write one OpenPose ``*_keypoints.json`` file (atomically: whole or not at all).
 
     Args:
         path: the file to write (parents are created).
         people: (P, J, 3) of (u, v, confidence) with J = 25 (BODY25) or 18 (COCO-18). NaN values
             are written as OpenPose writes a missing joint: ``0, 0, 0``.
+        extra: one mapping per person of further fields for that person's entry (readers ignore
+            fields they do not know), e.g. the detector's own landmarks.
 
     Raises:
         InputError: when J is neither 25 nor 18.
@@ -355,10 +362,13 @@ def write_openpose_frame(path: str | PathLike[str], people: np.ndarray) -> Path:
             for person in arr
         ],
     }
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc), encoding="utf-8")
-    return out
+    if extra is not None:
+        extra = list(extra)
+        if len(extra) != len(doc["people"]):
+            raise InputError(f"{len(extra)} extra entries for {len(doc['people'])} people", path)
+        for person, more in zip(doc["people"], extra, strict=True):
+            person.update(more)
+    return atomic_write_text(path, json.dumps(doc))
 
 
 def write_openpose(
@@ -570,10 +580,7 @@ def write_coco_results(
                     "score": float(score),
                 }
             )
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results), encoding="utf-8")
-    return out
+    return atomic_write_text(path, json.dumps(results))
 
 
 # -- any format ---------------------------------------------------------------------------------

@@ -241,10 +241,11 @@ class VideoReader:
 
 
 class ImageFolderReader:
-    """Frames stored as image files in one folder (``.jpg/.jpeg/.png/.bmp``), in natural order.
+    """Frames stored as image files in one folder (``.jpg/.jpeg/.png/.bmp``), in natural order;
+    or one image file: a camera with a single frame.
 
     Args:
-        folder: the folder; files with other suffixes are ignored.
+        folder: the folder (files with other suffixes are ignored), or one image file.
         fps: frame rate to report (image folders do not store one); None when unknown.
 
     Raises:
@@ -253,9 +254,12 @@ class ImageFolderReader:
 
     def __init__(self, folder: str | PathLike[str], fps: float | None = None) -> None:
         self.path = Path(folder)
-        if not self.path.is_dir():
+        if self.path.is_file() and self.path.suffix.lower() in IMAGE_SUFFIXES:
+            self.files: tuple[Path, ...] = (self.path,)
+        elif not self.path.is_dir():
             raise InputError("image folder not found", self.path)
-        self.files: tuple[Path, ...] = tuple(list_images(self.path))
+        else:
+            self.files = tuple(list_images(self.path))
         if not self.files:
             raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in this folder", self.path)
         self._fps = None if fps is None else float(fps)
@@ -334,20 +338,21 @@ def open_frames(
     """Open a video file or an image folder, chosen by what ``path`` is.
 
     Args:
-        path: a video file (any container OpenCV can decode) or a folder of images.
+        path: a video file (any container OpenCV can decode), a folder of images, or one image
+            (a single frame).
         fps: frame rate for an image folder; for a video it overrides the container's value only
             when the container has none.
 
     Raises:
-        InputError: for a missing path, or a file that is an image rather than a video.
+        InputError: for a missing path.
     """
     p = Path(path)
     if p.is_dir():
         return ImageFolderReader(p, fps=fps)
     if not p.exists():
         raise InputError("no such video file or image folder", p)
-    if p.suffix.lower() in IMAGE_SUFFIXES:
-        raise InputError("this is a single image; give the folder that holds the frames", p)
+    if p.suffix.lower() in IMAGE_SUFFIXES:  # one image: a camera with a single frame
+        return ImageFolderReader(p, fps=fps)
     return VideoReader(p, fps=fps)
 
 
@@ -388,8 +393,10 @@ def check_synchronized(
         listing = ", ".join(f"{sources[n].path} ({k} frames)" for n, k in lengths.items())
         if not trim_to_shortest:
             raise InputError(
-                f"views have different lengths: {listing}; cut them to one length or trim to "
-                "the shortest (trim_to_shortest=True)"
+                f"views have different lengths: {listing}; cut them to one length or use the "
+                "common frames (--trim)"
             )
-        logger.warning("views have different lengths (%s); using the first %d", listing, shortest)
+        logger.warning(
+            "views have different lengths (%s); using the %d frames they all have", listing, shortest
+        )
     return shortest

@@ -231,11 +231,19 @@ def _open(
             raise InputError("no frames selected (check --start/--end/--stride)", root)
         return dataset
     if calibration is None:
-        raise InputError(
-            "not a dataset folder tessetrack knows (Panoptic, Shelf/Campus, Human3.6M), so the "
-            "cameras are needed: pass --calibration FILE",
-            root,
-        )
+        from tessetrack.data.own_cameras import calibration_candidates
+
+        found = calibration_candidates(root)
+        if len(found) != 1:
+            raise InputError(
+                "not a dataset folder tessetrack knows (Panoptic, Shelf/Campus, Human3.6M), so the "
+                "cameras are needed: pass --calibration FILE (found "
+                f"{', '.join(str(p) for p in found) or 'no calib* or *.qca.txt file'} here, in "
+                "calibration/ or beside it)",
+                root,
+            )
+        calibration = found[0]
+        logger.info("calibration: %s", calibration)
     return _own(root, calibration, detections, detections_format, start, end, stride)
 
 
@@ -258,6 +266,7 @@ def _own(
         start=start,
         end=end,
         stride=stride,
+        trim_to_shortest=True,  # views of different lengths: their common frames (warned)
     )
     if len(dataset) == 0:
         raise InputError("no frames selected (check --start/--end/--stride)", root or detections)

@@ -33,7 +33,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,8 @@ from tessetrack.tracking.online import (
 
 __all__ = [
     "DEFAULT_IMAGE_SIZE",
+    "DEFAULT_CHECKPOINT",
+    "detections_cache",
     "LoadedModel",
     "load_model",
     "SequenceRunner",
@@ -507,11 +509,59 @@ def resolve_device(device: str | None) -> torch.device:
     return dev
 
 
+#: The default checkpoint of ``tessetrack track``: a heatmap model, reading 2D detections (given,
+#: or made by the built-in detector from videos and images).
+DEFAULT_CHECKPOINT = "detections-shelf"
+
+
+def detections_cache(output: str | os.PathLike[str]) -> Path:
+    """Where ``track`` keeps the built-in detector's detections for ``output``: beside it,
+    ``<output stem>.detections/`` (reused by the next run on the same output)."""
+    out = Path(output)
+    return out.with_name(out.stem + ".detections")
+
+
+def _check_output(output: str | os.PathLike[str], inputs: Sequence[Any]) -> None:
+    """Refuse, before any work, a tracks file that cannot be written or would replace an input."""
+    out = Path(output)
+    if out.suffix.lower() not in (".json", ".npz", ".csv"):
+        raise InputError("the tracks file must end in .json, .npz or .csv", output)
+    if out.is_dir():
+        raise InputError("the tracks file is an existing folder", output)
+    for given in inputs:
+        if given is not None and not isinstance(given, Mapping) and Path(given).exists():
+            if Path(given).resolve() == out.resolve():
+                raise InputError("the tracks file would overwrite an input; choose another -o", output)
+    parent = out.parent if str(out.parent) else Path(".")
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"cannot create the tracks file: {probe} is not a folder", output)
+    if not os.access(probe, os.W_OK):
+        raise InputError(f"cannot write the tracks file: {probe} is not writable", output)
+
+
+def _refine(tracks: Tracks, dataset: MultiViewDataset, joint_set: str) -> Tracks:
+    """The tracks refined from the dataset's 2D detections (frames without detections: as they are)."""
+    from tessetrack.tracking.refine import refine_tracks
+
+    frames = {}
+    source = None
+    for frame in dataset:
+        if frame.detections:
+            frames[frame.frame] = (frame.detections, frame.cameras)
+            source = frame.detections_joint_set
+    if source is None:
+        return tracks
+    return refine_tracks(tracks, frames, detections_joint_set=source, joint_set=joint_set)
+
+
 def track_to_file(
     input: str | os.PathLike[str] | None,
     *,
     output: str | os.PathLike[str],
-    checkpoint: str | os.PathLike[str] = "synthetic-images",
+    checkpoint: str | os.PathLike[str] = DEFAULT_CHECKPOINT,
     calibration: str | os.PathLike[str] | None = None,
     detections: str | os.PathLike[str] | None = None,
     detections_format: str | None = None,
@@ -523,6 +573,8 @@ def track_to_file(
     tracker: TrackerConfig | None = None,
     progress: ProgressFn | None = None,
     on_start: Callable[[int], None] | None = None,
+    refine: str = "triangulate",
+    detect_progress: ProgressFn | None = None,
 ) -> TrackSummary:
     """Open the input, load the checkpoint, track, and write ``output`` (.json/.npz/.csv).
 
@@ -536,29 +588,43 @@ def track_to_file(
         tracker: tracker settings.
         progress: per-frame callback ``progress(done, total)``.
         on_start: called once with the number of frames before the run starts.
+        refine: ``triangulate`` (joints re-triangulated from the 2D detections the tracked people
+            explain, :mod:`tessetrack.tracking.refine`; only for models that read detections) or
+            ``none``.
+        detect_progress: progress of the built-in detector, when it runs.
+
+    A heatmap model given videos or images but no ``detections`` runs the built-in detector
+    (:mod:`tessetrack.detector`) first; its detections are kept in :func:`detections_cache` and
+    reused.
     """
     from tessetrack.io.tracks import save_tracks
     from tessetrack.tracking.inputs import open_input
+    from tessetrack.tracking.refine import REFINE_MODES
 
-    if Path(output).suffix.lower() not in (".json", ".npz", ".csv"):
-        raise InputError("the tracks file must end in .json, .npz or .csv", output)
+    _check_output(output, [input, calibration, detections])
+    if refine not in REFINE_MODES:
+        raise InputError(f"unknown refinement {refine!r}; use {' or '.join(REFINE_MODES)}")
     dev = resolve_device(device)
     loaded = load_model(checkpoint, device=dev)  # checked first: cheap, and the likeliest error
-    dataset = open_input(
-        input,
-        calibration=calibration,
-        detections=detections,
-        detections_format=detections_format,
-        start=start,
-        end=end,
-        stride=stride,
-        cameras=cameras,
-    )
+    selection = {"start": start, "end": end, "stride": stride, "cameras": cameras}
+    dataset = open_input(input, calibration=calibration, detections=detections,
+                         detections_format=detections_format, **selection)  # fmt: skip
+    if loaded.model.reads_detections and detections is None and input is not None:
+        first = dataset.frame(dataset.frames[0])
+        if not first.detections and first.images:
+            from tessetrack.detector import detect_recording
+
+            cache = detections_cache(output)
+            logger.info("running the built-in 2D detector; detections kept in %s", cache)
+            detect_recording(dataset, cache, progress=detect_progress)
+            dataset = open_input(input, calibration=calibration, detections=cache, **selection)
     if on_start is not None:
         on_start(len(dataset))
     runner = SequenceRunner(loaded.model, image_size=loaded.image_size, tracker=tracker, device=dev)
     t0 = time.perf_counter()
     tracks = runner.run(dataset, progress=progress)
+    if refine == "triangulate" and loaded.model.reads_detections:
+        tracks = _refine(tracks, dataset, runner.joint_set.name)
     seconds = time.perf_counter() - t0
     path = save_tracks(tracks, output)
     ids = {p.id for f in tracks.frames for p in f.people}

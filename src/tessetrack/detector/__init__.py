@@ -1,0 +1,23 @@
+"""The built-in 2D person detector (MediaPipe BlazePose) and ``tessetrack detect``."""
+
+from tessetrack.detector.blazepose import (
+    INSTALL_HINT,
+    MEDIAPIPE_REQUIREMENT,
+    BlazePose,
+    BlazePoseConfig,
+    landmarks_to,
+    model_files,
+)
+from tessetrack.detector.recording import DetectSummary, detect_recording, open_recording
+
+__all__ = [
+    "INSTALL_HINT",
+    "MEDIAPIPE_REQUIREMENT",
+    "BlazePose",
+    "BlazePoseConfig",
+    "landmarks_to",
+    "model_files",
+    "DetectSummary",
+    "detect_recording",
+    "open_recording",
+]

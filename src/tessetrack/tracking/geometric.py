@@ -1,0 +1,133 @@
+"""Plain multi-view triangulation of 2D people, without any learned model: the baseline.
+
+Per frame, :func:`triangulate_people` pairs the 2D people of every two views by triangulating the
+pair and checking how well it reprojects (relative to the people's 2D height), grows each accepted
+pair with the people of the other views that its triangulation explains, greedily from the best
+pair on (every 2D person is used once), and triangulates each group joint by joint with
+:func:`~tessetrack.tracking.refine.robust_triangulate`. This is what geometric tools (EasyMocap,
+Pose2Sim, freemocap) do in spirit; benchmarks run it side by side with the network on the same
+detections.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+from tessetrack.geometry.camera import Camera, project_points, stack_cameras
+from tessetrack.skeletons import convert_joints
+from tessetrack.tracking.refine import RefineConfig, person_heights, robust_triangulate
+
+__all__ = ["triangulate_people"]
+
+
+def triangulate_people(
+    detections: Mapping[str, np.ndarray],
+    cameras: Mapping[str, Camera],
+    *,
+    detections_joint_set: str,
+    joint_set: str = "panoptic19",
+    config: RefineConfig | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Everyone seen by at least two views of one frame, triangulated.
+
+    Args:
+        detections: camera name → (P, J', 3) 2D people (u, v, confidence) in its pixels.
+        cameras: camera name → camera.
+        detections_joint_set, joint_set: joint sets of the detections and of the output.
+        config: confidence threshold, pairing gate (``match_gate``), outlier tolerance, min views.
+
+    Returns:
+        one ``(joints (J, 3) metres, views (J,) number of views used)`` per person found; joints
+        with fewer than ``min_views`` views are NaN.
+    """
+    config = config or RefineConfig()
+    names = [c for c in detections if c in cameras and np.asarray(detections[c]).ndim == 3]
+    names = [c for c in names if np.asarray(detections[c]).shape[0] > 0]
+    if len(names) < 2:
+        return []
+    f64 = torch.float64
+    cams = stack_cameras([cameras[c] for c in names], dtype=f64)
+    people = [
+        torch.tensor(
+            np.nan_to_num(
+                convert_joints(np.asarray(detections[c], float), detections_joint_set, joint_set)
+            ),
+            dtype=f64,
+        )  # fmt: skip
+        for c in names
+    ]  # per view P_v×J×3
+    heights = [person_heights(p, config.min_confidence) for p in people]
+    j = people[0].shape[1]
+    v = len(names)
+
+    def weights(d: torch.Tensor) -> torch.Tensor:
+        return torch.where(
+            d[..., 2] >= config.min_confidence, d[..., 2], torch.zeros_like(d[..., 2])
+        )
+
+    def explained(points: torch.Tensor, k: int) -> torch.Tensor:
+        """(M, J, 3) poses → (M, P_k) mean joint distance / 2D height in view k (inf: unusable)."""
+        proj = project_points(points, cams["K"][k], cams["R"][k], cams["t"][k], cams["dist"][k])
+        d = people[k]
+        ok = (d[None, :, :, 2] >= config.min_confidence) & torch.isfinite(proj).all(-1)[:, None]
+        dist = (proj[:, None] - d[None, :, :, :2]).norm(dim=-1)  # M×P×J
+        dist = torch.nan_to_num(dist, nan=0.0, posinf=0.0)
+        mean = (dist * ok).sum(-1) / ok.sum(-1).clamp_min(1)
+        cost = mean / heights[k][None]
+        return torch.where(ok.sum(-1) >= 3, cost, torch.full_like(cost, float("inf")))
+
+    candidates: list[tuple[float, dict[int, int]]] = []
+    for a, b in itertools.combinations(range(v), 2):
+        pa, pb = people[a], people[b]
+        ia, ib = torch.meshgrid(torch.arange(pa.shape[0]), torch.arange(pb.shape[0]), indexing="ij")
+        ia, ib = ia.reshape(-1), ib.reshape(-1)
+        uv = torch.zeros(len(ia), j, v, 2, dtype=f64)
+        w = torch.zeros(len(ia), j, v, dtype=f64)
+        uv[:, :, a], uv[:, :, b] = pa[ia, :, :2], pb[ib, :, :2]
+        w[:, :, a], w[:, :, b] = weights(pa[ia]), weights(pb[ib])
+        pts = robust_triangulate(uv, w, cams, torch.full((len(ia), 1), float("inf"), dtype=f64), 2)[
+            0
+        ]
+        both = (w[:, :, a] > 0) & (w[:, :, b] > 0)  # M×J
+        pts = torch.where(both[..., None], pts, torch.full_like(pts, float("nan")))
+        cost_a = explained(torch.nan_to_num(pts, nan=1e6), a)[torch.arange(len(ia)), ia]
+        cost_b = explained(torch.nan_to_num(pts, nan=1e6), b)[torch.arange(len(ib)), ib]
+        cost = torch.maximum(cost_a, cost_b)
+        for m in torch.nonzero((cost < config.match_gate / 3) & (both.sum(-1) >= 5)).reshape(-1):
+            group = {a: int(ia[m]), b: int(ib[m])}
+            for k in range(v):
+                if k in group or people[k].shape[0] == 0:
+                    continue
+                c_k = explained(torch.nan_to_num(pts[m : m + 1], nan=1e6), k)[0]
+                best = int(torch.argmin(c_k))
+                if float(c_k[best]) < config.match_gate:
+                    group[k] = best
+            candidates.append((float(cost[m]) / len(group), group))
+    candidates.sort(key=lambda c: c[0])
+    used: set[tuple[int, int]] = set()
+    groups = []
+    for _, group in candidates:
+        if any((k, i) in used for k, i in group.items()):
+            continue
+        used.update(group.items())
+        groups.append(group)
+    if not groups:
+        return []
+    uv = torch.zeros(len(groups), j, v, 2, dtype=f64)
+    w = torch.zeros(len(groups), j, v, dtype=f64)
+    hs = torch.ones(len(groups), dtype=f64)
+    for g, group in enumerate(groups):
+        for k, i in group.items():
+            uv[g, :, k] = people[k][i, :, :2]
+            w[g, :, k] = weights(people[k][i])
+        hs[g] = torch.stack([heights[k][i] for k, i in group.items()]).median()
+    pts, n_views, _ = robust_triangulate(uv, w, cams, (config.outlier * hs)[:, None],
+                                         config.min_views)  # fmt: skip
+    pts = torch.where(
+        (n_views >= config.min_views)[..., None], pts, torch.full_like(pts, float("nan"))
+    )
+    return [(pts[g].numpy(), n_views[g].numpy()) for g in range(len(groups))]

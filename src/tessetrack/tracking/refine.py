@@ -1,0 +1,266 @@
+"""Joints as precise as the 2D evidence: refine tracked poses from the 2D detections.
+
+The network places joints on its voxel grid (centimetres off); the 2D detections it read are
+sharper. For each frame this module
+
+1. pairs every tracked person with, in every view, the 2D person its projected pose explains
+   (:func:`match_people`: Hungarian assignment on the mean pixel distance of the confident joints,
+   relative to the 2D person's height, gated);
+2. triangulates every joint from the views that saw it (:func:`robust_triangulate`: confidence-
+   weighted DLT on undistorted pixels; the view that reprojects worst is dropped while its error
+   exceeds a share of the person's height and at least ``min_views`` remain);
+3. keeps the network's joint where fewer than ``min_views`` views agree.
+
+Per-joint scores then say how well the joint is supported (:func:`joint_scores`): the number of
+agreeing views and how closely they reproject. Everything is batched over people, joints and
+views; cameras travel as the stacked tensors of :func:`tessetrack.geometry.camera.stack_cameras`.
+
+This is written by hand rather than taken from a library: OpenCV's ``triangulatePoints`` takes two
+views without weights, and the pairing with tracked 3D poses is ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from torch import Tensor
+
+from tessetrack.errors import InputError
+from tessetrack.geometry.camera import Camera, project_points, stack_cameras
+from tessetrack.geometry.triangulation import reprojection_error, triangulate_undistorted
+from tessetrack.skeletons import convert_joints
+from tessetrack.structures import FramePoses, PersonPose, Tracks
+
+__all__ = [
+    "RefineConfig",
+    "REFINE_MODES",
+    "person_heights",
+    "match_people",
+    "robust_triangulate",
+    "joint_scores",
+    "refine_frame",
+    "refine_tracks",
+]
+
+#: Values of ``--refine``.
+REFINE_MODES = ("triangulate", "none")
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    """Settings of the refinement.
+
+    Attributes:
+        min_confidence: 2D joints below this confidence are not used.
+        match_gate: a 2D person is a tracked person's only if the mean distance between the
+            person's projected joints and the 2D joints is below this share of the 2D height.
+        outlier: a view whose reprojection error at a joint exceeds this share of the 2D person's
+            height is dropped for that joint (worst first, while ``min_views`` remain).
+        min_views: views a joint needs to be triangulated (else the network's joint is kept).
+    """
+
+    min_confidence: float = 0.3
+    match_gate: float = 0.3
+    outlier: float = 0.06
+    min_views: int = 2
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_confidence < 1.0:
+            raise InputError(f"min_confidence must lie in [0, 1), got {self.min_confidence}")
+        if self.match_gate <= 0 or self.outlier <= 0:
+            raise InputError("match_gate and outlier must be positive")
+        if self.min_views < 2:
+            raise InputError(
+                f"min_views must be >= 2 (a joint needs two rays), got {self.min_views}"
+            )
+
+
+def person_heights(dets: Tensor, min_confidence: float) -> Tensor:
+    """(..., J, 3) 2D people → (...,) their height in pixels: the vertical extent of the confident
+    joints (at least 1 px; 1 px when fewer than two joints are confident)."""
+    ok = dets[..., 2] >= min_confidence
+    v = dets[..., 1]
+    top = torch.where(ok, v, torch.full_like(v, float("inf"))).amin(-1)
+    bottom = torch.where(ok, v, torch.full_like(v, float("-inf"))).amax(-1)
+    h = bottom - top
+    return torch.where(torch.isfinite(h), h, torch.ones_like(h)).clamp_min(1.0)
+
+
+def match_people(projected: Tensor, in_front: Tensor, dets: Tensor, config: RefineConfig) -> Tensor:
+    """Which 2D person of one view each tracked person is (Hungarian, gated).
+
+    Args:
+        projected: (N, J, 2) tracked people's joints projected into the view.
+        in_front: (N, J) whether each joint lies in front of the camera.
+        dets: (P, J, 3) the view's 2D people (u, v, confidence), same joint set.
+        config: gate and confidence threshold.
+
+    Returns:
+        (N,) long: the matched 2D person's index, or -1.
+    """
+    n, p = projected.shape[0], dets.shape[0]
+    out = torch.full((n,), -1, dtype=torch.long)
+    if n == 0 or p == 0:
+        return out
+    ok = (dets[None, :, :, 2] >= config.min_confidence) & in_front[:, None]  # N×P×J
+    dist = (projected[:, None] - dets[None, :, :, :2]).norm(dim=-1)  # N×P×J
+    mean = (dist * ok).sum(-1) / ok.sum(-1).clamp_min(1)  # N×P
+    cost = mean / person_heights(dets, config.min_confidence)[None]  # N×P
+    cost = torch.where(ok.sum(-1) >= 3, cost, torch.full_like(cost, float("inf")))
+    big = 1e6
+    c = torch.nan_to_num(cost, nan=big, posinf=big).double().numpy()
+    rows, cols = linear_sum_assignment(c)
+    for r, col in zip(rows, cols, strict=True):
+        if c[r, col] < config.match_gate:
+            out[r] = int(col)
+    return out
+
+
+def robust_triangulate(
+    uv: Tensor, weights: Tensor, cams: Mapping[str, Tensor], tolerance: Tensor, min_views: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Confidence-weighted triangulation that drops the worst view while it disagrees.
+
+    Args:
+        uv: (N, J, V, 2) raw pixels.
+        weights: (N, J, V) confidences; 0 = the view did not see the joint.
+        cams: stacked cameras (``K`` (V,3,3), ``R``, ``t``, ``dist``) in uv's dtype.
+        tolerance: (N, J) or (N, 1) pixel error beyond which a view is an outlier.
+        min_views: views a point needs.
+
+    Returns:
+        points (N, J, 3), views (N, J) the number of views kept (0 where fewer than
+        ``min_views``: the point is then meaningless), error (N, J) mean reprojection error of
+        the kept views in pixels.
+    """
+    K, R, t, dist = cams["K"], cams["R"], cams["t"], cams["dist"]
+    w = weights.clone()
+    v_total = uv.shape[2]
+    for _ in range(max(v_total - min_views, 0) + 1):
+        active = w > 0
+        pts = triangulate_undistorted(uv, K, R, t, dist, weights=w)  # N×J×3
+        err = reprojection_error(pts, uv, K, R, t, dist)  # N×J×V
+        err = torch.where(active, err, torch.zeros_like(err))
+        worst_err, worst = err.max(-1)  # N×J
+        drop = (worst_err > tolerance) & (active.sum(-1) > min_views)
+        if not bool(drop.any()):
+            break
+        w = torch.where(
+            drop[..., None] & (torch.arange(v_total) == worst[..., None]), torch.zeros_like(w), w
+        )
+    active = w > 0
+    n_views = active.sum(-1)
+    pts = triangulate_undistorted(uv, K, R, t, dist, weights=w)
+    err = reprojection_error(pts, uv, K, R, t, dist)
+    mean_err = (err * active).sum(-1) / n_views.clamp_min(1)
+    ok = (n_views >= min_views) & torch.isfinite(pts).all(-1)
+    return pts, torch.where(ok, n_views, torch.zeros_like(n_views)), mean_err
+
+
+def joint_scores(n_views: Tensor, error: Tensor, tolerance: Tensor) -> Tensor:
+    """(N, J) support of triangulated joints in [0, 1]: ``(1 - 2^-(views-1)) · exp(-(error /
+    tolerance)²)``; 0 for joints with fewer than two views."""
+    agree = 1.0 - torch.pow(2.0, -(n_views.to(error.dtype) - 1.0))
+    fit = torch.exp(-((error / tolerance.clamp_min(1e-6)) ** 2))
+    return torch.where(n_views >= 2, agree * fit, torch.zeros_like(error))
+
+
+def refine_frame(
+    people: Sequence[PersonPose],
+    detections: Mapping[str, np.ndarray],
+    cameras: Mapping[str, Camera],
+    *,
+    detections_joint_set: str,
+    joint_set: str,
+    config: RefineConfig | None = None,
+) -> tuple[PersonPose, ...]:
+    """One frame's tracked people refined from the frame's 2D detections (see the module docstring).
+
+    Args:
+        people: tracked people (joints in ``joint_set``, metres).
+        detections: camera name → (P, J', 3) 2D people in that camera's pixels.
+        cameras: camera name → camera (views without one are skipped).
+        detections_joint_set, joint_set: joint sets of the detections and of the people.
+        config: refinement settings.
+
+    Returns:
+        the people with refined joints and per-joint scores (network joints and their scores,
+        halved, where fewer than ``min_views`` views agree).
+    """
+    config = config or RefineConfig()
+    names = [c for c in detections if c in cameras]
+    if not people or len(names) < config.min_views:
+        return tuple(people)
+    f64 = torch.float64
+    cams = stack_cameras([cameras[c] for c in names], dtype=f64)
+    joints = torch.tensor(np.stack([p.joints for p in people]), dtype=f64)  # N×J×3
+    n, j = joints.shape[:2]
+    v = len(names)
+    uv = torch.zeros(n, j, v, 2, dtype=f64)
+    w = torch.zeros(n, j, v, dtype=f64)
+    heights = torch.ones(n, v, dtype=f64)
+    finite = torch.isfinite(joints).all(-1)  # N×J
+    safe = torch.nan_to_num(joints)
+    for k, name in enumerate(names):
+        dets = np.asarray(detections[name], dtype=np.float64)  # P×J'×3
+        if dets.ndim != 3 or dets.shape[0] == 0:
+            continue
+        converted = torch.tensor(
+            np.nan_to_num(convert_joints(dets, detections_joint_set, joint_set)), dtype=f64
+        )  # P×J×3
+        R, t = cams["R"][k], cams["t"][k]
+        depth = (safe @ R.T + t)[..., 2]  # N×J
+        projected = project_points(safe, cams["K"][k], R, t, cams["dist"][k])  # N×J×2
+        match = match_people(projected, (depth > 0) & finite, converted, config)
+        for i in range(n):
+            if match[i] >= 0:
+                d = converted[match[i]]
+                uv[i, :, k] = d[:, :2]
+                w[i, :, k] = torch.where(d[:, 2] >= config.min_confidence, d[:, 2], 0.0)
+                heights[i, k] = person_heights(d, config.min_confidence)
+    seen = w.sum(-1) > 0  # N×J
+    height = torch.where(w.amax(1) > 0, heights, torch.nan).nanmedian(-1).values  # N
+    height = torch.nan_to_num(height, nan=1.0)
+    tol = (config.outlier * height)[:, None].expand(n, j)  # N×J
+    pts, n_views, err = robust_triangulate(uv, w, cams, tol, config.min_views)
+    good = (n_views >= config.min_views) & seen
+    scores = joint_scores(n_views, err, tol)
+    out = []
+    for i, person in enumerate(people):
+        new = person.joints.copy()
+        keep = good[i].numpy()
+        new[keep] = pts[i][keep].numpy()
+        old_scores = np.ones(j) if person.scores is None else np.asarray(person.scores, float)
+        s = np.where(keep, scores[i].numpy(), 0.5 * old_scores)
+        out.append(PersonPose(person.id, new, np.clip(s, 0.0, 1.0)))
+    return tuple(out)
+
+
+def refine_tracks(
+    tracks: Tracks,
+    frames: Mapping[int, tuple[Mapping[str, np.ndarray], Mapping[str, Camera]]],
+    *,
+    detections_joint_set: str,
+    joint_set: str,
+    config: RefineConfig | None = None,
+) -> Tracks:
+    """Every frame of ``tracks`` refined with :func:`refine_frame`.
+
+    Args:
+        frames: frame id → (detections by camera, cameras); frames absent are left as they are.
+    """
+    out = []
+    for fp in tracks.frames:
+        if fp.frame in frames and fp.people:
+            dets, cams = frames[fp.frame]
+            people = refine_frame(fp.people, dets, cams, detections_joint_set=detections_joint_set,
+                                  joint_set=joint_set, config=config)  # fmt: skip
+            out.append(FramePoses(fp.frame, people))
+        else:
+            out.append(fp)
+    return Tracks(joint_names=tracks.joint_names, frames=tuple(out), fps=tracks.fps,
+                  units=tracks.units)  # fmt: skip

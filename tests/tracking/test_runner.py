@@ -317,18 +317,19 @@ def test_detect_returns_the_peaks_the_tracker_keeps(scene, ckpt_dir):
 def test_an_input_without_what_the_model_reads_is_refused_before_any_output(
     scene, ckpt_dir, tmp_path
 ):
-    """A detections model on a scene given without --detections (or an image model on a poses-only
-    scene) used to track every frame as empty; now it is a one-line error naming the fix."""
-    h = tiny_checkpoint(ckpt_dir / "h-missing.safetensors", "HTDL")
-    with pytest.raises(InputError, match=r"reads 2D detections.*pass --detections DIR") as info:
-        track_to_file(scene, output=tmp_path / "h.json", checkpoint=h)
-    assert "\n" not in str(info.value)
-    assert not (tmp_path / "h.json").exists()
+    """A detections model on a scene with neither detections nor images (images would go through
+    the built-in detector), or an image model on a poses-only scene, used to track every frame as
+    empty; now it is a one-line error naming the fix."""
     poses_only = tmp_path / "poses_only"
     generate_dataset(
         poses_only,
         SynthConfig(rig="ring", num_cameras=2, num_people=1, num_frames=3, seed=3, images=False),
     )
+    h = tiny_checkpoint(ckpt_dir / "h-missing.safetensors", "HTDL")
+    with pytest.raises(InputError, match=r"reads 2D detections.*pass --detections DIR") as info:
+        track_to_file(poses_only, output=tmp_path / "h.json", checkpoint=h)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "h.json").exists()
     f = tiny_checkpoint(ckpt_dir / "ftdl.safetensors")
     with pytest.raises(InputError, match=r"reads images, but the first frame \(0\) has no image"):
         track_to_file(poses_only, output=tmp_path / "f.json", checkpoint=f)

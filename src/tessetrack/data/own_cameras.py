@@ -231,8 +231,8 @@ def fit_camera_to_frames(camera: Camera, size: tuple[int, int], where: PathT) ->
 
 
 def calibration_candidates(root: PathT) -> list[Path]:
-    """Files that look like the calibration of the recording in ``root``: named ``calib*`` or
-    ``*.qca.txt``, in ``root``, in ``root/calibration/`` or in a sibling ``calibration/`` folder."""
+    """Files that look like the calibration of the recording in ``root``: named ``calib*``,
+    ``camera_parameters*`` or ``*.qca.txt``, in ``root``, in ``root/calibration/`` or in a sibling ``calibration/`` folder."""
     root = Path(root)
     candidates: list[Path] = []
     for folder in (root, root / "calibration", root.parent / "calibration"):
@@ -241,7 +241,10 @@ def calibration_candidates(root: PathT) -> list[Path]:
                 p
                 for p in sorted(folder.iterdir())
                 if p.is_file()
-                and (p.name.lower().startswith("calib") or p.name.lower().endswith(".qca.txt"))
+                and (
+                    p.name.lower().startswith(("calib", "camera_parameters"))
+                    or p.name.lower().endswith(".qca.txt")
+                )
             ]
     return candidates
 

@@ -1,7 +1,8 @@
 """Plain multi-view triangulation of 2D people, without any learned model: the baseline.
 
 Per frame, :func:`triangulate_people` pairs the 2D people of every two views by triangulating the
-pair and checking how well it reprojects (relative to the people's 2D height), grows each accepted
+pair and checking how well it reprojects (relative to the people's 2D height; the second view's
+people also read with their left and right swapped), grows each accepted
 pair with the people of the other views that its triangulation explains, greedily from the best
 pair on (every 2D person is used once), and triangulates each group joint by joint with
 :func:`~tessetrack.tracking.refine.robust_triangulate`. This is what geometric tools (EasyMocap,
@@ -19,7 +20,12 @@ import torch
 
 from tessetrack.geometry.camera import Camera, project_points, stack_cameras
 from tessetrack.skeletons import convert_joints
-from tessetrack.tracking.refine import RefineConfig, person_heights, robust_triangulate
+from tessetrack.tracking.refine import (
+    RefineConfig,
+    mirror_index,
+    person_heights,
+    robust_triangulate,
+)
 
 __all__ = ["triangulate_people"]
 
@@ -61,6 +67,7 @@ def triangulate_people(
         for c in names
     ]  # per view P_v×J×3
     heights = [person_heights(p, config.min_confidence) for p in people]
+    mirror = mirror_index(joint_set)
     j = people[0].shape[1]
     v = len(names)
 
@@ -70,60 +77,76 @@ def triangulate_people(
         )
 
     def explained(points: torch.Tensor, k: int) -> torch.Tensor:
-        """(M, J, 3) poses → (M, P_k) mean joint distance / 2D height in view k (inf: unusable)."""
+        """(M, J, 3) poses → (M, P_k) mean joint distance / 2D height in view k (inf: unusable);
+        each 2D person read as it is or with its sides swapped, whichever fits (recorded)."""
+        cost = _explained(points, k, people[k])
+        cost_m = _explained(points, k, people[k][:, mirror])
+        return torch.minimum(cost, cost_m)
+
+    def read(points: torch.Tensor, k: int, i: int) -> torch.Tensor:
+        """View k's 2D person i as the pose ``points`` (1, J, 3) sees it: sides swapped if better."""
+        d = people[k][i : i + 1]
+        better = _explained(points, k, d[:, mirror]) < _explained(points, k, d)
+        return (d[:, mirror] if bool(better[0, 0]) else d)[0]
+
+    def _explained(points: torch.Tensor, k: int, d: torch.Tensor) -> torch.Tensor:
         proj = project_points(points, cams["K"][k], cams["R"][k], cams["t"][k], cams["dist"][k])
-        d = people[k]
         ok = (d[None, :, :, 2] >= config.min_confidence) & torch.isfinite(proj).all(-1)[:, None]
         dist = (proj[:, None] - d[None, :, :, :2]).norm(dim=-1)  # M×P×J
         dist = torch.nan_to_num(dist, nan=0.0, posinf=0.0)
         mean = (dist * ok).sum(-1) / ok.sum(-1).clamp_min(1)
-        cost = mean / heights[k][None]
+        cost = mean / person_heights(d, config.min_confidence)[None]
         return torch.where(ok.sum(-1) >= 3, cost, torch.full_like(cost, float("inf")))
 
-    candidates: list[tuple[float, dict[int, int]]] = []
+    # every pair of views, every pair of their people (view b's also with its sides swapped)
+    candidates: list[tuple[float, dict[int, int], torch.Tensor]] = []
     for a, b in itertools.combinations(range(v), 2):
-        pa, pb = people[a], people[b]
-        ia, ib = torch.meshgrid(torch.arange(pa.shape[0]), torch.arange(pb.shape[0]), indexing="ij")
-        ia, ib = ia.reshape(-1), ib.reshape(-1)
-        uv = torch.zeros(len(ia), j, v, 2, dtype=f64)
-        w = torch.zeros(len(ia), j, v, dtype=f64)
-        uv[:, :, a], uv[:, :, b] = pa[ia, :, :2], pb[ib, :, :2]
-        w[:, :, a], w[:, :, b] = weights(pa[ia]), weights(pb[ib])
-        pts = robust_triangulate(uv, w, cams, torch.full((len(ia), 1), float("inf"), dtype=f64), 2)[
-            0
-        ]
-        both = (w[:, :, a] > 0) & (w[:, :, b] > 0)  # M×J
-        pts = torch.where(both[..., None], pts, torch.full_like(pts, float("nan")))
-        cost_a = explained(torch.nan_to_num(pts, nan=1e6), a)[torch.arange(len(ia)), ia]
-        cost_b = explained(torch.nan_to_num(pts, nan=1e6), b)[torch.arange(len(ib)), ib]
-        cost = torch.maximum(cost_a, cost_b)
-        for m in torch.nonzero((cost < config.match_gate / 3) & (both.sum(-1) >= 5)).reshape(-1):
-            group = {a: int(ia[m]), b: int(ib[m])}
-            for k in range(v):
-                if k in group or people[k].shape[0] == 0:
-                    continue
-                c_k = explained(torch.nan_to_num(pts[m : m + 1], nan=1e6), k)[0]
-                best = int(torch.argmin(c_k))
-                if float(c_k[best]) < config.match_gate:
-                    group[k] = best
-            candidates.append((float(cost[m]) / len(group), group))
+        pa = people[a]
+        for pb in (people[b], people[b][:, mirror]):
+            ia, ib = torch.meshgrid(torch.arange(pa.shape[0]), torch.arange(pb.shape[0]),
+                                    indexing="ij")  # fmt: skip
+            ia, ib = ia.reshape(-1), ib.reshape(-1)
+            uv = torch.zeros(len(ia), j, v, 2, dtype=f64)
+            w = torch.zeros(len(ia), j, v, dtype=f64)
+            uv[:, :, a], uv[:, :, b] = pa[ia, :, :2], pb[ib, :, :2]
+            w[:, :, a], w[:, :, b] = weights(pa[ia]), weights(pb[ib])
+            no_tolerance = torch.full((len(ia), 1), float("inf"), dtype=f64)
+            pts = robust_triangulate(uv, w, cams, no_tolerance, 2)[0]
+            both = (w[:, :, a] > 0) & (w[:, :, b] > 0)  # M×J
+            pts = torch.where(both[..., None], pts, torch.full_like(pts, float("nan")))
+            far = torch.nan_to_num(pts, nan=1e6)
+            rows = torch.arange(len(ia))
+            cost = torch.maximum(_explained(far, a, pa)[rows, ia], _explained(far, b, pb)[rows, ib])
+            good = (cost < config.match_gate / 3) & (both.sum(-1) >= 5)
+            for m in torch.nonzero(good).reshape(-1):
+                group = {a: int(ia[m]), b: int(ib[m])}
+                for k in range(v):
+                    if k in group or people[k].shape[0] == 0:
+                        continue
+                    c_k = explained(far[m : m + 1], k)[0]
+                    best = int(torch.argmin(c_k))
+                    if float(c_k[best]) < config.match_gate:
+                        group[k] = best
+                candidates.append((float(cost[m]) / len(group), group, far[m : m + 1]))
+    # greedily from the best: every 2D person in one group at most
     candidates.sort(key=lambda c: c[0])
     used: set[tuple[int, int]] = set()
     groups = []
-    for _, group in candidates:
+    for _, group, reference in candidates:
         if any((k, i) in used for k, i in group.items()):
             continue
         used.update(group.items())
-        groups.append(group)
+        groups.append((group, reference))
     if not groups:
         return []
     uv = torch.zeros(len(groups), j, v, 2, dtype=f64)
     w = torch.zeros(len(groups), j, v, dtype=f64)
     hs = torch.ones(len(groups), dtype=f64)
-    for g, group in enumerate(groups):
+    for g, (group, reference) in enumerate(groups):
         for k, i in group.items():
-            uv[g, :, k] = people[k][i, :, :2]
-            w[g, :, k] = weights(people[k][i])
+            d = read(reference, k, i)
+            uv[g, :, k] = d[:, :2]
+            w[g, :, k] = weights(d)
         hs[g] = torch.stack([heights[k][i] for k, i in group.items()]).median()
     pts, n_views, _ = robust_triangulate(uv, w, cams, (config.outlier * hs)[:, None],
                                          config.min_views)  # fmt: skip

@@ -5,7 +5,9 @@ sharper. For each frame this module
 
 1. pairs every tracked person with, in every view, the 2D person its projected pose explains
    (:func:`match_people`: Hungarian assignment on the mean pixel distance of the confident joints,
-   relative to the 2D person's height, gated);
+   relative to the 2D person's height, gated), reading each 2D person also with its left and right
+   swapped and keeping the reading that fits (2D detectors often swap the sides of people seen
+   from behind);
 2. triangulates every joint from the views that saw it (:func:`robust_triangulate`: confidence-
    weighted DLT on undistorted pixels; the view that reprojects worst is dropped while its error
    exceeds a share of the person's height and at least ``min_views`` remain);
@@ -32,13 +34,14 @@ from torch import Tensor
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera, project_points, stack_cameras
 from tessetrack.geometry.triangulation import reprojection_error, triangulate_undistorted
-from tessetrack.skeletons import convert_joints
+from tessetrack.skeletons import convert_joints, get_joint_set
 from tessetrack.structures import FramePoses, PersonPose, Tracks
 
 __all__ = [
     "RefineConfig",
     "REFINE_MODES",
     "person_heights",
+    "mirror_index",
     "match_people",
     "robust_triangulate",
     "joint_scores",
@@ -90,7 +93,23 @@ def person_heights(dets: Tensor, min_confidence: float) -> Tensor:
     return torch.where(torch.isfinite(h), h, torch.ones_like(h)).clamp_min(1.0)
 
 
-def match_people(projected: Tensor, in_front: Tensor, dets: Tensor, config: RefineConfig) -> Tensor:
+def mirror_index(joint_set: str) -> Tensor:
+    """(J,) permutation that swaps every ``l_x`` joint with its ``r_x`` joint (a left/right swap,
+    a 2D detector's commonest confusion for people seen from behind)."""
+    js = get_joint_set(joint_set)
+    perm = list(range(js.num_joints))
+    for a, b in js.flip_pairs:
+        perm[a], perm[b] = b, a
+    return torch.tensor(perm)
+
+
+def match_people(
+    projected: Tensor,
+    in_front: Tensor,
+    dets: Tensor,
+    config: RefineConfig,
+    mirror: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
     """Which 2D person of one view each tracked person is (Hungarian, gated).
 
     Args:
@@ -98,26 +117,40 @@ def match_people(projected: Tensor, in_front: Tensor, dets: Tensor, config: Refi
         in_front: (N, J) whether each joint lies in front of the camera.
         dets: (P, J, 3) the view's 2D people (u, v, confidence), same joint set.
         config: gate and confidence threshold.
+        mirror: (J,) left/right swap (:func:`mirror_index`); each 2D person is then also tried
+            with its sides swapped, and the better reading is kept.
 
     Returns:
-        (N,) long: the matched 2D person's index, or -1.
+        match (N,) long: the matched 2D person's index, or -1; swapped (N,) bool: whether the
+        match fits with its left and right swapped.
     """
     n, p = projected.shape[0], dets.shape[0]
     out = torch.full((n,), -1, dtype=torch.long)
+    swapped = torch.zeros(n, dtype=torch.bool)
     if n == 0 or p == 0:
-        return out
-    ok = (dets[None, :, :, 2] >= config.min_confidence) & in_front[:, None]  # N×P×J
-    dist = (projected[:, None] - dets[None, :, :, :2]).norm(dim=-1)  # N×P×J
-    mean = (dist * ok).sum(-1) / ok.sum(-1).clamp_min(1)  # N×P
-    cost = mean / person_heights(dets, config.min_confidence)[None]  # N×P
-    cost = torch.where(ok.sum(-1) >= 3, cost, torch.full_like(cost, float("inf")))
+        return out, swapped
+
+    def costs(d: Tensor) -> Tensor:  # P×J×3 -> N×P
+        ok = (d[None, :, :, 2] >= config.min_confidence) & in_front[:, None]  # N×P×J
+        dist = (projected[:, None] - d[None, :, :, :2]).norm(dim=-1)  # N×P×J
+        mean = (dist * ok).sum(-1) / ok.sum(-1).clamp_min(1)  # N×P
+        cost = mean / person_heights(d, config.min_confidence)[None]  # N×P
+        return torch.where(ok.sum(-1) >= 3, cost, torch.full_like(cost, float("inf")))
+
+    cost = costs(dets)
+    flip = torch.zeros_like(cost, dtype=torch.bool)
+    if mirror is not None:
+        cost_m = costs(dets[:, mirror])
+        flip = cost_m < cost
+        cost = torch.minimum(cost, cost_m)
     big = 1e6
     c = torch.nan_to_num(cost, nan=big, posinf=big).double().numpy()
     rows, cols = linear_sum_assignment(c)
     for r, col in zip(rows, cols, strict=True):
         if c[r, col] < config.match_gate:
             out[r] = int(col)
-    return out
+            swapped[r] = bool(flip[r, col])
+    return out, swapped
 
 
 def robust_triangulate(
@@ -205,6 +238,7 @@ def refine_frame(
     heights = torch.ones(n, v, dtype=f64)
     finite = torch.isfinite(joints).all(-1)  # N×J
     safe = torch.nan_to_num(joints)
+    mirror = mirror_index(joint_set)
     for k, name in enumerate(names):
         dets = np.asarray(detections[name], dtype=np.float64)  # P×J'×3
         if dets.ndim != 3 or dets.shape[0] == 0:
@@ -215,10 +249,11 @@ def refine_frame(
         R, t = cams["R"][k], cams["t"][k]
         depth = (safe @ R.T + t)[..., 2]  # N×J
         projected = project_points(safe, cams["K"][k], R, t, cams["dist"][k])  # N×J×2
-        match = match_people(projected, (depth > 0) & finite, converted, config)
+        match, swapped = match_people(projected, (depth > 0) & finite, converted, config, mirror)
         for i in range(n):
             if match[i] >= 0:
                 d = converted[match[i]]
+                d = d[mirror] if swapped[i] else d
                 uv[i, :, k] = d[:, :2]
                 w[i, :, k] = torch.where(d[:, 2] >= config.min_confidence, d[:, 2], 0.0)
                 heights[i, k] = person_heights(d, config.min_confidence)

@@ -1,0 +1,166 @@
+"""Real recordings without 3D ground truth: leave one camera out, and the speed of every stage.
+
+For each recording and each of its cameras in turn: track from all the other cameras (the
+checkpoint, then the refinement from the 2D detections; also the network alone), project the
+tracked poses into the left-out camera and compare them with the built-in detector's people there
+(:func:`tessetrack.eval.reprojection.left_out_errors`: median joint error in pixels and in % of the
+person's 2D height, people found). The baseline in the same run: plain triangulation of the same
+detections (:func:`tessetrack.tracking.geometric.triangulate_people`), no model. Speeds: video
+decoding and the detector (images/s), tracking and refinement (frames/s), and end to end for all
+cameras (frames/s), on this machine's CPU.
+
+    python benchmarks/real_video.py                      # the two real recordings of the test data
+    python benchmarks/real_video.py --recording DIR ...  # your own (calibration beside the videos)
+
+Writes ``benchmarks/results/real_video.json`` (and prints a table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from tessetrack.detector import detect_recording
+from tessetrack.eval.reprojection import left_out_errors
+from tessetrack.tracking.geometric import triangulate_people
+from tessetrack.tracking.inputs import open_input
+from tessetrack.tracking.refine import refine_tracks
+from tessetrack.tracking.runner import DEFAULT_CHECKPOINT, SequenceRunner, load_model
+
+SHARED = Path(
+    os.environ.get("TESSETRACK_SHARED_DATA", Path(__file__).parents[2] / "shared" / "data")
+)
+RECORDINGS = [SHARED / "multiperson_videos_4cams", SHARED / "panoptic_demo_images"]
+
+
+def _summary(errs: list) -> dict:
+    px = np.concatenate([e.pixels for e in errs]) if errs else np.zeros(0)
+    rel = np.concatenate([e.relative for e in errs]) if errs else np.zeros(0)
+    found = sum(e.found for e in errs)
+    people = sum(e.people for e in errs)
+    return {
+        "median_px": float(np.median(px)) if px.size else float("nan"),
+        "median_pct_height": 100 * float(np.median(rel)) if rel.size else float("nan"),
+        "mean_pct_height": 100 * float(np.mean(rel)) if rel.size else float("nan"),
+        "joints": int(px.size),
+        "found": found,
+        "people": people,
+    }
+
+
+def _id_stats(tracks) -> dict:
+    frames = Counter(p.id for f in tracks.frames for p in f.people)
+    return {"tracks": len(frames), "frames_per_track": dict(sorted(frames.items()))}
+
+
+def run_recording(root: Path, checkpoint: str, work: Path) -> dict:
+    dets_dir = work / root.name / "detections"
+    t0 = time.perf_counter()
+    det = detect_recording(root, dets_dir)
+    detect_wall = time.perf_counter() - t0
+    dataset = open_input(root, detections=dets_dir)
+    names = list(dataset.cameras)
+    frames = {f.frame: f for f in dataset}
+    source = next(iter(frames.values())).detections_joint_set
+    loaded = load_model(checkpoint)
+    joint_set = loaded.model.config.pose_head.joint_set
+    # all cameras: identities and speed
+    runner = SequenceRunner(loaded.model, image_size=loaded.image_size)
+    t0 = time.perf_counter()
+    tracks = runner.run(dataset)
+    track_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    refine_tracks(tracks, {k: (f.detections, f.cameras) for k, f in frames.items()},
+                  detections_joint_set=source, joint_set=joint_set)  # fmt: skip
+    refine_s = time.perf_counter() - t0
+    n = len(frames)
+    out: dict = {
+        "recording": root.name, "cameras": names, "frames": n, "checkpoint": checkpoint,
+        "identities_all_cameras": _id_stats(tracks),
+        "speed": {
+            "decode_images_per_s": det.detected / det.decode_seconds if det.detected else None,
+            "detect_images_per_s": det.images_per_second if det.detected else None,
+            "track_frames_per_s": n / track_s,
+            "refine_frames_per_s": n / refine_s,
+            "end_to_end_frames_per_s": n / (det.decode_seconds + det.detect_seconds + track_s + refine_s)
+            if det.detected else None,
+            "detect_wall_s": detect_wall,
+        },
+        "left_out": {},
+    }  # fmt: skip
+    for left in names:
+        others = [c for c in names if c != left]
+        sub = open_input(root, detections=dets_dir, cameras=others)
+        net = SequenceRunner(loaded.model, image_size=loaded.image_size).run(sub)
+        ref = refine_tracks(net, {k: ({c: f.detections[c] for c in others if c in f.detections},
+                                      f.cameras) for k, f in frames.items()},
+                            detections_joint_set=source, joint_set=joint_set)  # fmt: skip
+        errs: dict[str, list] = {"network": [], "refined": [], "triangulation": []}
+        for fp_net, fp_ref in zip(net.frames, ref.frames, strict=True):
+            f = frames[fp_net.frame]
+            dets = f.detections.get(left)
+            if dets is None:
+                continue
+            cam = f.cameras[left]
+            tri = triangulate_people({c: f.detections[c] for c in others if c in f.detections},
+                                     f.cameras, detections_joint_set=source, joint_set=joint_set)  # fmt: skip
+            for key, poses in (("network", [p.joints for p in fp_net.people]),
+                               ("refined", [p.joints for p in fp_ref.people]),
+                               ("triangulation", [p for p, _ in tri])):  # fmt: skip
+                errs[key].append(left_out_errors(poses, dets, cam, detections_joint_set=source,
+                                                 joint_set=joint_set))  # fmt: skip
+        out["left_out"][left] = {k: _summary(v) for k, v in errs.items()}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--recording", nargs="*", type=Path, default=RECORDINGS)
+    parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT)
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results" / "real_video.json"
+    )
+    args = parser.parse_args()
+    from rich.console import Console
+    from rich.table import Table
+
+    import platform
+
+    results = []
+    with tempfile.TemporaryDirectory() as work:
+        for root in args.recording:
+            results.append(run_recording(root, args.checkpoint, Path(work)))
+    table = Table(
+        title=f"leave one camera out ({args.checkpoint}): median error px / % of height, found/people"
+    )
+    for col in ("recording", "left out", "network", "refined", "triangulation"):
+        table.add_column(col)
+    for r in results:
+        for cam, row in r["left_out"].items():
+            cells = [f"{row[k]['median_px']:.1f} / {row[k]['median_pct_height']:.2f} %, "
+                     f"{row[k]['found']}/{row[k]['people']}" for k in ("network", "refined", "triangulation")]  # fmt: skip
+            table.add_row(r["recording"], cam, *cells)
+    console = Console(width=160)
+    console.print(table)
+    for r in results:
+        console.print(r["recording"], r["identities_all_cameras"],
+                      {k: (round(v, 1) if isinstance(v, float) else v) for k, v in r["speed"].items()})  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "cpu": platform.processor() or platform.machine(),
+        "threads": os.cpu_count(),
+        "results": results,
+    }
+    args.out.write_text(json.dumps(doc, indent=1))
+    console.print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Accuracy without 3D ground truth: 3D poses against the 2D people of a camera they did not use.
+
+Track from all cameras but one, project the poses into the left-out camera and compare them with
+the 2D detector's people there (:func:`left_out_errors`). Each 2D person is paired with at most one
+projected pose (Hungarian on the mean joint distance relative to the 2D person's height, pairs
+beyond ``gate`` rejected); per joint the pixel error, and the same relative to the 2D person's
+height (the vertical extent of its confident joints: eyes/ears to ankles, about 90 % of the
+person's stature).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from tessetrack.geometry.camera import Camera
+from tessetrack.skeletons import convert_joints
+
+__all__ = ["LeftOutErrors", "left_out_errors"]
+
+
+@dataclass(frozen=True)
+class LeftOutErrors:
+    """One frame of one left-out camera.
+
+    Attributes:
+        pixels: (M,) pixel errors of every compared joint of every paired person.
+        relative: (M,) the same divided by the 2D person's height in pixels.
+        found: 2D people paired with a projected pose.
+        people: 2D people with at least ``min_joints`` confident joints (those that count).
+    """
+
+    pixels: np.ndarray
+    relative: np.ndarray
+    found: int
+    people: int
+
+
+def left_out_errors(
+    poses: Sequence[np.ndarray],
+    detections: np.ndarray,
+    camera: Camera,
+    *,
+    detections_joint_set: str,
+    joint_set: str = "panoptic19",
+    min_confidence: float = 0.5,
+    min_joints: int = 8,
+    gate: float = 0.5,
+) -> LeftOutErrors:
+    """Projected 3D poses against one camera's 2D people.
+
+    Args:
+        poses: (J, 3) world-metre poses in ``joint_set`` (NaN joints are not compared).
+        detections: (P, J', 3) the camera's 2D people (u, v, confidence).
+        camera: the left-out camera.
+        detections_joint_set, joint_set: joint sets of the detections and the poses.
+        min_confidence: 2D joints below it are not compared.
+        min_joints: 2D people with fewer confident joints do not count.
+        gate: pairs whose mean joint distance exceeds this share of the 2D height are not paired.
+    """
+    dets = np.asarray(detections, dtype=np.float64)
+    if dets.ndim != 3 or dets.shape[0] == 0:
+        empty = np.zeros(0)
+        return LeftOutErrors(empty, empty, 0, 0)
+    conv = np.nan_to_num(convert_joints(dets, detections_joint_set, joint_set))  # P×J×3
+    ok = conv[..., 2] >= min_confidence  # P×J
+    counted = ok.sum(-1) >= min_joints
+    conv, ok = conv[counted], ok[counted]
+    if conv.shape[0] == 0 or len(poses) == 0:
+        empty = np.zeros(0)
+        return LeftOutErrors(empty, empty, 0, int(conv.shape[0]))
+    v = np.where(ok, conv[..., 1], np.nan)
+    heights = np.maximum(np.nanmax(v, -1) - np.nanmin(v, -1), 1.0)  # P
+    pts = np.stack([np.asarray(p, dtype=np.float64) for p in poses])  # N×J×3
+    finite = np.isfinite(pts).all(-1)  # N×J
+    depth = (np.nan_to_num(pts) @ camera.R.T + camera.t)[..., 2]
+    proj = camera.project(np.nan_to_num(pts))  # N×J×2
+    usable = finite & (depth > 0)  # N×J
+    both = usable[:, None] & ok[None]  # N×P×J
+    dist = np.linalg.norm(proj[:, None] - conv[None, :, :, :2], axis=-1)  # N×P×J
+    mean = np.where(both, dist, 0).sum(-1) / np.maximum(both.sum(-1), 1)
+    cost = np.where(both.sum(-1) >= 3, mean / heights[None], 1e6)
+    rows, cols = linear_sum_assignment(cost)
+    px, rel = [], []
+    found = 0
+    for r, c in zip(rows, cols, strict=True):
+        if cost[r, c] > gate:
+            continue
+        found += 1
+        sel = both[r, c]
+        px.append(dist[r, c][sel])
+        rel.append(dist[r, c][sel] / heights[c])
+    cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
+    return LeftOutErrors(cat(px), cat(rel), found, int(conv.shape[0]))

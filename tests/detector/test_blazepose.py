@@ -1,0 +1,101 @@
+"""The built-in detector: mediapipe's bundled BlazePose models, run on a real frame; the joint
+mapping by hand; clear errors when mediapipe is missing."""
+
+from __future__ import annotations
+
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from tessetrack.detector import BlazePose, landmarks_to, model_files
+from tessetrack.errors import DependencyError
+from tessetrack.skeletons import get_joint_set
+
+
+def _frame(shared_data, cam: str = "cam01", index: int = 40) -> np.ndarray:
+    cap = cv2.VideoCapture(str(shared_data / "multiperson_videos_4cams" / "videos" / f"{cam}.mp4"))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, bgr = cap.read()
+    cap.release()
+    assert ok, "OpenCV could not decode the real video with mediapipe installed"
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def test_the_installed_mediapipe_ships_both_models():
+    detector, landmarks = model_files()
+    assert detector.name == "pose_detection.tflite" and detector.stat().st_size > 1_000_000
+    assert landmarks.name == "pose_landmark_full.tflite" and landmarks.stat().st_size > 1_000_000
+
+
+def test_one_opencv_and_video_decoding_works_beside_mediapipe(shared_data):
+    import importlib.metadata as md
+
+    import mediapipe  # noqa: F401  (imported first on purpose)
+
+    owners = [d.metadata["Name"] for d in md.distributions()
+              if d.metadata["Name"] and d.metadata["Name"].lower().startswith("opencv")]  # fmt: skip
+    assert owners == ["opencv-python-headless"], owners
+    image = _frame(shared_data)
+    assert image.shape == (1920, 1088, 3)
+
+
+def test_finds_people_on_a_real_frame(shared_data):
+    image = _frame(shared_data)
+    with BlazePose() as detect:
+        people = detect(image)
+    assert people.ndim == 3 and people.shape[1:] == (33, 3) and len(people) >= 1
+    inside = (
+        (people[..., 0] >= -50)
+        & (people[..., 0] <= 1138)
+        & (people[..., 1] >= -50)
+        & (people[..., 1] <= 1970)
+    )
+    assert inside.mean() > 0.9
+    assert ((people[..., 2] >= 0) & (people[..., 2] <= 1)).all()
+    # a standing person: the nose above the hips above the ankles (image v grows downwards)
+    best = people[np.argmax(people[..., 2].mean(-1))]
+    assert best[0, 1] < best[23, 1] < best[27, 1]
+
+
+def test_landmarks_to_body25_and_coco17_by_hand():
+    lm = np.zeros((1, 33, 3))
+    lm[0, :, 0] = np.arange(33)
+    lm[0, :, 1] = 100 + np.arange(33)
+    lm[0, :, 2] = 0.5
+    lm[0, 11, 2], lm[0, 12, 2] = 0.9, 0.7  # shoulders
+    body = landmarks_to(lm, "body25")
+    b = get_joint_set("body25")
+    np.testing.assert_allclose(body[0, b.index("neck")], [11.5, 111.5, 0.8])  # mean of shoulders
+    np.testing.assert_allclose(body[0, b.index("mid_hip")], [23.5, 123.5, 0.5])
+    np.testing.assert_allclose(body[0, b.index("r_wrist")], [16, 116, 0.5])
+    np.testing.assert_allclose(body[0, b.index("l_big_toe")], [31, 131, 0.5])
+    np.testing.assert_allclose(body[0, b.index("r_small_toe")], [0, 0, 0])  # not formable: missing
+    coco = landmarks_to(lm, "coco17")
+    c = get_joint_set("coco17")
+    np.testing.assert_allclose(coco[0, c.index("l_ear")], [7, 107, 0.5])
+    np.testing.assert_allclose(coco[0, c.index("r_ankle")], [28, 128, 0.5])
+
+
+def test_missing_mediapipe_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mediapipe", None)  # import mediapipe -> ImportError
+    with pytest.raises(DependencyError, match=r"pip install --no-deps mediapipe==0\.10\.14"):
+        BlazePose()
+
+
+def test_a_mediapipe_without_the_models_is_named(monkeypatch, tmp_path):
+    import types
+
+    fake = types.ModuleType("mediapipe")
+    fake.__file__ = str(tmp_path / "mediapipe" / "__init__.py")
+    fake.__version__ = "1.2.3"
+    vision = types.ModuleType("mediapipe.tasks.python.vision")
+    monkeypatch.setitem(sys.modules, "mediapipe", fake)
+    monkeypatch.setitem(sys.modules, "mediapipe.tasks", types.ModuleType("mediapipe.tasks"))
+    monkeypatch.setitem(
+        sys.modules, "mediapipe.tasks.python", types.ModuleType("mediapipe.tasks.python")
+    )
+    monkeypatch.setitem(sys.modules, "mediapipe.tasks.python.vision", vision)
+    with pytest.raises(DependencyError, match=r"mediapipe 1\.2\.3 does not ship .*pose_detection"):
+        model_files()

@@ -1,0 +1,119 @@
+"""``detect_recording``: the layout ``track --detections`` reads, resuming, COCO output, errors;
+with a stand-in detector (the real one is tested in test_blazepose.py and end to end in
+tests/test_track_cli.py)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from tessetrack.detector import detect_recording
+from tessetrack.errors import InputError
+from tessetrack.io.detections import load_detections
+
+W, H = 64, 48
+
+
+def _video(path, n: int) -> None:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), 25.0, (W, H))
+    for i in range(n):
+        writer.write(np.full((H, W, 3), 10 * i, np.uint8))
+    writer.release()
+
+
+class _Fake:
+    """One person per image whose landmarks encode the frame (the image's brightness)."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.calls = 0
+        self.fail_at = fail_at
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        if self.fail_at is not None and self.calls == self.fail_at:
+            raise KeyboardInterrupt
+        self.calls += 1
+        lm = np.zeros((1, 33, 3))
+        lm[0, :, 0] = float(image[0, 0, 0]) / 10
+        lm[0, :, 1] = np.arange(33)
+        lm[0, :, 2] = 0.9
+        return lm
+
+
+@pytest.fixture
+def recording(tmp_path):
+    root = tmp_path / "take"
+    root.mkdir()
+    for cam in ("cam1", "cam2"):
+        _video(root / f"{cam}.avi", 4)
+    return root
+
+
+def test_openpose_layout_read_back_and_resumed(recording, tmp_path):
+    out = tmp_path / "dets"
+    fake = _Fake(fail_at=5)  # interrupted at the 6th image
+    with pytest.raises(KeyboardInterrupt):
+        detect_recording(recording, out, detector=fake)
+    written = sorted(p.name for p in (out / "cam1").iterdir()) + sorted(
+        p.name for p in (out / "cam2").iterdir()
+    )
+    assert len(written) == 5 and not any(".part" in n for n in written)
+    summary = detect_recording(recording, out, detector=_Fake())
+    assert (summary.detected, summary.skipped, summary.frames) == (3, 5, 4)
+    dets = load_detections(out)
+    assert dets.joint_set == "body25" and sorted(dets.by_camera) == ["cam1", "cam2"]
+    for frame in range(4):
+        people = dets.get("cam2", frame)
+        assert people.shape == (1, 25, 3)
+        assert people[0, 0, 0] == pytest.approx(frame)  # the frame's own image was detected
+    doc = json.loads((out / "cam1" / "000000000002_keypoints.json").read_text())
+    assert len(doc["people"][0]["blazepose33_keypoints_2d"]) == 99
+
+
+def test_coco_output(recording, tmp_path):
+    out = tmp_path / "coco"
+    summary = detect_recording(recording, out, format="coco", detector=_Fake(), end=3)
+    assert summary.detected == 6
+    dets = load_detections(out, format="coco")
+    assert dets.joint_set == "coco17" and sorted(dets.get("cam1", 2)[0, :, 1]) == sorted(
+        [
+            0.0,
+            2.0,
+            5.0,
+            7.0,
+            8.0,
+            11.0,
+            12.0,
+            13.0,
+            14.0,
+            15.0,
+            16.0,
+            23.0,
+            24.0,
+            25.0,
+            26.0,
+            27.0,
+            28.0,
+        ]
+    )
+    again = detect_recording(recording, out, format="coco", detector=_Fake(), end=3)
+    assert (again.detected, again.skipped) == (0, 6)
+
+
+def test_bad_outputs_and_formats(recording, tmp_path):
+    a_file = tmp_path / "dets.json"
+    a_file.write_text("{}")
+    with pytest.raises(InputError, match="must be a folder"):
+        detect_recording(recording, a_file, detector=_Fake())
+    with pytest.raises(InputError, match="unknown detections format"):
+        detect_recording(recording, tmp_path / "x", format="yolo", detector=_Fake())
+
+
+def test_undecodable_video_is_named(tmp_path):
+    root = tmp_path / "take"
+    root.mkdir()
+    (root / "cam1.mp4").write_bytes(b"not a video at all")
+    with pytest.raises(InputError, match="cam1.mp4"):
+        detect_recording(root, tmp_path / "dets", detector=_Fake())

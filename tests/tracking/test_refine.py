@@ -1,0 +1,82 @@
+"""Refinement from 2D detections: exact cases built with OpenCV's projection (an independent
+route), outlier views, left/right swaps, the fallback to the network's joints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rig_helpers import PAN, cv_project, pose, rig
+from tessetrack.geometry.camera import stack_cameras
+from tessetrack.structures import PersonPose
+from tessetrack.tracking.refine import (
+    RefineConfig,
+    match_people,
+    mirror_index,
+    refine_frame,
+    robust_triangulate,
+)
+
+
+def test_robust_triangulate_drops_the_disagreeing_view(rng):
+    cams = rig()
+    truth = pose(rng)
+    uv = np.stack([cv_project(c, truth) for c in cams.values()], axis=1)  # J×V×2
+    uv[:5, 2] += 60.0  # view 2 is 60 px off at the first five joints
+    st = stack_cameras(list(cams.values()), dtype=torch.float64)
+    pts, views, err = robust_triangulate(
+        torch.tensor(uv)[None], torch.ones(1, PAN.num_joints, 4, dtype=torch.float64), st,
+        torch.full((1, 1), 10.0, dtype=torch.float64), 2,
+    )  # fmt: skip
+    np.testing.assert_allclose(pts[0].numpy(), truth, atol=1e-6)
+    assert views[0, :5].tolist() == [3] * 5 and views[0, 5:].eq(4).all()
+    assert float(err.max()) < 1e-4
+
+
+def test_match_people_reads_a_swapped_person(rng):
+    projected = torch.tensor(rng.uniform(0, 400, (2, PAN.num_joints, 2)))
+    mirror = mirror_index("panoptic19")
+    dets = torch.cat([projected, torch.ones(2, PAN.num_joints, 1, dtype=torch.float64)], -1)
+    dets = dets[[1, 0]]  # order of the 2D people differs from the tracked people
+    dets[0] = dets[0][mirror]  # tracked person 1 detected with its sides swapped
+    match, swapped = match_people(projected, torch.ones(2, PAN.num_joints, dtype=torch.bool), dets,
+                                  RefineConfig(), mirror)  # fmt: skip
+    assert match.tolist() == [1, 0] and swapped.tolist() == [False, True]
+
+
+def test_refine_frame_recovers_exact_joints_and_keeps_the_network_where_unseen(rng):
+    cams = rig()
+    truth = [pose(rng, (-0.8, 0.0)), pose(rng, (0.8, 0.3))]
+    network = [t + rng.normal(0, 0.04, t.shape) for t in truth]  # a coarse network pose
+    dets = {}
+    for k, (name, cam) in enumerate(cams.items()):
+        people = []
+        for p, t in enumerate(truth):
+            d = np.concatenate([cv_project(cam, t), np.full((PAN.num_joints, 1), 0.9)], 1)
+            if k == 1 and p == 0:
+                d = d[mirror_index("panoptic19").numpy()]  # one view swaps one person's sides
+            people.append(d)
+        dets[name] = np.stack(people[::-1])  # another order than the tracks
+    # joint 3 of person 0 is seen by one view only: it must stay the network's
+    for name in list(cams)[1:]:  # (view c1 lists that person's sides swapped: its joint 3 is at 9)
+        dets[name][1, 9 if name == "c1" else 3, 2] = 0.0
+    people = [PersonPose(i, n, np.full(PAN.num_joints, 0.8)) for i, n in enumerate(network)]
+    out = refine_frame(
+        people, dets, cams, detections_joint_set="panoptic19", joint_set="panoptic19"
+    )
+    for i in range(2):
+        keep = np.ones(PAN.num_joints, bool)
+        if i == 0:
+            keep[3] = False
+            np.testing.assert_allclose(out[0].joints[3], network[0][3])
+            assert out[0].scores[3] == pytest.approx(0.4)
+        np.testing.assert_allclose(out[i].joints[keep], truth[i][keep], atol=1e-6)
+        assert (out[i].scores[keep] > 0.8).all()
+    before = np.linalg.norm(network[0] - truth[0], axis=-1).mean()
+    assert before > 0.03  # the network was centimetres off
+
+
+def test_refine_config_checks():
+    with pytest.raises(Exception, match="min_views"):
+        RefineConfig(min_views=1)

@@ -128,10 +128,10 @@ def main() -> None:
         "--out", type=Path, default=Path(__file__).parent / "results" / "real_video.json"
     )
     args = parser.parse_args()
+    import platform
+
     from rich.console import Console
     from rich.table import Table
-
-    import platform
 
     results = []
     with tempfile.TemporaryDirectory() as work:

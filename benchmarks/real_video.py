@@ -1,7 +1,8 @@
 """Real recordings without 3D ground truth: leave one camera out, and the speed of every stage.
 
 For each recording and each of its cameras in turn: track from all the other cameras (the
-checkpoint, then the refinement from the 2D detections; also the network alone), project the
+checkpoint, then the refinement from the 2D detections and the filling of short misses; also the
+network alone), project the
 tracked poses into the left-out camera and compare them with the built-in detector's people there
 (:func:`tessetrack.eval.reprojection.left_out_errors`: median joint error in pixels and in % of the
 person's 2D height, people found). The baseline in the same run: plain triangulation of the same
@@ -11,6 +12,7 @@ cameras (frames/s), on this machine's CPU.
 
     python benchmarks/real_video.py                      # the two real recordings of the test data
     python benchmarks/real_video.py --recording DIR ...  # your own (calibration beside the videos)
+    python benchmarks/real_video.py --checkpoint A B     # checkpoints side by side
 
 Writes ``benchmarks/results/real_video.json`` (and prints a table).
 """
@@ -29,9 +31,9 @@ import numpy as np
 
 from tessetrack.detector import detect_recording
 from tessetrack.eval.reprojection import left_out_errors
+from tessetrack.tracking.gaps import refine_and_fill
 from tessetrack.tracking.geometric import triangulate_people
 from tessetrack.tracking.inputs import open_input
-from tessetrack.tracking.refine import refine_tracks
 from tessetrack.tracking.runner import DEFAULT_CHECKPOINT, SequenceRunner, load_model
 
 SHARED = Path(
@@ -77,13 +79,14 @@ def run_recording(root: Path, checkpoint: str, work: Path) -> dict:
     tracks = runner.run(dataset)
     track_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    refine_tracks(tracks, {k: (f.detections, f.cameras) for k, f in frames.items()},
-                  detections_joint_set=source, joint_set=joint_set)  # fmt: skip
+    refined, _ = refine_and_fill(tracks, {k: (f.detections, f.cameras) for k, f in frames.items()},
+                                 detections_joint_set=source, joint_set=joint_set)  # fmt: skip
     refine_s = time.perf_counter() - t0
     n = len(frames)
     out: dict = {
         "recording": root.name, "cameras": names, "frames": n, "checkpoint": checkpoint,
         "identities_all_cameras": _id_stats(tracks),
+        "identities_all_cameras_refined": _id_stats(refined),
         "speed": {
             "decode_images_per_s": det.detected / det.decode_seconds if det.detected else None,
             "detect_images_per_s": det.images_per_second if det.detected else None,
@@ -99,9 +102,9 @@ def run_recording(root: Path, checkpoint: str, work: Path) -> dict:
         others = [c for c in names if c != left]
         sub = open_input(root, detections=dets_dir, cameras=others)
         net = SequenceRunner(loaded.model, image_size=loaded.image_size).run(sub)
-        ref = refine_tracks(net, {k: ({c: f.detections[c] for c in others if c in f.detections},
-                                      f.cameras) for k, f in frames.items()},
-                            detections_joint_set=source, joint_set=joint_set)  # fmt: skip
+        ref, _ = refine_and_fill(net, {k: ({c: f.detections[c] for c in others if c in f.detections},
+                                           f.cameras) for k, f in frames.items()},
+                                 detections_joint_set=source, joint_set=joint_set)  # fmt: skip
         errs: dict[str, list] = {"network": [], "refined": [], "triangulation": []}
         for fp_net, fp_ref in zip(net.frames, ref.frames, strict=True):
             f = frames[fp_net.frame]
@@ -123,7 +126,8 @@ def run_recording(root: Path, checkpoint: str, work: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--recording", nargs="*", type=Path, default=RECORDINGS)
-    parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT)
+    parser.add_argument("--checkpoint", nargs="+", default=[DEFAULT_CHECKPOINT],
+                        help="one or more checkpoints, compared side by side")  # fmt: skip
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "real_video.json"
     )
@@ -135,22 +139,22 @@ def main() -> None:
 
     results = []
     with tempfile.TemporaryDirectory() as work:
-        for root in args.recording:
-            results.append(run_recording(root, args.checkpoint, Path(work)))
-    table = Table(
-        title=f"leave one camera out ({args.checkpoint}): median error px / % of height, found/people"
-    )
-    for col in ("recording", "left out", "network", "refined", "triangulation"):
+        for checkpoint in args.checkpoint:
+            for root in args.recording:
+                results.append(run_recording(root, checkpoint, Path(work)))
+    table = Table(title="leave one camera out: median error px / % of height, found/people")
+    for col in ("checkpoint", "recording", "left out", "network", "refined", "triangulation"):
         table.add_column(col)
     for r in results:
         for cam, row in r["left_out"].items():
             cells = [f"{row[k]['median_px']:.1f} / {row[k]['median_pct_height']:.2f} %, "
                      f"{row[k]['found']}/{row[k]['people']}" for k in ("network", "refined", "triangulation")]  # fmt: skip
-            table.add_row(r["recording"], cam, *cells)
+            table.add_row(r["checkpoint"], r["recording"], cam, *cells)
     console = Console(width=160)
     console.print(table)
     for r in results:
-        console.print(r["recording"], r["identities_all_cameras"],
+        console.print(r["checkpoint"], r["recording"], r["identities_all_cameras"],
+                      r["identities_all_cameras_refined"],
                       {k: (round(v, 1) if isinstance(v, float) else v) for k, v in r["speed"].items()})  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     doc = {

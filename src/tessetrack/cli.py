@@ -83,6 +83,30 @@ def _progress_bars(*bars: tuple[str, str]) -> Iterator[list[Callable[[int, int],
         yield fns
 
 
+def _units_option() -> str | None:
+    return typer.Option(
+        None,
+        "--units",
+        help="Length unit of the calibration's translations: m | cm | mm (default: the format's).",
+    )
+
+
+def _image_size_option() -> str | None:
+    return typer.Option(
+        None,
+        "--image-size",
+        help="WxH of the calibration's cameras, for formats that do not store it (e.g. 1032x776).",
+    )
+
+
+def _trim_option() -> bool:
+    return typer.Option(
+        True,
+        "--trim/--no-trim",
+        help="Videos of different lengths: use their common frames, warned (default) | refuse them.",
+    )
+
+
 # --- track ---
 @app.command()
 def track(
@@ -138,6 +162,9 @@ def track(
         help="Link the tracks seen most recently first, then older ones to what is left "
         "(a duplicate track beside a person starves instead of taking every other frame).",
     ),
+    units: str | None = _units_option(),
+    image_size: str | None = _image_size_option(),
+    trim: bool = _trim_option(),
 ) -> None:
     """Reconstruct and track everyone's 3D skeleton over a sequence; writes a tracks file."""
     from rich.console import Console
@@ -145,13 +172,14 @@ def track(
     from tessetrack.tracking.online import TrackerConfig
     from tessetrack.tracking.runner import track_to_file
 
-    tracker = TrackerConfig(link=link, gate=gate, cascade=cascade)  # a bad value: ConfigError, one line
+    # a bad value: ConfigError, one line
+    tracker = TrackerConfig(link=link, gate=gate, cascade=cascade)
     with _progress_bars(("detect", "img/s"), ("track", "fps")) as (detect_progress, progress):
         summary = track_to_file(
             input, output=output, checkpoint=checkpoint, calibration=calibration, detections=detections,
             detections_format=detections_format, start=start, end=end, stride=stride, cameras=cameras,
             device=device, tracker=tracker, progress=progress, refine=refine,
-            detect_progress=detect_progress,
+            detect_progress=detect_progress, units=units, image_size=image_size, trim=trim,
         )  # fmt: skip
     Console().print(f"[green]tracked[/green] {summary.frames} frames, {summary.tracks} tracks, "
                     f"{summary.fps:.1f} fps -> {summary.output}")  # fmt: skip
@@ -161,7 +189,8 @@ def track(
 @app.command()
 def detect(
     input: str = typer.Argument(
-        ..., help="Recording: a folder of videos, image folders or one image per camera; or a dataset."
+        ...,
+        help="Recording: a folder of videos, image folders or one image per camera; or a dataset.",
     ),
     calibration: str | None = typer.Option(
         None, "--calibration", help="Calibration file (optional: names the cameras, checks sizes)."
@@ -304,18 +333,29 @@ def render(
     start: int | None = typer.Option(None, help="First frame id (inclusive)."),
     end: int | None = typer.Option(None, help="Last frame id (exclusive)."),
     stride: int = typer.Option(1, help="Keep every N-th frame."),
+    units: str | None = _units_option(),
+    image_size: str | None = _image_size_option(),
+    trim: bool = _trim_option(),
 ) -> None:
     """Reprojection overlay video of tracks on every view (plus an optional 3D animation and timeline)."""
     from rich.console import Console
     from rich.progress import Progress
 
+    from tessetrack.io.atomic import check_output
     from tessetrack.io.tracks import load_tracks
     from tessetrack.tracking.inputs import open_input
-    from tessetrack.viz.render import render_3d_animation, render_overlay_video
+    from tessetrack.viz.render import VIDEO_SUFFIXES, render_3d_animation, render_overlay_video
     from tessetrack.viz.timeline import plot_timeline
 
+    inputs = (input, tracks, calibration)
+    check_output(output, what="overlay video", suffixes=VIDEO_SUFFIXES, inputs=inputs)
+    if animation is not None:
+        check_output(animation, what="3D animation", suffixes=VIDEO_SUFFIXES, inputs=inputs)
+    if timeline is not None:
+        check_output(timeline, what="timeline", inputs=inputs)
     tr = load_tracks(tracks)
-    dataset = open_input(input, calibration=calibration, start=start, end=end, stride=stride)
+    dataset = open_input(input, calibration=calibration, start=start, end=end, stride=stride,
+                         units=units, image_size=image_size, trim=trim)  # fmt: skip
     console = Console()
     with Progress(transient=True) as bar:
         task = bar.add_task("render", total=len(dataset))
@@ -355,7 +395,11 @@ def view(
 
     from rich.console import Console
 
+    from tessetrack.io.atomic import check_output
     from tessetrack.viz.viewer import view as show
+
+    if save is not None:
+        check_output(save, what="recording", inputs=(tracks, calibration, ground_truth))
 
     session = show(tracks, calibration, ground_truth=ground_truth, save=save,
                    spawn=spawn or (save is None and not web), web=web)  # fmt: skip
@@ -414,9 +458,18 @@ def export(
     """Export tracks to motion-capture formats: C3D marker trajectories or BVH skeletons."""
     from rich.console import Console
 
-    from tessetrack.io.exports import export_tracks
+    from tessetrack.io.atomic import check_output
+    from tessetrack.io.exports import (
+        EXPORT_SUFFIXES,
+        check_fps,
+        export_tracks,
+        require_export_packages,
+    )
     from tessetrack.io.tracks import load_tracks
 
+    check_output(output, what="export", suffixes=EXPORT_SUFFIXES, inputs=(tracks,))
+    check_fps(fps, output)
+    require_export_packages(output)
     for path in export_tracks(load_tracks(tracks), output, fps=fps):
         Console().print(f"[green]wrote[/green] {path}")
 
@@ -451,8 +504,10 @@ def train(
     )
 
     from tessetrack.config import load_config
+    from tessetrack.io.atomic import check_output
     from tessetrack.train.loop import train as run_training
 
+    check_output(output, what="run folder", inputs=(config,), folder=True)
     cfg = load_config(config, list(ctx.args))
     is_main = os.environ.get("RANK", "0") == "0"
     with Progress(

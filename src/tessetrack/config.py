@@ -556,11 +556,13 @@ def load_config(
     if path is not None:
         p = Path(path)
         try:
-            data = yaml.safe_load(p.read_text()) or {}
+            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
         except OSError as exc:
             raise ConfigError(f"{p}: cannot read config ({exc.strerror})") from None
+        except (UnicodeDecodeError, ValueError):  # binary content; yaml's reader errors too
+            raise ConfigError(f"{p}: not a text file; a YAML config was expected") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: invalid YAML ({exc})") from None
+            raise ConfigError(f"{p}: invalid YAML ({' '.join(str(exc).split())})") from None
         if not isinstance(data, Mapping):
             raise ConfigError(f"{p}: a config file must hold a mapping at its top")
         data = dict(data)

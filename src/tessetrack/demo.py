@@ -118,6 +118,7 @@ def run_demo(
     """
     from tessetrack.data import open_dataset
     from tessetrack.eval.evaluate import evaluate, load_ground_truth, to_json
+    from tessetrack.io.atomic import atomic_write_text
     from tessetrack.io.tracks import save_tracks
     from tessetrack.synth.generate import generate_dataset
     from tessetrack.tracking.inputs import open_input
@@ -160,7 +161,7 @@ def run_demo(
     gt = load_ground_truth(scene_dir)
     result = evaluate(tracks, gt, "all")
     metrics_path = out / "metrics.json"
-    metrics_path.write_text(to_json(result) + "\n", encoding="utf-8")
+    atomic_write_text(metrics_path, to_json(result) + "\n")
 
     announce("render")
     overlay = render_overlay_video(

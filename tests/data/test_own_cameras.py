@@ -82,6 +82,7 @@ def test_videos_folder_lazy_frames_and_detections(tmp_path):
     _write_video(vids / "cam_2.avi", 4, value=100)
     cams = {"1": _camera("1"), "2": _camera("2", 64, 48), "3": _camera("3")}  # "3" has no video
     people = np.arange(2 * 25 * 3, dtype=float).reshape(2, 25, 3)
+    people[..., 2] = np.linspace(0.1, 1.0, 50).reshape(2, 25)  # confidences in [0, 1]
     write_openpose(tmp_path / "dets", Detections2D("body25", {"cam_2": {1: people}}))
     ds = OwnCamerasDataset(vids, calibration=cams, detections=tmp_path / "dets")
     assert list(ds.cameras) == ["1", "2"] and len(ds) == 4 and ds.frames == [0, 1, 2, 3]
@@ -92,7 +93,8 @@ def test_videos_folder_lazy_frames_and_detections(tmp_path):
     # lossless frames: camera "2" frame 2 is uniformly 100 + 2
     assert np.all(frame.images["2"]() == 102) and np.all(frame.images["1"]() == 12)
     np.testing.assert_array_equal(ds[1].detections["2"], people)
-    assert ds[1].detections["1"].shape == (0, 25, 3) and ds[1].detections_joint_set == "body25"
+    # camera "1" has no detections at all: its view is left out (no entry), not "nobody seen"
+    assert "1" not in ds[1].detections and ds[1].detections_joint_set == "body25"
     assert ds[0].detections["2"].shape == (0, 25, 3)
     picked = OwnCamerasDataset(vids, calibration=cams, start=1, stride=2, cameras=["2"])
     assert picked.frames == [1, 3] and list(picked.cameras) == ["2"]

@@ -388,6 +388,17 @@ def test_heatmap_model_on_images_trains_through_its_2d_network(scene, poses_only
         train(apply_overrides(cfg, {"train.data": [str(poses_only)]}), tmp_path / "no_images")
 
 
+def test_heatmap_model_trains_on_two_detector_profiles(poses_only, tmp_path):
+    # one noise model drawn per view: the OpenPose-like defaults and the measured BlazePose profile
+    noise = [{"profile": "openpose"}, {"profile": "blazepose", "false_positives_per_image": 0.0}]
+    cfg = apply_overrides(_config(poses_only, steps=3, detection_noise=noise),
+                          {"model.variant.input": "heatmaps"})  # fmt: skip
+    res = train(cfg, tmp_path / "run")
+    assert res.step == 3 and torch.isfinite(torch.tensor(res.last_loss))
+    s = TrainSettings.from_mapping({"detection_noise": noise})
+    assert s.detection_noise == tuple(noise)
+
+
 def test_pasting_people_is_for_heatmap_models_only(scene, poses_only, tmp_path):
     cfg = apply_overrides(
         _config(poses_only, steps=3, paste_people=2), {"model.variant.input": "heatmaps"}
@@ -401,6 +412,10 @@ def test_pasting_people_is_for_heatmap_models_only(scene, poses_only, tmp_path):
 def test_detection_settings_are_checked(scene, tmp_path):
     with pytest.raises(ConfigError, match="detection_noise"):
         train(_config(scene, detection_noise={"jiter": 0.1}), tmp_path / "a")
+    with pytest.raises(ConfigError, match="unknown profile"):
+        TrainSettings.from_mapping({"detection_noise": [{"profile": "openpose"}, {"profile": "x"}]})
+    with pytest.raises(ConfigError, match="empty list"):
+        TrainSettings.from_mapping({"detection_noise": []})
     with pytest.raises(ConfigError, match="detection_joint_sets"):
         train(_config(scene, detection_joint_sets=["openpose99"]), tmp_path / "b")
 

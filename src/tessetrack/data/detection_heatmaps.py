@@ -88,7 +88,7 @@ def simulated_detection_heatmaps(
     sigma: float,
     rng: np.random.Generator,
     source_joint_sets: Sequence[str] = ("body25",),
-    noise: DetectionNoise = DetectionNoise(),
+    noise: DetectionNoise | Sequence[DetectionNoise] = DetectionNoise(),
 ) -> Tensor:
     """Heatmaps of simulated 2D detections of GT people in every view of one frame.
 
@@ -99,7 +99,8 @@ def simulated_detection_heatmaps(
         joint_set: the model's joint set; out_size (h, w); sigma in heatmap pixels.
         rng: noise generator; each view draws one detector joint set from ``source_joint_sets``
             (e.g. BODY25 and COCO-17, so the model sees both conversions).
-        noise: error model of the simulated detector.
+        noise: error model of the simulated detector, or several: each view draws one (a model
+            that reads several detectors).
 
     Returns:
         (V, J, h, w) float32.
@@ -113,6 +114,9 @@ def simulated_detection_heatmaps(
         if cam is None or len(joints) == 0:
             continue
         src = source_joint_sets[int(rng.integers(len(source_joint_sets)))]
+        view_noise = noise
+        if not isinstance(noise, DetectionNoise):
+            view_noise = noise[int(rng.integers(len(noise)))] if len(noise) > 1 else noise[0]
         uv = cam.project(joints)  # P×19×2
         depth = cam.depth(joints)  # P×19
         dets = simulate_detections(
@@ -122,7 +126,7 @@ def simulated_detection_heatmaps(
             height=cam.height,
             rng=rng,
             joint_set=src,
-            noise=noise,
+            noise=view_noise,
         )
         out[j] = detection_heatmaps(
             dets,

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import logging
+import math
 import re
 from collections.abc import Mapping, Sequence
 from os import PathLike
@@ -259,6 +261,68 @@ def _find_calibration(root: Path) -> Path:
     return candidates[0]
 
 
+def _frames_with_gaps(frames: Sequence[int], where: PathT) -> list[int]:
+    """Every frame from the first detected to the last, at the detections' frame step (the gcd
+    of their gaps): a frame without detections in any camera stays in the output (one warning
+    counts them)."""
+    if len(frames) < 2:
+        return list(frames)
+    step = functools.reduce(math.gcd, (b - a for a, b in itertools.pairwise(frames)))
+    full = list(range(frames[0], frames[-1] + 1, step))
+    gaps = len(full) - len(frames)
+    if gaps:
+        present = set(frames)
+        first = next(f for f in full if f not in present)
+        logger.warning(
+            "%s: %d frame(s) between %d and %d have no detections in any camera (first: %d); "
+            "they are kept in the output",
+            where,
+            gaps,
+            frames[0],
+            frames[-1],
+            first,
+        )
+    return full
+
+
+def _log_uncovered(
+    sources: Mapping[str, FrameSource], detections: Detections2D, where: object
+) -> None:
+    """Log the cameras with images but no detections (their views are left out)."""
+    missing = [c for c in sources if c not in detections.by_camera]
+    if missing:  # the runner's count of views without input warns when tracking
+        logger.info(
+            "%s has no detections for %d of the %d cameras with images (%s); their views are "
+            "left out",
+            where if isinstance(where, (str, PathLike)) else "the detections",
+            len(missing),
+            len(sources),
+            ", ".join(sorted(missing, key=natural_key)),
+        )
+
+
+def _warn_unused_cameras(
+    calibrated: Mapping[str, Camera],
+    used: Mapping[str, Camera],
+    calibration: object,
+    where: PathT,
+) -> None:
+    """One warning naming the calibration's cameras that have no input (left out)."""
+    unused = [c for c in calibrated if c not in used]
+    if unused:
+        source = calibration if isinstance(calibration, (str, PathLike)) else "the calibration"
+        logger.warning(
+            "%s: %d of the %d cameras of %s have no video, images or detections (%s); tracking "
+            "with %d",
+            where,
+            len(unused),
+            len(calibrated),
+            source,
+            ", ".join(sorted(unused, key=natural_key)),
+            len(used),
+        )
+
+
 class OwnCamerasDataset(MultiViewDataset):
     """Synchronized videos / image folders (one per camera) + a calibration (+ 2D detections).
 
@@ -330,6 +394,7 @@ class OwnCamerasDataset(MultiViewDataset):
                 for cam, s in self.sources.items()
             }
             if self.detections is not None:
+                _log_uncovered(self.sources, self.detections, detections)
                 beyond = [f for f in self.detections.frames if f >= length]
                 if beyond:
                     logger.warning(
@@ -342,10 +407,11 @@ class OwnCamerasDataset(MultiViewDataset):
         else:
             if self.detections is None:
                 raise InputError("give videos / image folders, detections, or both", root)
-            frame_ids = list(self.detections.frames)
+            frame_ids = _frames_with_gaps(self.detections.frames, root)
             rate = fps
             used = {cam: all_cameras[cam] for cam in self.detections.cameras}
         used = {cam: used[cam] for cam in sorted(used, key=natural_key)}
+        _warn_unused_cameras(all_cameras, used, calibration, root)
         super().__init__(
             root=root,
             cameras=used,
@@ -432,7 +498,11 @@ class OwnCamerasDataset(MultiViewDataset):
         dets = {}
         dets_set = None
         if self.detections is not None:
-            dets = {cam: self.detections.get(cam, frame_id) for cam in self.cameras}
+            dets = {  # a camera the detections do not cover has no entry: its view is left out
+                cam: self.detections.get(cam, frame_id)
+                for cam in self.cameras
+                if cam in self.detections.by_camera
+            }
             dets_set = self.detections.joint_set
         return MultiViewFrame(
             frame=frame_id,

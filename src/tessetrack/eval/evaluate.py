@@ -321,6 +321,35 @@ def to_json(result: dict[str, object]) -> str:
     return json.dumps(clean(result), indent=2, allow_nan=False)
 
 
+def _warn_no_overlap(pred: Tracks, gt: Tracks, pred_path: object, gt_path: object) -> None:
+    """One warning when the predictions share no frame (or only some) with the ground truth."""
+    pred_frames = {f.frame for f in pred.frames}
+    gt_frames = {f.frame for f in gt.frames}
+    shared = pred_frames & gt_frames
+    if gt_frames and not shared:
+        logger.warning(
+            "%s shares no frame with %s (predictions %s, ground truth %s): every metric counts "
+            "all ground truth as missed",
+            pred_path,
+            gt_path,
+            _span(pred_frames),
+            _span(gt_frames),
+        )
+    elif len(shared) < len(gt_frames):
+        logger.warning(
+            "%s covers %d of the %d ground-truth frames of %s; the others count as missed",
+            pred_path,
+            len(shared),
+            len(gt_frames),
+            gt_path,
+        )
+
+
+def _span(frames: set[int]) -> str:
+    """``frames a-b`` (or ``no frames``) for messages."""
+    return f"frames {min(frames)}-{max(frames)}" if frames else "no frames"
+
+
 def evaluate_files(
     pred_path: str | PathLike[str],
     gt_path: str | PathLike[str],
@@ -332,11 +361,15 @@ def evaluate_files(
 
     Errors name the offending file.
     """
+    from tessetrack.io.atomic import atomic_write_text, check_output
     from tessetrack.io.tracks import load_tracks
 
+    if json_path is not None:
+        check_output(json_path, what="metrics file", inputs=(pred_path, gt_path))
     chosen = parse_protocols(protocols)
     pred = load_tracks(pred_path)
     gt = load_ground_truth(gt_path)
+    _warn_no_overlap(pred, gt, pred_path, gt_path)
     try:
         check_metres(pred, what="predictions")
     except InputError as exc:
@@ -347,8 +380,6 @@ def evaluate_files(
         raise InputError(str(exc), gt_path) from None
     result = evaluate(pred, gt, chosen)
     if json_path is not None:
-        out = Path(json_path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(to_json(result) + "\n", encoding="utf-8")
+        out = atomic_write_text(json_path, to_json(result) + "\n")
         logger.info("wrote %s", out)
     return result

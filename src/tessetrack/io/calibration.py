@@ -39,8 +39,7 @@ Formats (``format=`` names; :func:`detect_format` picks one from the file name a
     ``rotation`` (Rodrigues vector, world to camera), ``translation``. The unit of
     ``translation`` is whatever the board was measured in: ``units=`` if given, else
     ``[metadata] units`` (tessetrack writes it), else **millimetres** (anipose/freemocap boards
-    are measured in mm; Pose2Sim files are in metres: pass ``units="m"``). A warning is logged
-    when the rig looks implausibly small for the unit.
+    are measured in mm; Pose2Sim files are in metres: pass ``units="m"``).
 ``qualisys``
     Qualisys ``.qca.txt`` XML as used by Pose2Sim. Per ``<camera serial=...>`` (only video
     cameras: ``model`` containing "video" or "none"): ``transform`` gives the camera position
@@ -56,7 +55,9 @@ Formats (``format=`` names; :func:`detect_format` picks one from the file name a
     "R", "t", "dist", "width", "height"}]}``, written by :func:`save_cameras` for ``.json``;
     :func:`save_cameras` also writes anipose-layout ``.toml``.
 
-Every problem with a file raises :class:`~tessetrack.errors.InputError` naming the file.
+Every problem with a file raises :class:`~tessetrack.errors.InputError` naming the file. Every
+reader's cameras go through :func:`check_rig_scale`: a rig whose cameras lie less than 0.3 m or
+more than 200 m apart in the unit read is refused when another unit fits (``--units``).
 """
 
 from __future__ import annotations
@@ -77,12 +78,15 @@ from scipy.spatial.transform import Rotation
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera
 from tessetrack.geometry.units import UNIT_SCALE
+from tessetrack.io.atomic import atomic_write_text
 
 __all__ = [
     "CALIBRATION_FORMATS",
     "TESSETRACK_CAMERAS_FORMAT",
     "DEFAULT_IMAGE_SIZES",
     "detect_format",
+    "check_rig_scale",
+    "RIG_SIZE_RANGE_M",
     "load_cameras",
     "save_cameras",
 ]
@@ -477,17 +481,6 @@ def _read_toml(
             width=size[0],
             height=size[1],
         )
-    if len(cameras) > 1:
-        centres = np.stack([c.center for c in cameras.values()])
-        spread = float(np.linalg.norm(centres - centres.mean(0), axis=1).max())
-        if spread < 0.05:
-            logger.warning(
-                "%s: cameras lie within %.3f m of each other with translation in %s; "
-                "if the file is in metres pass units='m'",
-                path,
-                spread,
-                units,
-            )
     return cameras
 
 
@@ -679,8 +672,8 @@ def detect_format(path: PathT) -> str:
         kind = _json_kind(_read_json(p))
         if kind is None:
             raise InputError(
-                "unrecognised calibration JSON (not Panoptic, VoxelPose or tessetrack); "
-                "pass format=... explicitly",
+                "unrecognised calibration JSON (not Panoptic, VoxelPose or tessetrack); the "
+                "formats tessetrack reads are listed in docs/own_cameras.md",
                 p,
             )
         return kind
@@ -689,10 +682,62 @@ def detect_format(path: PathT) -> str:
         if re.search(r"<calibration\b", head) and "<cameras" in head:
             return "qualisys"
     raise InputError(
-        f"cannot tell the calibration format from the name {p.name!r}; pass format= one of "
+        f"cannot tell the calibration format from the name {p.name!r}; name the file by its "
+        "format (.json, .toml, .yml, .qca.txt, .pkl) or, in Python, pass format= one of "
         f"{', '.join(CALIBRATION_FORMATS)}",
         p,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# plausibility
+# ---------------------------------------------------------------------------------------------
+#: the unit each format's translations are read in when ``units`` is not given (None: the file
+#: says, or it varies)
+_DEFAULT_UNITS = {"panoptic": "cm", "voxelpose": "mm", "qualisys": "mm", "opencv": "m"}
+
+#: the largest distance between two cameras of a plausible rig, in metres (a room to a stadium)
+RIG_SIZE_RANGE_M = (0.3, 200.0)
+
+
+def check_rig_scale(
+    cameras: Mapping[str, Camera],
+    path: PathT,
+    *,
+    units: str | None = None,
+    default_units: str | None = None,
+) -> None:
+    """Check that the largest distance between camera centres lies in :data:`RIG_SIZE_RANGE_M`.
+
+    Skipped for one camera, or cameras all at one place (intrinsics only). A rig outside the range
+    read in the format's default unit is refused when another unit would make it plausible (the
+    message names it: ``--units cm``); with ``units`` given explicitly, or when no unit helps, a
+    warning is logged instead.
+
+    Raises:
+        InputError: the rig is implausibly sized and another unit would fit; names the file.
+    """
+    if len(cameras) < 2:
+        return
+    centres = np.stack([c.center for c in cameras.values()])  # V×3 metres
+    size = float(np.linalg.norm(centres[:, None] - centres[None], axis=-1).max())
+    lo, hi = RIG_SIZE_RANGE_M
+    if size < 1e-9 or lo <= size <= hi:
+        return
+    read_as = units or default_units
+    fits = []
+    if read_as is not None:
+        raw = size / UNIT_SCALE[read_as]
+        fits = [u for u in UNIT_SCALE if u != read_as and lo <= raw * UNIT_SCALE[u] <= hi]
+    unit_text = f"translations read as {read_as}" if read_as else "translations as the file says"
+    message = (
+        f"cameras up to {size:.3g} m apart with the {unit_text}: not a plausible rig "
+        f"({lo:g}-{hi:g} m)"
+    )
+    if fits and units is None:
+        raise InputError(f"{message}; if the file is in {fits[0]}, pass --units {fits[0]}", path)
+    hint = "check the calibration" if units is not None else "pass --units m, cm or mm"
+    logger.warning("%s: %s; %s", path, message, hint)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -724,7 +769,8 @@ def load_cameras(
 
     Raises:
         InputError: missing file, unknown format, malformed content, missing fields, invalid
-            camera parameters, or no cameras at all; the message names the file.
+            camera parameters, no cameras at all, or a rig of implausible size that another unit
+            would make plausible (:func:`check_rig_scale`); the message names the file.
     """
     p = Path(path)
     if format is None:
@@ -744,6 +790,7 @@ def load_cameras(
     cameras = _READERS[fmt](p, camera_types=camera_types, image_size=image_size, units=units)
     if not cameras:
         raise InputError(f"the {fmt} calibration holds no cameras", p)
+    check_rig_scale(cameras, p, units=units, default_units=_DEFAULT_UNITS.get(fmt))
     logger.debug("%s: %d cameras (%s)", p, len(cameras), fmt)
     return cameras
 
@@ -783,7 +830,7 @@ def _write_tessetrack(cameras: list[Camera], path: Path, units: str) -> None:
             for c in cameras
         ],
     }
-    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
 
 
 def _write_toml(cameras: list[Camera], path: Path, units: str) -> None:
@@ -803,7 +850,7 @@ def _write_toml(cameras: list[Camera], path: Path, units: str) -> None:
         }
     # anipose's metadata table; "units" is tessetrack's addition that its reader honours
     doc["metadata"] = {"adjusted": False, "error": 0.0, "units": units}
-    path.write_text(tomli_w.dumps(doc), encoding="utf-8")
+    atomic_write_text(path, tomli_w.dumps(doc))
 
 
 _WRITERS: dict[str, Callable[[list[Camera], Path, str], None]] = {

@@ -48,6 +48,7 @@ __all__ = [
     "read_coco",
     "coco_frame_map",
     "load_detections",
+    "check_confidences",
     "write_openpose_frame",
     "write_openpose",
     "write_coco_results",
@@ -58,6 +59,7 @@ logger = logging.getLogger(__name__)
 #: Length of OpenPose's flat ``pose_keypoints_2d`` list -> joint set name.
 OPENPOSE_LAYOUTS: dict[int, str] = {75: "body25", 54: "coco18"}
 _COCO_LENGTH = 51  # 17 joints × (u, v, confidence)
+_SLIGHTLY_ABOVE_ONE = 1.5  # the largest confidence read as [0, 1] (clipped); above: a 0-100 scale
 
 _OPENPOSE_FILE = re.compile(r"(\d+)_keypoints\.json$")
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
@@ -586,6 +588,71 @@ def write_coco_results(
 # -- any format ---------------------------------------------------------------------------------
 
 
+def check_confidences(detections: Detections2D, where: str | PathLike[str]) -> Detections2D:
+    """Keypoint confidences on the [0, 1] scale: a 0-100 scale (some exporters write
+    percentages) is divided by 100 with a warning; values a little above 1 (heatmap maxima, up to
+    1.5) are clipped to 1; negative ones, or ones above 100, are refused.
+
+    Raises:
+        InputError: negative or above-100 confidences, naming ``where``.
+    """
+    conf = [p[..., 2].ravel() for frames in detections.by_camera.values() for p in frames.values()]
+    values = np.concatenate(conf) if conf else np.zeros(0)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return detections
+    low, high = float(values.min()), float(values.max())
+    if low < 0:
+        raise InputError(
+            f"{int((values < 0).sum())} keypoint confidences are negative (lowest {low:g}); "
+            "confidences must lie in [0, 1] (0: joint not found)",
+            where,
+        )
+    if high <= 1.0:
+        return detections
+    if high <= _SLIGHTLY_ABOVE_ONE:  # heatmap maxima a little over 1: clipped
+        clipped = {
+            cam: {
+                f: np.concatenate([p[..., :2], p[..., 2:].clip(0.0, 1.0)], -1)
+                for f, p in fr.items()
+            }
+            for cam, fr in detections.by_camera.items()
+        }
+        return Detections2D(detections.joint_set, clipped)
+    if high > 100.0:
+        raise InputError(
+            f"keypoint confidences reach {high:g}; expected [0, 1] (or 0-100, rescaled)", where
+        )
+    logger.warning(
+        "%s: keypoint confidences reach %g: read as a 0-100 scale and divided by 100", where, high
+    )
+    scaled = {
+        cam: {f: p * np.array([1.0, 1.0, 0.01]) for f, p in frames.items()}
+        for cam, frames in detections.by_camera.items()
+    }
+    return Detections2D(detections.joint_set, scaled)
+
+
+def _warn_missing_files(detections: Detections2D, where: Path) -> None:
+    """One warning counting, per camera, the frames other cameras have files for but it lacks."""
+    every = set(detections.frames)
+    missing = {
+        cam: len(every - set(frames))
+        for cam, frames in detections.by_camera.items()
+        if len(frames) < len(every)
+    }
+    if missing:
+        listing = ", ".join(f"{cam}: {n}" for cam, n in missing.items())
+        logger.warning(
+            "%s: frame files missing in %d of %d cameras (%s); those views count as seeing "
+            "nobody at those frames",
+            where,
+            len(missing),
+            len(detections.by_camera),
+            listing,
+        )
+
+
 def load_detections(
     path: str | PathLike[str],
     format: str | None = None,
@@ -603,8 +670,12 @@ def load_detections(
         cameras: OpenPose only: read only these camera folders.
         annotations: COCO only: annotations file mapping image ids to frames.
 
+    Confidences go through :func:`check_confidences`; OpenPose cameras that lack some frames'
+    files (which then count as seeing nobody) are warned about in one line.
+
     Raises:
-        InputError: unknown format, nothing recognisable at ``path``, or any reader error.
+        InputError: unknown format, nothing recognisable at ``path``, negative or out-of-scale
+            confidences, or any reader error.
     """
     p = Path(path)
     fmt = None if format is None else format.lower()
@@ -625,7 +696,9 @@ def load_detections(
             )
         logger.debug("%s: detections format %s", p, fmt)
     if fmt == "openpose":
-        return read_openpose(p, cameras=cameras)
+        dets = read_openpose(p, cameras=cameras)
+        _warn_missing_files(dets, p)
+        return check_confidences(dets, p)
     if fmt == "coco":
-        return read_coco(p, annotations=annotations)
+        return check_confidences(read_coco(p, annotations=annotations), p)
     raise InputError(f"unknown detections format {format!r}; use 'openpose' or 'coco'")

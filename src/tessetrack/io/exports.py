@@ -56,11 +56,13 @@ from dataclasses import dataclass
 from functools import reduce
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from tessetrack.errors import InputError
+from tessetrack.errors import DependencyError, InputError
+from tessetrack.io.atomic import atomic_path, atomic_write_text
 from tessetrack.structures import Tracks
 
 __all__ = [
@@ -73,6 +75,8 @@ __all__ = [
     "fit_bvh_motion",
     "bvh_text",
     "export_bvh",
+    "check_fps",
+    "require_export_packages",
 ]
 
 logger = logging.getLogger(__name__)
@@ -204,7 +208,33 @@ def track_joints(tracks: Tracks, where: str | PathLike[str] = "tracks") -> tuple
     return frames, ids, joints, step
 
 
+def check_fps(fps: float | None, where: str | PathLike[str] | None = None) -> None:
+    """Refuse a frame rate that is not a finite positive number (None: the tracks' own)."""
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise InputError(f"the frame rate must be a positive number of frames per second, got {fps:g}",
+                         where)  # fmt: skip
+
+
+C3D_INSTALL = 'C3D export needs the optional package c3d: pip install "tessetrack[export]"'
+
+
+def _c3d() -> Any:
+    """The ``c3d`` module, or a :class:`DependencyError` saying what to install."""
+    try:
+        import c3d
+    except ImportError:
+        raise DependencyError(C3D_INSTALL) from None
+    return c3d
+
+
+def require_export_packages(path: str | PathLike[str]) -> None:
+    """Before any work: the optional package the export to ``path`` needs (C3D: ``c3d``)."""
+    if Path(path).suffix.lower() == ".c3d":
+        _c3d()
+
+
 def _rate(tracks: Tracks, fps: float | None, step: int) -> float:
+    check_fps(fps)
     base = fps or tracks.fps
     if not base:
         logger.warning("the tracks carry no frame rate; assuming %g fps", DEFAULT_FPS)
@@ -224,10 +254,12 @@ def export_c3d(tracks: Tracks, path: str | PathLike[str], *, fps: float | None =
         fps: frame rate of the tracks' frame numbering; default ``tracks.fps`` (else 30).
 
     Returns:
-        The file written.
-    """
-    import c3d
+        The file written (atomically).
 
+    Raises:
+        DependencyError: the optional ``c3d`` package is missing (says what to install).
+    """
+    c3d = _c3d()
     path = Path(path)
     _check_suffix(path, ".c3d")
     frames, ids, joints, step = track_joints(tracks, path)
@@ -244,8 +276,7 @@ def export_c3d(tracks: Tracks, path: str | PathLike[str], *, fps: float | None =
     writer.set_point_labels(labels)
     no_analog = np.zeros((0, 0), np.float32)
     writer.add_frames([(data[t], no_analog) for t in range(f)])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as handle, warnings.catch_warnings():
+    with atomic_path(path) as tmp, tmp.open("wb") as handle, warnings.catch_warnings():
         # markers only: the c3d package's "no analog data" warning is expected here
         warnings.filterwarnings("ignore", message="No analog data")
         writer.write(handle)
@@ -533,7 +564,6 @@ def export_bvh(
     if not ids_out:
         raise InputError("the tracks hold nobody: nothing to export", path)
     rate = _rate(tracks, fps, step)
-    path.parent.mkdir(parents=True, exist_ok=True)
     written = []
     for tid in ids_out:
         x = joints[ids.index(tid)]  # F×19×3
@@ -541,7 +571,7 @@ def export_bvh(
         span = slice(seen[0], seen[-1] + 1)
         motion = fit_bvh_motion(x[span], fps=rate, frames=frames[span])
         out = path if len(ids_out) == 1 else path.with_name(f"{path.stem}_{tid}{path.suffix}")
-        out.write_text(bvh_text(motion, scale=scale), encoding="utf-8")
+        atomic_write_text(out, bvh_text(motion, scale=scale))
         written.append(out)
         logger.info("wrote track %d (%d frames) to %s", tid, len(motion.frames), out)
     return written
@@ -553,6 +583,7 @@ def export_tracks(
     """Export by suffix: ``.c3d`` (:func:`export_c3d`) or ``.bvh`` (:func:`export_bvh`)."""
     path = Path(path)
     suffix = path.suffix.lower()
+    check_fps(fps, path)
     if suffix == ".c3d":
         return [export_c3d(tracks, path, fps=fps)]
     if suffix == ".bvh":

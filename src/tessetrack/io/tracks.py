@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from tessetrack.errors import InputError
+from tessetrack.io.atomic import atomic_path
 from tessetrack.structures import FramePoses, PersonPose, Tracks
 
 __all__ = ["TRACKS_FORMAT", "TRACKS_SUFFIXES", "save_tracks", "load_tracks"]
@@ -491,6 +492,7 @@ def save_tracks(tracks: Tracks, path: str | PathLike[str]) -> Path:
     """Write tracks as ``.json``, ``.npz`` or ``.csv`` (chosen by the suffix; see the module doc).
 
     Frames are written sorted by frame index; a joint with any NaN coordinate is written as unknown.
+    The file is written atomically (:mod:`tessetrack.io.atomic`).
 
     Returns:
         The path written.
@@ -502,9 +504,9 @@ def save_tracks(tracks: Tracks, path: str | PathLike[str]) -> Path:
     path = Path(path)
     suffix = _suffix(path)
     tracks = _check_tracks(tracks, path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     writer = {".json": _save_json, ".npz": _save_npz, ".csv": _save_csv}[suffix]
-    writer(tracks, path)
+    with atomic_path(path) as tmp:  # whole or not at all: a failed write keeps the old file
+        writer(tracks, tmp)
     return path
 
 

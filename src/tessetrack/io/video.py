@@ -397,6 +397,8 @@ def check_synchronized(
                 "common frames (--trim)"
             )
         logger.warning(
-            "views have different lengths (%s); using the %d frames they all have", listing, shortest
+            "views have different lengths (%s); using the %d frames they all have",
+            listing,
+            shortest,
         )
     return shortest

@@ -82,9 +82,7 @@ def render_detection_heatmaps(keypoints: Tensor, size: tuple[int, int], sigma: f
     return g.amax(dim=1)  # N×J×H×W
 
 
-def heatmap_peaks(
-    heatmaps: Tensor, *, threshold: float, max_peaks: int, kernel: int = 3
-) -> Tensor:
+def heatmap_peaks(heatmaps: Tensor, *, threshold: float, max_peaks: int, kernel: int = 3) -> Tensor:
     """Local maxima of joint heatmaps as 2D detections, with sub-pixel positions.
 
     Args:

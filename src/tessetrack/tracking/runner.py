@@ -33,7 +33,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -451,19 +451,59 @@ class SequenceRunner:
                 if progress is not None:
                     progress(len(out), total)
 
+        absent = np.zeros(len(names), np.int64)  # per camera: frames without its input
+        blind = 0  # frames without input in any camera
         for frame in dataset:
             if not self.window:
                 self._check_input_kind(frame, names, dataset.root)
             entry = self._frame_entry(frame, names)
+            seen = entry.view_mask.cpu().numpy()
+            absent += ~seen
+            blind += int(not seen.any())
             if not self.window:  # sequence start: repeat the first frame
                 self.window.extend([entry] * hw)
             push(entry)
         for _ in range(hw):  # sequence end: repeat the last frame
             push(self.window[-1])
+        _warn_missing_views(dataset.root, names, absent, blind, total)
         return Tracks(
             joint_names=self.joint_set.joints,
             frames=tuple(out),
             fps=dataset.fps,
+        )
+
+
+def _warn_missing_views(
+    root: str | os.PathLike[str] | None,
+    names: Sequence[str],
+    absent: np.ndarray,
+    blind: int,
+    total: int,
+) -> None:
+    """One warning each: cameras without input at some (or all) frames, frames seen by none."""
+    never = [n for n, k in zip(names, absent, strict=True) if k == total]
+    some = [f"{n}: {k}" for n, k in zip(names, absent, strict=True) if 0 < k < total]
+    if never:
+        logger.warning(
+            "%s: camera(s) %s had no input in any frame; tracked with %d of %d cameras",
+            root,
+            ", ".join(never),
+            len(names) - len(never),
+            len(names),
+        )
+    if some:
+        logger.warning(
+            "%s: views without input at some of the %d frames (%s); left out there",
+            root,
+            total,
+            ", ".join(some),
+        )
+    if blind:
+        logger.warning(
+            "%s: %d of %d frames have no input in any camera; kept in the output",
+            root,
+            blind,
+            total,
         )
 
 
@@ -523,28 +563,17 @@ def detections_cache(output: str | os.PathLike[str]) -> Path:
 
 def _check_output(output: str | os.PathLike[str], inputs: Sequence[Any]) -> None:
     """Refuse, before any work, a tracks file that cannot be written or would replace an input."""
-    out = Path(output)
-    if out.suffix.lower() not in (".json", ".npz", ".csv"):
-        raise InputError("the tracks file must end in .json, .npz or .csv", output)
-    if out.is_dir():
-        raise InputError("the tracks file is an existing folder", output)
-    for given in inputs:
-        if given is not None and not isinstance(given, Mapping) and Path(given).exists():
-            if Path(given).resolve() == out.resolve():
-                raise InputError("the tracks file would overwrite an input; choose another -o", output)
-    parent = out.parent if str(out.parent) else Path(".")
-    probe = parent
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise InputError(f"cannot create the tracks file: {probe} is not a folder", output)
-    if not os.access(probe, os.W_OK):
-        raise InputError(f"cannot write the tracks file: {probe} is not writable", output)
+    from tessetrack.io.atomic import check_output
+
+    check_output(
+        output, what="tracks file", suffixes=(".json", ".npz", ".csv"), inputs=tuple(inputs)
+    )
 
 
 def _refine(tracks: Tracks, dataset: MultiViewDataset, joint_set: str) -> Tracks:
-    """The tracks refined from the dataset's 2D detections (frames without detections: as they are)."""
-    from tessetrack.tracking.refine import refine_tracks
+    """The tracks refined from the dataset's 2D detections (frames without detections: as they are),
+    and their short misses filled where two or more views still see the person."""
+    from tessetrack.tracking.gaps import refine_and_fill
 
     frames = {}
     source = None
@@ -554,7 +583,12 @@ def _refine(tracks: Tracks, dataset: MultiViewDataset, joint_set: str) -> Tracks
             source = frame.detections_joint_set
     if source is None:
         return tracks
-    return refine_tracks(tracks, frames, detections_joint_set=source, joint_set=joint_set)
+    filled, added = refine_and_fill(
+        tracks, frames, detections_joint_set=source, joint_set=joint_set
+    )
+    if added:
+        logger.info("filled %d short misses of tracks from the 2D detections", added)
+    return filled
 
 
 def track_to_file(
@@ -575,6 +609,9 @@ def track_to_file(
     on_start: Callable[[int], None] | None = None,
     refine: str = "triangulate",
     detect_progress: ProgressFn | None = None,
+    units: str | None = None,
+    image_size: tuple[int, int] | str | None = None,
+    trim: bool = True,
 ) -> TrackSummary:
     """Open the input, load the checkpoint, track, and write ``output`` (.json/.npz/.csv).
 
@@ -592,6 +629,12 @@ def track_to_file(
             explain, :mod:`tessetrack.tracking.refine`; only for models that read detections) or
             ``none``.
         detect_progress: progress of the built-in detector, when it runs.
+        units, image_size, trim: see :func:`tessetrack.tracking.inputs.open_input` (the
+            calibration's length unit, the image size a calibration format lacks, videos of
+            different lengths).
+
+    The output is checked before any work (writable, not a folder, none of the inputs) and
+    written atomically.
 
     A heatmap model given videos or images but no ``detections`` runs the built-in detector
     (:mod:`tessetrack.detector`) first; its detections are kept in :func:`detections_cache` and
@@ -606,7 +649,8 @@ def track_to_file(
         raise InputError(f"unknown refinement {refine!r}; use {' or '.join(REFINE_MODES)}")
     dev = resolve_device(device)
     loaded = load_model(checkpoint, device=dev)  # checked first: cheap, and the likeliest error
-    selection = {"start": start, "end": end, "stride": stride, "cameras": cameras}
+    selection = {"start": start, "end": end, "stride": stride, "cameras": cameras,
+                 "units": units, "image_size": image_size, "trim": trim}  # fmt: skip
     dataset = open_input(input, calibration=calibration, detections=detections,
                          detections_format=detections_format, **selection)  # fmt: skip
     if loaded.model.reads_detections and detections is None and input is not None:

@@ -51,12 +51,13 @@ class SimulatedDetections:
         source_joint_sets: each view draws its detector's joint set from these (BODY25 from
             OpenPose, COCO-17 from mmpose/RTMPose ...): the conversion to the model's joints is
             learned as it happens at inference.
-        noise: the simulated detector's errors (fresh draws at every clip).
+        noise: the simulated detector's errors (fresh draws at every clip), or several, one
+            drawn per view.
     """
 
     sigma: float = 2.0
     source_joint_sets: tuple[str, ...] = ("body25", "coco17")
-    noise: DetectionNoise = DetectionNoise()
+    noise: DetectionNoise | tuple[DetectionNoise, ...] = DetectionNoise()
 
 
 @dataclass(frozen=True)

@@ -36,13 +36,13 @@ from torch import Tensor, nn
 
 from tessetrack.config import Config, LossConfig
 from tessetrack.data.base import MultiViewDataset
-from tessetrack.errors import CheckpointError, ConfigError
+from tessetrack.errors import CheckpointError, ConfigError, InputError
 from tessetrack.eval.pose_metrics import joint_errors_mm
 from tessetrack.losses import ClipTargets, LossTerms, keypoint_loss, total_loss
 from tessetrack.model.tessetrack import ClipBatch, TesseTrack, build_model
 from tessetrack.skeletons import get_joint_set
 from tessetrack.structures import MultiViewFrame
-from tessetrack.synth.detections_sim import DetectionNoise
+from tessetrack.synth.detections_sim import DetectionNoise, detection_noise
 from tessetrack.train.checkpoints import (
     config_differences,
     load_checkpoint,
@@ -104,8 +104,11 @@ class TrainSettings:
             config are not taken from it; its weights must fit this model exactly).
         detection_joint_sets: heatmap-input (H) models train on 2D detections simulated from the
             GT at every clip; each view's simulated detector outputs one of these joint sets.
-        detection_noise: overrides of :class:`~tessetrack.synth.detections_sim.DetectionNoise`
-            (jitter, miss_prob, occluded_miss_prob, swap_prob, false_positives_per_image, ...).
+        detection_noise: the simulated detector's errors: a mapping of a ``profile``
+            (:data:`~tessetrack.synth.detections_sim.DETECTOR_PROFILES`: ``openpose``,
+            ``blazepose``) and/or fields of :class:`~tessetrack.synth.detections_sim.DetectionNoise`
+            (jitter, miss_prob, swap_prob, person_miss_prob, offsets, ...); or a list of such
+            mappings, one drawn per view (a model for several detectors).
         stage: ``full`` (the joint loss, eq. 4) or ``keypoints``: 2D pretraining of the backbone alone
             with the auxiliary joint-heatmap loss (needs ``model.backbone.keypoint_head``); only the
             anchor frames' images go through the backbone. It stands in for HRNet's 2D pretraining.
@@ -155,7 +158,7 @@ class TrainSettings:
     threads: int | None = None
     init_from: str | None = None
     detection_joint_sets: tuple[str, ...] = ("body25", "coco17")
-    detection_noise: Mapping[str, float] = field(default_factory=dict)
+    detection_noise: Mapping[str, Any] | tuple[Mapping[str, Any], ...] = field(default_factory=dict)
     stage: str = "full"
     init_prefixes: tuple[str, ...] = ()
     centre_jitter: float = 0.0
@@ -179,15 +182,17 @@ class TrainSettings:
             elif key in ("detection_joint_sets", "init_prefixes"):
                 value = (value,) if isinstance(value, str) else tuple(str(v) for v in value)
             elif key == "detection_noise":
-                if not isinstance(value, Mapping):
-                    raise ConfigError(f"train.detection_noise: expected a mapping, got {value!r}")
-                known_noise = {f.name for f in fields(DetectionNoise)}
-                bad = sorted(set(value) - known_noise)
-                if bad:
-                    raise ConfigError(
-                        f"train.detection_noise: unknown keys {bad}; known: {sorted(known_noise)}"
-                    )
-                value = dict(value)
+                many = isinstance(value, list | tuple)
+                specs = list(value) if many else [value]
+                if not specs:
+                    raise ConfigError("train.detection_noise: an empty list")
+                for spec in specs:
+                    try:
+                        detection_noise(spec)
+                    except InputError as err:
+                        why = str(err).removeprefix("detection noise: ")
+                        raise ConfigError(f"train.detection_noise: {why}") from None
+                value = tuple(dict(v) for v in specs) if many else dict(specs[0])
             kwargs[key] = value
         s = cls(**kwargs)
         if s.stage not in STAGES:
@@ -310,6 +315,13 @@ def _to(batch: Any, device: torch.device) -> Any:
         for f in fields(batch)
     }
     return type(batch)(**kw)
+
+
+def _noise_models(spec) -> DetectionNoise | tuple[DetectionNoise, ...]:
+    """``train.detection_noise`` (one mapping, or a list drawn from per view) as noise models."""
+    if isinstance(spec, Mapping):
+        return detection_noise(spec)
+    return tuple(detection_noise(m) for m in spec)
 
 
 def jitter_centres(batch: ClipBatch, sigma: float, rng: np.random.Generator) -> ClipBatch:
@@ -618,7 +630,7 @@ def train(
             detections=SimulatedDetections(
                 sigma=model.config.backbone.heatmap_sigma,
                 source_joint_sets=s.detection_joint_sets,
-                noise=DetectionNoise(**s.detection_noise),
+                noise=_noise_models(s.detection_noise),
             ),
         )
     if s.paste_people and with_images:

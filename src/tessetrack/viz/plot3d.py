@@ -10,6 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from tessetrack.geometry.camera import Camera
+from tessetrack.io.atomic import atomic_path
 from tessetrack.skeletons import JointSet
 from tessetrack.structures import PersonPose
 from tessetrack.viz.overlay import id_color
@@ -65,5 +66,6 @@ def plot_scene_3d(
     if title:
         ax.set_title(title)
     if path is not None:
-        fig.savefig(path, dpi=100, bbox_inches="tight")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100, bbox_inches="tight")
     return fig

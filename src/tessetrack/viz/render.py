@@ -15,6 +15,7 @@ Pillow. Images are H×W×3 uint8 RGB throughout.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
@@ -26,6 +27,7 @@ import numpy as np
 
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera
+from tessetrack.io.atomic import atomic_path
 from tessetrack.skeletons import JOINT_SETS, JointSet
 from tessetrack.structures import MultiViewFrame, PersonPose, Tracks
 from tessetrack.viz.overlay import draw_people, tile_images
@@ -98,14 +100,16 @@ class VideoSink:
     def __enter__(self) -> VideoSink:
         import imageio.v2 as imageio
 
+        # written to a temporary file beside the target, moved into place only when complete
+        self._stack = contextlib.ExitStack()
+        tmp = self._stack.enter_context(atomic_path(self.path))
         if self.gif:
             # Pillow's GIF writer takes the frame duration in milliseconds; loop forever.
-            self._writer = imageio.get_writer(
-                self.path, mode="I", duration=1000.0 / self.fps, loop=0
-            )
+            self._writer = imageio.get_writer(tmp, mode="I", duration=1000.0 / self.fps, loop=0)
         else:
             self._writer = imageio.get_writer(
-                self.path,
+                tmp,
+                format="FFMPEG",
                 fps=self.fps,
                 codec="libx264",
                 quality=8,
@@ -132,10 +136,13 @@ class VideoSink:
         self._writer.append_data(image)
         self.frames_written += 1
 
-    def __exit__(self, *exc: object) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+        finally:  # moves the finished file into place, or removes it after an error
+            self._stack.__exit__(*exc)
 
 
 def _frame_label(image: np.ndarray, text: str) -> np.ndarray:
@@ -214,6 +221,26 @@ def render_overlay_frame(
     return _frame_label(canvas, f"frame {frame.frame}")
 
 
+def _warn_no_overlap(
+    dataset: Iterable[MultiViewFrame], tracks: Tracks, output: str | PathLike[str]
+) -> None:
+    """One warning when the tracks share no frame with the input (the overlay shows nobody)."""
+    frames = getattr(dataset, "frames", None)
+    if not frames or not tracks.frames:
+        return
+    tracked = {f.frame for f in tracks.frames}
+    if not tracked & set(frames):
+        logger.warning(
+            "%s: the tracks (frames %d-%d) share no frame with the input (frames %d-%d); "
+            "the overlay shows no skeleton",
+            output,
+            min(tracked),
+            max(tracked),
+            min(frames),
+            max(frames),
+        )
+
+
 def render_overlay_video(
     dataset: Iterable[MultiViewFrame],
     tracks: Tracks,
@@ -249,6 +276,7 @@ def render_overlay_video(
     by_frame = tracks.by_frame()
     cameras: Mapping[str, Camera] | None = getattr(dataset, "cameras", None)
     names = list(cameras) if cameras else None
+    _warn_no_overlap(dataset, tracks, output)
     with VideoSink(output, rate) as sink:
         for frame in dataset:
             poses = by_frame.get(frame.frame)
@@ -263,8 +291,8 @@ def render_overlay_video(
             sink.append(image)
             if progress is not None:
                 progress(sink.frames_written, total)
-    if sink.frames_written == 0:
-        raise InputError("the input has no frames to render", output)
+        if sink.frames_written == 0:  # inside the block: no empty video replaces an old one
+            raise InputError("the input has no frames to render", output)
     logger.info("wrote %d frames to %s", sink.frames_written, sink.path)
     return sink.path
 

@@ -7,11 +7,11 @@ Drawn with matplotlib's object API (no pyplot, no global backend state).
 from __future__ import annotations
 
 from os import PathLike
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from tessetrack.io.atomic import atomic_path
 from tessetrack.structures import Tracks
 from tessetrack.viz.overlay import id_color
 
@@ -89,6 +89,6 @@ def plot_timeline(
         ax.set_title(title)
     fig.tight_layout()
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100)
     return fig

@@ -336,13 +336,15 @@ def view(
     saved = web_url = None
     live = []
     if save is not None:
+        from tessetrack.io.atomic import atomic_path
+
         saved = Path(save)
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        rec = new_stream()
-        rec.save(saved)
-        log_recording(rec, tr, cameras, ground_truth=gt)
-        rec.flush()
-        rec.disconnect()  # closes the file (writes the footer)
+        with atomic_path(saved) as tmp:  # moved into place once complete
+            rec = new_stream()
+            rec.save(tmp)
+            log_recording(rec, tr, cameras, ground_truth=gt)
+            rec.flush()
+            rec.disconnect()  # closes the file (writes the footer)
         logger.debug("wrote %s", saved)
     if spawn:
         rec = new_stream()

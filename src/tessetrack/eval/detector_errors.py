@@ -1,0 +1,260 @@
+"""How a 2D detector errs: its people compared with where the joints should be, and the
+:class:`~tessetrack.synth.detections_sim.DetectionNoise` that reproduces it.
+
+"Where the joints should be" is the projection of known 3D joints: the ground truth of a rendered
+scene, or, on a real recording without ground truth, a triangulation from the other cameras (then
+the errors also hold the triangulation's and the calibration's, an upper bound). Per view,
+:func:`compare_view` pairs the expected people with the detected ones (Hungarian on the median joint
+distance relative to the person's height, gated) and keeps, per paired person, every joint's residual
+in the person's own image frame; :func:`fit_noise` turns many views into the simulator's parameters:
+
+* ``person_miss_prob``: expected people (enough joints in the image) with no detection;
+* ``false_positives_per_image``: detections paired with nobody;
+* ``swap_prob`` / ``swap_pairs``: from the share of left/right pairs read the other way round
+  (among pairs far enough apart to tell) and how many pairs a person with a swap has swapped, the
+  simulator's per-person probability and its 1 … ``swap_pairs`` pairs per swap;
+* ``offsets``: per joint, a systematic displacement ``down·h·d̂ + side·s⃗`` (d̂ the person's 2D
+  neck→hip direction, h its 2D height, s⃗ the 2D vector from its left to its right side, which
+  shrinks and turns with the body as a real sideways offset does), least squares over the inliers;
+* ``jitter``: robust σ (1.4826 · MAD) per coordinate of what remains, relative to h;
+* ``outlier_prob`` / ``outlier_spread``: joints more than ``outlier`` × h off, and how far;
+* ``confidence_mean`` / ``confidence_sd`` and ``miss_prob``: the confidences of the good joints, and
+  the share of expected in-image joints reported with confidence below ``min_confidence``.
+
+Checked in ``tests/eval/test_detector_errors.py`` by fitting detections simulated with known
+parameters and getting them back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from tessetrack.errors import InputError
+from tessetrack.skeletons import get_joint_set
+from tessetrack.synth.detections_sim import DetectionNoise, body_axes, vertical_span
+
+__all__ = ["ViewComparison", "compare_view", "fit_noise"]
+
+
+@dataclass(frozen=True)
+class ViewComparison:
+    """One image: expected people against a detector's people (M paired people, J joints).
+
+    Attributes:
+        residual: (M, J, 2) detected − expected position, pixels (NaN where either is missing).
+        confidence: (M, J) the detector's confidences (0 where it reports nothing).
+        inside: (M, J) the expected joint lies in the image.
+        height: (M,) the expected person's 2D height, pixels.
+        down: (M, 2) unit neck → hip direction of the expected person.
+        side: (M, 2) its left → right vector, pixels.
+        swapped: (M,) how many left/right pairs were read the other way round.
+        swappable: (M,) how many left/right pairs could be told apart (both joints detected and
+            expected at least a tenth of the height apart).
+        expected: expected people with enough joints in the image.
+        missed: of those, how many no detection was paired with.
+        extra: detections paired with nobody.
+    """
+
+    residual: np.ndarray
+    confidence: np.ndarray
+    inside: np.ndarray
+    height: np.ndarray
+    down: np.ndarray
+    side: np.ndarray
+    swapped: np.ndarray
+    swappable: np.ndarray
+    expected: int
+    missed: int
+    extra: int
+
+
+def compare_view(
+    expected: np.ndarray,
+    detections: np.ndarray,
+    *,
+    width: int,
+    height: int,
+    joint_set: str,
+    min_joints: int = 4,
+    min_confidence: float = 0.1,
+    gate: float = 0.5,
+) -> ViewComparison:
+    """Pair one image's expected people with its detected ones and measure the differences.
+
+    Args:
+        expected: (P, J, 2) where the joints should be, pixels (NaN: unknown or absent).
+        detections: (D, J, 3) the detector's people (u, v, confidence; confidence 0: missing).
+        width, height: image size.
+        joint_set: the joint set of both (needs shoulders and hips).
+        min_joints: an expected person counts when at least this many joints are in the image.
+        min_confidence: detected joints below it are not used to pair people.
+        gate: pairs whose median joint distance exceeds this share of the height are not paired.
+    """
+    js = get_joint_set(joint_set)
+    exp = np.asarray(expected, dtype=np.float64).reshape(-1, js.num_joints, 2)
+    det = np.asarray(detections, dtype=np.float64).reshape(-1, js.num_joints, 3)
+    inside = np.isfinite(exp).all(-1)
+    inside &= (exp[..., 0] >= 0) & (exp[..., 0] <= width - 1)
+    inside &= (exp[..., 1] >= 0) & (exp[..., 1] <= height - 1)
+    counted = inside.sum(-1) >= min_joints
+    exp, inside = exp[counted], inside[counted]
+    down, side = body_axes(exp, js.name)
+    heights = np.maximum(vertical_span(exp), 10.0)
+    P, D = exp.shape[0], det.shape[0]
+    cost = np.full((P, D), np.inf)
+    for p in range(P):
+        for d in range(D):
+            ok = inside[p] & (det[d, :, 2] >= min_confidence)
+            if ok.sum() >= min_joints:
+                dist = np.linalg.norm(det[d, ok, :2] - exp[p, ok], axis=-1)
+                cost[p, d] = np.median(dist) / heights[p]
+    pairs = []
+    if P and D:
+        rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e6))
+        pairs = [(r, c) for r, c in zip(rows, cols, strict=True) if cost[r, c] <= gate]
+    M = len(pairs)
+    residual = np.full((M, js.num_joints, 2), np.nan)
+    conf = np.zeros((M, js.num_joints))
+    swapped = np.zeros(M, int)
+    swappable = np.zeros(M, int)
+    for m, (p, d) in enumerate(pairs):
+        found = det[d, :, 2] > 0
+        residual[m, found] = det[d, found, :2] - exp[p, found]
+        conf[m] = det[d, :, 2]
+        for a, b in js.flip_pairs:
+            if not (found[a] and found[b] and np.isfinite(exp[p, [a, b]]).all()):
+                continue
+            if np.linalg.norm(exp[p, a] - exp[p, b]) < 0.1 * heights[p]:
+                continue
+            swappable[m] += 1
+            same = np.linalg.norm(residual[m, a]) + np.linalg.norm(residual[m, b])
+            cross = np.linalg.norm(det[d, a, :2] - exp[p, b]) + np.linalg.norm(
+                det[d, b, :2] - exp[p, a]
+            )
+            if cross < 0.5 * same and same > 0.1 * heights[p]:
+                swapped[m] += 1
+                residual[m, [a, b]] = np.nan  # a swap is not jitter
+    idx = [p for p, _ in pairs]
+    return ViewComparison(
+        residual=residual,
+        confidence=conf,
+        inside=inside[idx],
+        height=heights[idx],
+        down=down[idx],
+        side=side[idx],
+        swapped=swapped,
+        swappable=swappable,
+        expected=P,
+        missed=P - M,
+        extra=D - M,
+    )
+
+
+def fit_noise(
+    views: Sequence[ViewComparison],
+    joint_set: str,
+    *,
+    outlier: float = 0.2,
+    min_confidence: float = 0.3,
+    min_samples: int = 20,
+) -> tuple[DetectionNoise, dict]:
+    """The :class:`DetectionNoise` that reproduces the measured errors, and the measurements.
+
+    Args:
+        views: comparisons of many images (:func:`compare_view`).
+        joint_set: their joint set.
+        outlier: residuals beyond this share of the person's height are gross errors.
+        min_confidence: expected in-image joints reported below it count as missed.
+        min_samples: joints with fewer good samples keep no offset.
+
+    Returns:
+        (the noise model, a JSON-ready dict of the measurements behind it, per joint too).
+    """
+    js = get_joint_set(joint_set)
+    if not views:
+        raise InputError("fit_noise: no views to fit")
+    res = np.concatenate([v.residual for v in views])  # M×J×2
+    if res.shape[0] == 0:
+        raise InputError("fit_noise: no detected person was paired with an expected one")
+    conf = np.concatenate([v.confidence for v in views])
+    inside = np.concatenate([v.inside for v in views])
+    h = np.concatenate([v.height for v in views])[:, None]  # M×1
+    down = np.concatenate([v.down for v in views])  # M×2
+    side = np.concatenate([v.side for v in views])
+    swapped = np.concatenate([v.swapped for v in views])
+    swappable = np.concatenate([v.swappable for v in views])
+    swap_prob, swap_pairs = _swaps(swapped, swappable, len(js.flip_pairs))
+    expected = sum(v.expected for v in views)
+    rel = np.linalg.norm(res, axis=-1) / h  # M×J (NaN: missing)
+    good = np.isfinite(rel) & inside & (conf >= min_confidence)
+    inlier = good & (rel <= outlier)
+    offsets = []
+    per_joint: dict[str, dict] = {}
+    corrected = res.copy()
+    for j, name in enumerate(js.joints):
+        sel = inlier[:, j]
+        entry = {"samples": int(sel.sum())}
+        if sel.sum() >= min_samples:
+            # residual = a·h·d̂ + b·s⃗ : two unknowns, two equations per sample
+            A = np.concatenate([h[sel] * down[sel], side[sel]], axis=0).reshape(2, -1, 2)
+            A = A.transpose(1, 2, 0).reshape(-1, 2)  # (2n)×2: rows (u, v) of each sample
+            y = res[sel, j].reshape(-1)
+            (a, b), *_ = np.linalg.lstsq(A, y, rcond=None)
+            corrected[:, j] -= a * h * down + b * side
+            offsets.append((name, round(float(a), 4), round(float(b), 4)))
+            entry.update(down=float(a), side=float(b))
+        c = corrected[sel, j] / h[sel]
+        if sel.sum() >= min_samples:
+            entry["jitter"] = float(1.4826 * np.median(np.abs(c - np.median(c, 0))))
+        per_joint[name] = entry
+    c_in = (corrected / h[..., None])[inlier]  # n×2
+    jitter = float(1.4826 * np.median(np.abs(c_in - np.median(c_in, 0)))) if len(c_in) else 0.0
+    rel_c = np.linalg.norm(corrected, axis=-1) / h
+    gross = good & (rel_c > outlier)
+    exp_joints = inside & np.isfinite(rel) | inside & (conf == 0)
+    low = inside & (conf < min_confidence)
+    conf_good = conf[inlier]
+    noise = DetectionNoise(
+        jitter=round(jitter, 4),
+        miss_prob=round(float(low.sum() / max(int(inside.sum()), 1)), 4),
+        swap_prob=round(swap_prob, 4),
+        swap_pairs=swap_pairs,
+        false_positives_per_image=round(sum(v.extra for v in views) / len(views), 4),
+        person_miss_prob=round(sum(v.missed for v in views) / max(expected, 1), 4),
+        offsets=tuple(offsets),
+        outlier_prob=round(float(gross.sum() / max(int(good.sum()), 1)), 4),
+        outlier_spread=round(float(np.median(rel_c[gross])), 4) if gross.any() else 0.0,
+        confidence_mean=round(float(np.mean(conf_good)), 4) if conf_good.size else 0.85,
+        confidence_sd=round(float(np.std(conf_good)), 4) if conf_good.size else 0.08,
+    )
+    stats = {
+        "images": len(views),
+        "expected_people": expected,
+        "paired_people": int(res.shape[0]),
+        "joints_in_image": int(inside.sum()),
+        "joints_compared": int(good.sum()),
+        "expected_joints": int(exp_joints.sum()),
+        "median_error_pct_height": 100 * float(np.median(rel[good])) if good.any() else None,
+        "per_joint": per_joint,
+    }
+    return noise, stats
+
+
+def _swaps(swapped: np.ndarray, swappable: np.ndarray, num_pairs: int) -> tuple[float, int]:
+    """(per-person swap probability, most pairs per swap) of the simulator that swaps a uniform
+    1 … k of its ``num_pairs`` pairs: per-pair rate r = s·E[m]/n, E[m] = (k + 1)/2.
+
+    m per swapped person: the first swapped pair was seen; the rest scale to all pairs by the share
+    of the others that could be told apart.
+    """
+    if num_pairs == 0 or swappable.sum() == 0 or not swapped.any():
+        return 0.0, 1
+    rate = float(swapped.sum() / swappable.sum())
+    hit = swapped > 0
+    m = 1 + (swapped[hit] - 1) * (num_pairs - 1) / np.maximum(swappable[hit] - 1, 1)
+    k = int(np.clip(round(2 * float(np.mean(m)) - 1), 1, num_pairs))
+    return float(min(1.0, rate * num_pairs / ((k + 1) / 2))), k

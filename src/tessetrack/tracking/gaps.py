@@ -1,0 +1,220 @@
+"""Short misses of a track filled from the 2D evidence.
+
+The network's person detector misses people that few cameras see well; the 2D detector often still
+finds them in two or more views. For every track and every frame of a short gap in it (at most
+``max_gap`` frames between two sightings, or up to ``max_gap`` frames from a sighting at the ends
+of the track or of a longer gap), this
+module triangulates the frame's 2D people (:func:`tessetrack.tracking.geometric.triangulate_people`),
+sets aside the ones a tracked person of that frame already explains, and gives the track the
+remaining person whose centre lies nearest where the track should be (linear interpolation between
+the gap's ends, or the nearest sighting), within ``gate`` metres plus what a person can walk in
+the frames since the track was seen (``speed``). Several tracks missing at one frame are assigned
+together (Hungarian). Filled poses carry the triangulation's joints (NaN where fewer than two views
+agree) and scores that say so: ``fill_score`` × the share of views that agree.
+
+Written by hand: it is the tracker's bookkeeping over our own tracks file structure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from tessetrack.errors import InputError
+from tessetrack.geometry.camera import Camera
+from tessetrack.skeletons import get_joint_set
+from tessetrack.structures import FramePoses, PersonPose, Tracks
+from tessetrack.tracking.geometric import triangulate_people
+from tessetrack.tracking.refine import RefineConfig, refine_tracks
+
+__all__ = ["GapConfig", "fill_gaps", "expected_centres", "refine_and_fill"]
+
+
+@dataclass(frozen=True)
+class GapConfig:
+    """Settings of :func:`fill_gaps`.
+
+    Attributes:
+        max_gap: longest miss filled, frames (also how far a track is extended at either end).
+        gate: metres between the expected and the triangulated centre, before walking.
+        speed: metres per second a person may walk while missed (needs the tracks' fps; 30 fps
+            assumed without).
+        explained: a triangulated person within this many metres of a tracked person of the frame
+            is that person, not a missed one.
+        min_joints: triangulated joints a filled pose needs.
+        fill_score: scale of the filled joints' scores.
+        body_tolerance: metres a filled joint's distance from the body centre may differ from the
+            same joint's in the track's nearest sighting (a body keeps its proportions); joints
+            further off are left unknown (two views that paired the wrong 2D joints).
+    """
+
+    max_gap: int = 15
+    gate: float = 0.4
+    speed: float = 2.0
+    explained: float = 0.4
+    min_joints: int = 8
+    fill_score: float = 0.5
+    body_tolerance: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.max_gap < 0 or self.min_joints < 1:
+            raise InputError("max_gap must be >= 0 and min_joints >= 1")
+        if min(self.gate, self.speed, self.explained, self.body_tolerance) < 0 or not (
+            0 < self.fill_score <= 1
+        ):
+            raise InputError("gate, speed and explained must be >= 0, fill_score in (0, 1]")
+
+
+def _centre(joints: np.ndarray, joint_set: str) -> np.ndarray:
+    """(J, 3) → (3,): the neck–mid-hip midpoint, else the mean of the finite joints (NaN: none)."""
+    js = get_joint_set(joint_set)
+    core = joints[[js.index("neck"), js.index("mid_hip")]]
+    if np.isfinite(core).all():
+        return core.mean(0)
+    finite = np.isfinite(joints).all(-1)
+    return joints[finite].mean(0) if finite.any() else np.full(3, np.nan)
+
+
+def _like(pts: np.ndarray, ref: np.ndarray, joint_set: str, tolerance: float) -> np.ndarray:
+    """``pts`` (J, 3) with NaN where a joint's distance from the body centre differs from the
+    reference pose's by more than ``tolerance`` metres (joints the reference lacks are kept)."""
+    c, c_ref = _centre(pts, joint_set), _centre(ref, joint_set)
+    d = np.linalg.norm(pts - c, axis=-1)
+    d_ref = np.linalg.norm(ref - c_ref, axis=-1)
+    off = np.isfinite(d) & np.isfinite(d_ref) & (np.abs(d - d_ref) > tolerance)
+    out = pts.copy()
+    out[off] = np.nan
+    return out
+
+
+def expected_centres(
+    tracks: Tracks, joint_set: str, max_gap: int
+) -> dict[int, dict[int, tuple[np.ndarray, int, np.ndarray]]]:
+    """Where each track should be at the frames of its short misses.
+
+    Returns:
+        frame → {track id → (expected centre (3,), frames since or until the nearest sighting,
+        the pose (J, 3) of that sighting)}.
+    """
+    frames = [fp.frame for fp in tracks.frames]
+    seen: dict[int, dict[int, np.ndarray]] = {}
+    for fp in tracks.frames:
+        for p in fp.people:
+            c = _centre(np.asarray(p.joints, float), joint_set)
+            if np.isfinite(c).all():
+                seen.setdefault(p.id, {})[fp.frame] = c
+    poses = {
+        (p.id, fp.frame): np.asarray(p.joints, float) for fp in tracks.frames for p in fp.people
+    }
+    out: dict[int, dict[int, tuple[np.ndarray, int, np.ndarray]]] = {}
+    for tid, at in seen.items():
+        known = np.array(sorted(at))
+        for f in frames:
+            if f in at:
+                continue
+            k = int(np.searchsorted(known, f))
+            before = known[k - 1] if k > 0 else None
+            after = known[k] if k < len(known) else None
+            if before is not None and after is not None and after - before - 1 <= max_gap:
+                w = (f - before) / (after - before)
+                centre = (1 - w) * at[before] + w * at[after]
+                away = int(min(f - before, after - f))
+                end = before if f - before <= after - f else after
+            else:  # at an end, or a long gap: near the nearest sighting only
+                ends = [e for e in (before, after) if e is not None]
+                end = min(ends, key=lambda e: abs(int(f - e)))
+                away = abs(int(f - end))
+                if away > max_gap:
+                    continue
+                centre = at[end]
+            out.setdefault(f, {})[tid] = (centre, away, poses[(tid, int(end))])
+    return out
+
+
+def fill_gaps(
+    tracks: Tracks,
+    frames: Mapping[int, tuple[Mapping[str, np.ndarray], Mapping[str, Camera]]],
+    *,
+    detections_joint_set: str,
+    joint_set: str,
+    config: GapConfig | None = None,
+    refine: RefineConfig | None = None,
+) -> tuple[Tracks, int]:
+    """``tracks`` with their short misses filled from the 2D detections (module docstring).
+
+    Args:
+        frames: frame id → (detections by camera, cameras).
+        detections_joint_set, joint_set: joint sets of the detections and of the tracks.
+        config: gap settings; refine: the triangulation's settings.
+
+    Returns:
+        (the tracks, how many poses were added).
+    """
+    config = config or GapConfig()
+    fps = tracks.fps or 30.0
+    wanted = expected_centres(tracks, joint_set, config.max_gap)
+    added = 0
+    out = []
+    for fp in tracks.frames:
+        want = wanted.get(fp.frame)
+        if not want or fp.frame not in frames:
+            out.append(fp)
+            continue
+        dets, cams = frames[fp.frame]
+        found = triangulate_people(dets, cams, detections_joint_set=detections_joint_set,
+                                   joint_set=joint_set, config=refine)  # fmt: skip
+        present = [_centre(np.asarray(p.joints, float), joint_set) for p in fp.people]
+        cands = []
+        for pts, views in found:
+            c = _centre(pts, joint_set)
+            if int(np.isfinite(pts).all(-1).sum()) < config.min_joints or not np.isfinite(c).all():
+                continue
+            if any(
+                np.linalg.norm(c - q) < config.explained for q in present if np.isfinite(q).all()
+            ):
+                continue
+            cands.append((pts, views, c))
+        new = list(fp.people)
+        if cands:
+            ids = list(want)
+            cost = np.full((len(ids), len(cands)), np.inf)
+            for a, tid in enumerate(ids):
+                centre, away, _ = want[tid]
+                limit = config.gate + config.speed * away / fps
+                for b, (_, _, c) in enumerate(cands):
+                    d = float(np.linalg.norm(c - centre))
+                    cost[a, b] = d if d <= limit else np.inf
+            rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e9))
+            for a, b in zip(rows, cols, strict=True):
+                if np.isfinite(cost[a, b]):
+                    pts, views, _ = cands[b]
+                    pts = _like(pts, want[ids[a]][2], joint_set, config.body_tolerance)
+                    share = np.asarray(views, float) / max(len(cams), 1)
+                    scores = np.where(np.isfinite(pts).all(-1), config.fill_score * share, 0.0)
+                    new.append(PersonPose(ids[a], pts, np.clip(scores, 0.0, 1.0)))
+                    added += 1
+        out.append(FramePoses(fp.frame, tuple(new)))
+    filled = Tracks(joint_names=tracks.joint_names, frames=tuple(out), fps=tracks.fps,
+                    units=tracks.units)  # fmt: skip
+    return filled, added
+
+
+def refine_and_fill(
+    tracks: Tracks,
+    frames: Mapping[int, tuple[Mapping[str, np.ndarray], Mapping[str, Camera]]],
+    *,
+    detections_joint_set: str,
+    joint_set: str,
+    refine: RefineConfig | None = None,
+    gaps: GapConfig | None = None,
+) -> tuple[Tracks, int]:
+    """What ``--refine triangulate`` does after the network: every tracked pose refined from the 2D
+    detections (:func:`~tessetrack.tracking.refine.refine_tracks`), then the tracks' short misses
+    filled (:func:`fill_gaps`). Returns (the tracks, how many poses were added)."""
+    refined = refine_tracks(tracks, frames, detections_joint_set=detections_joint_set,
+                            joint_set=joint_set, config=refine)  # fmt: skip
+    return fill_gaps(refined, frames, detections_joint_set=detections_joint_set,
+                     joint_set=joint_set, config=gaps, refine=refine)  # fmt: skip

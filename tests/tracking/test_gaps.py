@@ -1,0 +1,122 @@
+"""Short misses of a track filled from the 2D evidence: two people walking, the tracker misses one of
+them for a few frames; the fill gives back exactly the true poses with the right identities, and
+leaves long gaps, people nobody tracks and people already tracked alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rig_helpers import PAN, cv_project, pose, rig
+from tessetrack.errors import InputError
+from tessetrack.structures import FramePoses, PersonPose, Tracks
+from tessetrack.tracking.gaps import GapConfig, expected_centres, fill_gaps
+
+
+def _scene(rng, frames: int = 12):
+    """Two people 1.6 m apart walking +x at 3 cm per frame; every camera sees both."""
+    cams = rig()
+    base = [pose(rng, (-0.8, 0.0)), pose(rng, (0.8, 0.3))]
+    truth = {f: [b + [0.03 * f, 0, 0] for b in base] for f in range(frames)}
+    data = {}
+    for f, people in truth.items():
+        dets = {n: np.stack([np.concatenate([cv_project(c, t), np.full((PAN.num_joints, 1), 0.9)], 1)
+                             for t in people]) for n, c in cams.items()}  # fmt: skip
+        data[f] = (dets, cams)
+    return truth, data
+
+
+def _tracks(truth, missing: dict[int, set[int]]) -> Tracks:
+    frames = []
+    for f, people in truth.items():
+        kept = tuple(PersonPose(i, t, np.ones(PAN.num_joints)) for i, t in enumerate(people)
+                     if i not in missing.get(f, set()))  # fmt: skip
+        frames.append(FramePoses(f, kept))
+    return Tracks(joint_names=PAN.joints, frames=tuple(frames), fps=30.0)
+
+
+def test_short_miss_filled_with_the_true_pose_and_identity(rng):
+    truth, data = _scene(rng)
+    missing = {4: {1}, 5: {1}, 6: {1, 0}}
+    filled, added = fill_gaps(_tracks(truth, missing), data, detections_joint_set="panoptic19",
+                              joint_set="panoptic19")  # fmt: skip
+    assert added == 4
+    for fp in filled.frames:
+        assert sorted(p.id for p in fp.people) == [0, 1]
+        for p in fp.people:
+            np.testing.assert_allclose(p.joints, truth[fp.frame][p.id], atol=1e-6)
+    p = next(p for p in filled.frames[5].people if p.id == 1)
+    assert np.allclose(p.scores, 0.5)  # fill_score × all four views agree
+
+
+def test_long_gaps_and_unknown_people_left_alone(rng):
+    truth, data = _scene(rng)
+    # person 1 missing in frames 2..9 (8 frames), person 0 never missing
+    tracks = _tracks(truth, {f: {1} for f in range(2, 10)})
+    out, added = fill_gaps(tracks, data, detections_joint_set="panoptic19", joint_set="panoptic19",
+                           config=GapConfig(max_gap=5))  # fmt: skip
+    # too long to bridge; each side is extended by up to 5 frames: 2..6 and 5..9 → all 8
+    assert added == 8
+    out, added = fill_gaps(tracks, data, detections_joint_set="panoptic19", joint_set="panoptic19",
+                           config=GapConfig(max_gap=2))  # fmt: skip
+    assert added == 4  # frames 2, 3 (after its sighting at 1) and 8, 9 (before the one at 10)
+    # a person no track has is not invented
+    only0 = _tracks(truth, {f: {1} for f in truth})
+    _, added = fill_gaps(only0, data, detections_joint_set="panoptic19", joint_set="panoptic19")
+    assert added == 0
+
+
+def test_a_far_candidate_is_not_taken(rng):
+    truth, data = _scene(rng)
+    tracks = _tracks(truth, {5: {1}})
+    moved = dict(data)
+    dets, cams = data[5]
+    # at frame 5 person 1's 2D evidence belongs to somebody 2 m away
+    far = truth[5][1] + [0, 2.0, 0]
+    moved[5] = ({n: np.stack([d[0], np.concatenate([cv_project(cams[n], far),
+                                                      np.full((PAN.num_joints, 1), 0.9)], 1)])
+                 for n, d in dets.items()}, cams)  # fmt: skip
+    _, added = fill_gaps(tracks, moved, detections_joint_set="panoptic19", joint_set="panoptic19")
+    assert added == 0
+
+
+def test_expected_centres_interpolate():
+    def person(i, x):
+        j = np.zeros((PAN.num_joints, 3))
+        j[:, 0] = x
+        return PersonPose(i, j)
+
+    tracks = Tracks(joint_names=PAN.joints, frames=(
+        FramePoses(0, (person(0, 0.0),)), FramePoses(1, ()), FramePoses(2, ()),
+        FramePoses(3, (person(0, 3.0),))))  # fmt: skip
+    want = expected_centres(tracks, "panoptic19", max_gap=5)
+    assert want[1][0][0][0] == pytest.approx(1.0) and want[1][0][1] == 1
+    assert want[2][0][0][0] == pytest.approx(2.0)
+    near = expected_centres(tracks, "panoptic19", max_gap=1)  # too long: the nearest sighting
+    assert near[1][0][0][0] == pytest.approx(0.0) and near[2][0][0][0] == pytest.approx(3.0)
+    assert expected_centres(tracks, "panoptic19", max_gap=0) == {}
+
+
+def test_bad_settings():
+    with pytest.raises(InputError):
+        GapConfig(max_gap=-1)
+    with pytest.raises(InputError):
+        GapConfig(fill_score=0.0)
+
+
+def test_a_filled_joint_off_the_body_is_left_unknown(rng):
+    truth, data = _scene(rng)
+    tracks = _tracks(truth, {5: {1}})
+    dets, cams = data[5]
+    wrong = truth[5][1].copy()
+    wrong[8] += [0.0, 0.0, -0.8]  # l_ankle 0.8 m lower, consistently in every view
+    moved = dict(data)
+    moved[5] = ({n: np.stack([d[0], np.concatenate([cv_project(cams[n], wrong),
+                                                      np.full((PAN.num_joints, 1), 0.9)], 1)])
+                 for n, d in dets.items()}, cams)  # fmt: skip
+    out, added = fill_gaps(tracks, moved, detections_joint_set="panoptic19", joint_set="panoptic19")
+    assert added == 1
+    p = next(p for p in out.frames[5].people if p.id == 1)
+    assert np.isnan(p.joints[8]).all() and p.scores[8] == 0.0
+    keep = np.arange(PAN.num_joints) != 8
+    np.testing.assert_allclose(p.joints[keep], truth[5][1][keep], atol=1e-6)

@@ -30,20 +30,18 @@ from pathlib import Path
 
 import torch
 from _common import (
-    METRIC_COLUMNS,
     add_scene_arguments,
     cpu_name,
     fmt,
     models_and_ground_truth,
     progress_bar,
-    track_and_score,
-    tracker_config,
     wide_console,
     write_rows,
 )
 from rich.table import Table
 
 from tessetrack.errors import TesseTrackError
+from tessetrack.eval.scene_scoring import METRIC_COLUMNS, track_and_score, tracker_config
 
 #: The MPJPE ratio the issue asks for: the full model at most 0.6× the instantaneous one.
 TARGET_RATIO = 0.6

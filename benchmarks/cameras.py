@@ -37,22 +37,24 @@ from pathlib import Path
 
 import torch
 from _common import (
-    METRIC_COLUMNS,
     add_scene_arguments,
     cpu_name,
     fmt,
     models_and_ground_truth,
     progress_bar,
-    spread_subsets,
-    track_and_score,
-    tracker_config,
     wide_console,
     write_rows,
 )
 from rich.table import Table
 
-from tessetrack.data.base import open_dataset
+from tessetrack.data import open_dataset
 from tessetrack.errors import TesseTrackError
+from tessetrack.eval.scene_scoring import (
+    METRIC_COLUMNS,
+    spread_subsets,
+    track_and_score,
+    tracker_config,
+)
 from tessetrack.io.video import natural_key
 
 #: Metrics averaged over the camera sets of one k (MPJPE: weighted by the matched poses).

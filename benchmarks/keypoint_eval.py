@@ -19,14 +19,16 @@ import argparse
 
 import numpy as np
 import torch
-from _common import add_clip_arguments, parse_models, validation_clips
+from _common import add_clip_arguments
 from rich.console import Console
 from rich.table import Table
 
 from tessetrack.data import open_dataset
+from tessetrack.eval.scene_scoring import parse_models, validation_clips
 from tessetrack.tracking.runner import load_model
 from tessetrack.train.clips import collate_clips
-from tessetrack.train.loop import keypoint_hits, keypoint_step
+from tessetrack.train.evaluation import keypoint_hits
+from tessetrack.train.steps import keypoint_step
 
 #: (level, radius) pairs reported, the first being the trainer's ``keypoint_hit``.
 CHECKS = ((0.5, 0), (0.3, 1), (0.1, 1))

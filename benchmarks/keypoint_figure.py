@@ -19,7 +19,6 @@ from pathlib import Path
 
 import cv2
 import matplotlib
-from _common import parse_models
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -27,6 +26,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from tessetrack.data import open_dataset  # noqa: E402
+from tessetrack.eval.scene_scoring import parse_models
 from tessetrack.tracking.runner import load_model  # noqa: E402
 
 

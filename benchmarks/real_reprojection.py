@@ -29,35 +29,10 @@ from rich.table import Table
 
 from tessetrack.data import open_dataset
 from tessetrack.eval.evaluate import joint_set_of
+from tessetrack.eval.reprojection import person_to_detections
 from tessetrack.io import load_tracks
 from tessetrack.skeletons import convert_joints
 from tessetrack.tracking.runner import track_to_file
-
-#: detected joints below this score are not compared
-MIN_SCORE = 0.3
-
-
-def person_to_detections(
-    uv: np.ndarray, detections: np.ndarray, min_score: float = MIN_SCORE
-) -> float:
-    """Median pixel distance from one projected person to the nearest detected person.
-
-    Args:
-        uv: (J, 2) projected joints (NaN where unknown).
-        detections: (D, J, 3) detected people in the same joints: (u, v, score).
-
-    Returns:
-        the smallest, over detections sharing ≥ 3 usable joints, of the median joint distance; NaN
-        when no detection qualifies.
-    """
-    best = np.nan
-    for det in detections:
-        ok = (det[:, 2] >= min_score) & np.isfinite(uv).all(-1)
-        if ok.sum() < 3:
-            continue
-        d = float(np.median(np.linalg.norm(det[ok, :2] - uv[ok], axis=-1)))
-        best = d if not np.isfinite(best) else min(best, d)
-    return best
 
 
 def main() -> None:

@@ -28,49 +28,19 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-from _common import RESULTS, add_link_arguments, tracker_config
+from _common import RESULTS
 from rich.console import Console
 from rich.table import Table
 
 from tessetrack.eval.evaluate import evaluate, load_ground_truth
+from tessetrack.eval.scene_scoring import add_link_arguments, tracker_config
+from tessetrack.eval.visibility import restrict_to_views
 from tessetrack.io.tracks import load_tracks
-from tessetrack.structures import FramePoses, Tracks
+from tessetrack.structures import Tracks
 from tessetrack.tracking.runner import track_to_file
 
 if TYPE_CHECKING:
-    from tessetrack.geometry.camera import Camera
     from tessetrack.tracking.online import TrackerConfig
-
-
-def views_seeing(joints: np.ndarray, cameras: list[Camera], *, inside: float = 0.9) -> int:
-    """How many cameras see a person: ≥ ``inside`` of its joints (J, 3) in front of the camera and
-    within the image (NaN joints count as not seen)."""
-    n = 0
-    finite = np.isfinite(joints).all(-1)  # J
-    for cam in cameras:
-        depth = cam.depth(joints)  # J (NaN rows stay NaN and fail the test below)
-        uv = cam.project(np.where(finite[:, None], joints, 0.0))  # J×2
-        ok = finite & (depth > 0) & (uv[:, 0] >= 0) & (uv[:, 0] < cam.width)
-        ok &= (uv[:, 1] >= 0) & (uv[:, 1] < cam.height)
-        n += int(ok.mean() >= inside)
-    return n
-
-
-def restrict_to_views(gt: Tracks, cameras: list[Camera], min_views: int) -> tuple[Tracks, int, int]:
-    """The GT person-frames seen by at least ``min_views`` cameras (:func:`views_seeing`).
-
-    Returns the restricted tracks, the person-frames kept and the person-frames in all.
-    """
-    frames, kept, total = [], 0, 0
-    for f in gt.frames:
-        people = tuple(
-            p for p in f.people if views_seeing(np.asarray(p.joints, float), cameras) >= min_views
-        )
-        kept += len(people)
-        total += len(f.people)
-        frames.append(FramePoses(f.frame, people))
-    return Tracks(gt.joint_names, tuple(frames), gt.fps, gt.units), kept, total
 
 
 def run_one(

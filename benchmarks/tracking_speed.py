@@ -54,7 +54,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tessetrack.config import preset
-from tessetrack.data.base import open_dataset
+from tessetrack.data import open_dataset
 from tessetrack.model.tessetrack import TesseTrack, build_model
 from tessetrack.structures import Tracks
 from tessetrack.synth.generate import SynthConfig, generate_dataset

@@ -106,7 +106,7 @@ class BackboneConfig:
         image_heatmaps_peaks: with ``image_heatmaps``: redraw the 2D head's heatmaps from their
             local maxima (value >= ``image_heatmaps_threshold``, at most 2 × ``detector.max_people``
             per joint) as Gaussians of ``heatmap_sigma``, the way 2D detections are rendered
-            (:func:`tessetrack.model.backbone.rerender_heatmap_peaks`; ours). For a 3D network trained
+            (:func:`tessetrack.ops.heatmaps2d.rerender_heatmap_peaks`; ours). For a 3D network trained
             on rendered detections. Off (default): the heatmaps are read as they are.
         image_heatmaps_threshold: the smallest peak kept by ``image_heatmaps_peaks`` (0.3: the best
             of 0.2 / 0.3 / 0.4 on the synthetic val scene for `synthetic-small`'s 2D network).

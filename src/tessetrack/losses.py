@@ -26,7 +26,7 @@ from torch import Tensor
 
 from tessetrack.config import LossConfig
 from tessetrack.geometry.voxel_grid import VoxelGrid, world_to_grid_sample
-from tessetrack.model.backbone import render_detection_heatmaps
+from tessetrack.ops.heatmaps2d import render_detection_heatmaps
 
 if TYPE_CHECKING:
     from tessetrack.model.tessetrack import TesseTrackOutput

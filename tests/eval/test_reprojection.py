@@ -1,4 +1,4 @@
-"""Left-out-camera errors against a hand-made case."""
+"""Left-out-camera errors and the distance to the detected people, against hand-made cases."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rig_helpers import PAN, cv_project, pose, rig
-from tessetrack.eval.reprojection import left_out_errors
+from tessetrack.eval.reprojection import left_out_errors, person_to_detections
 
 
 def test_errors_in_pixels_and_relative_to_height(rng):
@@ -26,3 +26,24 @@ def test_errors_in_pixels_and_relative_to_height(rng):
     np.testing.assert_allclose(out.relative, out.pixels / height)
     none = left_out_errors([], det[None], cam, detections_joint_set="panoptic19")
     assert (none.found, none.people, none.pixels.size) == (0, 1, 0)
+
+
+def test_distance_to_the_nearest_detected_person_by_hand():
+    uv = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0], [np.nan, np.nan]])
+    near = np.c_[uv + [3.0, 4.0], np.full(5, 0.9)]  # every joint 5 px off
+    far = np.c_[uv + [30.0, 40.0], np.full(5, 0.9)]  # 50 px off
+    weak = np.c_[uv, np.full(5, 0.1)]  # exact, but every score below 0.3: not compared
+    d = person_to_detections(uv, np.stack([far, near, weak]))
+    assert d == pytest.approx(5.0)
+    # joints of low score are ignored: two usable joints are too few
+    few = near.copy()
+    few[2:, 2] = 0.0
+    assert np.isnan(person_to_detections(uv, few[None]))
+    assert np.isnan(person_to_detections(uv, np.zeros((0, 5, 3))))
+
+
+def test_median_ignores_one_bad_joint():
+    uv = np.zeros((5, 2))
+    det = np.c_[np.zeros((5, 2)), np.ones(5)]
+    det[0, :2] = (100.0, 0.0)  # one joint far off
+    assert person_to_detections(uv, det[None]) == 0.0

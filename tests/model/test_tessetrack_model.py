@@ -11,8 +11,8 @@ import torch
 from tessetrack.config import Config, apply_overrides, preset
 from tessetrack.errors import InputError
 from tessetrack.losses import ClipTargets, total_loss
-from tessetrack.model.backbone import render_detection_heatmaps
 from tessetrack.model.tessetrack import ClipBatch, TesseTrack, build_model, describe
+from tessetrack.ops.heatmaps2d import render_detection_heatmaps
 
 # a tiny model: 64×64 images, 8³ whole-space voxels over 8 m, 8³ tesseracts, T = 3, Δt = 1
 TINY = {

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from tessetrack.config import apply_overrides, preset
-from tessetrack.data.base import MultiViewDataset, open_dataset
+from tessetrack.data.base import MultiViewDataset
+from tessetrack.data.layouts import open_dataset
 from tessetrack.errors import CheckpointError, InputError
 from tessetrack.io.tracks import load_tracks
 from tessetrack.model.tessetrack import build_model

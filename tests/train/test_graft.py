@@ -7,8 +7,8 @@ import torch
 
 from tessetrack.config import Config, apply_overrides, preset
 from tessetrack.errors import CheckpointError, ConfigError, InputError
-from tessetrack.model.backbone import rerender_heatmap_peaks
 from tessetrack.model.tessetrack import build_model
+from tessetrack.ops.heatmaps2d import rerender_heatmap_peaks
 from tessetrack.synth.generate import SynthConfig, generate_dataset
 from tessetrack.tracking.inputs import open_input
 from tessetrack.tracking.runner import SequenceRunner, load_model

@@ -6,8 +6,9 @@ Every reader is a :class:`MultiViewDataset`, a sequence of
 
 from __future__ import annotations
 
-from tessetrack.data.base import MultiViewDataset, open_dataset, select_cameras, select_frames
+from tessetrack.data.base import MultiViewDataset, select_cameras, select_frames
 from tessetrack.data.h36m import H36MDataset
+from tessetrack.data.layouts import open_dataset
 from tessetrack.data.own_cameras import OwnCamerasDataset
 from tessetrack.data.panoptic import VOXELPOSE_CAMERAS, PanopticDataset
 from tessetrack.data.shelf_campus import STANDARD_EVALUATION_FRAMES, ShelfCampusDataset

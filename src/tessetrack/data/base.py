@@ -1,4 +1,4 @@
-"""The shared base of every dataset reader, and :func:`open_dataset`, which picks the reader.
+"""The shared base of every dataset reader (:func:`~tessetrack.data.layouts.open_dataset` picks one).
 
 A reader is a sequence of :class:`~tessetrack.structures.MultiViewFrame`: ``len(ds)``, ``ds[i]``
 (by position, negative allowed), ``for frame in ds``, ``ds.frames`` (the dataset's own frame ids,
@@ -16,13 +16,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, overload
+from typing import overload
 
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera
 from tessetrack.structures import MultiViewFrame
 
-__all__ = ["MultiViewDataset", "select_frames", "select_cameras", "open_dataset"]
+__all__ = ["MultiViewDataset", "select_frames", "select_cameras"]
 
 logger = logging.getLogger(__name__)
 
@@ -161,39 +161,3 @@ class MultiViewDataset(ABC):
     @abstractmethod
     def _load_frame(self, frame_id: int) -> MultiViewFrame:
         """Build one frame (ground truth, lazy images, detections) for an available frame id."""
-
-
-def open_dataset(path: str | PathLike[str], **options: Any) -> MultiViewDataset:
-    """Open a dataset folder with the reader its layout calls for.
-
-    Looks for, in this order:
-
-    * ``actorsGT.mat`` → TUM Shelf / Campus (:class:`~tessetrack.data.shelf_campus.ShelfCampusDataset`);
-    * ``*_body3d.npz`` → preprocessed Human3.6M (:class:`~tessetrack.data.h36m.H36MDataset`);
-    * ``calibration_*.json`` → CMU Panoptic (:class:`~tessetrack.data.panoptic.PanopticDataset`).
-
-    Args:
-        path: the dataset folder.
-        **options: passed to the reader (e.g. ``start``, ``end``, ``stride``, ``cameras``).
-
-    Raises:
-        InputError: when the folder is missing or matches none of the layouts.
-    """
-    from tessetrack.data.h36m import H36MDataset
-    from tessetrack.data.panoptic import PanopticDataset
-    from tessetrack.data.shelf_campus import ShelfCampusDataset
-
-    root = Path(path)
-    if not root.is_dir():
-        raise InputError("dataset folder not found", root)
-    if (root / "actorsGT.mat").is_file():
-        return ShelfCampusDataset(root, **options)
-    if any(root.glob("*_body3d.npz")):
-        return H36MDataset(root, **options)
-    if any(root.glob("calibration_*.json")):
-        return PanopticDataset(root, **options)
-    raise InputError(
-        "not a dataset folder tessetrack can read: looked for actorsGT.mat (Shelf/Campus), "
-        "*_body3d.npz (Human3.6M) and calibration_*.json (CMU Panoptic)",
-        root,
-    )

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera
-from tessetrack.model.backbone import render_detection_heatmaps
+from tessetrack.ops.heatmaps2d import render_detection_heatmaps
 from tessetrack.skeletons import convert_joints, get_joint_set
 from tessetrack.synth.detections_sim import DetectionNoise, simulate_detections
 

@@ -6,6 +6,9 @@ projected pose (Hungarian on the mean joint distance relative to the 2D person's
 beyond ``gate`` rejected); per joint the pixel error, and the same relative to the 2D person's
 height (the vertical extent of its confident joints: eyes/ears to ankles, about 90 % of the
 person's stature).
+
+:func:`person_to_detections` compares one projected person with the 2D people of a camera that
+was used: the median pixel distance to the nearest of them.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from scipy.optimize import linear_sum_assignment
 from tessetrack.geometry.camera import Camera
 from tessetrack.skeletons import convert_joints
 
-__all__ = ["LeftOutErrors", "left_out_errors"]
+__all__ = ["LeftOutErrors", "left_out_errors", "person_to_detections"]
 
 
 @dataclass(frozen=True)
@@ -95,3 +98,30 @@ def left_out_errors(
         rel.append(dist[r, c][sel] / heights[c])
     cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
     return LeftOutErrors(cat(px), cat(rel), found, int(conv.shape[0]))
+
+
+#: detected joints below this score are not compared
+MIN_SCORE = 0.3
+
+
+def person_to_detections(
+    uv: np.ndarray, detections: np.ndarray, min_score: float = MIN_SCORE
+) -> float:
+    """Median pixel distance from one projected person to the nearest detected person.
+
+    Args:
+        uv: (J, 2) projected joints (NaN where unknown).
+        detections: (D, J, 3) detected people in the same joints: (u, v, score).
+
+    Returns:
+        the smallest, over detections sharing ≥ 3 usable joints, of the median joint distance; NaN
+        when no detection qualifies.
+    """
+    best = np.nan
+    for det in detections:
+        ok = (det[:, 2] >= min_score) & np.isfinite(uv).all(-1)
+        if ok.sum() < 3:
+            continue
+        d = float(np.median(np.linalg.norm(det[ok, :2] - uv[ok], axis=-1)))
+        best = d if not np.isfinite(best) else min(best, d)
+    return best

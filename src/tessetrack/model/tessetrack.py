@@ -27,11 +27,12 @@ from torch import Tensor, nn
 from tessetrack.config import Config, ModelConfig
 from tessetrack.errors import InputError
 from tessetrack.geometry.voxel_grid import VoxelGrid
-from tessetrack.model.backbone import HeatmapHead, build_backbone, rerender_heatmap_peaks
+from tessetrack.model.backbone import HeatmapHead, build_backbone
 from tessetrack.model.descriptor import TesseractDescriptor
 from tessetrack.model.detector import PersonDetector
 from tessetrack.model.matcher import LearnedMatcher, MatchOutput, hungarian_match
 from tessetrack.model.pose_head import PoseHead
+from tessetrack.ops.heatmaps2d import rerender_heatmap_peaks
 
 __all__ = ["ClipBatch", "TesseTrackOutput", "TesseTrack", "build_model", "describe"]
 
@@ -50,7 +51,7 @@ class ClipBatch:
         image_size: (B, F, V, 2) (W, H) of the images the cameras refer to.
         view_mask: (B, F, V) bool, view present at that frame.
         heatmaps: (B, F, V, J, h, w) external 2D joint heatmaps (variant H), e.g. from
-            :func:`~tessetrack.model.backbone.render_detection_heatmaps`.
+            :func:`~tessetrack.ops.heatmaps2d.render_detection_heatmaps`.
         gt_centres: (B, 2, P, 3) GT person centres at the two anchors for teacher forcing, or None.
         gt_mask: (B, 2, P) bool, GT person present at that anchor.
     """

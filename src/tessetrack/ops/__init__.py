@@ -1,5 +1,6 @@
 """Reusable differentiable ops of the TesseTrack network (paper §3).
 
+- :mod:`~tessetrack.ops.heatmaps2d`: 2D joint heatmaps rendered from keypoints, and their peaks (§3.1)
 - :mod:`~tessetrack.ops.unproject`: views → voxels (sampling + softmax view fusion, §3.1)
 - :mod:`~tessetrack.ops.nms3d`: peaks of the person-centre heatmap (§3.1)
 - :mod:`~tessetrack.ops.conv4d`: 4D convolution / deconvolution / pooling of tesseracts (§3.2, §3.4)
@@ -17,6 +18,11 @@ from tessetrack.ops.conv4d import (
     conv_transpose4d,
     max_pool4d,
 )
+from tessetrack.ops.heatmaps2d import (
+    heatmap_peaks,
+    render_detection_heatmaps,
+    rerender_heatmap_peaks,
+)
 from tessetrack.ops.nms3d import Peaks, nms3d, refine_peaks
 from tessetrack.ops.sinkhorn import LOG_ZERO, assign, log_optimal_transport
 from tessetrack.ops.soft_argmax import soft_argmax3d
@@ -32,11 +38,14 @@ __all__ = [
     "assign",
     "conv4d",
     "conv_transpose4d",
+    "heatmap_peaks",
     "log_optimal_transport",
     "max_pool4d",
     "nms3d",
     "pixels_to_grid_sample",
     "refine_peaks",
+    "render_detection_heatmaps",
+    "rerender_heatmap_peaks",
     "sample_views",
     "soft_argmax3d",
 ]

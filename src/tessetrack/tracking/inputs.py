@@ -3,7 +3,7 @@ arguments into a :class:`~tessetrack.data.base.MultiViewDataset`.
 
 Accepted inputs:
 
-* a dataset folder any reader understands (:func:`~tessetrack.data.base.open_dataset`: CMU Panoptic
+* a dataset folder any reader understands (:func:`~tessetrack.data.layouts.open_dataset`: CMU Panoptic
   layout — including ``tessetrack synth`` output —, Shelf/Campus, Human3.6M); it carries its own
   calibration, so ``calibration`` is ignored (logged). ``detections`` are attached to its frames;
 * a folder of synchronized videos or per-camera image folders + a calibration file
@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tessetrack.data.base import MultiViewDataset, open_dataset
+from tessetrack.data.base import MultiViewDataset
+from tessetrack.data.layouts import open_dataset
 from tessetrack.errors import InputError
 from tessetrack.io.detections import Detections2D, load_detections
 from tessetrack.io.video import natural_key

@@ -38,6 +38,7 @@ __all__ = [
     "collate_clips",
     "up_axis",
     "paste_people",
+    "sample_clips",
 ]
 
 
@@ -491,3 +492,34 @@ def collate_clips(
         keypoint_mask=gt.get("gt_keypoint_mask"),
     )
     return batch, targets
+
+
+def _random_clip_frames(
+    sources: Sequence[ClipSource], length: int, rng: np.random.Generator
+) -> tuple[ClipSource, list[MultiViewFrame]]:
+    """A random source and ``length`` consecutive frames of it from a random start."""
+    src = sources[int(rng.integers(len(sources)))]
+    start = src.starts[int(rng.integers(len(src.starts)))]
+    return src, [src.dataset[start + i] for i in range(length)]
+
+
+def sample_clips(
+    sources: Sequence[ClipSource],
+    spec: ClipSpec,
+    rng: np.random.Generator,
+    n: int,
+    with_images: bool,
+    paste: int = 0,
+    paste_near: float = 0.5,
+) -> list[dict[str, torch.Tensor]]:
+    """``n`` random clips; with ``paste`` > 0 each gets 0 … ``paste`` people of another clip."""
+    clips = []
+    for _ in range(n):
+        src, frames = _random_clip_frames(sources, spec.length, rng)
+        names = sorted(src.dataset.cameras)
+        count = int(rng.integers(paste + 1)) if paste > 0 else 0
+        if count:
+            _, donor = _random_clip_frames(sources, spec.length, rng)
+            frames = paste_people(frames, donor, rng, count=count, near_prob=paste_near)
+        clips.append(make_clip(frames, spec, rng, names, with_images=with_images))
+    return clips

@@ -1,18 +1,14 @@
-"""benchmarks/_common.py: the camera sets of benchmarks/cameras.py and the --model parser."""
+"""tessetrack.eval.scene_scoring: camera sets, the --model parser, the GT area and the linking options."""
 
 from __future__ import annotations
 
+import argparse
 import importlib
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "_common.py"
-_spec = importlib.util.spec_from_file_location("benchmarks_common", _PATH)
-common = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(common)
+from tessetrack.eval import scene_scoring
 
 
 @pytest.mark.parametrize(
@@ -31,24 +27,24 @@ _spec.loader.exec_module(common)
     ],
 )
 def test_spread_subsets(n, k, count, expected):
-    assert common.spread_subsets(n, k, count) == expected
+    assert scene_scoring.spread_subsets(n, k, count) == expected
 
 
 def test_spread_subsets_refuses_more_cameras_than_there_are():
     with pytest.raises(ValueError, match="cannot pick 6 of 5"):
-        common.spread_subsets(5, 6, 1)
+        scene_scoring.spread_subsets(5, 6, 1)
 
 
 def test_parse_models():
-    assert common.parse_models(["FTDL=a.safetensors", " FI = b ", "synthetic-small"]) == {
+    assert scene_scoring.parse_models(["FTDL=a.safetensors", " FI = b ", "synthetic-small"]) == {
         "FTDL": "a.safetensors",
         "FI": "b",
         "synthetic-small": "synthetic-small",
     }
     with pytest.raises(ValueError, match="given twice"):
-        common.parse_models(["A=x", "A=y"])
+        scene_scoring.parse_models(["A=x", "A=y"])
     with pytest.raises(ValueError, match="NAME=CHECKPOINT"):
-        common.parse_models(["=x"])
+        scene_scoring.parse_models(["=x"])
 
 
 def test_ground_truth_area_keeps_the_people_inside(tmp_path):
@@ -61,20 +57,17 @@ def test_ground_truth_area_keeps_the_people_inside(tmp_path):
     with pytest.MonkeyPatch.context() as mp:
         ev = importlib.import_module("tessetrack.eval.evaluate")
         mp.setattr(ev, "load_ground_truth", lambda _d: tracks)
-        kept = common.ground_truth(tmp_path, area=4.0)
+        kept = scene_scoring.ground_truth(tmp_path, area=4.0)
         assert [p.id for p in kept.frames[0].people] == [0]
-        assert len(common.ground_truth(tmp_path).frames[0].people) == 2
+        assert len(scene_scoring.ground_truth(tmp_path).frames[0].people) == 2
         with pytest.raises(ValueError, match="--area"):
-            common.ground_truth(tmp_path, area=0.0)
+            scene_scoring.ground_truth(tmp_path, area=0.0)
 
 
 def test_link_and_gate_arguments_make_the_tracker_config():
-    import argparse
-
     ap = argparse.ArgumentParser()
-    common.add_scene_arguments(ap, "x")
-    base = ["--test", "t", "--model", "a=b"]
-    cfg = common.tracker_config(ap.parse_args(base))
-    assert (cfg.link, cfg.gate) == ("model", True)
-    cfg = common.tracker_config(ap.parse_args([*base, "--link", "hungarian", "--no-gate"]))
+    scene_scoring.add_link_arguments(ap)
+    cfg = scene_scoring.tracker_config(ap.parse_args([]))
+    assert (cfg.link, cfg.gate, cfg.cascade) == ("model", True, True)
+    cfg = scene_scoring.tracker_config(ap.parse_args(["--link", "hungarian", "--no-gate"]))
     assert (cfg.link, cfg.gate) == ("hungarian", False)

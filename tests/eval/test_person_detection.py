@@ -1,4 +1,4 @@
-"""benchmarks/detection_eval.py --every: the detector scored on a scene's frames as the tracker runs."""
+"""tessetrack.eval.person_detection: the detector scored on a scene's frames as the tracker runs."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark_scripts import load_benchmark
 from tessetrack.config import apply_overrides, preset
+from tessetrack.eval.person_detection import sequence_detections
 from tessetrack.model.tessetrack import build_model
 from tessetrack.synth.generate import SynthConfig, generate_dataset
 from tessetrack.tracking.inputs import open_input
@@ -15,11 +15,6 @@ from tessetrack.tracking.runner import load_model
 from tessetrack.train.checkpoints import save_checkpoint
 from tessetrack.train.clips import person_centres
 from tiny_network import TINY_INFERENCE
-
-
-@pytest.fixture(scope="module")
-def detection_eval():
-    return load_benchmark("detection_eval")
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +29,7 @@ def scene(tmp_path_factory):
     return out
 
 
-def test_sequence_detections_match_an_independent_count(detection_eval, scene, tmp_path):
+def test_sequence_detections_match_an_independent_count(scene, tmp_path):
     cfg = apply_overrides(
         preset("cpu-small", "HTDL"), {**TINY_INFERENCE, "train.image_size": [64, 48]}
     )
@@ -42,9 +37,7 @@ def test_sequence_detections_match_an_independent_count(detection_eval, scene, t
     path = tmp_path / "h.safetensors"
     save_checkpoint(path, build_model(cfg).state_dict(), cfg.to_dict(), {})
     loaded = load_model(path)
-    scores, dists, ids, num_gt, frames, per_gt = detection_eval.sequence_detections(
-        loaded, str(scene), every=2
-    )
+    scores, dists, ids, num_gt, frames, per_gt = sequence_detections(loaded, str(scene), every=2)
     ds = open_input(scene, detections=scene / "detections")
     kept = [ds[i] for i in (0, 2, 4)]  # every 2nd of 5 frames
     assert frames == 3

@@ -1,28 +1,22 @@
-"""benchmarks/peak_errors.py: a 2D network's peaks scored in the detection simulator's terms."""
+"""tessetrack.eval.peak_errors: a 2D network's peaks scored in the detection simulator's terms."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from benchmark_scripts import load_benchmark
+from tessetrack.eval.peak_errors import flip_twins, image_errors
 from tessetrack.skeletons import PANOPTIC19
 
 
-@pytest.fixture(scope="module")
-def peak_errors():
-    return load_benchmark("peak_errors")
-
-
-def test_twins_are_the_panoptic_flip_pairs(peak_errors):
-    twin = peak_errors._twins()
+def test_flip_twins_are_the_panoptic_flip_pairs():
+    twin = flip_twins()
     for a, b in PANOPTIC19.flip_pairs:
         assert twin[a] == b and twin[b] == a
     assert (twin[twin] == np.arange(19)).all()
 
 
-def test_image_errors_by_hand(peak_errors):
-    twin = peak_errors._twins()
+def test_image_errors_by_hand():
+    twin = flip_twins()
     a, b = PANOPTIC19.flip_pairs[0]
     # one person, 20 px tall (joint 0 at v = 0, joint 1 at v = 20), all other joints absent
     gt = np.zeros((1, 19, 2))
@@ -39,7 +33,7 @@ def test_image_errors_by_hand(peak_errors):
     # joint b: its only peak is 2.5 px off (outside radius 2: a miss) and 12.5 px from its twin a
     # (not a twin peak either: stray)
     peaks[0, b] = (17.5, 10.0, 0.7)
-    e = peak_errors.image_errors(peaks, gt, mask, radius=2.0, twin=twin)
+    e = image_errors(peaks, gt, mask, radius=2.0, twin=twin)
     assert e["found"] == 2 and e["missed"] == 2
     assert e["swapped"] == 1 and e["stray"] == 2
     np.testing.assert_allclose(sorted(e["errors"]), sorted([0.05, 0.0, 0.0, 0.0]))

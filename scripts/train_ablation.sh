@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Trains the variants of paper Table 1 with the same budget, one after the other on two threads
 # (on 2 cores that is ~2x faster than two runs side by side on one thread each): the H variants
-# with configs/ablation.yaml into runs/abl-<VARIANT>, the image (F) variants with
-# configs/ablation-image.yaml into runs/abl2-<VARIANT>. Needs runs/data
+# with experiments/configs/ablation.yaml into runs/abl-<VARIANT>, the image (F) variants with
+# experiments/configs/ablation-image.yaml into runs/abl2-<VARIANT>. Needs runs/data
 # (scripts/make_synthetic_small_data.sh) and, for the F variants, the stage-1 backbone:
 #   tessetrack train --config configs/backbone-2d-unet.yaml --output runs/backbone-2d-unet
 # Usage: scripts/train_ablation.sh [VARIANT ...]   (default: all; STEPS=N overrides the budget)
@@ -14,9 +14,9 @@ steps=${STEPS:-800}
 variants=("$@")
 [ ${#variants[@]} -eq 0 ] && variants=(FTDL FI FTGL FIG HI FT FTGA)
 one() {
-  local v=$1 extra=() config=configs/ablation-image.yaml out="runs/abl2-$1"
+  local v=$1 extra=() config=experiments/configs/ablation-image.yaml out="runs/abl2-$1"
   if [[ "$v" == H* ]]; then
-    config=configs/ablation.yaml out="runs/abl-$v"
+    config=experiments/configs/ablation.yaml out="runs/abl-$v"
     extra=(model.backbone.keypoint_head=false loss.keypoint_2d=0 train.init_from=null "train.init_prefixes=[]")
   fi
   tessetrack train --config "$config" --output "$out" \

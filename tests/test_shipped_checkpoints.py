@@ -91,10 +91,9 @@ def test_the_demo_body_is_trained_on_the_2d_networks_errors():
     report = json.loads((path.parent / "report.json").read_text())
     noise = report["settings"]["detection_noise"]
     assert noise["twin_prob"] > 0 and noise["stray_per_joint"] > 0
-    # stop 21: stop 20's 2000 steps (configs/synthetic-detections-v2.yaml), then 1000 with the
-    # detector's height bumps
+    # 2000 steps (configs/synthetic-detections-v2.yaml), then 1000 with the detector's height bumps
     assert report["step"] == report["settings"]["steps"] == 1000
-    # a warm start from stop 20's model: the run named it by its then shipped name
+    # a warm start from the 2000-step model: the run named it by its then shipped name
     assert report["settings"]["init_from"] == "synthetic-detections"
     ck = load_checkpoint(path)
     assert ck.config["model"]["detector"]["height_levels"] == 9
@@ -105,9 +104,9 @@ def test_the_demo_body_is_trained_on_the_2d_networks_errors():
 def test_detections_panoptic_knows_its_floor_in_panoptics_y_down_world():
     path = resolve_checkpoint("detections-panoptic")
     report = json.loads((path.parent / "report.json").read_text())
-    # stop 22: recipe v3 (configs/detections-panoptic.yaml, 2000 steps), then 1000 steps with the
+    # recipe v3 (configs/detections-panoptic.yaml, 2000 steps), then 1000 steps with the
     # height bumps, harder detection noise and single-view clips, then 500 steps at half the rate
-    # with at least two views per clip, then (stop 23) 300 steps with 10 % single-view clips (the
+    # with at least two views per clip, then 300 steps with 10 % single-view clips (the
     # shipped report is that last leg's)
     assert report["step"] == report["settings"]["steps"] == 300
     assert report["settings"]["init_from"] == "runs/panoptic-height2/last.safetensors"

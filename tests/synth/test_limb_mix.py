@@ -53,7 +53,7 @@ def test_default_reproduces_the_unmixed_output() -> None:
     """limb_mix_prob = 0 draws nothing extra.
 
     The numbers below pin the unmixed output; they were taken again when segments started to end
-    at the area's edge (stop 12: the old output walked this person to y = -3.0 m in a ±2 m area).
+    at the area's edge (before that, the output walked this person to y = -3.0 m in a ±2 m area).
     """
     sk = load_skeleton()
     clips = [load_clip(n) for n in CLIP_SPLITS["train"]]

@@ -156,7 +156,7 @@ def test_synthesize_motion_is_deterministic_and_varied() -> None:
 
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_people_stay_in_the_capture_area(split: str) -> None:
-    """Long runs end at the area's edge (before stop 12, 82 % of test-split people left a ±2 m area,
+    """Long runs end at the area's edge (before this was enforced, 82 % of test-split people left a ±2 m area,
     one by 27 m). A segment is cut where its root first leaves; only a cut shorter than the
     cross-fade may overshoot, by centimetres."""
     sk = load_skeleton()

@@ -31,6 +31,7 @@ import numpy as np
 
 from tessetrack.detector import detect_recording
 from tessetrack.eval.reprojection import left_out_errors
+from tessetrack.tracking.canonical import enter_rig_frame, tracks_to_world
 from tessetrack.tracking.gaps import refine_and_fill
 from tessetrack.tracking.geometric import triangulate_people
 from tessetrack.tracking.inputs import open_input
@@ -62,7 +63,18 @@ def _id_stats(tracks) -> dict:
     return {"tracks": len(frames), "frames_per_track": dict(sorted(frames.items()))}
 
 
-def run_recording(root: Path, checkpoint: str, work: Path) -> dict:
+def _run(loaded, trained, dataset, volume: str):
+    """The network's tracks of ``dataset`` in the world (``volume`` auto: in the rig's frame;
+    ``trained``: the model's own voxel grid, restored first)."""
+    loaded.model.detector.grid = trained
+    rig = None
+    if volume == "auto":
+        dataset, rig = enter_rig_frame(dataset, loaded.model)
+    tracks = SequenceRunner(loaded.model, image_size=loaded.image_size).run(dataset)
+    return tracks if rig is None else tracks_to_world(tracks, rig)
+
+
+def run_recording(root: Path, checkpoint: str, work: Path, volume: str = "auto") -> dict:
     dets_dir = work / root.name / "detections"
     t0 = time.perf_counter()
     det = detect_recording(root, dets_dir)
@@ -72,11 +84,11 @@ def run_recording(root: Path, checkpoint: str, work: Path) -> dict:
     frames = {f.frame: f for f in dataset}
     source = next(iter(frames.values())).detections_joint_set
     loaded = load_model(checkpoint)
+    trained = loaded.model.grid  # the trained volume, restored before every run
     joint_set = loaded.model.config.pose_head.joint_set
     # all cameras: identities and speed
-    runner = SequenceRunner(loaded.model, image_size=loaded.image_size)
     t0 = time.perf_counter()
-    tracks = runner.run(dataset)
+    tracks = _run(loaded, trained, dataset, volume)
     track_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     refined, _ = refine_and_fill(tracks, {k: (f.detections, f.cameras) for k, f in frames.items()},
@@ -85,6 +97,7 @@ def run_recording(root: Path, checkpoint: str, work: Path) -> dict:
     n = len(frames)
     out: dict = {
         "recording": root.name, "cameras": names, "frames": n, "checkpoint": checkpoint,
+        "volume": volume,
         "identities_all_cameras": _id_stats(tracks),
         "identities_all_cameras_refined": _id_stats(refined),
         "speed": {
@@ -101,7 +114,7 @@ def run_recording(root: Path, checkpoint: str, work: Path) -> dict:
     for left in names:
         others = [c for c in names if c != left]
         sub = open_input(root, detections=dets_dir, cameras=others)
-        net = SequenceRunner(loaded.model, image_size=loaded.image_size).run(sub)
+        net = _run(loaded, trained, sub, volume)
         ref, _ = refine_and_fill(net, {k: ({c: f.detections[c] for c in others if c in f.detections},
                                            f.cameras) for k, f in frames.items()},
                                  detections_joint_set=source, joint_set=joint_set)  # fmt: skip
@@ -128,6 +141,8 @@ def main() -> None:
     parser.add_argument("--recording", nargs="*", type=Path, default=RECORDINGS)
     parser.add_argument("--checkpoint", nargs="+", default=[DEFAULT_CHECKPOINT],
                         help="one or more checkpoints, compared side by side")  # fmt: skip
+    parser.add_argument("--volume", nargs="+", default=["auto"], choices=["auto", "model"],
+                        help="the rig's own volume (auto), the trained one (model), or both")  # fmt: skip
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "real_video.json"
     )
@@ -140,20 +155,29 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as work:
         for checkpoint in args.checkpoint:
-            for root in args.recording:
-                results.append(run_recording(root, checkpoint, Path(work)))
+            for volume in args.volume:
+                for root in args.recording:
+                    results.append(run_recording(root, checkpoint, Path(work), volume))
     table = Table(title="leave one camera out: median error px / % of height, found/people")
-    for col in ("checkpoint", "recording", "left out", "network", "refined", "triangulation"):
+    for col in (
+        "checkpoint",
+        "volume",
+        "recording",
+        "left out",
+        "network",
+        "refined",
+        "triangulation",
+    ):
         table.add_column(col)
     for r in results:
         for cam, row in r["left_out"].items():
             cells = [f"{row[k]['median_px']:.1f} / {row[k]['median_pct_height']:.2f} %, "
                      f"{row[k]['found']}/{row[k]['people']}" for k in ("network", "refined", "triangulation")]  # fmt: skip
-            table.add_row(r["checkpoint"], r["recording"], cam, *cells)
+            table.add_row(r["checkpoint"], r["volume"], r["recording"], cam, *cells)
     console = Console(width=160)
     console.print(table)
     for r in results:
-        console.print(r["checkpoint"], r["recording"], r["identities_all_cameras"],
+        console.print(r["checkpoint"], r["volume"], r["recording"], r["identities_all_cameras"],
                       r["identities_all_cameras_refined"],
                       {k: (round(v, 1) if isinstance(v, float) else v) for k, v in r["speed"].items()})  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)

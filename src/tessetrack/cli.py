@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import typer
 
 from tessetrack import __version__
-from tessetrack.errors import TesseTrackError
+from tessetrack.errors import InputError, TesseTrackError
 
 app = typer.Typer(
     name="tessetrack",
@@ -107,6 +107,19 @@ def _trim_option() -> bool:
     )
 
 
+def _vector(text: str | None, option: str) -> tuple[float, float, float] | None:
+    """``"x,y,z"`` → three floats (None stays None); anything else: a one-line error."""
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise InputError(f"{option}: expected three numbers x,y,z, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
 # --- track ---
 @app.command()
 def track(
@@ -136,6 +149,18 @@ def track(
         "--refine",
         help="triangulate: joints re-triangulated from the 2D detections each tracked person "
         "explains (heatmap models) | none: the network's joints.",
+    ),
+    volume: str = typer.Option(
+        "auto",
+        "--volume",
+        help="auto: track in the rig's own frame (up, floor and capture area found from the "
+        "calibration and the people; heatmap models) | model: the volume the model was trained in.",
+    ),
+    up: str | None = typer.Option(
+        None, "--up", help="The rig's up direction in the calibration's world, e.g. 0,-1,0."
+    ),
+    floor: float | None = typer.Option(
+        None, "--floor", help="The floor's height along the up direction, world metres."
     ),
     start: int | None = typer.Option(None, help="First frame id (inclusive)."),
     end: int | None = typer.Option(None, help="Last frame id (exclusive)."),
@@ -180,6 +205,7 @@ def track(
             detections_format=detections_format, start=start, end=end, stride=stride, cameras=cameras,
             device=device, tracker=tracker, progress=progress, refine=refine,
             detect_progress=detect_progress, units=units, image_size=image_size, trim=trim,
+            volume=volume, up=_vector(up, "--up"), floor=floor,
         )  # fmt: skip
     Console().print(f"[green]tracked[/green] {summary.frames} frames, {summary.tracks} tracks, "
                     f"{summary.fps:.1f} fps -> {summary.output}")  # fmt: skip

@@ -591,6 +591,10 @@ def _refine(tracks: Tracks, dataset: MultiViewDataset, joint_set: str) -> Tracks
     return filled
 
 
+#: Values of ``--volume``.
+VOLUME_MODES = ("auto", "model")
+
+
 def track_to_file(
     input: str | os.PathLike[str] | None,
     *,
@@ -612,6 +616,9 @@ def track_to_file(
     units: str | None = None,
     image_size: tuple[int, int] | str | None = None,
     trim: bool = True,
+    volume: str = "auto",
+    up: Sequence[float] | None = None,
+    floor: float | None = None,
 ) -> TrackSummary:
     """Open the input, load the checkpoint, track, and write ``output`` (.json/.npz/.csv).
 
@@ -632,6 +639,11 @@ def track_to_file(
         units, image_size, trim: see :func:`tessetrack.tracking.inputs.open_input` (the
             calibration's length unit, the image size a calibration format lacks, videos of
             different lengths).
+        volume: ``auto`` (models that read 2D detections: track in the rig's own frame, the
+            model's voxel grid laid over the capture area; :mod:`tessetrack.tracking.canonical`)
+            or ``model`` (the volume the model was trained with, in the calibration's world).
+        up, floor: the rig's up direction and floor height along it (world metres), instead of
+            found (``volume="auto"`` only).
 
     The output is checked before any work (writable, not a folder, none of the inputs) and
     written atomically.
@@ -664,11 +676,22 @@ def track_to_file(
             dataset = open_input(input, calibration=calibration, detections=cache, **selection)
     if on_start is not None:
         on_start(len(dataset))
+    rig = None
+    if volume == "auto" and loaded.model.reads_detections:
+        from tessetrack.tracking.canonical import enter_rig_frame
+
+        dataset, rig = enter_rig_frame(dataset, loaded.model, up=up, floor=floor)
+    elif volume not in VOLUME_MODES:
+        raise InputError(f"unknown volume {volume!r}; use {' or '.join(VOLUME_MODES)}")
     runner = SequenceRunner(loaded.model, image_size=loaded.image_size, tracker=tracker, device=dev)
     t0 = time.perf_counter()
     tracks = runner.run(dataset, progress=progress)
     if refine == "triangulate" and loaded.model.reads_detections:
         tracks = _refine(tracks, dataset, runner.joint_set.name)
+    if rig is not None:
+        from tessetrack.tracking.canonical import tracks_to_world
+
+        tracks = tracks_to_world(tracks, rig)
     seconds = time.perf_counter() - t0
     path = save_tracks(tracks, output)
     ids = {p.id for f in tracks.frames for p in f.people}

@@ -107,6 +107,27 @@ def _trim_option() -> bool:
     )
 
 
+def _volume_option() -> str:
+    return typer.Option(
+        "auto",
+        "--volume",
+        help="auto: track in the rig's own frame (up, floor and capture area found from the "
+        "calibration and the people; heatmap models) | model: the volume the model was trained in.",
+    )
+
+
+def _up_option() -> str | None:
+    return typer.Option(
+        None, "--up", help="The rig's up direction in the calibration's world, e.g. 0,-1,0."
+    )
+
+
+def _floor_option() -> float | None:
+    return typer.Option(
+        None, "--floor", help="The floor's height along the up direction, world metres."
+    )
+
+
 def _vector(text: str | None, option: str) -> tuple[float, float, float] | None:
     """``"x,y,z"`` → three floats (None stays None); anything else: a one-line error."""
     if text is None:
@@ -150,18 +171,9 @@ def track(
         help="triangulate: joints re-triangulated from the 2D detections each tracked person "
         "explains (heatmap models) | none: the network's joints.",
     ),
-    volume: str = typer.Option(
-        "auto",
-        "--volume",
-        help="auto: track in the rig's own frame (up, floor and capture area found from the "
-        "calibration and the people; heatmap models) | model: the volume the model was trained in.",
-    ),
-    up: str | None = typer.Option(
-        None, "--up", help="The rig's up direction in the calibration's world, e.g. 0,-1,0."
-    ),
-    floor: float | None = typer.Option(
-        None, "--floor", help="The floor's height along the up direction, world metres."
-    ),
+    volume: str = _volume_option(),
+    up: str | None = _up_option(),
+    floor: float | None = _floor_option(),
     start: int | None = typer.Option(None, help="First frame id (inclusive)."),
     end: int | None = typer.Option(None, help="Last frame id (exclusive)."),
     stride: int = typer.Option(1, help="Keep every N-th frame."),

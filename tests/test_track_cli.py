@@ -159,3 +159,24 @@ def test_cascade_option_reaches_the_tracker_and_defaults_as_the_config(
         code, _, err = _track(workdir, tmp_path / "t.json", capsys, *extra)
         assert code == 0, err
     assert seen == [TrackerConfig().cascade, True, False]
+
+
+def test_smooth_option(workdir, tmp_path, capsys):
+    """--smooth one-euro filters every track; the first frame of a track is its own, the rest move
+    less than the raw joints; a bad value is one line."""
+    raw, smooth = tmp_path / "raw.json", tmp_path / "smooth.json"
+    assert _track(workdir, raw, capsys)[0] == 0
+    code, _, err = _track(workdir, smooth, capsys, "--smooth", "one-euro")
+    assert code == 0, err
+    a, b = load_tracks(raw), load_tracks(smooth)
+    assert [len(f.people) for f in a.frames] == [len(f.people) for f in b.frames]
+    first = {p.id: p.joints for p in a.frames[0].people}
+    for p in b.frames[0].people:
+        assert torch.allclose(torch.tensor(p.joints), torch.tensor(first[p.id]), equal_nan=True)
+    code, _, err = _track(workdir, tmp_path / "x.json", capsys, "--smooth", "kalman")
+    assert code == 2 and "unknown smoothing 'kalman'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_volume_option_is_checked(workdir, tmp_path, capsys):
+    code, _, err = _track(workdir, tmp_path / "x.json", capsys, "--up", "0,1")
+    assert code == 2 and "--up: expected three numbers" in err

@@ -81,7 +81,7 @@ def test_frame_of_a_moved_rig_is_the_original_frame():
 
 def test_capture_area_covers_what_two_cameras_see():
     cams = rig()  # four cameras 4 m from the origin, looking at it
-    area = capture_area(list(cams.values()), np.eye(3), 0.0)
+    area = capture_area(list(cams.values()), np.eye(3), 0.0, margin=0.0)
     assert (area[0] < -1).all() and (area[1] > 1).all()  # the middle is seen
     assert (area[0] >= -6.5).all() and (area[1] <= 6.5).all()  # within 0.75 × the rig's span
     # a rig on one side of the room, all looking +y: nothing behind it
@@ -89,8 +89,10 @@ def test_capture_area_covers_what_two_cameras_see():
         f"w{i}": look_at(f"w{i}", (x, -4.0, 2.0), (x, 0.0, 1.0))
         for i, x in enumerate((-3, -1, 1, 3))
     }
-    area = capture_area(list(wall.values()), np.eye(3), 0.0)
+    area = capture_area(list(wall.values()), np.eye(3), 0.0, margin=0.0)
     assert area[0, 1] >= -4.0 and area[1, 1] > 0.0  # from the cameras forward
+    widened = capture_area(list(wall.values()), np.eye(3), 0.0)  # by 1 m on every side
+    np.testing.assert_allclose(widened, area + [[-1.0, -1.0], [1.0, 1.0]])
 
 
 def test_volume_keeps_the_voxel_size():

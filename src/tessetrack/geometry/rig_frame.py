@@ -10,8 +10,8 @@ calibration may be y-down (CMU Panoptic), centred anywhere, its floor anywhere. 
   0.08 m below it (:func:`floor_from_people`, from triangulated 2D detections); without people, 0
   in a z-up calibration, else 1.5 m below the lowest camera (a guess, said so);
 * **the capture area**: the floor cells seen by at least two cameras at a person's height
-  (0.1, 0.9 and 1.7 m above the floor), plus the people found; the volume spans it, at the model's
-  voxel size, between the floor and the model's own height range.
+  (0.1, 0.9 and 1.7 m above the floor), plus the people found, widened by 1 m; the volume spans it,
+  at the model's voxel size, between the floor and the model's own height range.
 
 :class:`RigFrame` moves cameras and poses into that frame (x right, z up, origin on the floor at the
 area's centre) and back. Written by hand: the geometry is a few lines of linear algebra over our
@@ -131,10 +131,12 @@ def capture_area(
     *,
     step: float = 0.25,
     max_extent: float = 30.0,
+    margin: float = 1.0,
 ) -> np.ndarray:
     """[[x_min, y_min], [x_max, y_max]] (metres, in the frame ``R`` with the floor at ``floor``
     along its z) of the floor cells at least two cameras see at 0.1, 0.9 or 1.7 m, and of ``people``
-    (N, 2) positions; None of either: a 6 m square around the cameras' centre."""
+    (N, 2) positions, widened by ``margin`` metres (people at its edge are seen by fewer cameras,
+    not by none); None of either: a 6 m square around the cameras' centre."""
     centres = np.stack([R @ c.center for c in cameras])
     mid = centres[:, :2].mean(0)
     half = min(max(float(np.ptp(centres[:, :2], 0).max()) * 0.75, 4.0), max_extent / 2)
@@ -153,7 +155,7 @@ def capture_area(
         xy = np.concatenate([xy, np.asarray(people, float).reshape(-1, 2)])
     if len(xy) == 0:
         return np.array([mid - 3.0, mid + 3.0])
-    lo, hi = xy.min(0) - step, xy.max(0) + step
+    lo, hi = xy.min(0) - step - margin, xy.max(0) + step + margin
     return np.array([lo, hi])
 
 

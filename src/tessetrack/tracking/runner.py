@@ -619,6 +619,7 @@ def track_to_file(
     volume: str = "auto",
     up: Sequence[float] | None = None,
     floor: float | None = None,
+    smooth: str = "none",
 ) -> TrackSummary:
     """Open the input, load the checkpoint, track, and write ``output`` (.json/.npz/.csv).
 
@@ -644,6 +645,8 @@ def track_to_file(
             or ``model`` (the volume the model was trained with, in the calibration's world).
         up, floor: the rig's up direction and floor height along it (world metres), instead of
             found (``volume="auto"`` only).
+        smooth: ``none`` or ``one-euro`` (:mod:`tessetrack.tracking.smoothing`: every track's
+            joints filtered over time, online).
 
     The output is checked before any work (writable, not a folder, none of the inputs) and
     written atomically.
@@ -659,6 +662,8 @@ def track_to_file(
     _check_output(output, [input, calibration, detections])
     if refine not in REFINE_MODES:
         raise InputError(f"unknown refinement {refine!r}; use {' or '.join(REFINE_MODES)}")
+    if smooth not in ("none", "one-euro"):
+        raise InputError(f"unknown smoothing {smooth!r}; use none or one-euro")
     dev = resolve_device(device)
     loaded = load_model(checkpoint, device=dev)  # checked first: cheap, and the likeliest error
     selection = {"start": start, "end": end, "stride": stride, "cameras": cameras,
@@ -692,6 +697,10 @@ def track_to_file(
         from tessetrack.tracking.canonical import tracks_to_world
 
         tracks = tracks_to_world(tracks, rig)
+    if smooth == "one-euro":
+        from tessetrack.tracking.smoothing import smooth_tracks
+
+        tracks = smooth_tracks(tracks)
     seconds = time.perf_counter() - t0
     path = save_tracks(tracks, output)
     ids = {p.id for f in tracks.frames for p in f.people}

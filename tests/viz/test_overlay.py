@@ -44,3 +44,20 @@ def test_tiles_and_3d_plot(tmp_path):
     fig = plot_scene_3d([_person(1, 0.0)], PANOPTIC19, [_camera()], path=tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 1000
     assert fig.axes
+
+
+def test_uncertain_joints_are_drawn_faded():
+    cam = _camera()
+    img = np.zeros((240, 320, 3), np.uint8)
+    sure = _person(0, 0.0)
+    scores = np.ones(19)
+    scores[18] = 0.2  # the last joint (lowest, z = 0.1 m): one view, say
+    unsure = PersonPose(0, sure.joints, scores)
+    a = draw_people(img, cam, [sure], PANOPTIC19)
+    b = draw_people(img, cam, [unsure], PANOPTIC19)
+    u, v = cam.project(sure.joints[18]).round().astype(int)
+    colour = np.array(id_color(0))
+    assert np.array_equal(a[v, u], colour)  # drawn fully when certain
+    np.testing.assert_allclose(b[v, u], 0.35 * colour, atol=1.5)  # 35 % opacity over black
+    u0, v0 = cam.project(sure.joints[0]).round().astype(int)
+    assert np.array_equal(b[v0, u0], a[v0, u0])  # certain joints unchanged

@@ -25,6 +25,12 @@ def id_color(track_id: int) -> tuple[int, int, int]:
     return int(255 * r), int(255 * g), int(255 * b)
 
 
+#: Joints scored below this are drawn faded (e.g. one view, or views that disagree).
+UNCERTAIN = 0.5
+#: Opacity of faded joints and limbs.
+FADED = 0.35
+
+
 def draw_skeleton_2d(
     image: np.ndarray,
     uv: np.ndarray,
@@ -33,6 +39,7 @@ def draw_skeleton_2d(
     label: str | None = None,
     visible: np.ndarray | None = None,
     thickness: int | None = None,
+    certain: np.ndarray | None = None,
 ) -> np.ndarray:
     """Draw one skeleton on a copy of ``image``.
 
@@ -44,18 +51,27 @@ def draw_skeleton_2d(
         label: text written near the head (e.g. the track ID).
         visible: (J,) bool; False joints are skipped.
         thickness: line width; default scales with the image size.
+        certain: (J,) bool; False joints (and limbs touching them) are drawn faded, at
+            ``FADED`` opacity. None: all certain.
     """
     out = np.ascontiguousarray(image.copy())
     h, w = out.shape[:2]
     th = thickness or max(1, round(min(h, w) / 200))
     ok = np.all(np.isfinite(uv), axis=-1) & (np.ones(len(uv), bool) if visible is None else visible)
+    sure = np.ones(len(uv), bool) if certain is None else np.asarray(certain, bool)
     # Keep coordinates in a range cv2 accepts; far-off points are clipped by cv2 itself.
     pts = np.clip(np.nan_to_num(uv), -10 * max(h, w), 10 * max(h, w)).round().astype(np.int32)
+    faded = out.copy() if not sure[ok].all() else None
     for a, b in joint_set.limb_indices:
         if ok[a] and ok[b]:
-            cv2.line(out, tuple(pts[a]), tuple(pts[b]), color, th, cv2.LINE_AA)
+            layer = out if sure[a] and sure[b] else faded
+            cv2.line(layer, tuple(pts[a]), tuple(pts[b]), color, th, cv2.LINE_AA)
     for j in np.flatnonzero(ok):
-        cv2.circle(out, tuple(pts[j]), th + 1, color, -1, cv2.LINE_AA)
+        cv2.circle(out if sure[j] else faded, tuple(pts[j]), th + 1, color, -1, cv2.LINE_AA)
+    if faded is not None:  # the uncertain parts, blended in where they were drawn
+        drawn = np.any(faded != image, axis=-1) & np.all(out == image, axis=-1)
+        blend = (FADED * faded + (1 - FADED) * out).round().astype(np.uint8)
+        out[drawn] = blend[drawn]
     if label is not None and ok.any():
         top = pts[ok][np.argmin(pts[ok][:, 1])]
         cv2.putText(
@@ -74,14 +90,15 @@ def draw_skeleton_2d(
 def draw_people(
     image: np.ndarray, camera: Camera, people: Sequence[PersonPose], joint_set: JointSet
 ) -> np.ndarray:
-    """Project each person into ``camera`` and draw it coloured by its ID (joints behind the camera skipped)."""
+    """Project each person into ``camera`` and draw it coloured by its ID (joints behind the camera
+    skipped; joints whose score is below ``UNCERTAIN`` faded)."""
     out = image
     for person in people:
         uv = camera.project(person.joints)
         in_front = camera.depth(person.joints) > 0
-        out = draw_skeleton_2d(
-            out, uv, joint_set, id_color(person.id), f"{person.id}", visible=in_front
-        )
+        certain = None if person.scores is None else np.asarray(person.scores) >= UNCERTAIN
+        out = draw_skeleton_2d(out, uv, joint_set, id_color(person.id), f"{person.id}",
+                               visible=in_front, certain=certain)  # fmt: skip
     return out
 
 

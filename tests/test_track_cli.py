@@ -180,3 +180,15 @@ def test_smooth_option(workdir, tmp_path, capsys):
 def test_volume_option_is_checked(workdir, tmp_path, capsys):
     code, _, err = _track(workdir, tmp_path / "x.json", capsys, "--up", "0,1")
     assert code == 2 and "--up: expected three numbers" in err
+
+
+def test_keep_bone_lengths_option(workdir, tmp_path, capsys, monkeypatch):
+    import tessetrack.tracking.bones as bones
+
+    calls = []
+    real = bones.keep_bone_lengths
+    monkeypatch.setattr(bones, "keep_bone_lengths", lambda *a, **k: calls.append(1) or real(*a, **k))
+    code, _, err = _track(workdir, tmp_path / "b.json", capsys, "--keep-bone-lengths")
+    assert code == 0, err
+    assert calls == [1]
+    assert [f.frame for f in load_tracks(tmp_path / "b.json").frames] == [0, 1, 2, 3]

@@ -125,6 +125,15 @@ def _smooth_option() -> str:
     )
 
 
+def _bones_option() -> bool:
+    return typer.Option(
+        False,
+        "--keep-bone-lengths",
+        help="Bring every pose's bones back to its track's median lengths (bones more than 20 % "
+        "off are corrected; the rest of the limb follows).",
+    )
+
+
 def _up_option() -> str | None:
     return typer.Option(
         None, "--up", help="The rig's up direction in the calibration's world, e.g. 0,-1,0."
@@ -182,6 +191,7 @@ def track(
     ),
     volume: str = _volume_option(),
     smooth: str = _smooth_option(),
+    keep_bones: bool = _bones_option(),
     up: str | None = _up_option(),
     floor: float | None = _floor_option(),
     start: int | None = typer.Option(None, help="First frame id (inclusive)."),
@@ -228,6 +238,7 @@ def track(
             device=device, tracker=tracker, progress=progress, refine=refine,
             detect_progress=detect_progress, units=units, image_size=image_size, trim=trim,
             volume=volume, up=_vector(up, "--up"), floor=floor, smooth=smooth,
+            keep_bones=keep_bones,
         )  # fmt: skip
     Console().print(f"[green]tracked[/green] {summary.frames} frames, {summary.tracks} tracks, "
                     f"{summary.fps:.1f} fps -> {summary.output}")  # fmt: skip
@@ -580,6 +591,99 @@ def train(
             f"[green]step {result.step}[/green], last loss {result.last_loss:.4g}, "
             f"val {result.val or '-'} -> {result.checkpoint}"
         )
+
+
+# --- calibrate ---
+calibrate_app = typer.Typer(
+    help="Calibrate cameras: intrinsics from a board; poses from the people in a recording.",
+    no_args_is_help=True,
+)
+app.add_typer(calibrate_app, name="calibrate")
+
+
+@calibrate_app.command("intrinsics")
+def calibrate_intrinsics(
+    input: str = typer.Argument(
+        ..., help="Folder of per-camera image folders or videos showing the board."
+    ),
+    board: str = typer.Option(
+        ...,
+        "--board",
+        help="checkerboard:RxC:SQUARE_M (inner corners) or "
+        "charuco:RxC:SQUARE_M:MARKER_M[:DICT], e.g. checkerboard:4x7:0.06.",
+    ),  # fmt: skip
+    output: str = typer.Option("intrinsics.toml", "--output", "-o", help="Output .toml or .json."),
+    max_frames: int = typer.Option(60, "--max-frames", help="Frames read per video at most."),
+) -> None:
+    """Intrinsics and lens distortion of every camera from views of a board."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tessetrack.calibrate import IntrinsicsConfig, ViewSampling, calibrate_intrinsics
+    from tessetrack.calibrate.boards import parse_board
+    from tessetrack.data.own_cameras import find_sources
+    from tessetrack.io.atomic import check_output
+    from tessetrack.io.calibration import save_cameras
+
+    check_output(output, what="calibration", suffixes=(".toml", ".json"), inputs=(input,))
+    spec = parse_board(board)
+    config = IntrinsicsConfig(sampling=ViewSampling(max_frames=max_frames))
+    with _progress_bars(("board", "img/s")) as (progress,):
+        results = calibrate_intrinsics(find_sources(input), spec, config,
+                                       progress=lambda _cam, d, t: progress(d, t))  # fmt: skip
+    save_cameras({n: r.camera for n, r in results.items()}, output)
+    table = Table("camera", "views used", "no board", "blurry", "duplicate", "model", "RMS px",
+                  "fx", "fy")  # fmt: skip
+    for name, r in results.items():
+        v, K = r.views, r.camera.K
+        table.add_row(name, f"{len(r.fit.used)}/{v.images}", str(v.missed), str(v.blurry),
+                      str(v.duplicates), r.fit.model, f"{r.fit.rms:.3f}", f"{K[0, 0]:.1f}",
+                      f"{K[1, 1]:.1f}")  # fmt: skip
+    console = Console()
+    console.print(table)
+    console.print(f"[green]wrote[/green] {output}")
+
+
+@calibrate_app.command("extrinsics")
+def calibrate_extrinsics(
+    recording: str = typer.Argument(..., help="Synchronized recording: videos or image folders."),
+    intrinsics: str = typer.Option(..., "--intrinsics", help="Calibration file with intrinsics."),
+    source: str = typer.Option("people", "--from", help="people (board: not yet available)."),
+    person_height: float = typer.Option(
+        1.7, "--person-height", help="The people's mean height in metres (sets the scale)."
+    ),
+    detections: str | None = typer.Option(
+        None, "--detections", help="Detections folder to reuse (filled by the detector if empty)."
+    ),
+    output: str = typer.Option("calibration.toml", "--output", "-o", help="Output .toml or .json."),
+    start: int | None = typer.Option(None, help="First frame id (inclusive)."),
+    end: int | None = typer.Option(None, help="Last frame id (exclusive)."),
+    stride: int = typer.Option(1, help="Keep every N-th frame."),
+) -> None:
+    """Camera poses from the people in a synchronized recording: metres, z up, floor at z = 0."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tessetrack.calibrate.extrinsics import calibrate_extrinsics as run
+    from tessetrack.io.atomic import check_output
+    from tessetrack.io.calibration import save_cameras
+
+    check_output(output, what="calibration", suffixes=(".toml", ".json"),
+                 inputs=(recording, intrinsics, detections))  # fmt: skip
+    if source != "people":
+        raise InputError(f"--from {source}: only 'people' is available in this version")
+    with _progress_bars(("detect", "img/s")) as (progress,):
+        result = run(recording, intrinsics, detections=detections, person_height=person_height,
+                     start=start, end=end, stride=stride, progress=progress)  # fmt: skip
+    save_cameras(result.cameras, output)
+    table = Table("camera", "joints", "median px", "RMS px", "centre x, y, z (m)")
+    for name, fit in result.fits.items():
+        centre = ", ".join(f"{c:.2f}" for c in result.cameras[name].center)
+        table.add_row(name, str(fit.observations), f"{fit.median_px:.1f}", f"{fit.rms_px:.1f}",
+                      centre)  # fmt: skip
+    console = Console()
+    console.print(table)
+    console.print(f"[green]wrote[/green] {output} ({result.frames} frames)")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -620,6 +620,7 @@ def track_to_file(
     up: Sequence[float] | None = None,
     floor: float | None = None,
     smooth: str = "none",
+    keep_bones: bool = False,
 ) -> TrackSummary:
     """Open the input, load the checkpoint, track, and write ``output`` (.json/.npz/.csv).
 
@@ -647,6 +648,8 @@ def track_to_file(
             found (``volume="auto"`` only).
         smooth: ``none`` or ``one-euro`` (:mod:`tessetrack.tracking.smoothing`: every track's
             joints filtered over time, online).
+        keep_bones: bring every pose's bones back to its track's median lengths
+            (:mod:`tessetrack.tracking.bones`).
 
     The output is checked before any work (writable, not a folder, none of the inputs) and
     written atomically.
@@ -693,6 +696,10 @@ def track_to_file(
     tracks = runner.run(dataset, progress=progress)
     if refine == "triangulate" and loaded.model.reads_detections:
         tracks = _refine(tracks, dataset, runner.joint_set.name)
+    if keep_bones:
+        from tessetrack.tracking.bones import keep_bone_lengths
+
+        tracks, _ = keep_bone_lengths(tracks, runner.joint_set.name)
     if rig is not None:
         from tessetrack.tracking.canonical import tracks_to_world
 

@@ -1,0 +1,136 @@
+"""A person's bones keep their length: tracked joints moved back onto each track's own skeleton.
+
+Per track, the length of every bone (a limb of the joint set, oriented away from the hips) is the
+median over the frames where both its joints are well supported (score ≥ ``min_score``). In every
+frame, walking the skeleton from the hips outwards, a bone more than ``tolerance`` (a share of
+that length) too long or too short is brought back to it along its own direction, and everything
+beyond it moves with it (a wrist follows a corrected elbow). Corrected joints' scores are halved.
+Written by hand: a tree walk over our joint sets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from tessetrack.errors import InputError
+from tessetrack.skeletons import get_joint_set
+from tessetrack.structures import FramePoses, PersonPose, Tracks
+
+__all__ = ["BoneConfig", "bone_tree", "keep_bone_lengths"]
+
+
+@dataclass(frozen=True)
+class BoneConfig:
+    """Settings of :func:`keep_bone_lengths`.
+
+    Attributes:
+        tolerance: a bone off its track's length by more than this share is corrected.
+        min_score: joints scored below this do not count towards a track's bone lengths.
+        min_frames: a bone needs this many well-supported frames to have a length.
+    """
+
+    tolerance: float = 0.2
+    min_score: float = 0.5
+    min_frames: int = 5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.tolerance < 1 or self.min_frames < 1:
+            raise InputError("bones: tolerance must lie in (0, 1) and min_frames be >= 1")
+
+
+def bone_tree(joint_set: str, root: str = "mid_hip") -> list[tuple[int, int]]:
+    """(parent, child) joint indices of the joint set's limbs, breadth first from ``root``."""
+    js = get_joint_set(joint_set)
+    if root not in js.joints:
+        raise InputError(f"{js.name} has no {root!r} joint to walk the skeleton from")
+    links: dict[int, list[int]] = {}
+    for a, b in js.limb_indices:
+        links.setdefault(a, []).append(b)
+        links.setdefault(b, []).append(a)
+    order, seen, queue = [], {js.index(root)}, deque([js.index(root)])
+    while queue:
+        parent = queue.popleft()
+        for child in links.get(parent, []):
+            if child not in seen:
+                seen.add(child)
+                order.append((parent, child))
+                queue.append(child)
+    return order
+
+
+def _lengths(
+    people: list[PersonPose], tree: list[tuple[int, int]], config: BoneConfig
+) -> np.ndarray:
+    """(E,) median length of each bone over one track's well-supported frames (NaN: too few)."""
+    out = np.full(len(tree), np.nan)
+    for e, (a, b) in enumerate(tree):
+        ls = []
+        for p in people:
+            s = np.ones(len(p.joints)) if p.scores is None else np.asarray(p.scores)
+            if s[a] >= config.min_score and s[b] >= config.min_score:
+                d = float(np.linalg.norm(p.joints[b] - p.joints[a]))
+                if np.isfinite(d):
+                    ls.append(d)
+        if len(ls) >= config.min_frames:
+            out[e] = np.median(ls)
+    return out
+
+
+def _fix(
+    person: PersonPose, tree: list[tuple[int, int]], lengths: np.ndarray, tol: float
+) -> PersonPose:
+    """One pose walked from the hips outwards, bones brought back to ``lengths``."""
+    old = np.asarray(person.joints, float)
+    new = old.copy()
+    scores = None if person.scores is None else np.asarray(person.scores, float).copy()
+    shift = np.zeros_like(old)  # how far each joint has been moved with its parents
+    for e, (a, b) in enumerate(tree):
+        moved = old[b] + shift[a]
+        bone = old[b] - old[a]
+        n = float(np.linalg.norm(bone))
+        if (
+            np.isfinite(lengths[e])
+            and np.isfinite(n)
+            and n > 1e-9
+            and abs(n - lengths[e]) > tol * lengths[e]
+        ):
+            moved = new[a] + bone / n * lengths[e]
+            if scores is not None:
+                scores[b] *= 0.5
+        if np.isfinite(moved).all():
+            new[b] = moved
+            shift[b] = moved - old[b]
+        else:
+            shift[b] = shift[a] if np.isfinite(shift[a]).all() else 0.0
+    return dataclasses.replace(person, joints=new, scores=scores)
+
+
+def keep_bone_lengths(
+    tracks: Tracks, joint_set: str, config: BoneConfig | None = None
+) -> tuple[Tracks, int]:
+    """``tracks`` with every pose's bones brought back to its track's lengths (module docstring).
+
+    Returns:
+        (the tracks, how many joints were moved).
+    """
+    config = config or BoneConfig()
+    tree = bone_tree(joint_set)
+    by_id: dict[int, list[PersonPose]] = {}
+    for f in tracks.frames:
+        for p in f.people:
+            by_id.setdefault(p.id, []).append(p)
+    lengths = {i: _lengths(ps, tree, config) for i, ps in by_id.items()}
+    moved = 0
+    frames = []
+    for f in tracks.frames:
+        people = []
+        for p in f.people:
+            q = _fix(p, tree, lengths[p.id], config.tolerance)
+            moved += int(np.any(np.abs(np.nan_to_num(q.joints - p.joints)) > 1e-12, axis=-1).sum())
+            people.append(q)
+        frames.append(FramePoses(f.frame, tuple(people)))
+    return dataclasses.replace(tracks, frames=tuple(frames)), moved

@@ -1,0 +1,46 @@
+"""Bone lengths kept along a track: a stretched upper arm is brought back, the forearm follows, the
+other joints and the other tracks stay as they are."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tessetrack.errors import InputError
+from tessetrack.skeletons import get_joint_set
+from tessetrack.structures import FramePoses, PersonPose, Tracks
+from tessetrack.tracking.bones import BoneConfig, bone_tree, keep_bone_lengths
+
+PAN = get_joint_set("panoptic19")
+
+
+def _template(rng) -> np.ndarray:
+    return rng.uniform(-0.5, 0.5, (PAN.num_joints, 3)) + [0, 0, 1]
+
+
+def test_a_stretched_arm_is_brought_back(rng):
+    pose = _template(rng)
+    sh, el, wr = (PAN.index(n) for n in ("l_shoulder", "l_elbow", "l_wrist"))
+    bad = pose.copy()
+    bad[el] = pose[sh] + 1.5 * (pose[el] - pose[sh])  # upper arm 50 % too long
+    bad[wr] = bad[el] + (pose[wr] - pose[el])  # the forearm comes along
+    frames = tuple(FramePoses(t, (PersonPose(0, bad if t == 5 else pose, np.ones(PAN.num_joints)),
+                                  PersonPose(1, pose + 3.0, np.ones(PAN.num_joints))))
+                   for t in range(10))  # fmt: skip
+    out, moved = keep_bone_lengths(Tracks(joint_names=PAN.joints, frames=frames), "panoptic19")
+    assert moved == 2  # the elbow and the wrist of frame 5
+    fixed = out.frames[5].people[0]
+    np.testing.assert_allclose(fixed.joints, pose, atol=1e-9)
+    assert fixed.scores[el] == 0.5 and fixed.scores[wr] == 1.0
+    for f in out.frames:
+        np.testing.assert_allclose(f.people[1].joints, pose + 3.0)
+
+
+def test_tree_and_settings():
+    tree = bone_tree("panoptic19")
+    assert len(tree) == PAN.num_joints - 1  # every joint but the root, once
+    assert len({c for _, c in tree}) == len(tree)
+    with pytest.raises(InputError):
+        BoneConfig(tolerance=1.5)
+    with pytest.raises(InputError, match="no 'pelvis'"):
+        bone_tree("panoptic19", root="pelvis")

@@ -125,6 +125,33 @@ def _smooth_option() -> str:
     )
 
 
+def _link_option() -> str:
+    return typer.Option(
+        "model",
+        "--link",
+        help="Linking of people over time: model (the checkpoint's matcher) | hungarian "
+        "(Hungarian on pose distance, whatever the matcher).",
+    )
+
+
+def _gate_option() -> bool:
+    return typer.Option(
+        True,
+        "--gate/--no-gate",
+        help="The learned matcher may only link detected centres within the model's "
+        "max_distance (default); --no-gate: the matcher alone decides, as in the paper.",
+    )
+
+
+def _cascade_option() -> bool:
+    return typer.Option(
+        True,  # = TrackerConfig.cascade (tests check they agree)
+        "--cascade/--no-cascade",
+        help="Link the tracks seen most recently first, then older ones to what is left "
+        "(a duplicate track beside a person starves instead of taking every other frame).",
+    )
+
+
 def _bones_option() -> bool:
     return typer.Option(
         False,
@@ -201,24 +228,9 @@ def track(
         None, "--cameras", help="Cameras to use, comma-separated, e.g. 00_00,00_03 (default: all)."
     ),
     device: str = typer.Option("cpu", help="cpu | cuda"),
-    link: str = typer.Option(
-        "model",
-        "--link",
-        help="Linking of people over time: model (the checkpoint's matcher) | hungarian "
-        "(Hungarian on pose distance, whatever the matcher).",
-    ),
-    gate: bool = typer.Option(
-        True,
-        "--gate/--no-gate",
-        help="The learned matcher may only link detected centres within the model's "
-        "max_distance (default); --no-gate: the matcher alone decides, as in the paper.",
-    ),
-    cascade: bool = typer.Option(
-        True,  # = TrackerConfig.cascade (tests check they agree)
-        "--cascade/--no-cascade",
-        help="Link the tracks seen most recently first, then older ones to what is left "
-        "(a duplicate track beside a person starves instead of taking every other frame).",
-    ),
+    link: str = _link_option(),
+    gate: bool = _gate_option(),
+    cascade: bool = _cascade_option(),
     units: str | None = _units_option(),
     image_size: str | None = _image_size_option(),
     trim: bool = _trim_option(),

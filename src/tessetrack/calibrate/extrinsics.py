@@ -1,0 +1,162 @@
+"""Camera poses (extrinsics) of a rig whose intrinsics are known, from the people in a
+synchronized recording: the built-in detector's joints (or detections given), the rig estimated
+by :mod:`tessetrack.calibrate.people`, then put in metres, z up, floor at z = 0
+(:mod:`tessetrack.calibrate.world_frame`).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tessetrack.calibrate.people import (
+    PeopleConfig,
+    RigEstimate,
+    estimate_rig,
+    people_observations,
+)
+from tessetrack.calibrate.world_frame import WorldFrame, world_frame
+from tessetrack.errors import InputError
+from tessetrack.geometry.camera import Camera
+from tessetrack.io.calibration import load_cameras
+from tessetrack.io.detections import Detections2D, read_openpose
+
+__all__ = ["CameraFit", "ExtrinsicsResult", "calibrate_from_people", "calibrate_extrinsics"]
+
+logger = logging.getLogger(__name__)
+
+PathT = str | PathLike[str]
+
+#: ``progress(images_done, images_total)`` of the detector.
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class CameraFit:
+    """How well one camera's joints fit the calibrated rig.
+
+    Attributes:
+        observations: joints of the reconstructed people used in the bundle adjustment.
+        median_px: median reprojection error in the camera's pixels.
+        rms_px: root mean square reprojection error (outliers included).
+    """
+
+    observations: int
+    median_px: float
+    rms_px: float
+
+
+@dataclass(frozen=True)
+class ExtrinsicsResult:
+    """Calibrated cameras (metres, z up, floor at z = 0) and their fit.
+
+    Attributes:
+        cameras: ``{name: Camera}`` with the given intrinsics and the estimated poses.
+        fits: ``{name: CameraFit}``.
+        frames: frames used.
+        frame: the similarity from the rig estimate to the world (its scale, the chain length).
+    """
+
+    cameras: dict[str, Camera]
+    fits: dict[str, CameraFit]
+    frames: int
+    frame: WorldFrame
+
+
+def _metric_cameras(
+    rig: RigEstimate, names: tuple[str, ...], intrinsics: Mapping[str, Camera], frame: WorldFrame
+) -> dict[str, Camera]:
+    """Cameras in the world frame: with ``x_world = s Q x_rig + d``, a rig pose ``(R, t)``
+    becomes ``R' = R Qᵀ``, ``t' = s t − R' d``."""
+    cameras = {}
+    for v, name in enumerate(names):
+        R = cv2.Rodrigues(rig.rvecs[v])[0] @ frame.R.T
+        t = frame.scale * rig.tvecs[v] - R @ frame.shift
+        c = intrinsics[name]
+        cameras[name] = Camera(name, c.K, R, t, c.dist, c.width, c.height)
+    return cameras
+
+
+def calibrate_from_people(
+    detections: Detections2D,
+    intrinsics: Mapping[str, Camera],
+    person_height: float = 1.7,
+    config: PeopleConfig = PeopleConfig(),
+) -> ExtrinsicsResult:
+    """Camera poses from the people's 2D joints.
+
+    Args:
+        detections: 2D people per camera and frame (BODY25, or a set convertible to it).
+        intrinsics: ``{name: Camera}`` whose ``K``, ``dist`` and size are used (poses ignored).
+        person_height: the people's mean height in metres (sets the scale).
+        config: detection confidence, thresholds and the robust loss.
+
+    Raises:
+        InputError: a camera without detections or that sees nobody, cameras that cannot be
+            related or placed (named), too little to set the scale or the floor.
+    """
+    if not person_height > 0:
+        raise InputError(f"the person height must be positive, got {person_height}")
+    obs = people_observations(detections, intrinsics, config.min_confidence)
+    rig = estimate_rig(obs, config)
+    first = cv2.Rodrigues(rig.rvecs[0])[0]
+    frame = world_frame(rig.points, first[2], person_height)  # row 2: the optical axis
+    cameras = _metric_cameras(rig, obs.cameras, intrinsics, frame)
+    fits = {}
+    for name in obs.cameras:
+        r = np.linalg.norm(rig.residuals[name], axis=1) * intrinsics[name].K[0, 0] / obs.f0
+        fits[name] = CameraFit(len(r), float(np.median(r)) if len(r) else float("nan"),
+                               float(np.sqrt(np.mean(r**2))) if len(r) else float("nan"))  # fmt: skip
+    return ExtrinsicsResult(cameras, fits, len(obs.frames), frame)
+
+
+def _has_detections(folder: Path, names: tuple[str, ...]) -> bool:
+    return all(any((folder / n).glob("*_keypoints.json")) for n in names)
+
+
+def calibrate_extrinsics(
+    recording: PathT,
+    intrinsics: PathT,
+    *,
+    detections: PathT | None = None,
+    person_height: float = 1.7,
+    start: int | None = None,
+    end: int | None = None,
+    stride: int = 1,
+    config: PeopleConfig = PeopleConfig(),
+    progress: ProgressFn | None = None,
+) -> ExtrinsicsResult:
+    """Calibrate a rig from the people in a synchronized recording.
+
+    Args:
+        recording: a folder of videos or image folders, one per camera, named as in
+            ``intrinsics``.
+        intrinsics: a calibration file :func:`~tessetrack.io.load_cameras` reads; only the
+            intrinsics, distortion and image sizes are used.
+        detections: a detections folder (OpenPose JSON per camera): read when it holds the
+            cameras' files, else the built-in detector fills it; None: detect into a temporary
+            folder.
+        person_height, config: see :func:`calibrate_from_people`.
+        start, end, stride: frame selection for the detector.
+        progress: the detector's ``progress(images_done, images_total)``.
+    """
+    from tessetrack.detector import detect_recording
+
+    cams = load_cameras(intrinsics)
+    names = tuple(cams)
+    if not person_height > 0:
+        raise InputError(f"the person height must be positive, got {person_height}")
+    with tempfile.TemporaryDirectory(prefix="tessetrack-calibrate-") as tmp:
+        folder = Path(detections) if detections is not None else Path(tmp)
+        if not _has_detections(folder, names):
+            detect_recording(recording, folder, start=start, end=end, stride=stride,
+                             cameras=list(names), progress=progress)  # fmt: skip
+        dets = read_openpose(folder, cameras=names)
+    return calibrate_from_people(dets, cams, person_height, config)

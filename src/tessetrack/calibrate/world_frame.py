@@ -1,0 +1,123 @@
+"""Metric, z-up world frame from the people's 3D joints (BODY25).
+
+* **Scale.** A person's ankle-to-eye chain, summed bone by bone (shank + thigh, the mean of both
+  sides; mid-hip to neck; neck to the middle of the eyes) does not depend on the posture. By
+  common anthropometric proportions of the stature H (shank 0.246 H, thigh 0.245 H, hip joint to
+  shoulder line 0.288 H, shoulder line to eyes 0.118 H) it is 0.897 H, so the scale is
+  ``person_height · 0.897 / median chain``.
+* **Up.** The median direction from the ankles to the neck; when the people's ankles spread
+  over a plane (the floor) close to perpendicular to it, that plane's normal instead.
+* **Floor.** z = 0 at the median over skeletons of their lowest foot joint (ankles, heels, toes).
+* **Origin and x.** The origin is the median foot position on the floor; x is the horizontal
+  part of the first camera's viewing direction.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from tessetrack.errors import InputError
+
+__all__ = ["CHAIN_FRACTION_OF_HEIGHT", "WorldFrame", "person_chain_length", "world_frame"]
+
+#: ankle-to-eye chain length / stature (module docstring)
+CHAIN_FRACTION_OF_HEIGHT = 0.897
+
+# BODY25 indices
+_NOSE, _NECK, _MID_HIP = 0, 1, 8
+_R_HIP, _R_KNEE, _R_ANKLE, _L_HIP, _L_KNEE, _L_ANKLE = 9, 10, 11, 12, 13, 14
+_R_EYE, _L_EYE = 15, 16
+_FEET = (11, 14, 19, 20, 21, 22, 23, 24)
+
+
+@dataclass(frozen=True)
+class WorldFrame:
+    """``x_world = scale · R @ x_rig + shift``.
+
+    Attributes:
+        scale: metres per unit of the rig estimate.
+        R: (3, 3) rotation.
+        shift: (3,) metres.
+        chain: median ankle-to-eye chain length, rig units.
+    """
+
+    scale: float
+    R: np.ndarray
+    shift: np.ndarray
+    chain: float
+
+    def apply(self, points: np.ndarray) -> np.ndarray:
+        """(..., 3) rig points -> world metres."""
+        return self.scale * points @ self.R.T + self.shift
+
+
+def _bone(points: np.ndarray, a: int, b: int) -> np.ndarray:
+    return np.linalg.norm(points[..., a, :] - points[..., b, :], axis=-1)
+
+
+def person_chain_length(points: np.ndarray) -> np.ndarray:
+    """(...,) ankle-to-eye chain length of (..., 25, 3) BODY25 skeletons; NaN where a joint is."""
+    shank = (_bone(points, _R_KNEE, _R_ANKLE) + _bone(points, _L_KNEE, _L_ANKLE)) / 2
+    thigh = (_bone(points, _R_HIP, _R_KNEE) + _bone(points, _L_HIP, _L_KNEE)) / 2
+    eyes = (points[..., _R_EYE, :] + points[..., _L_EYE, :]) / 2  # ...×3
+    head = np.linalg.norm(eyes - points[..., _NECK, :], axis=-1)
+    return shank + thigh + _bone(points, _MID_HIP, _NECK) + head
+
+
+def _up_direction(points: np.ndarray) -> np.ndarray:
+    """(3,) unit up vector from (N, 25, 3) skeletons (module docstring)."""
+    ankles = (points[:, _R_ANKLE] + points[:, _L_ANKLE]) / 2  # N×3
+    up = points[:, _NECK] - ankles
+    up = up[~np.isnan(up).any(1)]
+    if len(up) == 0:
+        raise InputError("no person is seen whole enough (neck and ankles) to find which way is up")
+    up = np.median(up / np.linalg.norm(up, axis=1, keepdims=True), axis=0)
+    up /= np.linalg.norm(up)
+    feet = points[:, [_R_ANKLE, _L_ANKLE]].reshape(-1, 3)  # ankles: all about one height
+    feet = feet[~np.isnan(feet).any(1)]
+    if len(feet) >= 10:
+        _, s, vt = np.linalg.svd(feet - feet.mean(0), full_matrices=False)
+        normal = vt[2] * np.sign(vt[2] @ up)
+        if s[2] < 0.2 * s[1] and normal @ up > np.cos(np.radians(20)):
+            return normal
+    return up
+
+
+def world_frame(points: np.ndarray, camera_axis: np.ndarray, person_height: float) -> WorldFrame:
+    """The similarity to metres, z up, floor at z = 0.
+
+    Args:
+        points: (..., 25, 3) BODY25 skeletons in rig units, NaN where unknown.
+        camera_axis: (3,) viewing direction of the first camera, rig frame.
+        person_height: the people's (mean) height in metres.
+
+    Raises:
+        InputError: no skeleton complete enough to measure a person or find the floor.
+    """
+    skel = points.reshape(-1, 25, 3)
+    chains = person_chain_length(skel)
+    chains = chains[np.isfinite(chains)]
+    if len(chains) == 0:
+        raise InputError("no person is seen whole enough (legs, trunk, eyes) to set the scale")
+    chain = float(np.median(chains))
+    scale = person_height * CHAIN_FRACTION_OF_HEIGHT / chain
+    z = _up_direction(skel)
+    x = camera_axis - (camera_axis @ z) * z
+    if np.linalg.norm(x) < 1e-6:  # the first camera looks straight down
+        x = np.eye(3)[np.argmin(np.abs(z))] - z * z[np.argmin(np.abs(z))]
+    x /= np.linalg.norm(x)
+    R = np.stack([x, np.cross(z, x), z])  # rows: the world axes in rig coordinates
+    feet = scale * skel[:, _FEET] @ R.T  # N×8×3
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN
+        lowest = np.nanmin(feet[..., 2], axis=1)  # N
+    lowest_ok = np.isfinite(lowest)
+    if not lowest_ok.any():
+        raise InputError("no foot joint is seen by two cameras: the floor cannot be placed")
+    floor = float(np.median(lowest[lowest_ok]))
+    centre = np.nanmedian(feet.reshape(-1, 3), axis=0)
+    shift = -np.array([centre[0], centre[1], floor])  # the lowest foot joints at z = 0
+    return WorldFrame(scale, R, shift, chain)

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import numpy as np
+
+from tessetrack.calibrate.world_frame import CHAIN_FRACTION_OF_HEIGHT, world_frame
+
+
+def _standing_person(height: float, x: float, y: float) -> np.ndarray:
+    """(25, 3) BODY25 joints of someone standing upright at (x, y) on the floor z = 0, with the
+    proportions of the module docstring: ankle 0.039 H, knee 0.285 H, hip 0.530 H, shoulders and
+    neck 0.818 H, eyes 0.936 H; heels and toes at 0.01 m."""
+    p = np.full((25, 3), np.nan)
+    z = {1: 0.818, 8: 0.530, 9: 0.530, 12: 0.530, 10: 0.285, 13: 0.285, 11: 0.039, 14: 0.039,
+         15: 0.936, 16: 0.936, 0: 0.92}  # fmt: skip
+    side = {9: -1, 10: -1, 11: -1, 15: -1, 12: 1, 13: 1, 14: 1, 16: 1}
+    for j, f in z.items():
+        p[j] = [x + 0.1 * side.get(j, 0), y, f * height]
+    for j in range(19, 25):
+        p[j] = [x + (0.1 if j < 22 else -0.1), y + 0.05, 0.01]
+    return p
+
+
+def test_scale_up_and_floor_from_standing_people():
+    """People of 1.8 m standing at 4 places, in a rig frame that is the world scaled by 1/2,
+    rotated (z -> -y) and shifted: the world frame maps them back to metres, z up, feet at 0."""
+    world = np.stack([_standing_person(1.8, x, y) for x, y in [(0, 0), (1, 0), (0, 1), (1, 1)]])
+    Q = np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])  # rig = Q · world / 2 + (3, 1, 2)
+    rig = world @ Q.T / 2 + np.array([3.0, 1.0, 2.0])
+    camera_axis = Q @ np.array([1.0, 0.0, -0.3])
+    frame = world_frame(rig[None], camera_axis, person_height=1.8)
+    # chain = shank 0.246 + thigh 0.245 + hip-neck 0.288 + neck-eyes 0.118 = 0.897 H, halved
+    assert abs(frame.chain - CHAIN_FRACTION_OF_HEIGHT * 1.8 / 2) < 1e-9
+    assert abs(frame.scale - 2.0) < 1e-9
+    back = frame.apply(rig)
+    np.testing.assert_allclose(np.nanmin(back[..., 2]), 0.0, atol=1e-9)  # toes: the floor
+    np.testing.assert_allclose(back[:, 15, 2], 0.936 * 1.8 - 0.01, atol=1e-9)  # eyes, z up

@@ -218,7 +218,7 @@ def rig_frame(
     t = -np.array([centre[0], centre[1], level])
     notes.append(
         f"capture area: {area[1, 0] - area[0, 0]:.1f} m × {area[1, 1] - area[0, 1]:.1f} m "
-        "(seen by two or more cameras)"
+        "(seen by two or more cameras, and 1 m around)"
     )
     return RigFrame(R=R, t=t, area=area - centre, notes=tuple(notes))
 

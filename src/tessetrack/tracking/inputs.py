@@ -271,7 +271,7 @@ def check_detections_fit(dataset: MultiViewDataset) -> None:
             big.append(name)
         elif len(uv) >= 30 and uv.max() < 0.55:
             small.append(name)
-    if far:
+    if far and far >= 0.001 * total:  # a few stray keypoints in tens of thousands say nothing
         logger.warning(
             "%.1f%% of the detected keypoints (%d of %d) lie far outside the calibrated images",
             100.0 * far / total,

@@ -80,3 +80,31 @@ def test_refine_frame_recovers_exact_joints_and_keeps_the_network_where_unseen(r
 def test_refine_config_checks():
     with pytest.raises(Exception, match="min_views"):
         RefineConfig(min_views=1)
+
+
+def test_a_joint_two_views_place_far_from_the_network_is_not_taken(rng):
+    """Only two views see joint 5, and both put it 0.6 m off (consistently: it triangulates and
+    reprojects perfectly): the network's joint is kept; all other joints are refined."""
+    cams = rig()
+    truth = pose(rng)
+    network = truth + rng.normal(0, 0.03, truth.shape)
+    wrong = truth.copy()
+    wrong[5] += [0.0, 0.0, 0.6]
+    dets = {}
+    for k, (name, cam) in enumerate(cams.items()):
+        d = np.concatenate([cv_project(cam, wrong), np.full((PAN.num_joints, 1), 0.9)], 1)
+        d_true = np.concatenate([cv_project(cam, truth), np.full((PAN.num_joints, 1), 0.9)], 1)
+        d_true[5] = d[5]
+        if k >= 2:
+            d_true[5, 2] = 0.0  # views c2, c3 do not see joint 5
+        dets[name] = d_true[None]
+    out = refine_frame([PersonPose(0, network, np.ones(PAN.num_joints))], dets, cams,
+                       detections_joint_set="panoptic19", joint_set="panoptic19")[0]  # fmt: skip
+    np.testing.assert_allclose(out.joints[5], network[5])
+    keep = np.arange(PAN.num_joints) != 5
+    np.testing.assert_allclose(out.joints[keep], truth[keep], atol=1e-6)
+    # with a looser limit the two views' point is taken
+    far = refine_frame([PersonPose(0, network, np.ones(PAN.num_joints))], dets, cams,
+                       detections_joint_set="panoptic19", joint_set="panoptic19",
+                       config=RefineConfig(max_shift=1.0))[0]  # fmt: skip
+    np.testing.assert_allclose(far.joints[5], wrong[5], atol=1e-6)

@@ -148,9 +148,9 @@ def triangulate_people(
             uv[g, :, k] = d[:, :2]
             w[g, :, k] = weights(d)
         hs[g] = torch.stack([heights[k][i] for k, i in group.items()]).median()
-    pts, n_views, _ = robust_triangulate(uv, w, cams, (config.outlier * hs)[:, None],
-                                         config.min_views)  # fmt: skip
-    pts = torch.where(
-        (n_views >= config.min_views)[..., None], pts, torch.full_like(pts, float("nan"))
-    )
+    tol = (config.outlier * hs)[:, None]
+    pts, n_views, err = robust_triangulate(uv, w, cams, tol, config.min_views)
+    agree = (n_views >= config.min_views) & (err <= tol)  # views that still disagree: unknown
+    pts = torch.where(agree[..., None], pts, torch.full_like(pts, float("nan")))
+    n_views = torch.where(agree, n_views, torch.zeros_like(n_views))
     return [(pts[g].numpy(), n_views[g].numpy()) for g in range(len(groups))]

@@ -11,7 +11,8 @@ sharper. For each frame this module
 2. triangulates every joint from the views that saw it (:func:`robust_triangulate`: confidence-
    weighted DLT on undistorted pixels; the view that reprojects worst is dropped while its error
    exceeds a share of the person's height and at least ``min_views`` remain);
-3. keeps the network's joint where fewer than ``min_views`` views agree.
+3. keeps the network's joint where fewer than ``min_views`` views agree (the views left after the
+   drops must reproject within the tolerance).
 
 Per-joint scores then say how well the joint is supported (:func:`joint_scores`): the number of
 agreeing views and how closely they reproject. Everything is batched over people, joints and
@@ -64,18 +65,22 @@ class RefineConfig:
         outlier: a view whose reprojection error at a joint exceeds this share of the 2D person's
             height is dropped for that joint (worst first, while ``min_views`` remain).
         min_views: views a joint needs to be triangulated (else the network's joint is kept).
+        max_shift: metres a refined joint may lie from the network's; further, the network's
+            joint is kept (two views that agree can still both be wrong along their epipolar
+            line, which puts the point anywhere in depth).
     """
 
     min_confidence: float = 0.3
     match_gate: float = 0.3
     outlier: float = 0.06
     min_views: int = 2
+    max_shift: float = 0.3
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_confidence < 1.0:
             raise InputError(f"min_confidence must lie in [0, 1), got {self.min_confidence}")
-        if self.match_gate <= 0 or self.outlier <= 0:
-            raise InputError("match_gate and outlier must be positive")
+        if self.match_gate <= 0 or self.outlier <= 0 or self.max_shift <= 0:
+            raise InputError("match_gate, outlier and max_shift must be positive")
         if self.min_views < 2:
             raise InputError(
                 f"min_views must be >= 2 (a joint needs two rays), got {self.min_views}"
@@ -262,7 +267,10 @@ def refine_frame(
     height = torch.nan_to_num(height, nan=1.0)
     tol = (config.outlier * height)[:, None].expand(n, j)  # N×J
     pts, n_views, err = robust_triangulate(uv, w, cams, tol, config.min_views)
-    good = (n_views >= config.min_views) & seen
+    # the views left must agree: two that still disagree (one of them grossly wrong) give a point
+    # anywhere along their rays, and the network's joint is kept instead
+    good = (n_views >= config.min_views) & seen & (err <= tol)
+    good &= ~((pts - joints).norm(dim=-1) > config.max_shift)  # NaN network joints: no limit
     scores = joint_scores(n_views, err, tol)
     out = []
     for i, person in enumerate(people):

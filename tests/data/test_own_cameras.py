@@ -192,3 +192,19 @@ def test_match_digits_are_not_split():
         "video_cam12": "cam12",
         "video_cam1": "cam1",
     }
+
+
+def test_a_calibration_for_another_resolution_is_named(shared_data, caplog):
+    """The 960×512 views of panoptic_demo_5views with a calibration made for 1920×1080 images: one
+    warning names every camera and the size its principal point suggests."""
+    from tessetrack.tracking.inputs import open_input
+
+    with caplog.at_level(logging.WARNING):
+        ds = open_input(shared_data / "panoptic_demo_5views")
+    assert len(ds.cameras) == 5
+    lines = [r.getMessage() for r in caplog.records if "principal point" in r.getMessage()]
+    assert len(lines) == 1 and "5 camera(s)" in lines[0] and "~1899x1133" in lines[0]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        open_input(shared_data / "multiperson_videos_4cams")
+    assert not any("principal point" in r.getMessage() for r in caplog.records)

@@ -191,6 +191,26 @@ def find_sources(root: PathT) -> dict[str, Path]:
     )
 
 
+def _warn_off_centre(cameras: Mapping[str, Camera], where: PathT) -> None:
+    """One warning naming the cameras whose principal point lies outside the middle half of their
+    frames: a calibration made for images of another resolution (it names the size it suggests)."""
+    off = []
+    for name, cam in cameras.items():
+        cx, cy = cam.K[0, 2], cam.K[1, 2]
+        if not (
+            0.25 * cam.width <= cx <= 0.75 * cam.width
+            and 0.25 * cam.height <= cy <= 0.75 * cam.height
+        ):
+            off.append(f"{name} ({cx:.0f}, {cy:.0f} in {cam.width}x{cam.height}, as if made for "
+                       f"~{2 * cx:.0f}x{2 * cy:.0f})")  # fmt: skip
+    if off:
+        logger.warning(
+            "%s: the principal point of %d camera(s) lies far from the image centre: %s; was the "
+            "calibration made for images of another size? (pass --image-size WxH of those images)",
+            where, len(off), "; ".join(off),
+        )  # fmt: skip
+
+
 def fit_camera_to_frames(camera: Camera, size: tuple[int, int], where: PathT) -> Camera:
     """The camera for frames of ``size = (width, height)`` (see the module docstring).
 
@@ -393,6 +413,7 @@ class OwnCamerasDataset(MultiViewDataset):
                 cam: fit_camera_to_frames(all_cameras[cam], s.size, s.path)
                 for cam, s in self.sources.items()
             }
+            _warn_off_centre(used, root)
             if self.detections is not None:
                 _log_uncovered(self.sources, self.detections, detections)
                 beyond = [f for f in self.detections.frames if f >= length]

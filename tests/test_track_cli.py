@@ -180,6 +180,9 @@ def test_smooth_option(workdir, tmp_path, capsys):
 def test_volume_option_is_checked(workdir, tmp_path, capsys):
     code, _, err = _track(workdir, tmp_path / "x.json", capsys, "--up", "0,1")
     assert code == 2 and "--up: expected three numbers" in err
+    code, _, err = _track(workdir, tmp_path / "y.json", capsys, "--volume", "room")
+    assert code == 2 and "unknown volume 'room'" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "y.json").exists()
 
 
 def test_keep_bone_lengths_option(workdir, tmp_path, capsys, monkeypatch):

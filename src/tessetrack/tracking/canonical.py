@@ -69,7 +69,9 @@ def find_rig_frame(
     people: list[np.ndarray] = []
     ids = dataset.frames
     picks = sorted({ids[int(i)] for i in np.linspace(0, len(ids) - 1, min(samples, len(ids)))})
-    for fid in picks if floor is None or up is None else []:
+    for (
+        fid
+    ) in picks:  # the people place the floor and widen the area, even when up and floor are given
         f = dataset.frame(fid)
         if f.detections and f.detections_joint_set:
             found = triangulate_people(f.detections, f.cameras,

@@ -665,8 +665,12 @@ def track_to_file(
     _check_output(output, [input, calibration, detections])
     if refine not in REFINE_MODES:
         raise InputError(f"unknown refinement {refine!r}; use {' or '.join(REFINE_MODES)}")
-    if smooth not in ("none", "one-euro"):
-        raise InputError(f"unknown smoothing {smooth!r}; use none or one-euro")
+    from tessetrack.tracking.smoothing import SMOOTH_MODES
+
+    if smooth not in SMOOTH_MODES:
+        raise InputError(f"unknown smoothing {smooth!r}; use {' or '.join(SMOOTH_MODES)}")
+    if volume not in VOLUME_MODES:
+        raise InputError(f"unknown volume {volume!r}; use {' or '.join(VOLUME_MODES)}")
     dev = resolve_device(device)
     loaded = load_model(checkpoint, device=dev)  # checked first: cheap, and the likeliest error
     selection = {"start": start, "end": end, "stride": stride, "cameras": cameras,
@@ -689,8 +693,6 @@ def track_to_file(
         from tessetrack.tracking.canonical import enter_rig_frame
 
         dataset, rig = enter_rig_frame(dataset, loaded.model, up=up, floor=floor)
-    elif volume not in VOLUME_MODES:
-        raise InputError(f"unknown volume {volume!r}; use {' or '.join(VOLUME_MODES)}")
     runner = SequenceRunner(loaded.model, image_size=loaded.image_size, tracker=tracker, device=dev)
     t0 = time.perf_counter()
     tracks = runner.run(dataset, progress=progress)
@@ -704,7 +706,7 @@ def track_to_file(
         from tessetrack.tracking.canonical import tracks_to_world
 
         tracks = tracks_to_world(tracks, rig)
-    if smooth == "one-euro":
+    if smooth != "none":
         from tessetrack.tracking.smoothing import smooth_tracks
 
         tracks = smooth_tracks(tracks)

@@ -23,3 +23,19 @@ def shared_data() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def ring_scene(tmp_path_factory) -> Path:
+    """Ring of 2 cameras, 2 people, 5 frames of 64² images, simulated BODY25 detections (one per
+    test module: tests may write beside it)."""
+    from tessetrack.synth.generate import SynthConfig, generate_dataset
+
+    out = tmp_path_factory.mktemp("synth") / "scene"
+    generate_dataset(
+        out,
+        SynthConfig(
+            rig="ring", num_cameras=2, num_people=2, num_frames=5, image_size=(64, 64), seed=3
+        ),
+    )
+    return out

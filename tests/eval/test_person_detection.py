@@ -9,7 +9,6 @@ import torch
 from tessetrack.config import apply_overrides, preset
 from tessetrack.eval.person_detection import sequence_detections
 from tessetrack.model.tessetrack import build_model
-from tessetrack.synth.generate import SynthConfig, generate_dataset
 from tessetrack.tracking.inputs import open_input
 from tessetrack.tracking.runner import load_model
 from tessetrack.train.checkpoints import save_checkpoint
@@ -18,15 +17,8 @@ from tiny_network import TINY_INFERENCE
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synth") / "scene"
-    generate_dataset(
-        out,
-        SynthConfig(
-            rig="ring", num_cameras=2, num_people=2, num_frames=5, image_size=(64, 64), seed=3
-        ),
-    )
-    return out
+def scene(ring_scene):
+    return ring_scene
 
 
 def test_sequence_detections_match_an_independent_count(scene, tmp_path):

@@ -43,16 +43,8 @@ def tiny_checkpoint(path, variant: str = "FTDL", **overrides):
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory):
-    """Ring of 2 cameras, 2 people, 5 frames of 64² images, simulated BODY25 detections."""
-    out = tmp_path_factory.mktemp("synth") / "scene"
-    generate_dataset(
-        out,
-        SynthConfig(
-            rig="ring", num_cameras=2, num_people=2, num_frames=5, image_size=(64, 64), seed=3
-        ),
-    )
-    return out
+def scene(ring_scene):
+    return ring_scene
 
 
 @pytest.fixture(scope="module")

@@ -190,7 +190,9 @@ def test_keep_bone_lengths_option(workdir, tmp_path, capsys, monkeypatch):
 
     calls = []
     real = bones.keep_bone_lengths
-    monkeypatch.setattr(bones, "keep_bone_lengths", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        bones, "keep_bone_lengths", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
     code, _, err = _track(workdir, tmp_path / "b.json", capsys, "--keep-bone-lengths")
     assert code == 0, err
     assert calls == [1]

@@ -326,7 +326,9 @@ def evaluate(
 @app.command()
 def synth(
     out: str = typer.Argument(..., help="Output folder (CMU Panoptic layout)."),
-    rig: str = typer.Option("ring", help="ring | random | panoptic | shelf | campus"),
+    rig: str = typer.Option(
+        "ring", help="ring | random | varied | panoptic | shelf | campus, or a calibration file"
+    ),
     cameras: int | None = typer.Option(None, help="Number of cameras (default: the rig's)."),
     people: int = typer.Option(4, help="People in the scene."),
     frames: int = typer.Option(300, help="Number of frames."),

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from tessetrack.cli import app
 from tessetrack.errors import InputError
 from tessetrack.synth.generate import SynthConfig, generate_dataset, parse_image_size
+from tessetrack.synth.rigs import rigs_data_dir
 
 SMALL = SynthConfig(num_cameras=2, num_people=3, num_frames=4, image_size=(64, 48))
 
@@ -98,6 +99,9 @@ def test_bad_arguments(tmp_path: Path) -> None:
         {"rig": "dome"},
         {"split": "holdout"},
         {"face": "alien"},
+        {"rig": "varied"},  # images asked for: its lens distortion would not be drawn
+        {"rig": "varied", "images": False, "image_size": (64, 48)},
+        {"rig": str(rigs_data_dir() / "calibration_shelf.json")},  # likewise
     ):
         with pytest.raises(InputError):
             generate_dataset(tmp_path / "x", SynthConfig(**{**SMALL.__dict__, **bad}))
@@ -110,6 +114,14 @@ def test_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         parse_image_size("64by48")
     assert parse_image_size("64x48") == (64, 48)
+
+
+def test_varied_and_calibration_rigs_make_pose_only_scenes(tmp_path: Path) -> None:
+    for rig in ("varied", str(rigs_data_dir() / "calibration_campus.json")):
+        cfg = SynthConfig(rig=rig, num_people=2, num_frames=3, seed=1, images=False)
+        result = generate_dataset(tmp_path / Path(rig).stem, cfg)
+        assert len(result.rig.cameras) >= 1
+        assert len(list((tmp_path / Path(rig).stem).glob("calibration*.json"))) == 1
 
 
 def test_cli(tmp_path: Path) -> None:

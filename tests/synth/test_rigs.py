@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from tessetrack.errors import InputError
-from tessetrack.synth.rigs import make_rig, random_rig, rigs_data_dir, ring_rig
+from tessetrack.synth.rigs import (
+    VariedRigSpec,
+    calibration_rig,
+    make_rig,
+    random_rig,
+    rigs_data_dir,
+    ring_rig,
+    varied_rig,
+)
 
 
 def test_ring_cameras_look_at_the_centre() -> None:
@@ -29,6 +37,63 @@ def test_random_rig_deterministic_and_sees_the_area() -> None:
     for ca, cb in zip(a.cameras, b.cameras, strict=True):
         np.testing.assert_array_equal(ca.P, cb.P)
         assert ca.depth(np.array([0.0, 0.0, 1.0])) > 0
+
+
+def test_varied_rigs_span_their_spec_and_see_the_area() -> None:
+    spec = VariedRigSpec()
+    rigs = [varied_rig(np.random.default_rng(s)) for s in range(40)]
+    counts = {len(r.cameras) for r in rigs}
+    assert min(counts) >= spec.cameras[0] and max(counts) <= spec.cameras[1] and len(counts) >= 6
+    cams = [c for r in rigs for c in r.cameras]
+    heights = np.array([c.center[2] for c in cams])
+    assert heights.min() >= spec.heights[0] and heights.max() <= spec.heights[1]
+    assert any(c.height > c.width for c in cams) and any(c.width > c.height for c in cams)
+    assert {min(c.width, c.height) for c in cams} <= set(spec.short_sides)
+    assert any(c.dist[0] != 0 for c in cams)
+    for rig in rigs:
+        side = 2 * rig.area_half_size
+        assert (side >= spec.area_sizes[0]).all() and (side <= spec.area_sizes[1]).all()
+        for cam in rig.cameras:
+            # outside the area, and the point it aims at is in front of it and in its image
+            xy = np.abs(cam.center[:2])
+            assert (xy > rig.area_half_size).any()
+            inside = 0
+            for x in np.linspace(-1, 1, 5):
+                for y in np.linspace(-1, 1, 5):
+                    p = np.array([x * rig.area_half_size[0], y * rig.area_half_size[1], 0.9])
+                    uv = cam.project(p)
+                    inside += (
+                        cam.depth(p) > 0 and 0 <= uv[0] < cam.width and 0 <= uv[1] < cam.height
+                    )
+            assert inside >= 1
+            # the distortion stays monotonic out to the image corners
+            r2 = ((cam.width / 2) ** 2 + (cam.height / 2) ** 2) / cam.K[0, 0] ** 2
+            assert 1 + 3 * cam.dist[0] * r2 > 0
+    a, b = varied_rig(np.random.default_rng(3)), varied_rig(np.random.default_rng(3))
+    assert all(np.array_equal(x.P, y.P) for x, y in zip(a.cameras, b.cameras, strict=True))
+    assert len(varied_rig(np.random.default_rng(0), num_cameras=2).cameras) == 2
+
+
+def test_a_calibration_file_is_a_rig_in_its_own_world() -> None:
+    from tessetrack.io.calibration import load_cameras
+
+    path = rigs_data_dir() / "calibration_shelf.json"
+    cams = load_cameras(path)
+    rig = make_rig(str(path))
+    assert [c.name for c in rig.cameras] == sorted(cams)
+    for cam in rig.cameras:
+        np.testing.assert_allclose(cam.P, cams[cam.name].P)
+    # Shelf is z up with the floor at z = 0: the floor frame is the world, shifted over the area
+    np.testing.assert_allclose(rig.R_world_from_floor, np.eye(3), atol=1e-9)
+    assert abs(rig.t_world_from_floor[2]) < 1e-9
+    # people walk where the cameras see them: the area's centre is in front of every camera
+    centre = rig.floor_to_world(np.array([*rig.area_center, 0.9]))
+    for cam in rig.cameras:
+        uv = cam.project(centre)
+        assert cam.depth(centre) > 0 and 0 <= uv[0] < cam.width and 0 <= uv[1] < cam.height
+    assert (rig.area_half_size >= 1.0).all()
+    small = calibration_rig(path, num_cameras=2, image_size=(320, 240), distortion=False)
+    assert [(c.width, c.height) for c in small.cameras] == [(320, 240)] * 2
 
 
 def test_bad_rigs() -> None:

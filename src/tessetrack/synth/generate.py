@@ -40,7 +40,8 @@ class SynthConfig:
     """Settings of ``tessetrack synth`` (CLI flags in brackets).
 
     Attributes:
-        rig: ``ring``, ``random``, ``panoptic``, ``shelf`` or ``campus`` [--rig].
+        rig: ``ring``, ``random``, ``varied``, ``panoptic``, ``shelf``, ``campus`` or a calibration file
+            (:func:`~tessetrack.synth.rigs.calibration_rig`) [--rig].
         num_cameras: V; None = the rig's default (5, Shelf 5, Campus 3) [--cameras].
         num_people: people placed in the scene [--people].
         num_frames: T [--frames].
@@ -104,8 +105,16 @@ def parse_image_size(text: str | None) -> tuple[int, int] | None:
 
 
 def _validate(config: SynthConfig) -> None:
-    if config.rig not in RIG_NAMES:
-        raise InputError(f"unknown rig {config.rig!r}; choose one of {', '.join(RIG_NAMES)}")
+    from_file = config.rig not in RIG_NAMES and Path(config.rig).is_file()
+    if config.rig not in RIG_NAMES and not from_file:
+        raise InputError(
+            f"unknown rig {config.rig!r}; choose one of {', '.join(RIG_NAMES)} or a calibration file"
+        )
+    if from_file and config.images:
+        raise InputError(
+            f"{config.rig}: a calibration file's rig keeps its lens distortion, which the renderer "
+            "does not draw; use it with --no-images"
+        )
     if config.num_cameras is not None and config.num_cameras < 1:
         raise InputError(f"--cameras must be at least 1, got {config.num_cameras}")
     if config.num_people < 1:
@@ -120,6 +129,11 @@ def _validate(config: SynthConfig) -> None:
         raise InputError(f"--limb-mix must be between 0 and 1, got {config.limb_mix_prob}")
     if config.face not in FACE_MODELS:
         raise InputError(f"unknown --face {config.face!r}; choose one of {', '.join(FACE_MODELS)}")
+    if config.rig == "varied" and (config.images or config.image_size is not None):
+        raise InputError(
+            "the varied rig draws its own image sizes and lens distortion, which the renderer does "
+            "not draw; use it with --no-images and without --image-size"
+        )
     clips_for_split(config.split)  # raises for an unknown split
 
 

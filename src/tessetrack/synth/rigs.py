@@ -38,11 +38,14 @@ __all__ = [
     "look_at_camera",
     "ring_rig",
     "random_rig",
+    "VariedRigSpec",
+    "varied_rig",
     "real_rig",
+    "calibration_rig",
     "make_rig",
 ]
 
-RIG_NAMES: tuple[str, ...] = ("ring", "random", "panoptic", "shelf", "campus")
+RIG_NAMES: tuple[str, ...] = ("ring", "random", "varied", "panoptic", "shelf", "campus")
 
 #: VoxelPose's Panoptic cameras, then the other HD cameras for ``--cameras`` > 5.
 PANOPTIC_DEFAULT_CAMERAS: tuple[str, ...] = ("00_03", "00_06", "00_12", "00_13", "00_23")
@@ -224,6 +227,87 @@ def random_rig(
     )
 
 
+@dataclass(frozen=True)
+class VariedRigSpec:
+    """The distribution of :func:`varied_rig`: the rigs people bring, from a webcam pair in a
+    corner to a sports-hall ring (lengths in metres, angles in degrees).
+
+    Attributes:
+        cameras: inclusive range of the number of cameras.
+        heights: camera heights above the floor.
+        distances: horizontal distance of a camera from the capture area's centre.
+        fov: horizontal field of view of a landscape image (of the longer side).
+        short_sides: image height of a landscape image (360p to 4K); the long side is 4:3 or 16:9.
+        portrait_prob: probability that a camera is turned to portrait.
+        area_sizes: side lengths of the (rectangular) capture area.
+        aim_spread: where in the area a camera aims, as a fraction of the area's half size.
+        roll: largest roll about the optical axis.
+        k1: radial distortion range (kept monotonic over the image).
+    """
+
+    cameras: tuple[int, int] = (1, 10)
+    heights: tuple[float, float] = (0.5, 4.0)
+    distances: tuple[float, float] = (2.0, 15.0)
+    fov: tuple[float, float] = (40.0, 110.0)
+    short_sides: tuple[int, ...] = (360, 480, 720, 1080, 1200, 2160)
+    portrait_prob: float = 0.15
+    area_sizes: tuple[float, float] = (3.0, 8.0)
+    aim_spread: float = 0.6
+    roll: float = 5.0
+    k1: tuple[float, float] = (-0.15, 0.05)
+
+
+def _varied_size(rng: np.random.Generator, spec: VariedRigSpec) -> tuple[int, int]:
+    short = int(rng.choice(spec.short_sides))
+    long = int(round(short * (16 / 9 if rng.random() < 0.7 else 4 / 3)))
+    return (short, long) if rng.random() < spec.portrait_prob else (long, short)
+
+
+def varied_rig(
+    rng: np.random.Generator,
+    spec: VariedRigSpec = VariedRigSpec(),
+    *,
+    num_cameras: int | None = None,
+) -> Rig:
+    """A rig drawn from ``spec``: cameras at random heights, distances, headings, tilts, rolls,
+    fields of view, image sizes (portrait or landscape) and lens distortion around a rectangular
+    capture area centred on the floor frame's origin (z up, floor at 0).
+
+    Every camera aims at a random point of the area between 0.3 m and 1.5 m high, so each sees part
+    of it; a camera inside the area's footprint is moved out to its edge.
+    """
+    v = (
+        int(rng.integers(spec.cameras[0], spec.cameras[1] + 1))
+        if num_cameras is None
+        else num_cameras
+    )
+    _check_count(v)
+    half = rng.uniform(*spec.area_sizes, size=2) / 2
+    cams = []
+    for i in range(v):
+        width, height = _varied_size(rng, spec)
+        azimuth = rng.uniform(0, 2 * np.pi)
+        direction = np.array([np.cos(azimuth), np.sin(azimuth)])
+        edge = float(np.min(half / np.maximum(np.abs(direction), 1e-9)))  # centre to area edge
+        distance = max(float(rng.uniform(*spec.distances)), edge + 0.3)
+        eye = np.array([*(distance * direction), rng.uniform(*spec.heights)])
+        target = np.array(
+            [*(rng.uniform(-1, 1, 2) * half * spec.aim_spread), rng.uniform(0.3, 1.5)]
+        )
+        fov = float(rng.uniform(*spec.fov))
+        if height > width:  # portrait: the drawn field of view belongs to the long side
+            fov = float(np.degrees(2 * np.arctan(np.tan(np.radians(fov) / 2) * width / height)))
+        cam = look_at_camera(f"cam{i:02d}", eye, target, width=width, height=height, fov_deg=fov)
+        roll = np.radians(rng.uniform(-spec.roll, spec.roll))
+        c, s = np.cos(roll), np.sin(roll)
+        R = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) @ cam.R
+        # k1 · r² ≥ -0.25 at the image corner keeps r(1 + k1 r²) monotonic with room to spare
+        r2 = ((width / 2) ** 2 + (height / 2) ** 2) / cam.K[0, 0] ** 2
+        k1 = float(np.clip(rng.uniform(*spec.k1), -0.25 / r2, None))
+        cams.append(Camera(cam.name, cam.K, R, -R @ eye, np.array([k1, 0, 0, 0, 0]), width, height))
+    return Rig("varied", tuple(cams), np.eye(3), np.zeros(3), np.zeros(2), half)
+
+
 def real_rig(
     name: str,
     *,
@@ -288,6 +372,53 @@ def real_rig(
     )
 
 
+def calibration_rig(
+    path: str | Path,
+    *,
+    num_cameras: int | None = None,
+    image_size: tuple[int, int] | None = None,
+    distortion: bool = True,
+) -> Rig:
+    """The rig of any calibration file :func:`tessetrack.io.load_cameras` reads, in its own world.
+
+    Its floor frame is the rig frame found from the calibration alone
+    (:func:`tessetrack.geometry.rig_frame.rig_frame`: the calibration's up, the floor at z = 0 of a
+    z-up calibration), and people walk where two or more cameras see them (the rig frame's capture
+    area less its 1 m margin, at least 2 m × 2 m).
+
+    Args:
+        path: the calibration file.
+        num_cameras: the first this many cameras (sorted by name); default all.
+        image_size: (W, H) to scale every camera to; default each camera's own size.
+        distortion: keep the lens distortion (False for rendered images, which have none).
+    """
+    from tessetrack.geometry.rig_frame import rig_frame
+    from tessetrack.io.calibration import load_cameras
+
+    all_cams = load_cameras(path)
+    names = sorted(all_cams)[: len(all_cams) if num_cameras is None else int(num_cameras)]
+    _check_count(len(names))
+    cams = []
+    for n in names:
+        cam = all_cams[n]
+        if cam.width <= 0 or cam.height <= 0:
+            raise InputError(f"{path}: camera {n!r} has no image size; pass --image-size")
+        if not distortion:
+            cam = Camera(cam.name, cam.K, cam.R, cam.t, np.zeros(5), cam.width, cam.height)
+        cams.append(cam.scaled(*image_size) if image_size is not None else cam)
+    frame = rig_frame({c.name: c for c in cams})
+    half = np.maximum((frame.area[1] - frame.area[0]) / 2 - 1.0, 1.0)
+    R_world_from_floor = frame.R.T
+    return Rig(
+        Path(path).stem,
+        tuple(cams),
+        R_world_from_floor,
+        -R_world_from_floor @ frame.t,
+        frame.area.mean(0),
+        half,
+    )
+
+
 def make_rig(
     name: str,
     *,
@@ -295,7 +426,12 @@ def make_rig(
     image_size: tuple[int, int] | None = None,
     rng: np.random.Generator | None = None,
 ) -> Rig:
-    """Any rig by name (:data:`RIG_NAMES`); parametric rigs default to 5 cameras at 512×512."""
+    """Any rig by name (:data:`RIG_NAMES`) or calibration file (:func:`calibration_rig`);
+    parametric rigs default to 5 cameras at 512×512."""
+    if name == "varied":
+        if rng is None:
+            raise InputError("the varied rig needs a random generator")
+        return varied_rig(rng, num_cameras=num_cameras)
     if name in ("ring", "random"):
         w, h = image_size if image_size is not None else (512, 512)
         v = 5 if num_cameras is None else int(num_cameras)
@@ -306,4 +442,8 @@ def make_rig(
         return random_rig(v, rng, width=w, height=h)
     if name in _REAL_RIGS:
         return real_rig(name, num_cameras=num_cameras, image_size=image_size)
-    raise InputError(f"unknown rig {name!r}; choose one of {', '.join(RIG_NAMES)}")
+    if Path(name).is_file():
+        return calibration_rig(name, num_cameras=num_cameras, image_size=image_size)
+    raise InputError(
+        f"unknown rig {name!r}; choose one of {', '.join(RIG_NAMES)} or a calibration file"
+    )

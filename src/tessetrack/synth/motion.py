@@ -737,6 +737,80 @@ def _mix_limbs(
     return local_rot, records
 
 
+def _draw_segment(
+    clips: list[MocapClip],
+    skeleton: HumanoidSkeleton,
+    fps: float,
+    fade: int,
+    scale: float,
+    rng: np.random.Generator,
+    mix_rng: np.random.Generator | None,
+    options: MotionOptions,
+) -> tuple[np.ndarray, dict]:
+    """One random segment of a clip as (n, 19, 3) floor-frame joints starting at the origin and
+    facing +x (time-warped, scaled, maybe mirrored, limbs maybe mixed), and what was drawn."""
+    clip = clips[int(rng.integers(len(clips)))]
+    speed = float(rng.uniform(*options.time_warp))
+    mirrored = bool(rng.random() < options.mirror_prob)
+    if clip.loop:
+        seconds = float(rng.uniform(*options.segment_seconds))
+        t0 = float(rng.uniform(0.0, clip.duration))
+    else:
+        seconds = clip.duration / speed
+        t0 = 0.0
+    n = max(fade + 2, int(round(seconds * fps)))
+    rp, rr, lr = sample_clip(clip, t0 + np.arange(n) * speed / fps)
+    info: dict = {"clip": clip.name, "speed": round(speed, 4), "mirrored": mirrored}
+    if mix_rng is not None:
+        lr, info["mixed"] = _mix_limbs(clips, clip, skeleton, rp, rr, lr, fps, mix_rng, options)
+    pos, rot = forward_kinematics(skeleton, rp, rr, lr)
+    seg = clip_to_floor(links_to_panoptic19(skeleton, pos, rot, face=options.face)) * scale
+    if mirrored:
+        seg = mirror_joints(seg)
+    mid_hip = PANOPTIC19.index("mid_hip")
+    seg[..., :2] -= seg[0, mid_hip, :2].copy()
+    return _rotate_z(seg, -float(heading_of(seg[0]))), info
+
+
+def _place_segment(
+    seg: np.ndarray,
+    anchor: np.ndarray,
+    heading: float | None,
+    area: tuple[np.ndarray, np.ndarray],
+    rng: np.random.Generator,
+    options: MotionOptions,
+) -> np.ndarray:
+    """(n, 19, 3) segment (starting at the origin, facing +x) turned and moved to ``anchor``: among
+    headings (base + uniform(±spread)) tried in rounds — a turn of at most ``max_turn`` from
+    ``heading`` first (any heading for the first segment, ``heading`` None), then any heading (a
+    person turning round) — the first whose root path stays inside ``area``, else the one that
+    leaves it least."""
+    mid_hip = PANOPTIC19.index("mid_hip")
+    rounds = [(0.0, np.pi)] if heading is None else [(heading, options.max_turn), (0.0, np.pi)]
+    best: tuple[float, np.ndarray] | None = None
+    for base, spread in rounds:
+        for _ in range(options.heading_candidates):
+            cand = _rotate_z(seg, base + float(rng.uniform(-spread, spread)))
+            cand[..., :2] += anchor
+            bad = _outside(cand[:, mid_hip, :2], *area)
+            if best is None or bad < best[0]:
+                best = (bad, cand)
+            if bad == 0.0:
+                return cand
+    assert best is not None
+    return best[1]
+
+
+def _blend_into(out: np.ndarray, seg: np.ndarray, start: int, overlap: int) -> None:
+    """Write the (k, 19, 3) segment ``seg`` into ``out`` from frame ``start``, cross-fading its
+    first ``overlap`` frames with what ``out`` holds there (smoothstep weights)."""
+    if overlap > 0:
+        s = (np.arange(overlap) + 1) / (overlap + 1)
+        w = (s * s * (3 - 2 * s))[:, None, None]  # smoothstep, overlap×1×1
+        out[start : start + overlap] = (1 - w) * out[start : start + overlap] + w * seg[:overlap]
+    out[start + overlap : start + len(seg)] = seg[overlap:]
+
+
 def synthesize_motion(
     clips: list[MocapClip],
     skeleton: HumanoidSkeleton,
@@ -752,11 +826,9 @@ def synthesize_motion(
     """One person's Panoptic-19 trajectory in the floor frame from chained, varied clips.
 
     Segments (random clip, mirrored or not, time-warped, scaled by the person's scale) are chained:
-    each new segment starts where the previous one is at the start of the cross-fade, turned by at
-    most ``max_turn``; among ``heading_candidates`` random headings the one whose root path stays
-    inside the area is kept; if none does, any heading may be tried, and a segment that still
-    leaves the area ends where its root crosses the edge. Over the cross-fade the two segments' joints are blended with a
-    smoothstep weight. With ``limb_mix_prob > 0`` a segment's arms and/or spine may come from
+    each starts where the previous one is at the start of the cross-fade, turned so that its root
+    stays inside the area (:func:`_place_segment`), or ends where it leaves it. Over the cross-fade
+    the two segments' joints are blended with a smoothstep weight. With ``limb_mix_prob > 0`` a segment's arms and/or spine may come from
     another clip (:func:`mix_parts`); those draws come from a generator of their own, seeded once
     per person from ``rng``, so the root and leg motion do not depend on the probability's value.
 
@@ -792,81 +864,25 @@ def synthesize_motion(
     anchor = np.asarray(start_xy, dtype=np.float64)
     mid_hip = PANOPTIC19.index("mid_hip")
     while filled < num_frames:
-        clip = clips[int(rng.integers(len(clips)))]
-        speed = float(rng.uniform(*options.time_warp))
-        mirrored = bool(rng.random() < options.mirror_prob)
-        if clip.loop:
-            seconds = float(rng.uniform(*options.segment_seconds))
-            t0 = float(rng.uniform(0.0, clip.duration))
-        else:
-            seconds = clip.duration / speed
-            t0 = 0.0
-        n = max(fade + 2, int(round(seconds * fps)))
-        times = t0 + np.arange(n) * speed / fps
-        rp, rr, lr = sample_clip(clip, times)
-        mixed: list[dict] = []
-        if mix_rng is not None:
-            lr, mixed = _mix_limbs(clips, clip, skeleton, rp, rr, lr, fps, mix_rng, options)
-        pos, rot = forward_kinematics(skeleton, rp, rr, lr)
-        seg = clip_to_floor(links_to_panoptic19(skeleton, pos, rot, face=options.face))  # n×19×3
-        seg = seg * scale
-        if mirrored:
-            seg = mirror_joints(seg)
-        # put the segment's start at the origin facing +x
-        seg0_xy = seg[0, mid_hip, :2].copy()
-        seg[..., :2] -= seg0_xy
-        seg = _rotate_z(seg, -float(heading_of(seg[0])))
+        seg, info = _draw_segment(clips, skeleton, fps, fade, scale, rng, mix_rng, options)
+        n = len(seg)
         first = not segments
-        # headings (base + uniform(lo, hi)) tried in rounds: a gentle turn first (any heading for
-        # the first segment); if none keeps the path inside, any heading (a person turning round)
-        turn = options.max_turn
-        rounds = [(0.0, np.pi)] if first else [(heading, turn), (0.0, np.pi)]
-        best: tuple[float, np.ndarray, float] | None = None
-        for base, spread in rounds:
-            for _ in range(options.heading_candidates):
-                h = base + float(rng.uniform(-spread, spread))
-                cand = _rotate_z(seg, h)
-                cand[..., :2] += anchor
-                bad = _outside(cand[:, mid_hip, :2], area_center, area_half_size)
-                if best is None or bad < best[0]:
-                    best = (bad, cand, h)
-                if bad == 0.0:
-                    break
-            assert best is not None
-            if best[0] == 0.0:
-                break
-        bad, seg, _ = best
-        if bad > 0.0:
+        area = (area_center, area_half_size)
+        seg = _place_segment(seg, anchor, None if first else heading, area, rng, options)
+        if _outside(seg[:, mid_hip, :2], *area) > 0.0:
             # still leaves the area (a long straight run): end the segment where the root leaves,
             # so nobody walks out of the capture area; the next segment turns from there
-            leaves = _excess(seg[:, mid_hip, :2], area_center, area_half_size) > 0.0
+            leaves = _excess(seg[:, mid_hip, :2], *area) > 0.0
             out_frames = np.flatnonzero(leaves)
             n = max(fade + 2, int(out_frames[0])) if out_frames.size else n
             seg = seg[:n]
         start = 0 if first else max(0, filled - fade)
         stop = min(num_frames, start + n)
         k = stop - start
-        if first:
-            out[start:stop] = seg[:k]
-        else:
-            overlap = min(fade, k, filled - start)
-            if overlap > 0:
-                s = (np.arange(overlap) + 1) / (overlap + 1)
-                w = (s * s * (3 - 2 * s))[:, None, None]  # smoothstep, overlap×1×1
-                out[start : start + overlap] = (1 - w) * out[start : start + overlap] + w * seg[
-                    :overlap
-                ]
-            out[start + overlap : stop] = seg[overlap:k]
-        segment = {
-            "clip": clip.name,
-            "start_frame": int(start),
-            "frames": int(k),
-            "speed": round(speed, 4),
-            "mirrored": mirrored,
-        }
-        if mix_rng is not None:
-            segment["mixed"] = mixed
-        segments.append(segment)
+        _blend_into(out, seg[:k], start, 0 if first else min(fade, k, filled - start))
+        segments.append(
+            {"clip": info.pop("clip"), "start_frame": int(start), "frames": int(k), **info}
+        )
         filled = stop
         if filled < num_frames:
             # the next segment starts at the beginning of the cross-fade window

@@ -20,7 +20,7 @@ import numpy as np
 from tessetrack.errors import InputError
 from tessetrack.synth.detections_sim import DetectionNoise, simulate_detections
 from tessetrack.synth.motion import FACE_MODELS, clips_for_split, load_clip, load_skeleton
-from tessetrack.synth.render import PeopleRenderer, sample_appearance, sample_style
+from tessetrack.synth.render import PeopleRenderer, SceneStyle, sample_appearance, sample_style
 from tessetrack.synth.rigs import RIG_NAMES, Rig, make_rig
 from tessetrack.synth.scene import Scene, SceneConfig, generate_scene
 from tessetrack.synth.writer import (
@@ -185,6 +185,60 @@ def build_scene(config: SynthConfig) -> tuple[Rig, Scene, list[np.random.Generat
     return rig, scene, [look_rng, det_rng]
 
 
+def _renderer(
+    rig: Rig, scene: Scene, look_rng: np.random.Generator, config: SynthConfig
+) -> tuple[PeopleRenderer, SceneStyle]:
+    """The scene's people renderer (looks and style drawn from ``look_rng``) and its style."""
+    ref = np.stack(
+        [scene.joints[int(np.argmax(scene.present[:, i])), i] for i in range(scene.num_people)]
+    )  # P×19×3
+    centers = np.stack([rig.world_to_floor(c.center) for c in rig.cameras])
+    reach = np.abs(centers[:, :2] - rig.area_center).max() + 1.5
+    looks = [sample_appearance(look_rng) for _ in range(scene.num_people)]
+    style = sample_style(look_rng, varied=config.varied_floors)
+    renderer = PeopleRenderer(
+        ref,
+        looks,
+        style,
+        R_world_from_floor=rig.R_world_from_floor,
+        t_world_from_floor=rig.t_world_from_floor,
+        floor_half_size=float(max(reach, 4.0)),
+        floor_center=rig.area_center,
+        rng=look_rng,
+    )
+    return renderer, style
+
+
+def _metadata(config: SynthConfig, rig: Rig, scene: Scene, style: SceneStyle | None) -> dict:
+    """What ``tessetrack_synth.json`` records about a generated scene."""
+    cameras = rig.cameras
+    return {
+        "format": "tessetrack.synth/1",
+        "seed": config.seed,
+        "rig": rig.name,
+        "cameras": [c.name for c in cameras],
+        "split": config.split,
+        "clips_available": list(clips_for_split(config.split)),
+        "clips_used": sorted(
+            {s["clip"] for p in scene.people for s in p["segments"]}
+            | {m["clip"] for p in scene.people for s in p["segments"] for m in s.get("mixed", [])}
+        ),
+        "limb_mix_prob": config.limb_mix_prob,
+        "varied_floors": config.varied_floors,
+        "face": config.face,
+        "floor_pattern": None if style is None else style.floor_pattern,
+        "fps": config.fps,
+        "num_frames": scene.num_frames,
+        "num_people": scene.num_people,
+        "units": "cm (Panoptic layout); metadata in metres",
+        "R_world_from_floor": rig.R_world_from_floor.tolist(),
+        "t_world_from_floor_m": rig.t_world_from_floor.tolist(),
+        "images": bool(config.images),
+        "detections": config.detections,
+        "people": scene.people,
+    }
+
+
 def generate_dataset(
     out: str | Path,
     config: SynthConfig = SynthConfig(),
@@ -207,26 +261,7 @@ def generate_dataset(
     cameras = rig.cameras
     write_calibration(out, cameras)
     joints_world = rig.floor_to_world(scene.joints)  # T×P×19×3, NaN where absent
-    renderer = None
-    style = None
-    if config.images:
-        ref = np.stack(
-            [scene.joints[int(np.argmax(scene.present[:, i])), i] for i in range(scene.num_people)]
-        )  # P×19×3
-        centers = np.stack([rig.world_to_floor(c.center) for c in cameras])
-        reach = np.abs(centers[:, :2] - rig.area_center).max() + 1.5
-        looks = [sample_appearance(look_rng) for _ in range(scene.num_people)]
-        style = sample_style(look_rng, varied=config.varied_floors)
-        renderer = PeopleRenderer(
-            ref,
-            looks,
-            style,
-            R_world_from_floor=rig.R_world_from_floor,
-            t_world_from_floor=rig.t_world_from_floor,
-            floor_half_size=float(max(reach, 4.0)),
-            floor_center=rig.area_center,
-            rng=look_rng,
-        )
+    renderer, style = _renderer(rig, scene, look_rng, config) if config.images else (None, None)
     detections: dict[str, dict[int, np.ndarray]] = {c.name: {} for c in cameras}
     try:
         for t in range(scene.num_frames):
@@ -264,31 +299,7 @@ def generate_dataset(
         from tessetrack.io.detections import Detections2D, write_openpose
 
         write_openpose(out / "detections", Detections2D(config.detections, detections))
-    metadata = {
-        "format": "tessetrack.synth/1",
-        "seed": config.seed,
-        "rig": rig.name,
-        "cameras": [c.name for c in cameras],
-        "split": config.split,
-        "clips_available": list(clips_for_split(config.split)),
-        "clips_used": sorted(
-            {s["clip"] for p in scene.people for s in p["segments"]}
-            | {m["clip"] for p in scene.people for s in p["segments"] for m in s.get("mixed", [])}
-        ),
-        "limb_mix_prob": config.limb_mix_prob,
-        "varied_floors": config.varied_floors,
-        "face": config.face,
-        "floor_pattern": None if style is None else style.floor_pattern,
-        "fps": config.fps,
-        "num_frames": scene.num_frames,
-        "num_people": scene.num_people,
-        "units": "cm (Panoptic layout); metadata in metres",
-        "R_world_from_floor": rig.R_world_from_floor.tolist(),
-        "t_world_from_floor_m": rig.t_world_from_floor.tolist(),
-        "images": bool(config.images),
-        "detections": config.detections,
-        "people": scene.people,
-    }
+    metadata = _metadata(config, rig, scene, style)
     write_metadata(out, metadata)
     logger.info("wrote %d frames × %d cameras to %s", scene.num_frames, len(cameras), out)
     return SynthResult(out, rig, scene, metadata)

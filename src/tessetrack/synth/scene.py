@@ -114,6 +114,79 @@ def first_conflict(
     return int(bad[0]) if bad.size else -1
 
 
+def _person_presence(config: SceneConfig, rng: np.random.Generator) -> np.ndarray:
+    """(T,) frames a person is in the scene: all, or one stretch of at least the minimum length."""
+    T = int(config.num_frames)
+    min_len = min(T, max(1, int(round(config.min_presence_seconds * config.fps))))
+    present = np.ones(T, bool)
+    if T > min_len and rng.random() < config.enter_leave_prob:
+        length = int(rng.integers(min_len, T + 1))
+        start = int(rng.integers(0, T - length + 1))
+        present[:] = False
+        present[start : start + length] = True
+    return present
+
+
+def _earliest_conflict(
+    config: SceneConfig, joints: np.ndarray, present: np.ndarray, placed: list
+) -> int:
+    """The first frame where a new person comes too close to one already placed, else -1."""
+    conflict = -1
+    for other_joints, other_present, _ in placed:
+        c = first_conflict(
+            joints,
+            present,
+            other_joints,
+            other_present,
+            min_root_distance=config.min_root_distance,
+            min_joint_distance=config.min_joint_distance,
+        )
+        if c >= 0 and (conflict < 0 or c < conflict):
+            conflict = c
+    return conflict
+
+
+def _place_person(
+    config: SceneConfig,
+    clips: list[MocapClip],
+    skeleton: HumanoidSkeleton,
+    rng: np.random.Generator,
+    placed: list[tuple[np.ndarray, np.ndarray, dict]],
+    center: np.ndarray,
+    half: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """One more person: up to ``max_attempts`` motions (started near someone already placed with
+    ``interaction_prob``); the first that keeps clear of everyone, else the one whose presence
+    before its first conflict is longest, cut there. Returns joints (T, 19, 3), presence (T,), info."""
+    T = int(config.num_frames)
+    best: tuple[int, np.ndarray, np.ndarray, dict] | None = None
+    for _ in range(int(config.max_attempts)):
+        present = _person_presence(config, rng)
+        if placed and rng.random() < config.interaction_prob:
+            other = placed[int(rng.integers(len(placed)))][0]
+            ang = rng.uniform(-np.pi, np.pi)
+            ref = other[int(np.argmax(present)), _ROOT, :2]
+            if not np.all(np.isfinite(ref)):
+                ref = center
+            start_xy = ref + rng.uniform(0.6, 1.2) * np.array([np.cos(ang), np.sin(ang)])
+        else:
+            start_xy = center + rng.uniform(-half, half)
+        joints, info = synthesize_motion(clips, skeleton, T, config.fps, rng, start_xy=start_xy,
+                                         area_center=center, area_half_size=half,
+                                         options=config.motion)  # fmt: skip
+        conflict = _earliest_conflict(config, joints, present, placed)
+        if conflict < 0:
+            return joints, present, info
+        # length of the conflict-free presence before the conflict
+        usable = int(present[:conflict].sum())
+        if best is None or usable > best[0]:
+            cut = present.copy()
+            cut[conflict:] = False
+            best = (usable, joints, cut, info)
+    assert best is not None
+    return best[1], best[2], best[3]
+
+
 def generate_scene(
     config: SceneConfig,
     clips: list[MocapClip],
@@ -142,58 +215,7 @@ def generate_scene(
     min_len = min(T, max(1, int(round(config.min_presence_seconds * config.fps))))
     placed: list[tuple[np.ndarray, np.ndarray, dict]] = []
     for person in range(int(config.num_people)):
-        best: tuple[int, np.ndarray, np.ndarray, dict] | None = None
-        for _ in range(int(config.max_attempts)):
-            present = np.ones(T, bool)
-            if T > min_len and rng.random() < config.enter_leave_prob:
-                length = int(rng.integers(min_len, T + 1))
-                start = int(rng.integers(0, T - length + 1))
-                present[:] = False
-                present[start : start + length] = True
-            if placed and rng.random() < config.interaction_prob:
-                other = placed[int(rng.integers(len(placed)))][0]
-                ang = rng.uniform(-np.pi, np.pi)
-                k = int(np.argmax(present))
-                ref = other[k, _ROOT, :2]
-                if not np.all(np.isfinite(ref)):
-                    ref = center
-                start_xy = ref + rng.uniform(0.6, 1.2) * np.array([np.cos(ang), np.sin(ang)])
-            else:
-                start_xy = center + rng.uniform(-half, half)
-            joints, info = synthesize_motion(
-                clips,
-                skeleton,
-                T,
-                config.fps,
-                rng,
-                start_xy=start_xy,
-                area_center=center,
-                area_half_size=half,
-                options=config.motion,
-            )
-            conflict = -1
-            for other_joints, other_present, _ in placed:
-                c = first_conflict(
-                    joints,
-                    present,
-                    other_joints,
-                    other_present,
-                    min_root_distance=config.min_root_distance,
-                    min_joint_distance=config.min_joint_distance,
-                )
-                if c >= 0 and (conflict < 0 or c < conflict):
-                    conflict = c
-            if conflict < 0:
-                best = (T, joints, present, info)
-                break
-            # length of the conflict-free presence before the conflict
-            usable = int(present[:conflict].sum())
-            if best is None or usable > best[0]:
-                cut = present.copy()
-                cut[conflict:] = False
-                best = (usable, joints, cut, info)
-        assert best is not None
-        usable, joints, present, info = best
+        joints, present, info = _place_person(config, clips, skeleton, rng, placed, center, half)
         if int(present.sum()) < min_len:
             logger.info("person %d dropped: no room in the capture area", person)
             continue

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from tessetrack.errors import InputError
-from tessetrack.skeletons import convert_joints, get_joint_set
+from tessetrack.skeletons import JointSet, convert_joints, get_joint_set
 
 __all__ = [
     "DETECTOR_PROFILES",
@@ -166,6 +166,82 @@ def detection_noise(spec: Mapping[str, Any] | DetectionNoise) -> DetectionNoise:
     return replace(base, **spec)
 
 
+def _detect_person(
+    xy: np.ndarray,
+    z: np.ndarray,
+    hidden: np.ndarray,
+    shift: np.ndarray,
+    js: JointSet,
+    width: int,
+    height: int,
+    noise: DetectionNoise,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, float] | None:
+    """One person's (J, 3) detection (u, v, confidence; zeros where missed) and 2D height from
+    (J, 2) pixels ``xy``, depths ``z``, occlusion ``hidden`` and systematic ``shift``; None when
+    the person is behind the camera, missed as a whole or shows too few joints."""
+    J = js.num_joints
+    ok = np.isfinite(xy).all(-1) & np.isfinite(z) & (z > 0.05)
+    if not ok.any():
+        return None
+    inside = ok & (xy[:, 0] >= 0) & (xy[:, 0] <= width - 1)
+    inside &= (xy[:, 1] >= 0) & (xy[:, 1] <= height - 1)
+    span = max(float(np.ptp(xy[ok, 1]) if ok.sum() > 1 else 0.0), 10.0)
+    pts = xy + shift + rng.normal(0.0, noise.jitter * span, (J, 2))
+    if noise.outlier_prob > 0:
+        gross = rng.random(J) < noise.outlier_prob
+        pts[gross] += rng.normal(0.0, noise.outlier_spread * span, (int(gross.sum()), 2))
+    miss = rng.random(J) < np.where(hidden, noise.occluded_miss_prob, noise.miss_prob)
+    found = inside & ~miss
+    conf = rng.normal(noise.confidence_mean, noise.confidence_sd, J)
+    conf = np.clip(conf - 0.3 * hidden, 0.05, 1.0)
+    if noise.person_miss_prob > 0 and rng.random() < noise.person_miss_prob:
+        return None
+    det = np.zeros((J, 3))
+    det[found, :2] = pts[found]
+    det[found, 2] = conf[found]
+    if rng.random() < noise.swap_prob and js.flip_pairs:
+        if noise.swap_pairs <= 1:
+            chosen = [js.flip_pairs[int(rng.integers(len(js.flip_pairs)))]]
+        else:
+            k = int(rng.integers(1, min(noise.swap_pairs, len(js.flip_pairs)) + 1))
+            pick = rng.choice(len(js.flip_pairs), size=k, replace=False)
+            chosen = [js.flip_pairs[int(c)] for c in pick]
+        for a, b in chosen:
+            det[[a, b]] = det[[b, a]]
+    if int(found.sum()) < noise.min_visible_joints:
+        return None
+    return det, span
+
+
+def _false_positives(
+    people: list[np.ndarray],
+    J: int,
+    width: int,
+    height: int,
+    noise: DetectionNoise,
+    rng: np.random.Generator,
+) -> list[np.ndarray]:
+    """Poisson(``false_positives_per_image``) ghosts: detected people (or earlier ghosts) moved,
+    scaled and given low confidences (none in an image without people)."""
+    pool = list(people)
+    n_fp = int(rng.poisson(noise.false_positives_per_image))
+    for _ in range(n_fp if people else 0):
+        src = pool[int(rng.integers(len(pool)))].copy()
+        found = src[:, 2] > 0
+        shift = rng.uniform([-0.3 * width, -0.3 * height], [0.3 * width, 0.3 * height])
+        s = rng.uniform(0.7, 1.3)
+        center = src[found, :2].mean(0)
+        src[found, :2] = (src[found, :2] - center) * s + center + shift
+        src[found, 2] = rng.uniform(0.05, 0.4, int(found.sum()))
+        keep = found & (src[:, 0] >= 0) & (src[:, 0] <= width - 1)
+        keep &= (src[:, 1] >= 0) & (src[:, 1] <= height - 1)
+        src[~keep] = 0.0
+        if int(keep.sum()) >= noise.min_visible_joints:
+            pool.append(src)
+    return pool[len(people) :]
+
+
 def simulate_detections(
     uv: np.ndarray,
     *,
@@ -208,56 +284,13 @@ def simulate_detections(
     people = []
     heights = []
     for i in range(P):
-        ok = np.isfinite(xy[i]).all(-1) & np.isfinite(z[i]) & (z[i] > 0.05)
-        if not ok.any():
-            continue
-        inside = ok & (xy[i, :, 0] >= 0) & (xy[i, :, 0] <= width - 1)
-        inside &= (xy[i, :, 1] >= 0) & (xy[i, :, 1] <= height - 1)
-        span = np.ptp(xy[i, ok, 1]) if ok.sum() > 1 else 0.0
-        sigma = noise.jitter * max(float(span), 10.0)
-        pts = xy[i] + shift[i] + rng.normal(0.0, sigma, (J, 2))
-        if noise.outlier_prob > 0:
-            gross = rng.random(J) < noise.outlier_prob
-            pts[gross] += rng.normal(
-                0.0, noise.outlier_spread * max(float(span), 10.0), (int(gross.sum()), 2)
-            )
-        miss = rng.random(J) < np.where(hidden[i], noise.occluded_miss_prob, noise.miss_prob)
-        found = inside & ~miss
-        conf = rng.normal(noise.confidence_mean, noise.confidence_sd, J)
-        conf = np.clip(conf - 0.3 * hidden[i], 0.05, 1.0)
-        if noise.person_miss_prob > 0 and rng.random() < noise.person_miss_prob:
-            continue
-        det = np.zeros((J, 3))
-        det[found, :2] = pts[found]
-        det[found, 2] = conf[found]
-        if rng.random() < noise.swap_prob and js.flip_pairs:
-            if noise.swap_pairs <= 1:
-                chosen = [js.flip_pairs[int(rng.integers(len(js.flip_pairs)))]]
-            else:
-                k = int(rng.integers(1, min(noise.swap_pairs, len(js.flip_pairs)) + 1))
-                pick = rng.choice(len(js.flip_pairs), size=k, replace=False)
-                chosen = [js.flip_pairs[int(c)] for c in pick]
-            for a, b in chosen:
-                det[[a, b]] = det[[b, a]]
-        if int(found.sum()) >= noise.min_visible_joints:
-            people.append(det)
-            heights.append(max(float(span), 10.0))
+        row = _detect_person(xy[i], z[i], hidden[i], shift[i], js, width, height, noise, rng)
+        if row is not None:
+            people.append(row[0])
+            heights.append(row[1])
     extra = _twin_rows(people, js.flip_pairs, noise.twin_prob, rng)
     extra += _stray_rows(people, heights, J, width, height, noise, rng)
-    n_fp = int(rng.poisson(noise.false_positives_per_image))
-    for _ in range(n_fp if people else 0):
-        src = people[int(rng.integers(len(people)))].copy()
-        found = src[:, 2] > 0
-        shift = rng.uniform([-0.3 * width, -0.3 * height], [0.3 * width, 0.3 * height])
-        s = rng.uniform(0.7, 1.3)
-        center = src[found, :2].mean(0)
-        src[found, :2] = (src[found, :2] - center) * s + center + shift
-        src[found, 2] = rng.uniform(0.05, 0.4, int(found.sum()))
-        keep = found & (src[:, 0] >= 0) & (src[:, 0] <= width - 1)
-        keep &= (src[:, 1] >= 0) & (src[:, 1] <= height - 1)
-        src[~keep] = 0.0
-        if int(keep.sum()) >= noise.min_visible_joints:
-            people.append(src)
+    people += _false_positives(people, J, width, height, noise, rng)
     people += extra
     if not people:
         return np.zeros((0, J, 3))

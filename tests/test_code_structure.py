@@ -28,7 +28,6 @@ TOO_LONG = {
     "io/tracks.py::_load_csv",
     "model/tessetrack.py::TesseTrack.__init__",
     "model/tessetrack.py::TesseTrack.forward",
-    "tracking/geometric.py::triangulate_people",
     "tracking/runner.py::track_to_file",
     "train/clips.py::make_clip",
     "train/clips.py::paste_people",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -28,6 +29,106 @@ from tessetrack.tracking.refine import (
 )
 
 __all__ = ["triangulate_people"]
+
+
+@dataclass(frozen=True, eq=False)
+class _Views:
+    """The 2D people of V views of one frame, and how a 3D pose explains them.
+
+    Attributes:
+        people: per view (P_v, J, 3) float64 2D people (u, v, confidence; NaN read as 0).
+        cams: the views' stacked camera tensors (:func:`stack_cameras`).
+        mirror: (J,) index that swaps left and right.
+        config: the refinement settings (confidence threshold, gates).
+    """
+
+    people: list[torch.Tensor]
+    cams: dict[str, torch.Tensor]
+    mirror: torch.Tensor
+    config: RefineConfig
+
+    def weights(self, d: torch.Tensor) -> torch.Tensor:
+        """(..., J, 3) 2D people → (..., J) confidences, 0 below the threshold."""
+        c = d[..., 2]
+        return torch.where(c >= self.config.min_confidence, c, torch.zeros_like(c))
+
+    def cost(self, points: torch.Tensor, k: int, d: torch.Tensor) -> torch.Tensor:
+        """(M, J, 3) poses → (M, P) mean joint distance in view k to the (P, J, 3) 2D people ``d``
+        over their 2D height (inf with fewer than 3 joints to compare)."""
+        cams, conf = self.cams, self.config.min_confidence
+        proj = project_points(points, cams["K"][k], cams["R"][k], cams["t"][k], cams["dist"][k])
+        ok = (d[None, :, :, 2] >= conf) & torch.isfinite(proj).all(-1)[:, None]
+        dist = (proj[:, None] - d[None, :, :, :2]).norm(dim=-1)  # M×P×J
+        dist = torch.nan_to_num(dist, nan=0.0, posinf=0.0)
+        mean = (dist * ok).sum(-1) / ok.sum(-1).clamp_min(1)
+        cost = mean / person_heights(d, conf)[None]
+        return torch.where(ok.sum(-1) >= 3, cost, torch.full_like(cost, float("inf")))
+
+    def explained(self, points: torch.Tensor, k: int) -> torch.Tensor:
+        """(M, J, 3) poses → (M, P_k) cost of view k's people, each read as it is or with its
+        sides swapped, whichever fits."""
+        d = self.people[k]
+        return torch.minimum(self.cost(points, k, d), self.cost(points, k, d[:, self.mirror]))
+
+    def read(self, points: torch.Tensor, k: int, i: int) -> torch.Tensor:
+        """View k's 2D person i (J, 3) as the pose ``points`` (1, J, 3) sees it: sides swapped if
+        that fits better."""
+        d = self.people[k][i : i + 1]
+        better = self.cost(points, k, d[:, self.mirror]) < self.cost(points, k, d)
+        return (d[:, self.mirror] if bool(better[0, 0]) else d)[0]
+
+
+def _pair_candidates(
+    views: _Views, a: int, b: int
+) -> list[tuple[float, dict[int, int], torch.Tensor]]:
+    """Every pair of view a's and view b's people (b's also with its sides swapped) whose
+    triangulation explains both, grown with the other views' people it explains: (cost per view,
+    {view: person}, (1, J, 3) reference pose)."""
+    f64, v, config = torch.float64, len(views.people), views.config
+    j = views.people[0].shape[1]
+    pa = views.people[a]
+    out = []
+    for pb in (views.people[b], views.people[b][:, views.mirror]):
+        ia, ib = torch.meshgrid(torch.arange(pa.shape[0]), torch.arange(pb.shape[0]),
+                                indexing="ij")  # fmt: skip
+        ia, ib = ia.reshape(-1), ib.reshape(-1)
+        uv = torch.zeros(len(ia), j, v, 2, dtype=f64)
+        w = torch.zeros(len(ia), j, v, dtype=f64)
+        uv[:, :, a], uv[:, :, b] = pa[ia, :, :2], pb[ib, :, :2]
+        w[:, :, a], w[:, :, b] = views.weights(pa[ia]), views.weights(pb[ib])
+        no_tolerance = torch.full((len(ia), 1), float("inf"), dtype=f64)
+        pts = robust_triangulate(uv, w, views.cams, no_tolerance, 2)[0]
+        both = (w[:, :, a] > 0) & (w[:, :, b] > 0)  # M×J
+        pts = torch.where(both[..., None], pts, torch.full_like(pts, float("nan")))
+        far = torch.nan_to_num(pts, nan=1e6)
+        rows = torch.arange(len(ia))
+        cost = torch.maximum(views.cost(far, a, pa)[rows, ia], views.cost(far, b, pb)[rows, ib])
+        good = (cost < config.match_gate / 3) & (both.sum(-1) >= 5)
+        for m in torch.nonzero(good).reshape(-1):
+            group = {a: int(ia[m]), b: int(ib[m])}
+            for k in range(v):
+                if k in group or views.people[k].shape[0] == 0:
+                    continue
+                c_k = views.explained(far[m : m + 1], k)[0]
+                best = int(torch.argmin(c_k))
+                if float(c_k[best]) < config.match_gate:
+                    group[k] = best
+            out.append((float(cost[m]) / len(group), group, far[m : m + 1]))
+    return out
+
+
+def _greedy_groups(
+    candidates: list[tuple[float, dict[int, int], torch.Tensor]],
+) -> list[tuple[dict[int, int], torch.Tensor]]:
+    """The candidates taken greedily from the best: every 2D person in one group at most."""
+    used: set[tuple[int, int]] = set()
+    groups = []
+    for _, group, reference in sorted(candidates, key=lambda c: c[0]):
+        if any((k, i) in used for k, i in group.items()):
+            continue
+        used.update(group.items())
+        groups.append((group, reference))
+    return groups
 
 
 def triangulate_people(
@@ -56,7 +157,6 @@ def triangulate_people(
     if len(names) < 2:
         return []
     f64 = torch.float64
-    cams = stack_cameras([cameras[c] for c in names], dtype=f64)
     people = [
         torch.tensor(
             np.nan_to_num(
@@ -66,87 +166,22 @@ def triangulate_people(
         )  # fmt: skip
         for c in names
     ]  # per view P_v×J×3
-    heights = [person_heights(p, config.min_confidence) for p in people]
-    mirror = mirror_index(joint_set)
-    j = people[0].shape[1]
-    v = len(names)
-
-    def weights(d: torch.Tensor) -> torch.Tensor:
-        return torch.where(
-            d[..., 2] >= config.min_confidence, d[..., 2], torch.zeros_like(d[..., 2])
-        )
-
-    def explained(points: torch.Tensor, k: int) -> torch.Tensor:
-        """(M, J, 3) poses → (M, P_k) mean joint distance / 2D height in view k (inf: unusable);
-        each 2D person read as it is or with its sides swapped, whichever fits (recorded)."""
-        cost = _explained(points, k, people[k])
-        cost_m = _explained(points, k, people[k][:, mirror])
-        return torch.minimum(cost, cost_m)
-
-    def read(points: torch.Tensor, k: int, i: int) -> torch.Tensor:
-        """View k's 2D person i as the pose ``points`` (1, J, 3) sees it: sides swapped if better."""
-        d = people[k][i : i + 1]
-        better = _explained(points, k, d[:, mirror]) < _explained(points, k, d)
-        return (d[:, mirror] if bool(better[0, 0]) else d)[0]
-
-    def _explained(points: torch.Tensor, k: int, d: torch.Tensor) -> torch.Tensor:
-        proj = project_points(points, cams["K"][k], cams["R"][k], cams["t"][k], cams["dist"][k])
-        ok = (d[None, :, :, 2] >= config.min_confidence) & torch.isfinite(proj).all(-1)[:, None]
-        dist = (proj[:, None] - d[None, :, :, :2]).norm(dim=-1)  # M×P×J
-        dist = torch.nan_to_num(dist, nan=0.0, posinf=0.0)
-        mean = (dist * ok).sum(-1) / ok.sum(-1).clamp_min(1)
-        cost = mean / person_heights(d, config.min_confidence)[None]
-        return torch.where(ok.sum(-1) >= 3, cost, torch.full_like(cost, float("inf")))
-
-    # every pair of views, every pair of their people (view b's also with its sides swapped)
-    candidates: list[tuple[float, dict[int, int], torch.Tensor]] = []
-    for a, b in itertools.combinations(range(v), 2):
-        pa = people[a]
-        for pb in (people[b], people[b][:, mirror]):
-            ia, ib = torch.meshgrid(torch.arange(pa.shape[0]), torch.arange(pb.shape[0]),
-                                    indexing="ij")  # fmt: skip
-            ia, ib = ia.reshape(-1), ib.reshape(-1)
-            uv = torch.zeros(len(ia), j, v, 2, dtype=f64)
-            w = torch.zeros(len(ia), j, v, dtype=f64)
-            uv[:, :, a], uv[:, :, b] = pa[ia, :, :2], pb[ib, :, :2]
-            w[:, :, a], w[:, :, b] = weights(pa[ia]), weights(pb[ib])
-            no_tolerance = torch.full((len(ia), 1), float("inf"), dtype=f64)
-            pts = robust_triangulate(uv, w, cams, no_tolerance, 2)[0]
-            both = (w[:, :, a] > 0) & (w[:, :, b] > 0)  # M×J
-            pts = torch.where(both[..., None], pts, torch.full_like(pts, float("nan")))
-            far = torch.nan_to_num(pts, nan=1e6)
-            rows = torch.arange(len(ia))
-            cost = torch.maximum(_explained(far, a, pa)[rows, ia], _explained(far, b, pb)[rows, ib])
-            good = (cost < config.match_gate / 3) & (both.sum(-1) >= 5)
-            for m in torch.nonzero(good).reshape(-1):
-                group = {a: int(ia[m]), b: int(ib[m])}
-                for k in range(v):
-                    if k in group or people[k].shape[0] == 0:
-                        continue
-                    c_k = explained(far[m : m + 1], k)[0]
-                    best = int(torch.argmin(c_k))
-                    if float(c_k[best]) < config.match_gate:
-                        group[k] = best
-                candidates.append((float(cost[m]) / len(group), group, far[m : m + 1]))
-    # greedily from the best: every 2D person in one group at most
-    candidates.sort(key=lambda c: c[0])
-    used: set[tuple[int, int]] = set()
-    groups = []
-    for _, group, reference in candidates:
-        if any((k, i) in used for k, i in group.items()):
-            continue
-        used.update(group.items())
-        groups.append((group, reference))
+    cams = stack_cameras([cameras[c] for c in names], dtype=f64)
+    views = _Views(people, cams, mirror_index(joint_set), config)
+    pairs = itertools.combinations(range(len(names)), 2)
+    groups = _greedy_groups([c for a, b in pairs for c in _pair_candidates(views, a, b)])
     if not groups:
         return []
+    heights = [person_heights(p, config.min_confidence) for p in people]
+    j, v = people[0].shape[1], len(names)
     uv = torch.zeros(len(groups), j, v, 2, dtype=f64)
     w = torch.zeros(len(groups), j, v, dtype=f64)
     hs = torch.ones(len(groups), dtype=f64)
     for g, (group, reference) in enumerate(groups):
         for k, i in group.items():
-            d = read(reference, k, i)
+            d = views.read(reference, k, i)
             uv[g, :, k] = d[:, :2]
-            w[g, :, k] = weights(d)
+            w[g, :, k] = views.weights(d)
         hs[g] = torch.stack([heights[k][i] for k, i in group.items()]).median()
     tol = (config.outlier * hs)[:, None]
     pts, n_views, err = robust_triangulate(uv, w, cams, tol, config.min_views)

@@ -22,10 +22,6 @@ MAX_LINES = 80
 TOO_LONG = {
     "config.py::validate",
     "demo.py::run_demo",
-    "detector/recording.py::detect_recording",
-    "eval/detector_errors.py::fit_noise",
-    "io/exports.py::fit_bvh_motion",
-    "io/tracks.py::_load_csv",
     "model/tessetrack.py::TesseTrack.__init__",
     "model/tessetrack.py::TesseTrack.forward",
     "tracking/runner.py::track_to_file",

@@ -174,6 +174,34 @@ def _write_openpose(path: Path, landmarks: np.ndarray) -> None:
     write_openpose_frame(path, np.round(body25, 3), extra=extra)
 
 
+@dataclass
+class _Tally:
+    """What a detection run has done so far (mutable, local to one run)."""
+
+    per_camera: dict[str, int]
+    detected: int = 0
+    skipped: int = 0
+    people: int = 0
+    decode_s: float = 0.0
+    detect_s: float = 0.0
+
+    def detect(
+        self, det: Callable[[np.ndarray], np.ndarray], load: Callable[[], np.ndarray], cam: str
+    ) -> np.ndarray:
+        """Decode one image, detect its people (timed and counted); the (P, 33, 3) landmarks."""
+        t0 = time.perf_counter()
+        image = load()
+        t1 = time.perf_counter()
+        landmarks = det(image)
+        t2 = time.perf_counter()
+        self.decode_s += t1 - t0
+        self.detect_s += t2 - t1
+        self.detected += 1
+        self.people += len(landmarks)
+        self.per_camera[cam] += len(landmarks)
+        return landmarks
+
+
 def detect_recording(
     input: PathT | MultiViewDataset,
     output: PathT,
@@ -219,9 +247,7 @@ def detect_recording(
     own_detector = detector is None
     det = BlazePose(config) if detector is None else detector
     coco = {c: _CocoCamera(out / f"{c}.json") for c in names} if format == "coco" else {}
-    detected = skipped = people = 0
-    per_camera = dict.fromkeys(names, 0)
-    decode_s = detect_s = 0.0
+    tally = _Tally(per_camera=dict.fromkeys(names, 0))
     try:
         for frame in dataset:
             for cam in names:
@@ -232,30 +258,22 @@ def detect_recording(
                 )
                 load = frame.images.get(cam)
                 if done or load is None:
-                    skipped += done
+                    tally.skipped += done
                 else:
-                    t0 = time.perf_counter()
-                    image = load()
-                    t1 = time.perf_counter()
-                    landmarks = det(image)
-                    t2 = time.perf_counter()
-                    decode_s, detect_s = decode_s + t1 - t0, detect_s + t2 - t1
+                    landmarks = tally.detect(det, load, cam)
                     if coco:
                         coco[cam].add(frame.frame, landmarks)
                     else:
                         _write_openpose(_openpose_file(out, cam, frame.frame), landmarks)
-                    detected += 1
-                    people += len(landmarks)
-                    per_camera[cam] += len(landmarks)
                 if progress is not None:
-                    progress(detected + skipped, total)
+                    progress(tally.detected + tally.skipped, total)
     finally:
         for c in coco.values():
             c.flush()
         if own_detector:
             det.close()  # type: ignore[union-attr]
     return DetectSummary(
-        output=out, cameras=tuple(names), frames=len(dataset), detected=detected, skipped=skipped,
-        people=people, decode_seconds=decode_s, detect_seconds=detect_s,
-        people_per_camera=per_camera,
+        output=out, cameras=tuple(names), frames=len(dataset), detected=tally.detected,
+        skipped=tally.skipped, people=tally.people, decode_seconds=tally.decode_s,
+        detect_seconds=tally.detect_s, people_per_camera=tally.per_camera,
     )  # fmt: skip

@@ -154,6 +154,41 @@ def compare_view(
     )
 
 
+def _fit_offsets(
+    names: Sequence[str],
+    res: np.ndarray,
+    h: np.ndarray,
+    down: np.ndarray,
+    side: np.ndarray,
+    inlier: np.ndarray,
+    min_samples: int,
+) -> tuple[list[tuple[str, float, float]], dict[str, dict], np.ndarray]:
+    """Per joint, the systematic offset ``a·h·down + b·side`` of the (M, J, 2) residuals ``res``
+    (least squares over the inliers; joints with fewer than ``min_samples`` keep none).
+
+    Returns the offsets (name, a, b), per-joint measurements (samples, a, b, jitter) and the
+    residuals with the offsets taken out."""
+    offsets = []
+    per_joint: dict[str, dict] = {}
+    corrected = res.copy()
+    for j, name in enumerate(names):
+        sel = inlier[:, j]
+        entry: dict = {"samples": int(sel.sum())}
+        if sel.sum() >= min_samples:
+            # residual = a·h·d̂ + b·s⃗ : two unknowns, two equations per sample
+            A = np.concatenate([h[sel] * down[sel], side[sel]], axis=0).reshape(2, -1, 2)
+            A = A.transpose(1, 2, 0).reshape(-1, 2)  # (2n)×2: rows (u, v) of each sample
+            y = res[sel, j].reshape(-1)
+            (a, b), *_ = np.linalg.lstsq(A, y, rcond=None)
+            corrected[:, j] -= a * h * down + b * side
+            offsets.append((name, round(float(a), 4), round(float(b), 4)))
+            entry.update(down=float(a), side=float(b))
+            c = corrected[sel, j] / h[sel]
+            entry["jitter"] = float(1.4826 * np.median(np.abs(c - np.median(c, 0))))
+        per_joint[name] = entry
+    return offsets, per_joint, corrected
+
+
 def fit_noise(
     views: Sequence[ViewComparison],
     joint_set: str,
@@ -192,25 +227,7 @@ def fit_noise(
     rel = np.linalg.norm(res, axis=-1) / h  # M×J (NaN: missing)
     good = np.isfinite(rel) & inside & (conf >= min_confidence)
     inlier = good & (rel <= outlier)
-    offsets = []
-    per_joint: dict[str, dict] = {}
-    corrected = res.copy()
-    for j, name in enumerate(js.joints):
-        sel = inlier[:, j]
-        entry = {"samples": int(sel.sum())}
-        if sel.sum() >= min_samples:
-            # residual = a·h·d̂ + b·s⃗ : two unknowns, two equations per sample
-            A = np.concatenate([h[sel] * down[sel], side[sel]], axis=0).reshape(2, -1, 2)
-            A = A.transpose(1, 2, 0).reshape(-1, 2)  # (2n)×2: rows (u, v) of each sample
-            y = res[sel, j].reshape(-1)
-            (a, b), *_ = np.linalg.lstsq(A, y, rcond=None)
-            corrected[:, j] -= a * h * down + b * side
-            offsets.append((name, round(float(a), 4), round(float(b), 4)))
-            entry.update(down=float(a), side=float(b))
-        c = corrected[sel, j] / h[sel]
-        if sel.sum() >= min_samples:
-            entry["jitter"] = float(1.4826 * np.median(np.abs(c - np.median(c, 0))))
-        per_joint[name] = entry
+    offsets, per_joint, corrected = _fit_offsets(js.joints, res, h, down, side, inlier, min_samples)
     c_in = (corrected / h[..., None])[inlier]  # n×2
     jitter = float(1.4826 * np.median(np.abs(c_in - np.median(c_in, 0)))) if len(c_in) else 0.0
     rel_c = np.linalg.norm(corrected, axis=-1) / h

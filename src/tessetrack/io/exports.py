@@ -388,6 +388,30 @@ def _rigid_template(
     return template @ R0.T
 
 
+def _bone_offsets(
+    x: np.ndarray, order: list[str], parents: np.ndarray, children: dict[int, list[int]]
+) -> np.ndarray:
+    """(J, 3) rest offsets of the skeleton fitted to the (T, J, 3) track ``x``: each bone's median
+    length along its rest direction; where a joint has several bones, their directions are the
+    best rigid template of the track."""
+    J = x.shape[1]
+    offsets = np.zeros((J, 3))
+    for c in range(1, J):
+        length = np.nanmedian(np.linalg.norm(x[:, c] - x[:, parents[c]], axis=-1))
+        if not np.isfinite(length) or length <= 0:
+            length = _DEFAULT_LENGTH[_left_key(order[c])]
+        offsets[c] = length * _rest_direction(order[c])
+    for i in range(J):
+        kids = children[i]
+        if len(kids) > 1:
+            target, ok = _unit_bones(x, i, kids)
+            if np.all(ok.sum(axis=1) >= 2):
+                canonical = offsets[kids] / np.linalg.norm(offsets[kids], axis=-1, keepdims=True)
+                template = _rigid_template(canonical, target, ok.astype(np.float64))
+                offsets[kids] = template * np.linalg.norm(offsets[kids], axis=-1, keepdims=True)
+    return offsets
+
+
 def fit_bvh_motion(
     joints: np.ndarray, *, fps: float, frames: np.ndarray | None = None
 ) -> BvhMotion:
@@ -417,21 +441,7 @@ def fit_bvh_motion(
     parents = np.array([-1 if BVH_PARENTS[j] is None else idx[BVH_PARENTS[j]] for j in order])
     children = {i: [c for c in range(J) if parents[c] == i] for i in range(J)}
 
-    offsets = np.zeros((J, 3))
-    for c in range(1, J):
-        length = np.nanmedian(np.linalg.norm(x[:, c] - x[:, parents[c]], axis=-1))
-        if not np.isfinite(length) or length <= 0:
-            length = _DEFAULT_LENGTH[_left_key(order[c])]
-        offsets[c] = length * _rest_direction(order[c])
-    # joints with several bones: their rest directions are the best rigid template of the track
-    for i in range(J):
-        kids = children[i]
-        if len(kids) > 1:
-            target, ok = _unit_bones(x, i, kids)
-            if np.all(ok.sum(axis=1) >= 2):
-                canonical = offsets[kids] / np.linalg.norm(offsets[kids], axis=-1, keepdims=True)
-                template = _rigid_template(canonical, target, ok.astype(np.float64))
-                offsets[kids] = template * np.linalg.norm(offsets[kids], axis=-1, keepdims=True)
+    offsets = _bone_offsets(x, order, parents, children)
 
     glob = np.zeros((T, J, 3, 3))  # global rotations
     local = np.tile(np.eye(3), (T, J, 1, 1))  # T×J×3×3

@@ -379,8 +379,8 @@ def _csv_float(text: str, what: str, path: Path, line: int) -> float:
     return value
 
 
-def _load_csv(path: Path) -> Tracks:
-    text = path.read_text(encoding="utf-8")
+def _csv_header(text: str, path: Path) -> tuple[dict[str, str], list[tuple[int, str]]]:
+    """The ``# key: value`` header of a CSV tracks file and its other non-empty lines (numbered)."""
     if not text.strip():
         raise InputError("empty tracks file", path)
     header: dict[str, str] = {}
@@ -395,6 +395,50 @@ def _load_csv(path: Path) -> Tracks:
     for key in ("format", "joint_names"):
         if key not in header:
             raise InputError(f"missing header line '# {key}: ...'", path)
+    return header, body
+
+
+def _csv_joint_row(
+    row: list[str],
+    line_no: int,
+    index: dict[str, int],
+    people: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]],
+    path: Path,
+) -> int:
+    """Read one data row into ``people`` ((frame, id) → joints, scores, rows seen); its frame."""
+    if len(row) != len(_CSV_COLUMNS):
+        raise InputError(
+            f"line {line_no}: expected {len(_CSV_COLUMNS)} columns, got {len(row)}", path
+        )
+    try:
+        frame = int(row[0])
+    except ValueError:
+        raise InputError(f"line {line_no}: frame {row[0]!r} is not an integer", path) from None
+    if row[1] == "" and row[2] == "":
+        return frame  # a frame without people
+    try:
+        pid = int(row[1])
+    except ValueError:
+        raise InputError(f"line {line_no}: id {row[1]!r} is not an integer", path) from None
+    if row[2] not in index:
+        raise InputError(f"line {line_no}: joint {row[2]!r} is not in joint_names", path)
+    n = len(index)
+    joints, scores, seen = people.setdefault(
+        (frame, pid), (np.full((n, 3), np.nan), np.full(n, np.nan), np.zeros(n, dtype=bool))
+    )  # J×3, J scores, J rows seen
+    j = index[row[2]]
+    if seen[j]:
+        raise InputError(
+            f"line {line_no}: joint {row[2]!r} of frame {frame}, person {pid} repeats", path
+        )
+    seen[j] = True
+    joints[j] = [_csv_float(row[c], "xyz"[c - 3], path, line_no) for c in (3, 4, 5)]
+    scores[j] = _csv_float(row[6], "score", path, line_no)
+    return frame
+
+
+def _load_csv(path: Path) -> Tracks:
+    header, body = _csv_header(path.read_text(encoding="utf-8"), path)
     joint_names = _check_header(
         header["format"], header.get("units", "m"), header["joint_names"].split(";"), path
     )
@@ -414,39 +458,7 @@ def _load_csv(path: Path) -> Tracks:
     frames: dict[int, list[_PersonRecord]] = {}
     people: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for (line_no, _), row in zip(body[1:], rows[1:], strict=True):
-        if len(row) != len(_CSV_COLUMNS):
-            raise InputError(
-                f"line {line_no}: expected {len(_CSV_COLUMNS)} columns, got {len(row)}", path
-            )
-        try:
-            frame = int(row[0])
-        except ValueError:
-            raise InputError(f"line {line_no}: frame {row[0]!r} is not an integer", path) from None
-        frames.setdefault(frame, [])
-        if row[1] == "" and row[2] == "":
-            continue  # a frame without people
-        try:
-            pid = int(row[1])
-        except ValueError:
-            raise InputError(f"line {line_no}: id {row[1]!r} is not an integer", path) from None
-        if row[2] not in index:
-            raise InputError(f"line {line_no}: joint {row[2]!r} is not in joint_names", path)
-        key = (frame, pid)
-        if key not in people:
-            people[key] = (
-                np.full((len(joint_names), 3), np.nan),  # J×3
-                np.full(len(joint_names), np.nan),  # J scores
-                np.zeros(len(joint_names), dtype=bool),  # J rows seen
-            )
-        joints, scores, seen = people[key]
-        j = index[row[2]]
-        if seen[j]:
-            raise InputError(
-                f"line {line_no}: joint {row[2]!r} of frame {frame}, person {pid} repeats", path
-            )
-        seen[j] = True
-        joints[j] = [_csv_float(row[c], "xyz"[c - 3], path, line_no) for c in (3, 4, 5)]
-        scores[j] = _csv_float(row[6], "score", path, line_no)
+        frames.setdefault(_csv_joint_row(row, line_no, index, people, path), [])
     for (frame, pid), (joints, scores, seen) in people.items():
         if not seen.all():
             missing = [n for n, s in zip(joint_names, seen, strict=True) if not s]

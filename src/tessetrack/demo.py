@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 from tessetrack.errors import InputError
 
 if TYPE_CHECKING:
+    from tessetrack.data.base import MultiViewDataset
+    from tessetrack.structures import Tracks
     from tessetrack.synth.generate import SynthConfig
 
 __all__ = ["DEMO_CHECKPOINT", "demo_synth_config", "DemoResult", "run_demo"]
@@ -89,6 +91,48 @@ class DemoResult:
         return self.frames / self.seconds if self.seconds > 0 else float("inf")
 
 
+def _make_scene(
+    scene_dir: Path, config: SynthConfig, detections: bool, progress: ProgressFn | None
+) -> MultiViewDataset:
+    """Generate the demo scene and open it, with its simulated OpenPose detections as the input
+    of a model that reads ``detections``."""
+    from tessetrack.data import open_dataset
+    from tessetrack.synth.generate import generate_dataset
+    from tessetrack.tracking.inputs import open_input
+
+    generate_dataset(scene_dir, config, progress=progress)
+    if detections:
+        return open_input(
+            scene_dir, detections=scene_dir / "detections", detections_format="openpose"
+        )
+    return open_dataset(scene_dir)
+
+
+def _draw(
+    out: Path, dataset: MultiViewDataset, tracks: Tracks, progress: ProgressFn | None
+) -> tuple[Path, Path, Path]:
+    """The demo's pictures: the overlay video, the busiest frame in 3D and the track timeline."""
+    from tessetrack.viz.plot3d import plot_scene_3d
+    from tessetrack.viz.render import render_overlay_video, tracks_joint_set
+    from tessetrack.viz.timeline import plot_timeline
+
+    overlay = render_overlay_video(
+        dataset, tracks, out / "overlay.mp4", tile_width=256, progress=progress
+    )
+    busiest = max(tracks.frames, key=lambda f: len(f.people))
+    scene3d = out / "scene3d.png"
+    plot_scene_3d(
+        busiest.people,
+        tracks_joint_set(tracks),
+        list(dataset.cameras.values()),
+        title=f"frame {busiest.frame}",
+        path=scene3d,
+    )
+    timeline = out / "timeline.png"
+    plot_timeline(tracks, timeline)
+    return Path(overlay), scene3d, timeline
+
+
 def run_demo(
     output: str | PathLike[str] = "tessetrack-demo",
     *,
@@ -116,16 +160,10 @@ def run_demo(
         CheckpointError: the checkpoint does not exist or does not load.
         InputError: bad settings or an unwritable folder.
     """
-    from tessetrack.data import open_dataset
     from tessetrack.eval.evaluate import evaluate, load_ground_truth, to_json
     from tessetrack.io.atomic import atomic_write_text
     from tessetrack.io.tracks import save_tracks
-    from tessetrack.synth.generate import generate_dataset
-    from tessetrack.tracking.inputs import open_input
     from tessetrack.tracking.runner import SequenceRunner, load_model, resolve_device
-    from tessetrack.viz.plot3d import plot_scene_3d
-    from tessetrack.viz.render import render_overlay_video, tracks_joint_set
-    from tessetrack.viz.timeline import plot_timeline
 
     if frames < 1:
         raise InputError(f"--frames must be at least 1, got {frames}")
@@ -141,14 +179,8 @@ def run_demo(
 
     announce("scene")
     scene_dir = out / "scene"
-    generate_dataset(scene_dir, demo_synth_config(frames, seed, image_size), progress=progress)
-    # a detections model reads the scene's simulated OpenPose output
-    if loaded.model.reads_detections:
-        dataset = open_input(
-            scene_dir, detections=scene_dir / "detections", detections_format="openpose"
-        )
-    else:
-        dataset = open_dataset(scene_dir)
+    config = demo_synth_config(frames, seed, image_size)
+    dataset = _make_scene(scene_dir, config, loaded.model.reads_detections, progress)
 
     announce("track")
     runner = SequenceRunner(loaded.model, image_size=loaded.image_size, tracker=None, device=dev)
@@ -164,20 +196,7 @@ def run_demo(
     atomic_write_text(metrics_path, to_json(result) + "\n")
 
     announce("render")
-    overlay = render_overlay_video(
-        dataset, tracks, out / "overlay.mp4", tile_width=256, progress=progress
-    )
-    busiest = max(tracks.frames, key=lambda f: len(f.people))
-    scene3d = out / "scene3d.png"
-    plot_scene_3d(
-        busiest.people,
-        tracks_joint_set(tracks),
-        list(dataset.cameras.values()),
-        title=f"frame {busiest.frame}",
-        path=scene3d,
-    )
-    timeline = out / "timeline.png"
-    plot_timeline(tracks, timeline)
+    overlay, scene3d, timeline = _draw(out, dataset, tracks, progress)
     return DemoResult(
         output=out,
         scene=scene_dir,

@@ -280,6 +280,20 @@ def _check_display() -> None:
         )
 
 
+def _spawned(rec: Any, tracks: Tracks, cameras: Any, gt: Tracks | None) -> Any:
+    """``rec`` streamed to a native viewer it starts, with the recording logged."""
+    try:
+        rec.spawn()
+    except RuntimeError as exc:  # the `rerun` executable is not on PATH
+        raise TesseTrackError(
+            f"could not start the rerun viewer ({str(exc).splitlines()[0]}); activate the "
+            "environment that has rerun-sdk, or use --save FILE.rrd"
+        ) from None
+    log_recording(rec, tracks, cameras, ground_truth=gt)
+    rec.flush()
+    return rec
+
+
 def view(
     tracks: str | PathLike[str],
     calibration: str | PathLike[str] | None = None,
@@ -347,17 +361,7 @@ def view(
             rec.disconnect()  # closes the file (writes the footer)
         logger.debug("wrote %s", saved)
     if spawn:
-        rec = new_stream()
-        try:
-            rec.spawn()
-        except RuntimeError as exc:  # the `rerun` executable is not on PATH
-            raise TesseTrackError(
-                f"could not start the rerun viewer ({str(exc).splitlines()[0]}); activate the "
-                "environment that has rerun-sdk, or use --save FILE.rrd"
-            ) from None
-        log_recording(rec, tr, cameras, ground_truth=gt)
-        rec.flush()
-        live.append(rec)
+        live.append(_spawned(new_stream(), tr, cameras, gt))
     if web:
         rec = new_stream()
         grpc_uri = rec.serve_grpc(grpc_port=grpc_port)

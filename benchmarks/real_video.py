@@ -13,6 +13,12 @@ cameras (frames/s), on this machine's CPU.
     python benchmarks/real_video.py                      # the two real recordings of the test data
     python benchmarks/real_video.py --recording DIR ...  # your own (calibration beside the videos)
     python benchmarks/real_video.py --checkpoint A B     # checkpoints side by side
+    python benchmarks/real_video.py --recording DIR --calibration my.toml --work /tmp/rv
+                                          # another calibration of the recording; the built-in
+                                          # detector's detections kept in /tmp/rv and reused
+
+The detections go to ``WORK/<recording>/detections`` (``--work``; default: a temporary folder,
+removed at the end); the detector skips the frames already there.
 
 Writes ``benchmarks/results/real_video.json`` (and prints a table).
 """
@@ -74,12 +80,15 @@ def _run(loaded, trained, dataset, volume: str):
     return tracks if rig is None else tracks_to_world(tracks, rig)
 
 
-def run_recording(root: Path, checkpoint: str, work: Path, volume: str = "auto") -> dict:
+def run_recording(
+    root: Path, checkpoint: str, work: Path, volume: str = "auto", calibration: Path | None = None
+) -> dict:
+    """``calibration``: None for the one beside the recording's videos."""
     dets_dir = work / root.name / "detections"
     t0 = time.perf_counter()
-    det = detect_recording(root, dets_dir)
+    det = detect_recording(root, dets_dir, calibration=calibration)
     detect_wall = time.perf_counter() - t0
-    dataset = open_input(root, detections=dets_dir)
+    dataset = open_input(root, detections=dets_dir, calibration=calibration)
     names = list(dataset.cameras)
     frames = {f.frame: f for f in dataset}
     source = next(iter(frames.values())).detections_joint_set
@@ -97,7 +106,7 @@ def run_recording(root: Path, checkpoint: str, work: Path, volume: str = "auto")
     n = len(frames)
     out: dict = {
         "recording": root.name, "cameras": names, "frames": n, "checkpoint": checkpoint,
-        "volume": volume,
+        "volume": volume, "calibration": str(calibration) if calibration else "beside the videos",
         "identities_all_cameras": _id_stats(tracks),
         "identities_all_cameras_refined": _id_stats(refined),
         "speed": {
@@ -113,7 +122,7 @@ def run_recording(root: Path, checkpoint: str, work: Path, volume: str = "auto")
     }  # fmt: skip
     for left in names:
         others = [c for c in names if c != left]
-        sub = open_input(root, detections=dets_dir, cameras=others)
+        sub = open_input(root, detections=dets_dir, cameras=others, calibration=calibration)
         net = _run(loaded, trained, sub, volume)
         ref, _ = refine_and_fill(net, {k: ({c: f.detections[c] for c in others if c in f.detections},
                                            f.cameras) for k, f in frames.items()},
@@ -143,21 +152,31 @@ def main() -> None:
                         help="one or more checkpoints, compared side by side")  # fmt: skip
     parser.add_argument("--volume", nargs="+", default=["auto"], choices=["auto", "model"],
                         help="the rig's own volume (auto), the trained one (model), or both")  # fmt: skip
+    parser.add_argument("--calibration", nargs="*", type=Path, default=None,
+                        help="a calibration file per recording, in order (default: the one "
+                        "beside each recording's videos)")  # fmt: skip
+    parser.add_argument("--work", type=Path, default=None,
+                        help="keep the detections in WORK/<recording>/detections and reuse them "
+                        "(default: a temporary folder)")  # fmt: skip
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "real_video.json"
     )
     args = parser.parse_args()
+    calibrations = args.calibration or [None] * len(args.recording)
+    if len(calibrations) != len(args.recording):
+        parser.error("--calibration needs one file per --recording")
     import platform
 
     from rich.console import Console
     from rich.table import Table
 
     results = []
-    with tempfile.TemporaryDirectory() as work:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
         for checkpoint in args.checkpoint:
             for volume in args.volume:
-                for root in args.recording:
-                    results.append(run_recording(root, checkpoint, Path(work), volume))
+                for root, calibration in zip(args.recording, calibrations, strict=True):
+                    results.append(run_recording(root, checkpoint, work, volume, calibration))
     table = Table(title="leave one camera out: median error px / % of height, found/people")
     for col in (
         "checkpoint",

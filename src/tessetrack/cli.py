@@ -662,7 +662,12 @@ def calibrate_intrinsics(
 def calibrate_extrinsics(
     recording: str = typer.Argument(..., help="Synchronized recording: videos or image folders."),
     intrinsics: str = typer.Option(..., "--intrinsics", help="Calibration file with intrinsics."),
-    source: str = typer.Option("people", "--from", help="people (board: not yet available)."),
+    source: str = typer.Option(
+        "people", "--from", help="people (their joints) | board (a board seen by several cameras)."
+    ),
+    board: str | None = typer.Option(
+        None, "--board", help="With --from board: the board, as for calibrate intrinsics."
+    ),
     person_height: float = typer.Option(
         1.7, "--person-height", help="The people's mean height in metres (sets the scale)."
     ),
@@ -673,19 +678,39 @@ def calibrate_extrinsics(
     start: int | None = typer.Option(None, help="First frame id (inclusive)."),
     end: int | None = typer.Option(None, help="Last frame id (exclusive)."),
     stride: int = typer.Option(1, help="Keep every N-th frame."),
+    max_frames: int = typer.Option(
+        200, "--max-frames", help="With --from board: frames read per camera at most."
+    ),
 ) -> None:
-    """Camera poses from the people in a synchronized recording: metres, z up, floor at z = 0."""
+    """Camera poses from the people in a synchronized recording (metres, z up, floor at z = 0)
+    or from a board that several cameras see at once (metres, the board's frame)."""
+    from tessetrack.io.atomic import check_output
+
+    check_output(output, what="calibration", suffixes=(".toml", ".json"),
+                 inputs=(recording, intrinsics, detections))  # fmt: skip
+    if source == "board":
+        if board is None:
+            raise InputError("--from board needs --board (e.g. --board checkerboard:4x7:0.06)")
+        _extrinsics_from_board(recording, intrinsics, board, max_frames, output)
+    elif source == "people":
+        _extrinsics_from_people(recording, intrinsics, person_height, detections, output,
+                                (start, end, stride))  # fmt: skip
+    else:
+        raise InputError(f"--from {source}: expected 'people' or 'board'")
+
+
+def _extrinsics_from_people(
+    recording: str, intrinsics: str, person_height: float, detections: str | None, output: str,
+    frames: tuple[int | None, int | None, int],
+) -> None:  # fmt: skip
+    """``calibrate extrinsics --from people``: calibrate, write, print the fit and the scale."""
     from rich.console import Console
     from rich.table import Table
 
     from tessetrack.calibrate.extrinsics import calibrate_extrinsics as run
-    from tessetrack.io.atomic import check_output
     from tessetrack.io.calibration import save_cameras
 
-    check_output(output, what="calibration", suffixes=(".toml", ".json"),
-                 inputs=(recording, intrinsics, detections))  # fmt: skip
-    if source != "people":
-        raise InputError(f"--from {source}: only 'people' is available in this version")
+    start, end, stride = frames
     with _progress_bars(("detect", "img/s")) as (progress,):
         result = run(recording, intrinsics, detections=detections, person_height=person_height,
                      start=start, end=end, stride=stride, progress=progress)  # fmt: skip
@@ -697,7 +722,39 @@ def calibrate_extrinsics(
                       centre)  # fmt: skip
     console = Console()
     console.print(table)
+    heights = ", ".join(f"{h:.2f}" for h in result.frame.heights)
+    console.print(f"scale: {len(result.frame.heights)} people of mean height {person_height:g} m "
+                  f"(--person-height); their heights: {heights} m")  # fmt: skip
     console.print(f"[green]wrote[/green] {output} ({result.frames} frames)")
+
+
+def _extrinsics_from_board(
+    recording: str, intrinsics: str, board: str, max_frames: int, output: str
+) -> None:
+    """``calibrate extrinsics --from board``: calibrate, write, print the fit."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tessetrack.calibrate.board_rig import BoardRigConfig
+    from tessetrack.calibrate.boards import parse_board
+    from tessetrack.calibrate.extrinsics import calibrate_extrinsics_from_board as run
+    from tessetrack.data.own_cameras import find_sources
+    from tessetrack.io.calibration import save_cameras
+
+    spec = parse_board(board)
+    with _progress_bars(("board", "img/s")) as (progress,):
+        result = run(find_sources(recording), intrinsics, spec,
+                     config=BoardRigConfig(max_frames=max_frames),
+                     progress=lambda _cam, d, t: progress(d, t))  # fmt: skip
+    save_cameras(result.cameras, output)
+    table = Table("camera", "views", "shared", "RMS px", "centre x, y, z (m)")
+    for name, fit in result.fits.items():
+        centre = ", ".join(f"{c:.2f}" for c in result.cameras[name].center)
+        table.add_row(name, str(fit.views), str(fit.shared), f"{fit.rms_px:.2f}", centre)
+    console = Console()
+    console.print(table)
+    console.print(f"[green]wrote[/green] {output} ({result.frames} frames seen by two or more "
+                  f"cameras; world: the board in frame {result.origin_frame})")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:

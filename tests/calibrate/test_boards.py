@@ -54,3 +54,23 @@ def test_checkerboard_found_at_its_inner_corners():
     np.testing.assert_allclose(xs, 59.5 + 40 * np.arange(1, 8), atol=1.0)
     np.testing.assert_allclose(ys, 59.5 + 40 * np.arange(1, 5), atol=1.0)
     assert parse_board("checkerboard:5x9:0.06").detect(img) is None
+
+
+def test_checkerboard_corners_start_beside_the_dark_outer_square():
+    """A 4×7 board (5×8 squares, the square at the top left dark, the one at the bottom right
+    light): corner 0 is the top-left inner corner, in the image and in the image turned half
+    round alike; the orientation test reads the two outer squares' colours."""
+    from tessetrack.calibrate.boards import _dark_beyond_last
+
+    board = parse_board("checkerboard:4x7:0.06")
+    img = _checkerboard_image((5, 8), px=30, margin=40)
+    found = board.detect(img)
+    assert found is not None
+    np.testing.assert_allclose(found.corners[0], [69.5, 69.5], atol=1.0)  # 40 + 30, pixel centres
+    turned = board.detect(np.ascontiguousarray(img[::-1, ::-1]))
+    h, w = img.shape
+    np.testing.assert_allclose(np.array([w - 1, h - 1]) - turned.corners, found.corners, atol=0.1)
+    assert not _dark_beyond_last(board, img, found.corners)
+    assert _dark_beyond_last(board, img, found.corners[::-1])
+    assert not parse_board("checkerboard:4x6:0.06").oriented
+    assert parse_board("charuco:5x7:0.04:0.03").oriented

@@ -3,8 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
+from typer.testing import CliRunner
 
 from tessetrack.calibrate import calibrate_intrinsics, fit_intrinsics, parse_board
+from tessetrack.cli import app
 from tessetrack.data.own_cameras import find_sources
 from tessetrack.errors import InputError
 from tessetrack.io.calibration import load_cameras, save_cameras
@@ -45,7 +47,15 @@ def test_real_checkerboard_photos_match_qualisys(shared_data, tmp_path):
     np.testing.assert_allclose(loaded["cam02"].K, results["cam02"].camera.K)
 
 
-def test_board_never_seen_names_the_cameras(shared_data):
+def test_board_never_seen_names_the_cameras(shared_data, tmp_path):
     sources = find_sources(shared_data / "checkerboard_4cams")
     with pytest.raises(InputError, match="cam01: 0 of 7 images"):
         calibrate_intrinsics({"cam01": sources["cam01"]}, parse_board("checkerboard:5x9:0.06"))
+    # the command: one line, nothing written (one camera's photos, to stay quick)
+    (tmp_path / "boards").mkdir()
+    (tmp_path / "boards" / "cam01").symlink_to(sources["cam01"])
+    out = tmp_path / "intrinsics.toml"
+    result = CliRunner().invoke(app, ["calibrate", "intrinsics", str(tmp_path / "boards"),
+                                      "--board", "checkerboard:5x9:0.06", "-o", str(out)])  # fmt: skip
+    assert isinstance(result.exception, InputError) and "\n" not in str(result.exception)
+    assert "check --board" in str(result.exception) and not out.exists()

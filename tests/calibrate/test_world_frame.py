@@ -34,3 +34,25 @@ def test_scale_up_and_floor_from_standing_people():
     back = frame.apply(rig)
     np.testing.assert_allclose(np.nanmin(back[..., 2]), 0.0, atol=1e-9)  # toes: the floor
     np.testing.assert_allclose(back[:, 15, 2], 0.936 * 1.8 - 0.01, atol=1e-9)  # eyes, z up
+
+
+def test_every_person_counts_once_however_long_they_are_seen():
+    """A 1.8 m person seen in 90 frames (and detected twice in 5 of them), a 1.5 m person seen in
+    30 frames in two tracks (lost and found again), a passer-by seen in 2 frames: the scale is
+    set by the mean of the two people's chains, as if each were seen equally long."""
+    from tessetrack.calibrate.world_frame import people_chains
+
+    F = 100
+    tracks = np.full((F, 5, 25, 3), np.nan)
+    tracks[:90, 0] = _standing_person(1.8, 0.0, 0.0)
+    tracks[10:15, 1] = _standing_person(1.8, 0.01, 0.0)  # the same person, a second detection
+    tracks[:15, 2] = _standing_person(1.5, 2.0, 0.0)
+    tracks[50:65, 3] = _standing_person(1.5, 2.0, 0.5)  # found again later
+    tracks[70:72, 4] = _standing_person(1.2, -2.0, 0.0)  # a passer-by
+    chains = sorted(people_chains(tracks))
+    np.testing.assert_allclose(
+        chains, [CHAIN_FRACTION_OF_HEIGHT * 1.5, CHAIN_FRACTION_OF_HEIGHT * 1.8]
+    )
+    frame = world_frame(tracks, np.array([1.0, 0.0, 0.0]), person_height=1.65)
+    assert abs(frame.scale - 1.0) < 1e-9
+    np.testing.assert_allclose(sorted(frame.heights), [1.5, 1.8])

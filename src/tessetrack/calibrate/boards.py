@@ -9,6 +9,12 @@ so the board is the plane z = 0. Detections are returned as pixel positions in O
 convention (pixel (0, 0) is the centre of the top-left pixel) together with the indices of the
 board corners they belong to (a checkerboard is seen whole or not at all; a ChArUco board may be
 seen in part).
+
+A checkerboard looks almost the same turned half round, and OpenCV may list its corners from
+either end. When R + C is odd its two outer corner squares beyond corner 0 and beyond the last
+corner differ in colour, and the corners are put in the order that has the *dark* one beyond
+corner 0, so that every camera names the corners alike (needed for camera poses from a board;
+:attr:`Board.oriented`). When R + C is even the two orders cannot be told apart.
 """
 
 from __future__ import annotations
@@ -75,6 +81,11 @@ class Board:
         xy = np.stack([j.ravel(), i.ravel()], axis=-1) * self.square_m  # N×2
         return np.concatenate([xy, np.zeros((len(xy), 1))], axis=1)
 
+    @property
+    def oriented(self) -> bool:
+        """Whether every view names the corners alike (ChArUco; a checkerboard with R + C odd)."""
+        return self.kind == "charuco" or (self.rows + self.cols) % 2 == 1
+
     def describe(self) -> str:
         """Short text for messages, e.g. ``checkerboard 4x7 (0.06 m squares)``."""
         return f"{self.kind} {self.rows}x{self.cols} ({self.square_m:g} m squares)"
@@ -98,7 +109,30 @@ def _detect_checkerboard(board: Board, gray: np.ndarray) -> BoardDetection | Non
     if not found:
         return None
     n = board.rows * board.cols
-    return BoardDetection(np.arange(n), corners.reshape(n, 2).astype(np.float64))
+    corners = corners.reshape(n, 2).astype(np.float64)
+    if board.oriented and _dark_beyond_last(board, gray, corners):
+        corners = corners[::-1].copy()  # the other end: corner (i, j) <-> (R-1-i, C-1-j)
+    return BoardDetection(np.arange(n), corners)
+
+
+def _dark_beyond_last(board: Board, gray: np.ndarray, corners: np.ndarray) -> bool:
+    """Whether the outer square beyond the last corner is darker than the one beyond corner 0
+    (their centres found through the board-to-image homography, the mean of a small patch)."""
+    grid = board.object_points()[:, :2] / board.square_m  # N×2, in squares
+    H, _ = cv2.findHomography(grid, corners)
+    if H is None:
+        return False
+    rows, cols = board.corner_grid
+    probes = np.array([[[-0.5, -0.5], [cols - 0.5, rows - 0.5]]])  # (x = column, y = row)
+    centres = cv2.perspectiveTransform(probes, H)[0]  # 2×2 pixels
+    step = np.median(np.linalg.norm(np.diff(corners.reshape(rows, cols, 2), axis=1), axis=-1))
+    r = max(int(step / 4), 1)
+    means = []
+    for x, y in np.round(centres).astype(int):
+        if not (r <= x < gray.shape[1] - r and r <= y < gray.shape[0] - r):
+            return False  # a square off the image: keep OpenCV's order
+        means.append(float(gray[y - r : y + r + 1, x - r : x + r + 1].mean()))
+    return means[1] < means[0]
 
 
 def _detect_charuco(board: Board, gray: np.ndarray) -> BoardDetection | None:

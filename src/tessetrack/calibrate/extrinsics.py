@@ -1,7 +1,10 @@
-"""Camera poses (extrinsics) of a rig whose intrinsics are known, from the people in a
-synchronized recording: the built-in detector's joints (or detections given), the rig estimated
-by :mod:`tessetrack.calibrate.people`, then put in metres, z up, floor at z = 0
-(:mod:`tessetrack.calibrate.world_frame`).
+"""Camera poses (extrinsics) of a rig whose intrinsics are known, from a synchronized recording:
+
+* from the people in it: the built-in detector's joints (or detections given), the rig estimated
+  by :mod:`tessetrack.calibrate.people`, then put in metres, z up, floor at z = 0
+  (:mod:`tessetrack.calibrate.world_frame`);
+* from a board several cameras see at once: :mod:`tessetrack.calibrate.board_rig`, metres from
+  the board's squares, the world frame on the board.
 """
 
 from __future__ import annotations
@@ -16,6 +19,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tessetrack.calibrate.board_rig import (
+    BoardRigConfig,
+    BoardRigResult,
+    board_sightings,
+    calibrate_from_board,
+)
+from tessetrack.calibrate.boards import Board
 from tessetrack.calibrate.people import (
     PeopleConfig,
     RigEstimate,
@@ -28,7 +38,8 @@ from tessetrack.geometry.camera import Camera
 from tessetrack.io.calibration import load_cameras
 from tessetrack.io.detections import Detections2D, read_openpose
 
-__all__ = ["CameraFit", "ExtrinsicsResult", "calibrate_from_people", "calibrate_extrinsics"]
+__all__ = ["CameraFit", "ExtrinsicsResult", "calibrate_from_people", "calibrate_extrinsics",
+           "calibrate_extrinsics_from_board"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +132,21 @@ def _has_detections(folder: Path, names: tuple[str, ...]) -> bool:
     return all(any((folder / n).glob("*_keypoints.json")) for n in names)
 
 
+def _selected(dets: Detections2D, start: int | None, end: int | None, stride: int) -> Detections2D:
+    """The frames ``start <= f < end`` whose id is a multiple of ``stride`` from ``start`` (the
+    first frame when None), of detections read from a folder: it may hold more frames than asked
+    for (an earlier run), or exactly the frames asked for (the detector's own run)."""
+    if stride < 1:
+        raise InputError(f"--stride must be at least 1, got {stride}")
+    base = start if start is not None else min(dets.frames, default=0)
+    keep = {f for f in dets.frames if (start is None or f >= start) and (end is None or f < end)
+            and (f - base) % stride == 0}  # fmt: skip
+    if not keep:
+        raise InputError("no frames selected (check --start/--end/--stride)")
+    return Detections2D(dets.joint_set, {c: {f: p for f, p in frames.items() if f in keep}
+                                         for c, frames in dets.by_camera.items()})  # fmt: skip
+
+
 def calibrate_extrinsics(
     recording: PathT,
     intrinsics: PathT,
@@ -158,5 +184,39 @@ def calibrate_extrinsics(
         if not _has_detections(folder, names):
             detect_recording(recording, folder, start=start, end=end, stride=stride,
                              cameras=list(names), progress=progress)  # fmt: skip
-        dets = read_openpose(folder, cameras=names)
+        dets = _selected(read_openpose(folder, cameras=names), start, end, stride)
     return calibrate_from_people(dets, cams, person_height, config)
+
+
+def calibrate_extrinsics_from_board(
+    recording: Mapping[str, PathT],
+    intrinsics: PathT,
+    board: Board,
+    *,
+    config: BoardRigConfig = BoardRigConfig(),
+    progress: Callable[[str, int, int], None] | None = None,
+) -> BoardRigResult:
+    """Calibrate a rig from a board seen by several cameras at once.
+
+    Args:
+        recording: ``camera name -> video file or image folder``, synchronized (the same frame
+            index is the same moment), named as in ``intrinsics``
+            (:func:`tessetrack.data.own_cameras.find_sources` builds it from a folder).
+        intrinsics: a calibration file :func:`~tessetrack.io.load_cameras` reads; only the
+            intrinsics, distortion and image sizes are used.
+        board: the board.
+        config: frames read and the bundle adjustment's loss.
+        progress: ``progress(camera, frames_done, frames_total)`` of the board search.
+
+    Raises:
+        InputError: a camera of the intrinsics missing from the recording, a board that is never
+            seen by a camera or never at the same moment as the others (named).
+    """
+    cams = load_cameras(intrinsics)
+    missing = [n for n in cams if n not in recording]
+    if missing:
+        raise InputError(f"no video or image folder for camera(s) {', '.join(missing)} of the "
+                         "intrinsics file")  # fmt: skip
+    sources = {n: recording[n] for n in cams}
+    sightings = board_sightings(sources, board, config.max_frames, progress)
+    return calibrate_from_board(sightings, cams, board, config)

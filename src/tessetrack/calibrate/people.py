@@ -15,8 +15,10 @@ Pipeline (the cameras' intrinsics are known):
    and each further camera is placed by PnP with RANSAC on them (again over all candidate
    pairings), then its people are matched by reprojection error.
 4. **Bundle adjustment** (:mod:`tessetrack.calibrate.bundle_adjustment`) of all poses and 3D
-   joints with a robust loss; then the people are matched again with the refined cameras and
-   the adjustment repeated.
+   joints with a robust loss, each person's bone lengths (:data:`BONES`: shoulder and hip width,
+   upper arms, forearms, thighs, shins, trunk, neck to eyes; left and right alike) held constant
+   over the frames; then the people are matched again with the refined cameras and the
+   adjustment repeated.
 5. **World frame** (:mod:`tessetrack.calibrate.world_frame`): metres from the people's height,
    z up, floor at z = 0.
 
@@ -35,15 +37,27 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from tessetrack.calibrate.bundle_adjustment import bundle_adjust, project
+from tessetrack.calibrate.bundle_adjustment import BoneTerms, bundle_adjust, project
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera
 from tessetrack.io.detections import Detections2D
 
-__all__ = ["PeopleConfig", "PeopleObservations", "RigEstimate", "people_observations",
+__all__ = ["BONES", "PeopleConfig", "PeopleObservations", "RigEstimate", "people_observations",
            "estimate_rig"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
+
+#: BODY25 bones whose length a person keeps: name -> the joint pairs (left and right share it).
+BONES: dict[str, tuple[tuple[int, int], ...]] = {
+    "shoulder width": ((2, 5),),
+    "hip width": ((9, 12),),
+    "upper arm": ((2, 3), (5, 6)),
+    "forearm": ((3, 4), (6, 7)),
+    "thigh": ((9, 10), (12, 13)),
+    "shin": ((10, 11), (13, 14)),
+    "trunk": ((8, 1),),
+    "neck to eye": ((1, 15), (1, 16)),
+}
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,9 @@ class PeopleConfig:
         loss, f_scale: robust loss of the bundle adjustment and its scale in pixels.
         rounds: bundle adjustments, each after matching the people again.
         min_matches: matched joints a camera pair (or a camera placed by PnP) needs at least.
+        bone_tolerance: relative change of a person's bone length between frames that the
+            bundle adjustment weighs like an ``f_scale`` reprojection error; None: bone lengths
+            are free.
     """
 
     min_confidence: float = 0.5
@@ -66,6 +83,7 @@ class PeopleConfig:
     f_scale: float = 4.0
     rounds: int = 3
     min_matches: int = 30
+    bone_tolerance: float | None = 0.05
 
 
 @dataclass(frozen=True)
@@ -459,6 +477,21 @@ def _chain(obs: PeopleObservations, config: PeopleConfig) -> RigEstimate:
     return RigEstimate(rvecs, tvecs, points, assign)
 
 
+def _bone_terms(index: np.ndarray, tolerance: float | None) -> BoneTerms | None:
+    """Bone instances of every person (F, P, J point ``index``, −1 where unknown), one length per
+    person and bone of :data:`BONES`; None when ``tolerance`` is None."""
+    if tolerance is None:
+        return None
+    pairs = np.array([p for pairs in BONES.values() for p in pairs])  # M×2
+    kind = np.repeat(np.arange(len(BONES)), [len(p) for p in BONES.values()])  # M
+    a, b = index[..., pairs[:, 0]], index[..., pairs[:, 1]]  # F×P×M each
+    person = np.broadcast_to(np.arange(index.shape[1])[:, None], a.shape[1:])  # P×M
+    group = np.broadcast_to(person * len(BONES) + kind, a.shape)  # F×P×M
+    ok = (a >= 0) & (b >= 0)
+    _, group = np.unique(group[ok], return_inverse=True)
+    return BoneTerms(a[ok], b[ok], group.ravel(), tolerance)
+
+
 def _adjust(
     obs: PeopleObservations, rig: RigEstimate, fixed: int, config: PeopleConfig
 ) -> RigEstimate:
@@ -475,7 +508,8 @@ def _adjust(
         raise InputError("no joint is seen by two cameras; use a longer recording")
     result = bundle_adjust(rig.rvecs, rig.tvecs, points[known], cam_idx,
                            index[np.nonzero(seen)[1:]], uv[seen], conf[seen], obs.f0,
-                           fixed_camera=fixed, loss=config.loss, f_scale=config.f_scale)  # fmt: skip
+                           fixed_camera=fixed, loss=config.loss, f_scale=config.f_scale,
+                           bones=_bone_terms(index, config.bone_tolerance))  # fmt: skip
     out = np.full(points.shape, np.nan)
     out[known] = result.points
     residuals = {n: result.residuals[cam_idx == v] for v, n in enumerate(obs.cameras)}

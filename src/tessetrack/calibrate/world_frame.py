@@ -3,8 +3,16 @@
 * **Scale.** A person's ankle-to-eye chain, summed bone by bone (shank + thigh, the mean of both
   sides; mid-hip to neck; neck to the middle of the eyes) does not depend on the posture. By
   common anthropometric proportions of the stature H (shank 0.246 H, thigh 0.245 H, hip joint to
-  shoulder line 0.288 H, shoulder line to eyes 0.118 H) it is 0.897 H, so the scale is
-  ``person_height · 0.897 / median chain``.
+  shoulder line 0.288 H, shoulder line to eyes 0.118 H) it is 0.897 H. Each person's chain is the
+  median over the frames where it is complete (:func:`people_chains`), and the scale is
+  ``person_height · 0.897 / mean of the people's chains``: every person counts once, however long
+  they are seen, so the scale does not drift with the frames used when people differ in height.
+* **People.** The skeletons of the reference camera's 2D tracks; one person may have several
+  tracks (lost and found again, or detected twice). Tracks are merged, longest first, when their
+  chains agree within ``merge_tolerance`` and, in every frame both are seen, their skeletons
+  coincide (median joint distance under a quarter of the chain). People seen in fewer than
+  ``min_share`` × the frames of the most-seen person (passers-by, mismatched fragments) are not
+  counted.
 * **Up.** The median direction from the ankles to the neck; when the people's ankles spread
   over a plane (the floor) close to perpendicular to it, that plane's normal instead.
 * **Floor.** z = 0 at the median over skeletons of their lowest foot joint (ankles, heels, toes).
@@ -21,7 +29,8 @@ import numpy as np
 
 from tessetrack.errors import InputError
 
-__all__ = ["CHAIN_FRACTION_OF_HEIGHT", "WorldFrame", "person_chain_length", "world_frame"]
+__all__ = ["CHAIN_FRACTION_OF_HEIGHT", "WorldFrame", "person_chain_length", "people_chains",
+           "world_frame"]  # fmt: skip
 
 #: ankle-to-eye chain length / stature (module docstring)
 CHAIN_FRACTION_OF_HEIGHT = 0.897
@@ -41,13 +50,21 @@ class WorldFrame:
         scale: metres per unit of the rig estimate.
         R: (3, 3) rotation.
         shift: (3,) metres.
-        chain: median ankle-to-eye chain length, rig units.
+        chain: the people's mean ankle-to-eye chain length, rig units.
+        people: each counted person's chain length, rig units (their heights in metres are
+            ``scale · chain / 0.897``).
     """
 
     scale: float
     R: np.ndarray
     shift: np.ndarray
     chain: float
+    people: tuple[float, ...] = ()
+
+    @property
+    def heights(self) -> tuple[float, ...]:
+        """The counted people's heights in metres implied by the scale."""
+        return tuple(self.scale * c / CHAIN_FRACTION_OF_HEIGHT for c in self.people)
 
     def apply(self, points: np.ndarray) -> np.ndarray:
         """(..., 3) rig points -> world metres."""
@@ -86,23 +103,67 @@ def _up_direction(points: np.ndarray) -> np.ndarray:
     return up
 
 
+def _nanmedian(x: np.ndarray, axis: int) -> np.ndarray:
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN
+        return np.nanmedian(x, axis=axis)
+
+
+def _same_person(points: np.ndarray, a: list[int], t: int, chain: float) -> bool:
+    """Whether track ``t`` never stands apart from the tracks ``a`` in a frame both are seen
+    (F, T, 25, 3 skeletons): a median joint distance under a quarter of ``chain``."""
+    seen = ~np.isnan(points[..., 0]).all(-1)  # F×T
+    for u in a:
+        both = seen[:, u] & seen[:, t]
+        if both.any():
+            gap = _nanmedian(np.linalg.norm(points[both, u] - points[both, t], axis=-1), axis=-1)
+            if np.any(gap > 0.25 * chain):  # NaN (no shared joint) compares False
+                return False
+    return True
+
+
+def people_chains(
+    points: np.ndarray, merge_tolerance: float = 0.05, min_share: float = 0.2
+) -> list[float]:
+    """The chain length of each person among the tracks of (F, T, 25, 3) skeletons (module
+    docstring, *People*): the median of the per-frame chains of their merged tracks."""
+    chains = person_chain_length(points)  # F×T
+    order = np.argsort(-np.isfinite(chains).sum(0), kind="stable")
+    groups: list[list[int]] = []
+    for t in order:
+        if not np.isfinite(chains[:, t]).any():
+            break
+        own = float(_nanmedian(chains[:, t], axis=0))
+        for g in groups:
+            pooled = float(_nanmedian(chains[:, g].ravel(), axis=0))
+            if abs(own - pooled) <= merge_tolerance * pooled and _same_person(points, g, t, pooled):
+                g.append(int(t))
+                break
+        else:
+            groups.append([int(t)])
+    counts = [int(np.isfinite(chains[:, g]).sum()) for g in groups]
+    return [float(_nanmedian(chains[:, g].ravel(), axis=0))
+            for g, n in zip(groups, counts, strict=True) if n >= min_share * max(counts)]  # fmt: skip
+
+
 def world_frame(points: np.ndarray, camera_axis: np.ndarray, person_height: float) -> WorldFrame:
     """The similarity to metres, z up, floor at z = 0.
 
     Args:
-        points: (..., 25, 3) BODY25 skeletons in rig units, NaN where unknown.
+        points: (F, T, 25, 3) BODY25 skeletons in rig units (frames × tracks), NaN where unknown;
+            (N, 25, 3): one track.
         camera_axis: (3,) viewing direction of the first camera, rig frame.
-        person_height: the people's (mean) height in metres.
+        person_height: the people's mean height in metres.
 
     Raises:
         InputError: no skeleton complete enough to measure a person or find the floor.
     """
-    skel = points.reshape(-1, 25, 3)
-    chains = person_chain_length(skel)
-    chains = chains[np.isfinite(chains)]
-    if len(chains) == 0:
+    tracks = points.reshape((-1,) + points.shape[-3:]) if points.ndim >= 4 else points[:, None]
+    skel = tracks.reshape(-1, 25, 3)
+    people = people_chains(tracks)
+    if not people:
         raise InputError("no person is seen whole enough (legs, trunk, eyes) to set the scale")
-    chain = float(np.median(chains))
+    chain = float(np.mean(people))
     scale = person_height * CHAIN_FRACTION_OF_HEIGHT / chain
     z = _up_direction(skel)
     x = camera_axis - (camera_axis @ z) * z
@@ -120,4 +181,4 @@ def world_frame(points: np.ndarray, camera_axis: np.ndarray, person_height: floa
     floor = float(np.median(lowest[lowest_ok]))
     centre = np.nanmedian(feet.reshape(-1, 3), axis=0)
     shift = -np.array([centre[0], centre[1], floor])  # the lowest foot joints at z = 0
-    return WorldFrame(scale, R, shift, chain)
+    return WorldFrame(scale, R, shift, chain, tuple(people))

@@ -222,11 +222,11 @@ def stage_inputs(model: TesseTrack, batch: ClipBatch) -> dict[str, tuple]:
         feats = model.extract_features(batch.images.flatten(0, 2))  # (B·F·V)×C×h×w
         feats = feats.reshape(b, f, v, *feats.shape[1:])  # B×F×V×C×h×w
         anchors = torch.tensor([a0, a1], device=feats.device)
-        cams = (batch.K, batch.R, batch.t, batch.dist, batch.image_size, batch.view_mask)
-        det_in = tuple(_take(x, anchors[:, None])[:, 0] for x in (feats, *cams))
+        at = anchors[:, None]  # A×1
+        det_in = (_take(feats, at)[:, 0], batch.views.map(lambda x: _take(x, at)[:, 0]))
         window = anchors[:, None] + torch.arange(-h, h + 1, device=feats.device)  # A×T
         centres = batch.gt_centres.flatten(0, 1)  # (B·A)×P×3
-        desc_in = (_take(feats, window), centres, *(_take(x, window) for x in cams))
+        desc_in = (_take(feats, window), centres, batch.views.map(lambda x: _take(x, window)))
         desc = model.descriptor(*desc_in)
         p = centres.shape[1]
         d_vec = desc.vector.reshape(b, 2, p, -1)  # B×A×P×D

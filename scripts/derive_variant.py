@@ -15,7 +15,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from tessetrack.config import Config, variant
+from tessetrack.config import variant
 from tessetrack.train.checkpoints import load_checkpoint, save_checkpoint
 
 
@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("variant", help="the derived variant's name (e.g. HTGA, FTGA, FIG, HIG)")
     args = ap.parse_args()
     ck = load_checkpoint(args.source / "last.safetensors")
-    cfg = Config.from_dict(ck.config)
+    cfg = ck.typed_config()
     new = variant(args.variant)
     old = cfg.model.variant
     if dataclasses.replace(old, matcher=new.matcher) != new or {old.matcher, new.matcher} != {
@@ -40,7 +40,7 @@ def main() -> None:
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, variant=new))
     args.dest.mkdir(parents=True, exist_ok=True)
     meta = {**ck.meta, "derived_from": str(args.source), "derived_variant": args.variant}
-    save_checkpoint(args.dest / "last.safetensors", ck.weights, cfg.to_dict(), meta)
+    save_checkpoint(args.dest / "last.safetensors", ck.weights, cfg, meta)
     print(f"wrote {args.dest / 'last.safetensors'} ({args.variant}, weights of {args.source})")
 
 

@@ -40,7 +40,7 @@ def main() -> None:
         meta["weights_dtype"] = "float16"
         if "weights_sha1" in meta:  # the digest of the float32 weights, not of these
             meta["weights_sha1_float32"] = meta.pop("weights_sha1")
-    save_checkpoint(out / "model.safetensors", weights, ck.config, meta)
+    save_checkpoint(out / "model.safetensors", weights, ck.typed_config(), meta)
     for f in ("log.csv", "val.csv", "curves.png"):
         if (args.run / f).is_file():
             shutil.copy2(args.run / f, out / f)

@@ -35,7 +35,8 @@ def main() -> None:
     if args.peaks is not None:
         config["model"]["backbone"]["image_heatmaps_peaks"] = True
         config["model"]["backbone"]["image_heatmaps_threshold"] = args.peaks
-    build_model(Config.from_dict(config)).load_state_dict(weights, strict=True)
+    typed = Config.from_dict(config)
+    build_model(typed).load_state_dict(weights, strict=True)
 
     # the parts' own records (their digests describe other weight sets: dropped)
     def record(ck):
@@ -47,7 +48,7 @@ def main() -> None:
         "net2d_meta": record(net2d),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(args.out, weights, config, meta)
+    save_checkpoint(args.out, weights, typed, meta)
     print(f"wrote {args.out}")
 
 

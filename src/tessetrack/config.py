@@ -2,7 +2,9 @@
 
 Every stage has its own frozen dataclass whose defaults are the paper's values (HRNet-W32, R = 32,
 64³ voxels over a 12 m indoor space, 2.5 m tesseracts, T = Δt = 5, Q = 19 Panoptic joints, α = 1,
-β = γ = 0.01, 100 Sinkhorn iterations). Experiment files (``configs/*.yaml``) hold *overrides only*::
+β = γ = 0.01, 100 Sinkhorn iterations), with one exception: the pose head's ``refine`` and ``skips``
+(ours) are on by default, as in every shipped model; the ``paper`` preset turns them off. Experiment
+files (``configs/*.yaml``) hold *overrides only*::
 
     model:
       backbone: {name: small, channels: 16}
@@ -10,8 +12,11 @@ Every stage has its own frozen dataclass whose defaults are the paper's values (
     loss: {gamma: 0.1}
 
 and command lines add dotted overrides such as ``model.tesseract.time_window=3``. The root object is
-:class:`Config` (``model`` + ``loss`` + a free ``train`` mapping owned by the training loop). The
-checkpoint stores ``Config.to_dict()`` as JSON; :meth:`Config.from_dict` reads it back exactly.
+:class:`Config` (``model`` + ``loss`` + ``train``, the training loop's
+:class:`~tessetrack.train.settings.TrainSettings`); all three parts are checked when a config is
+loaded, so a bad value in a file or an override fails with a one-line :class:`ConfigError` naming
+its dotted key. A checkpoint stores ``Config.to_dict()`` (every field) as JSON;
+:meth:`Config.from_dict` reads it back exactly.
 
 Variants (paper §4, "TesseTrack variants") are four switches of :class:`VariantConfig`:
 
@@ -54,6 +59,7 @@ from typing import Any, TypeVar
 import yaml
 
 from tessetrack.errors import ConfigError
+from tessetrack.train.settings import TrainSettings
 
 __all__ = [
     "BackboneConfig",
@@ -224,18 +230,20 @@ class PoseHeadConfig:
         refine: follow each 2× transposed convolution by a 3×3×3 Conv4d block, so that the
             upsampled heatmaps are smoothed across the parent cells of the bottleneck (the paper
             only says "deconvolutions"; without it each fine voxel sees one bottleneck cell).
+            On by default (every shipped model uses it); the ``paper`` preset turns it off.
         skips: U-Net skips: the current tesseract's encoder features at each resolution are
             concatenated into the decoder (before its refine blocks). Not in the paper, whose pose
             comes from the merged bottleneck alone; the temporal merge still enters through the
-            bottleneck, the skips add the current frame's fine spatial detail.
+            bottleneck, the skips add the current frame's fine spatial detail. On by default
+            (every shipped model uses it); the ``paper`` preset turns it off.
     """
 
     num_joints: int = 19
     joint_set: str = "panoptic19"
     merge_hidden: int = 32
     softargmax_beta: float = 1.0
-    refine: bool = False
-    skips: bool = False
+    refine: bool = True
+    skips: bool = True
 
 
 @dataclass(frozen=True)
@@ -315,11 +323,11 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """Root config: the model, the losses, and a free ``train`` mapping (validated by the trainer)."""
+    """Root config: the model, the losses and the training settings."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
-    train: Mapping[str, Any] = field(default_factory=dict)
+    train: TrainSettings = field(default_factory=TrainSettings)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able nested dict (tuples become lists)."""
@@ -349,9 +357,10 @@ VARIANTS: dict[str, VariantConfig] = {
     "HIG": VariantConfig(input="heatmaps", temporal=False, matcher="hungarian", merge="average"),
 }
 
-#: Overrides (dotted keys) of each preset on top of the paper defaults; ``configs/<name>.yaml`` holds the same.
+#: Overrides (dotted keys) of each preset on top of the defaults; ``configs/<name>.yaml`` holds the same.
+#: Both turn off the pose head's ``refine`` and ``skips`` (ours, on by default): the paper's head.
 PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {},
+    "paper": {"model.pose_head.refine": False, "model.pose_head.skips": False},
     "cpu-small": {
         "model.backbone.name": "small",
         "model.backbone.channels": 16,
@@ -369,6 +378,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model.matcher.layers": 2,
         "model.matcher.heads": 2,
         "model.pose_head.merge_hidden": 16,
+        "model.pose_head.refine": False,
+        "model.pose_head.skips": False,
         "loss.centre_sigma": 0.5,
     },
 }
@@ -416,6 +427,8 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
     """Convert a plain JSON/YAML value to the annotated type ``tp``; raise ConfigError naming ``key``."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
+    if tp is TrainSettings:  # its own parsing and checks, with messages of their own
+        return TrainSettings.from_mapping(value)
     if is_dataclass(tp):
         return _from_plain(tp, value, key)
     if origin in (typing.Union, types.UnionType):
@@ -497,7 +510,8 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``tree[a][b][c] = value`` for ``key = "a.b.c"``; only ``train.*`` may create new keys."""
+    """Set ``tree[a][b][c] = value`` for ``key = "a.b.c"``; only ``train.*`` may create new keys
+    (:class:`~tessetrack.train.settings.TrainSettings` names an unknown one)."""
     parts = key.split(".")
     free = parts[0] == "train"
     node = tree

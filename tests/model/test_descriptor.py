@@ -7,6 +7,7 @@ import torch
 from test_tessetrack_model import ring_rig
 
 from tessetrack.errors import InputError
+from tessetrack.geometry.views import Views
 from tessetrack.model.descriptor import TesseractDescriptor
 
 
@@ -16,16 +17,15 @@ def _descriptor(time_window: int = 3, dim: int | None = 16) -> TesseractDescript
                                channels=(8, 12), descriptor_dim=dim, fusion_hidden=4)  # fmt: skip
 
 
-def _cams(b: int, t: int, v: int) -> list[torch.Tensor]:
-    rig = ring_rig(b, t, v)
-    return [rig[k] for k in ("K", "R", "t", "dist", "image_size", "view_mask")]
+def _cams(b: int, t: int, v: int) -> Views:
+    return Views(**ring_rig(b, t, v))
 
 
 @pytest.mark.parametrize("views", [1, 3, 5])
 def test_shapes(views):
     desc = _descriptor()
     centres = torch.tensor([[[0.0, 0.0, 1.0], [1.0, -0.5, 1.0]]]).expand(2, 2, 3)
-    out = desc(torch.randn(2, 3, views, 6, 16, 16), centres, *_cams(2, 3, views))
+    out = desc(torch.randn(2, 3, views, 6, 16, 16), centres, _cams(2, 3, views))
     assert out.tensor.shape == (2, 2, 12, 3, 4, 4, 4)  # one halving: 8³ → 4³; T kept
     assert out.vector.shape == (2, 2, 16)
     assert out.voxel_centres.shape == (2, 2, 8, 8, 8, 3)
@@ -49,7 +49,7 @@ def test_frames_are_sampled_independently():
     f = torch.randn(1, 3, 2, 6, 16, 16)
     g = f.clone()
     g[:, 2] = torch.randn(2, 6, 16, 16)  # only the last frame changes
-    a, b = desc.sample(f, xyz, *cams), desc.sample(g, xyz, *cams)
+    a, b = desc.sample(f, xyz, cams), desc.sample(g, xyz, cams)
     assert a.shape == (1, 1, 6, 3, 8, 8, 8)
     assert torch.allclose(a[:, :, :, :2], b[:, :, :, :2]) and not torch.allclose(
         a[:, :, :, 2], b[:, :, :, 2]
@@ -58,10 +58,10 @@ def test_frames_are_sampled_independently():
 
 def test_pooled_vector_without_learned_matcher():
     desc = _descriptor(time_window=1, dim=None)
-    out = desc(torch.randn(1, 1, 2, 6, 16, 16), torch.zeros(1, 1, 3), *_cams(1, 1, 2))
+    out = desc(torch.randn(1, 1, 2, 6, 16, 16), torch.zeros(1, 1, 3), _cams(1, 1, 2))
     assert out.vector.shape == (1, 1, 12)  # the pooled C' channels themselves
     with pytest.raises(InputError, match="window frames"):
-        desc(torch.randn(1, 3, 2, 6, 16, 16), torch.zeros(1, 1, 3), *_cams(1, 3, 2))
+        desc(torch.randn(1, 3, 2, 6, 16, 16), torch.zeros(1, 1, 3), _cams(1, 3, 2))
 
 
 def test_activation_checkpointing_gives_the_same_outputs_and_gradients():
@@ -72,7 +72,7 @@ def test_activation_checkpointing_gives_the_same_outputs_and_gradients():
     for checkpointing in (False, True):
         desc = _descriptor()
         desc.checkpointing = checkpointing
-        out = desc(feats, centres, *_cams(1, 3, 2))
+        out = desc(feats, centres, _cams(1, 3, 2))
         loss = out.tensor.square().sum() + out.vector.sum()
         grads = torch.autograd.grad(loss, [feats, *desc.parameters()])
         results.append((out.tensor.detach(), grads))

@@ -6,6 +6,7 @@ import pytest
 import torch
 from test_tessetrack_model import ring_rig
 
+from tessetrack.geometry.views import Views
 from tessetrack.geometry.voxel_grid import VoxelGrid
 from tessetrack.model.detector import PersonDetector
 
@@ -18,15 +19,14 @@ def _detector(**kw) -> PersonDetector:
     return PersonDetector(in_channels=6, grid=GRID, hidden=4, num_blocks=1, fusion_hidden=4, **kw)
 
 
-def _cams(b: int, v: int) -> list[torch.Tensor]:
-    rig = ring_rig(b, 1, v)
-    return [rig[k][:, 0] for k in ("K", "R", "t", "dist", "image_size", "view_mask")]
+def _cams(b: int, v: int) -> Views:
+    return Views(**ring_rig(b, 1, v))[:, 0]
 
 
 @pytest.mark.parametrize("views", [1, 3, 5])
 def test_shapes(views):
     det = _detector(max_people=4, threshold=0.0)
-    out = det(torch.randn(2, views, 6, 16, 16), *_cams(2, views))
+    out = det(torch.randn(2, views, 6, 16, 16), _cams(2, views))
     assert out.heatmap.shape == (2, 8, 8, 8)
     assert ((out.heatmap >= 0) & (out.heatmap <= 1)).all()
     assert (
@@ -49,11 +49,11 @@ def test_detect_converts_peaks_to_world():
 def test_masked_view_does_not_contribute():
     det = _detector()
     cams = _cams(1, 2)
-    cams[-1][0, 1] = False  # view 1 absent
+    cams.view_mask[0, 1] = False  # view 1 absent
     f = torch.randn(1, 2, 6, 16, 16)
     g = f.clone()
     g[0, 1] = torch.randn(6, 16, 16)  # changing the absent view's features changes nothing
-    assert torch.allclose(det.volume(f, *cams), det.volume(g, *cams))
+    assert torch.allclose(det.volume(f, cams), det.volume(g, cams))
 
 
 def test_refine_blocks_start_as_the_identity_and_learn():
@@ -113,14 +113,14 @@ def test_height_mix_starts_at_zero_and_learns_the_height():
     assert unexpected == [] and missing == ["height_mix.weight"]
     cams = _cams(1, 2)
     f = torch.randn(1, 2, 6, 16, 16)
-    assert torch.equal(plain.volume(f, *cams), grown.volume(f, *cams))
+    assert torch.equal(plain.volume(f, cams), grown.volume(f, cams))
 
     blank = torch.zeros(1, 2, 6, 16, 16)  # the same (zero) evidence everywhere
-    loss = grown.volume(blank, *cams)[:, :, :, :, 3].sum()  # favour the layer at z = 0.5 m
+    loss = grown.volume(blank, cams)[:, :, :, :, 3].sum()  # favour the layer at z = 0.5 m
     loss.backward()
     with torch.no_grad():
         grown.height_mix.weight -= grown.height_mix.weight.grad
-        v = grown.volume(blank, *cams)[0]  # C×X×Y×Z
+        v = grown.volume(blank, cams)[0]  # C×X×Y×Z
     assert torch.allclose(v[:, :, :, 3], v[:, :1, :1, 3].expand_as(v[:, :, :, 3]))  # x, y: same
     assert (v[:, 0, 0, 3] - v[:, 0, 0, 5]).abs().min() > 0.1  # 0.5 m and 2.5 m differ
 

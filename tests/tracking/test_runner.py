@@ -6,6 +6,7 @@ import dataclasses
 import json
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -14,6 +15,7 @@ from tessetrack.config import apply_overrides, preset
 from tessetrack.data.base import MultiViewDataset
 from tessetrack.data.layouts import open_dataset
 from tessetrack.errors import CheckpointError, InputError
+from tessetrack.geometry.views import Views
 from tessetrack.io.tracks import load_tracks
 from tessetrack.model.tessetrack import build_model
 from tessetrack.skeletons import PANOPTIC19
@@ -103,10 +105,11 @@ def test_a_single_frame_fills_the_window_by_repetition(scene, ckpt_dir):
     _check_tracks(tracks, [2])
 
 
-@pytest.mark.parametrize(("variant", "merges"), [("FTGA", True), ("FT", False)])
+@pytest.mark.parametrize(("variant", "merges"), [("FTGA", True), ("FT", True), ("FI", False)])
 def test_descriptors_merge_with_the_tracks_previous_one(scene, ckpt_dir, variant, merges):
     # Hungarian on poses with a 100 m gate links every person of frame f to one of frame f-1, so
-    # from the second frame on each pose merges K = 2 descriptors; without a matcher none merges.
+    # from the second frame on each pose merges K = 2 descriptors, with a matcher or without (as
+    # in training: merge_slots); T = 1 windows never overlap, so nothing merges.
     loaded = load_model(tiny_checkpoint(ckpt_dir / f"{variant}.safetensors", variant))
     model = loaded.model
     slots: list[int] = []
@@ -197,7 +200,7 @@ def test_views_that_disappear_run_fine(scene, ckpt_dir):
     # frames 0, 1, 2 only: the last window is frames 1, 2, 2 (end repeated), view 00_01 gone
     runner.run(_DropViews(open_dataset(scene, end=3)))
     assert [e.frame for e in runner.window] == [1, 2, 2]
-    assert [e.view_mask.tolist() for e in runner.window] == [[True, False]] * 3
+    assert [e.views.view_mask.tolist() for e in runner.window] == [[True, False]] * 3
     assert runner.window[0].features[1].abs().sum() == 0  # masked view: zero features
     assert runner.window[0].features[0].abs().sum() > 0
 
@@ -264,12 +267,16 @@ def test_missing_checkpoint_is_a_one_line_error(tmp_path):
     assert "\n" not in str(info.value)
 
 
-def test_default_image_size_without_train_settings(tmp_path):
+def test_image_size_is_the_typed_train_setting(tmp_path):
+    cfg = apply_overrides(preset("cpu-small", "FI"), TINY)
+    save_checkpoint(tmp_path / "m.safetensors", build_model(cfg).state_dict(), cfg)
+    assert load_model(tmp_path / "m.safetensors").image_size == cfg.train.image_size == (64, 48)
+    # without train settings: the default of the typed field
     cfg = apply_overrides(
         preset("cpu-small", "FI"), {k: v for k, v in TINY.items() if "train" not in k}
     )
-    save_checkpoint(tmp_path / "m.safetensors", build_model(cfg).state_dict(), cfg.to_dict())
-    assert load_model(tmp_path / "m.safetensors").image_size == DEFAULT_IMAGE_SIZE == (256, 256)
+    save_checkpoint(tmp_path / "d.safetensors", build_model(cfg).state_dict(), cfg.to_dict())
+    assert load_model(tmp_path / "d.safetensors").image_size == DEFAULT_IMAGE_SIZE == (256, 256)
 
 
 def test_assign_reports_the_previous_observation_and_gap():
@@ -327,3 +334,57 @@ def test_an_input_without_what_the_model_reads_is_refused_before_any_output(
     with pytest.raises(InputError, match=r"reads images, but the first frame \(0\) has no image"):
         track_to_file(poses_only, output=tmp_path / "f.json", checkpoint=f)
     assert not (tmp_path / "f.json").exists()
+
+
+def test_the_runner_drives_the_model_stages(scene, ckpt_dir):
+    """Tracking equals calling the network's stages by hand: Views.from_cameras and the backbone
+    per frame, then per anchor detect → describe → link (the learned matcher) → pose, merged with
+    the linked person's descriptor of the previous anchor (merge_slots)."""
+    loaded = load_model(tiny_checkpoint(ckpt_dir / "ftdl.safetensors"))
+    model, (w, h) = loaded.model, loaded.image_size
+    ds = open_dataset(scene, end=2)
+    tracks = SequenceRunner(model, image_size=(w, h)).run(ds)
+    names = list(ds.cameras)
+    feats, views = [], []
+    with torch.no_grad():
+        for frame in ds:
+            views.append(Views.from_cameras([frame.cameras[n] for n in names], (w, h)))
+            images = [frame.images[n]() for n in names]
+            x = np.stack([cv2.resize(im, (w, h), interpolation=cv2.INTER_AREA) for im in images])
+            feats.append(model.extract_features(torch.from_numpy(x).permute(0, 3, 1, 2) / 255.0))
+        descs, centres = [], []
+        for window in ([0, 0, 1], [0, 1, 1]):  # anchors 0 and 1: sequence ends repeated
+            anchor = window[1]
+            det = model.detect(feats[anchor][None], views[anchor][None])
+            centres.append(det.centres[0][det.valid[0]])  # P×3
+            f = torch.stack([feats[i] for i in window])[None]  # 1×T×V×C×h×w
+            descs.append(
+                model.describe(f, centres[-1][None], Views.stack([views[i] for i in window])[None])
+            )
+        p = len(centres[0])
+        match = model.link(
+            torch.stack([d.vector for d in descs], 1),  # 1×2×P×D
+            torch.stack(centres)[None],
+            torch.ones(1, 2, p, dtype=torch.bool),
+        )
+        partner = match.matches1[0]  # P: the person of anchor 0 each one of anchor 1 is
+        d0, d1 = (d.tensor[0] for d in descs)
+        skips = [[x[0] for x in d.skips] if model.uses_skips else None for d in descs]
+        alone = model.pose(d0, descs[0].voxel_centres[0], skips[0])
+        merged = model.pose(
+            d1, descs[1].voxel_centres[0], skips[1],
+            partners=d0[partner.clamp(min=0)], linked=partner >= 0, gap=1,
+        )  # fmt: skip
+    linked = partner >= 0
+    assert p == 2 and linked.any()  # at least one person merges at frame 1
+    # ids: births in detection order (0, 1 at frame 0, 2 … at frame 1), else the partner's
+    births = iter(range(p, 2 * p))
+    ids1 = [i if i >= 0 else next(births) for i in partner.tolist()]
+    got0 = {q.id: q.joints for q in tracks.frames[0].people}
+    got1 = {q.id: q.joints for q in tracks.frames[1].people}
+    assert sorted(got0) == list(range(p)) and sorted(got1) == sorted(ids1)
+    for i in range(p):
+        np.testing.assert_allclose(got0[i], alone.joints[i].double().numpy(), atol=1e-6)
+    for j, i in enumerate(ids1):
+        np.testing.assert_allclose(got1[i], merged.joints[j].double().numpy(), atol=1e-6)
+    assert torch.equal(merged.weights[:, 1] > 0, linked) and not alone.weights[:, 1].any()

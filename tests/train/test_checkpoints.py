@@ -1,19 +1,26 @@
 from __future__ import annotations
 
+import json
 import random
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
 import torch
 
+from tessetrack.config import Config, apply_overrides, preset
 from tessetrack.errors import CheckpointError
+from tessetrack.model.tessetrack import build_model
 from tessetrack.train.checkpoints import (
+    FORMAT,
+    FORMAT_1,
     flatten_state,
     load_checkpoint,
     resolve_checkpoint,
     save_checkpoint,
     unflatten_state,
 )
+from tessetrack.train.settings import TrainSettings
 
 CONFIG = {"model": {"backbone": {"name": "small", "channels": 16}, "time_window": 3}, "seed": 0}
 
@@ -109,13 +116,126 @@ def test_checkpoint_of_another_format_version_is_refused_naming_both(tmp_path):
     # a file from a future (or older, incompatible) layout: the message names its version and ours
     from safetensors.torch import save_file
 
-    header = {"format": "tessetrack.checkpoint/2", "tessetrack_version": "9.0", "config": "{}"}
-    save_file({"w": torch.zeros(2)}, str(tmp_path / "v2.safetensors"), metadata=header)
+    header = {"format": "tessetrack.checkpoint/3", "tessetrack_version": "9.0", "config": "{}"}
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "v3.safetensors"), metadata=header)
     with pytest.raises(CheckpointError) as err:
-        load_checkpoint(tmp_path / "v2.safetensors")
+        load_checkpoint(tmp_path / "v3.safetensors")
     message = str(err.value)
-    assert "v2.safetensors" in message and "'tessetrack.checkpoint/2'" in message
-    assert "written by tessetrack 9.0" in message and "expects 'tessetrack.checkpoint/1'" in message
+    assert "v3.safetensors" in message and "'tessetrack.checkpoint/3'" in message
+    assert "written by tessetrack 9.0" in message and "expects 'tessetrack.checkpoint/2'" in message
+
+
+def _header(path) -> dict[str, str]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return dict(f.metadata())
+
+
+def _flat(tree, prefix=""):
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out = {}
+    for k, v in tree.items():
+        out.update(_flat(v, f"{prefix}.{k}" if prefix else k))
+    return out
+
+
+def _write_format_1(path, weights, config: dict, state_layout="null") -> None:
+    """A checkpoint as format 1 wrote it (the same layout; the config as given)."""
+    from safetensors.torch import save_file
+
+    header = {
+        "format": FORMAT_1,
+        "tessetrack_version": "0.3.0",
+        "config": json.dumps(config, sort_keys=True),
+        "meta": "{}",
+        "state_layout": state_layout,
+    }
+    save_file(weights, str(path), metadata=header)
+
+
+@pytest.mark.parametrize("name", ["detections-shelf", "synthetic-small"])
+def test_shipped_format_1_checkpoint_reads_the_config_it_stores(name):
+    path = resolve_checkpoint(name)
+    stored = json.loads(_header(path)["config"])
+    assert _header(path)["format"] == FORMAT_1
+    ck = load_checkpoint(path)
+    assert ck.format == FORMAT_1
+    typed = ck.typed_config()
+    # every value the file stores reads back unchanged; the train keys it does not store take
+    # the settings' defaults
+    flat = _flat(typed.to_dict())
+    assert {k: flat[k] for k in _flat(stored)} == _flat(stored)
+    default = Config().to_dict()["train"]
+    for key, value in typed.to_dict()["train"].items():
+        assert value == stored["train"].get(key, default[key]), key
+    assert typed.model.pose_head.refine and typed.model.pose_head.skips
+    assert typed.train.image_size == tuple(stored["train"]["image_size"])
+
+
+def test_format_1_config_without_a_key_reads_the_old_default(tmp_path):
+    # format 1 wrote configs when refine and skips were off by default: a config that lacks them
+    # meant off, though the default is on now
+    cfg = preset("cpu-small", "FI")
+    assert not cfg.model.pose_head.refine and Config().model.pose_head.refine
+    stored = cfg.to_dict()
+    del stored["model"]["pose_head"]["refine"], stored["model"]["pose_head"]["skips"]
+    stored["train"] = {"image_size": [96, 64], "lr": 0.01}  # format 1 kept only what was set
+    weights = build_model(cfg).state_dict()
+    _write_format_1(tmp_path / "v1.safetensors", weights, stored)
+    ck = load_checkpoint(tmp_path / "v1.safetensors")
+    assert ck.format == FORMAT_1
+    assert ck.typed_config() == replace(cfg, train=TrainSettings(image_size=(96, 64), lr=0.01))
+    from tessetrack.tracking.runner import load_model
+
+    assert load_model(tmp_path / "v1.safetensors").image_size == (96, 64)  # the weights fit
+    # written again, it is a format-2 checkpoint with every field, meaning the same
+    again = save_checkpoint(tmp_path / "v2.safetensors", weights, ck.typed_config())
+    assert _header(again)["format"] == FORMAT
+    assert load_checkpoint(again).typed_config() == ck.typed_config()
+
+
+def test_a_run_resumes_from_its_format_1_checkpoint(tmp_path):
+    from tessetrack.train.checkpointing import resume_run
+
+    cfg = preset("cpu-small", "FI")
+    model = build_model(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+    state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+             "torch_rng": torch.get_rng_state(), "step": 7}  # fmt: skip
+    path = save_checkpoint(tmp_path / "last.safetensors", model.state_dict(), cfg, {}, state)
+    stored = cfg.to_dict()
+    del stored["model"]["pose_head"]["refine"], stored["model"]["pose_head"]["skips"]
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))  # weights and the state/ tensors as stored
+    _write_format_1(path, tensors, stored, _header(path)["state_layout"])
+    assert resume_run(path, cfg.to_dict(), build_model(cfg), opt, sched) == 7
+
+
+def test_new_format_round_trips_the_typed_config(tmp_path):
+    cfg = apply_overrides(
+        preset("cpu-small", "HTDL"),
+        {
+            "model.pose_head.refine": True,
+            "model.pose_head.skips": True,
+            "train.image_size": [320, 240],
+            "train.detection_noise": [{"profile": "openpose"}, {"jitter": 0.02}],
+            "train.steps": 12,
+        },
+    )
+    path = save_checkpoint(tmp_path / "ck.safetensors", build_model(cfg).state_dict(), cfg)
+    header = _header(path)
+    assert header["format"] == FORMAT == "tessetrack.checkpoint/2"
+    stored = json.loads(header["config"])
+    assert stored == cfg.to_dict()
+    assert set(stored["train"]) == {f.name for f in fields(TrainSettings)}  # every field
+    ck = load_checkpoint(path)
+    assert ck.format == FORMAT and ck.config == stored
+    assert ck.typed_config() == cfg
+    assert ck.typed_config().train.detection_noise == ({"profile": "openpose"}, {"jitter": 0.02})
 
 
 def test_missing_checkpoint_name_lists_what_exists(tmp_path):

@@ -100,10 +100,9 @@ def model_input(checkpoint: str | PathLike[str]) -> str:
 
     Reads the config stored in the checkpoint; the network is not built.
     """
-    from tessetrack.config import Config
     from tessetrack.train.checkpoints import load_checkpoint, resolve_checkpoint
 
-    config = Config.from_dict(load_checkpoint(resolve_checkpoint(checkpoint)).config)
+    config = load_checkpoint(resolve_checkpoint(checkpoint)).typed_config()
     if config.model.backbone.image_heatmaps:
         return "image-heatmaps"
     return str(config.model.variant.input)

@@ -1,4 +1,5 @@
-"""Camera geometry: projection with distortion, undistortion, triangulation, voxel grids."""
+"""Camera geometry: projection with distortion, undistortion, triangulation, voxel grids, and the
+batched cameras of several views the network takes (:class:`Views`)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tessetrack.geometry.triangulation import (
     triangulate_undistorted,
 )
 from tessetrack.geometry.units import UNIT_SCALE, LengthUnit, from_metres, guess_unit, to_metres
+from tessetrack.geometry.views import Views
 from tessetrack.geometry.voxel_grid import (
     VoxelGrid,
     grid_centers,
@@ -34,6 +36,7 @@ from tessetrack.geometry.voxel_grid import (
 
 __all__ = [
     "Camera",
+    "Views",
     "VoxelGrid",
     "grid_centers",
     "index_to_world",

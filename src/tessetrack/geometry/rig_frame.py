@@ -132,11 +132,16 @@ def capture_area(
     step: float = 0.25,
     max_extent: float = 30.0,
     margin: float = 1.0,
+    people_reach: float = 3.0,
 ) -> np.ndarray:
     """[[x_min, y_min], [x_max, y_max]] (metres, in the frame ``R`` with the floor at ``floor``
-    along its z) of the floor cells at least two cameras see at 0.1, 0.9 or 1.7 m, and of ``people``
-    (N, 2) positions, widened by ``margin`` metres (people at its edge are seen by fewer cameras,
-    not by none); None of either: a 6 m square around the cameras' centre."""
+    along its z) of the floor cells at least two cameras see at 0.1, 0.9 or 1.7 m, widened by
+    ``margin`` metres (people at its edge are seen by fewer cameras, not by none); None seen: a
+    6 m square around the cameras' centre.
+
+    With ``people`` (N, 2) positions found in the recording, the area is also kept within
+    ``people_reach`` metres of them (and always holds them): cameras far apart overlap over far
+    more floor than people walk on, and the person volume's cost grows with the area."""
     centres = np.stack([R @ c.center for c in cameras])
     mid = centres[:, :2].mean(0)
     half = min(max(float(np.ptp(centres[:, :2], 0).max()) * 0.75, 4.0), max_extent / 2)
@@ -151,12 +156,14 @@ def capture_area(
             count += _visible(cam, pts)
         seen |= count >= 2
     xy = np.stack([gx[seen], gy[seen]], -1)
-    if people is not None and len(people):
-        xy = np.concatenate([xy, np.asarray(people, float).reshape(-1, 2)])
-    if len(xy) == 0:
+    found = np.zeros((0, 2)) if people is None else np.asarray(people, float).reshape(-1, 2)
+    if len(xy) == 0 and len(found) == 0:
         return np.array([mid - 3.0, mid + 3.0])
-    lo, hi = xy.min(0) - step - margin, xy.max(0) + step + margin
-    return np.array([lo, hi])
+    lo, hi = (xy.min(0) - step, xy.max(0) + step) if len(xy) else (found.min(0), found.max(0))
+    if len(found):
+        lo = np.minimum(np.maximum(lo, found.min(0) - people_reach), found.min(0))
+        hi = np.maximum(np.minimum(hi, found.max(0) + people_reach), found.max(0))
+    return np.array([lo - margin, hi + margin])
 
 
 def _visible(cam: Camera, pts: np.ndarray) -> np.ndarray:
@@ -218,7 +225,9 @@ def rig_frame(
     t = -np.array([centre[0], centre[1], level])
     notes.append(
         f"capture area: {area[1, 0] - area[0, 0]:.1f} m × {area[1, 1] - area[0, 1]:.1f} m "
-        "(seen by two or more cameras, and 1 m around)"
+        "(seen by two or more cameras"
+        + (f", within 3 m of {len(positions)} people found" if positions else "")
+        + ", and 1 m around)"
     )
     return RigFrame(R=R, t=t, area=area - centre, notes=tuple(notes))
 

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint, checkpoint_sequential
 
 from tessetrack.errors import InputError
+from tessetrack.geometry.views import Views
 from tessetrack.geometry.voxel_grid import grid_centers
 from tessetrack.ops.conv4d import Conv4d, MaxPool4d
 from tessetrack.ops.unproject import ViewFusion, sample_views
@@ -113,23 +114,13 @@ class TesseractDescriptor(nn.Module):
         xyz = grid_centers(centres.reshape(b * p, 3), size, self.shape)  # (B·P)×X×Y×Z×3
         return xyz.reshape(b, p, *xyz.shape[1:])
 
-    def sample(
-        self,
-        features: Tensor,
-        voxel_centres: Tensor,
-        K: Tensor,
-        R: Tensor,
-        t: Tensor,
-        dist: Tensor,
-        image_size: Tensor,
-        view_mask: Tensor,
-    ) -> Tensor:
+    def sample(self, features: Tensor, voxel_centres: Tensor, views: Views) -> Tensor:
         """Fill tesseracts with fused view features.
 
         Args:
             features: (B, T, V, C, h, w) backbone features of the T window frames.
             voxel_centres: (B, P, X, Y, Z, 3).
-            K, R, t, dist, image_size, view_mask: (B, T, V, ...) cameras of those frames.
+            views: (B, T, V) cameras of those frames.
 
         Returns:
             (B, P, C, T, X, Y, Z) tesseracts.
@@ -143,12 +134,7 @@ class TesseractDescriptor(nn.Module):
         sampled, valid = sample_views(
             features.flatten(0, 1),  # (B·T)×V×C×h×w
             pts.flatten(0, 1),  # (B·T)×(P·X·Y·Z)×3
-            K.flatten(0, 1),
-            R.flatten(0, 1),
-            t.flatten(0, 1),
-            dist.flatten(0, 1),
-            image_size.flatten(0, 1),
-            view_mask.flatten(0, 1),
+            *views.flatten(0, 1).tensors(),  # (B·T)×V×...
         )  # (B·T)×V×C×(P·X·Y·Z)
         fused = self.fusion(sampled, valid)  # (B·T)×C×(P·X·Y·Z)
         fused = fused.reshape(b, tt, c, p, x, y, z)  # B×T×C×P×X×Y×Z
@@ -184,19 +170,11 @@ class TesseractDescriptor(nn.Module):
         return h.reshape(b, p, *h.shape[1:]), vec.reshape(b, p, -1), out_skips
 
     def forward(
-        self,
-        features: Tensor,
-        centres: Tensor,
-        K: Tensor,
-        R: Tensor,
-        t: Tensor,
-        dist: Tensor,
-        image_size: Tensor,
-        view_mask: Tensor,
-        with_skips: bool = False,
+        self, features: Tensor, centres: Tensor, views: Views, with_skips: bool = False
     ) -> DescriptorOutput:
-        """features (B, T, V, C, h, w), centres (B, P, 3), cameras (B, T, V, ...) → :class:`DescriptorOutput`."""
+        """features (B, T, V, C, h, w), centres (B, P, 3), views (B, T, V) → :class:`DescriptorOutput`
+        (with the encoder's skip features when ``with_skips``)."""
         xyz = self.voxel_centres(centres)
-        tess = self.sample(features, xyz, K, R, t, dist, image_size, view_mask)
+        tess = self.sample(features, xyz, views)
         tensor, vector, skips = self.encode(tess, with_skips)
         return DescriptorOutput(tensor, vector, xyz, skips)

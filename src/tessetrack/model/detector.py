@@ -15,6 +15,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from tessetrack.geometry.views import Views
 from tessetrack.geometry.voxel_grid import VoxelGrid, index_to_world
 from tessetrack.ops.nms3d import nms3d
 from tessetrack.ops.unproject import ViewFusion, sample_views
@@ -175,23 +176,13 @@ class PersonDetector(nn.Module):
         self.max_people = max_people
         self.threshold = threshold
 
-    def volume(
-        self,
-        features: Tensor,
-        K: Tensor,
-        R: Tensor,
-        t: Tensor,
-        dist: Tensor,
-        image_size: Tensor,
-        view_mask: Tensor,
-    ) -> Tensor:
-        """features (B, V, C, h, w), cameras (B, V, ...) → fused feature volume (B, C, X, Y, Z)."""
+    def volume(self, features: Tensor, views: Views) -> Tensor:
+        """features (B, V, C, h, w), views (B, V) → fused feature volume (B, C, X, Y, Z)."""
         b, _, c = features.shape[:3]
-        xyz = self.grid.centers(dtype=K.dtype, device=features.device)  # X×Y×Z×3, camera precision
+        # X×Y×Z×3 in the cameras' precision
+        xyz = self.grid.centers(dtype=views.dtype, device=features.device)
         pts = xyz.reshape(1, -1, 3).expand(b, -1, 3)  # B×(X·Y·Z)×3
-        sampled, valid = sample_views(
-            features, pts, K, R, t, dist, image_size, view_mask
-        )  # B×V×C×N
+        sampled, valid = sample_views(features, pts, *views.tensors())  # B×V×C×N
         fused = self.fusion(sampled, valid)  # B×C×N
         volume = fused.reshape(b, c, *xyz.shape[:3])  # B×C×X×Y×Z
         if self.height_levels:
@@ -201,28 +192,27 @@ class PersonDetector(nn.Module):
             volume = volume + self.height_mix(bumps).to(volume.dtype)
         return volume
 
-    def detect(self, heatmap: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """NMS on (B, X, Y, Z) → centres (B, K, 3) metres, scores (B, K), valid (B, K)."""
+    def detect(
+        self, heatmap: Tensor, threshold: float | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """NMS on (B, X, Y, Z) → centres (B, K, 3) metres, scores (B, K), valid (B, K).
+
+        ``threshold``: the score a peak needs to be valid (default: the detector's own).
+        """
         peaks = nms3d(
             heatmap.detach().float(),
             kernel_size=self.nms_kernel,
             max_people=self.max_people,
-            threshold=self.threshold,
+            threshold=self.threshold if threshold is None else threshold,
         )
         centres = index_to_world(peaks.refined.float(), self.grid)
         return centres, peaks.scores, peaks.valid
 
     def forward(
-        self,
-        features: Tensor,
-        K: Tensor,
-        R: Tensor,
-        t: Tensor,
-        dist: Tensor,
-        image_size: Tensor,
-        view_mask: Tensor,
+        self, features: Tensor, views: Views, threshold: float | None = None
     ) -> DetectorOutput:
-        """features (B, V, C, h, w), cameras (B, V, ...) → :class:`DetectorOutput`."""
-        heatmap = self.net(self.volume(features, K, R, t, dist, image_size, view_mask))
-        centres, scores, valid = self.detect(heatmap)
+        """features (B, V, C, h, w), views (B, V) → :class:`DetectorOutput` (peaks scoring at least
+        ``threshold`` valid; default: the detector's own threshold)."""
+        heatmap = self.net(self.volume(features, views))
+        centres, scores, valid = self.detect(heatmap, threshold)
         return DetectorOutput(heatmap, centres, scores, valid)

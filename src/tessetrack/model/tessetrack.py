@@ -10,8 +10,13 @@ detected at anchor a spans frames ``a - (T-1)/2 … a + (T-1)/2``. The forward p
    given (teacher forcing: everything after NMS is trainable from step 0) or on the NMS detections,
 4. matches the persons of a0 to those of a1 (learned GNN + Sinkhorn, or Hungarian on poses),
 5. estimates the pose of each person at its anchor; at a1 the descriptor is merged with its partner's
-   descriptor from a0 when the windows overlap (Δt < T) — the partner is the same GT slot under teacher
-   forcing, else the predicted match (no merge without a matcher).
+   descriptor from a0 by the rule of :func:`merge_slots` — the partner is the same GT slot under
+   teacher forcing, else the predicted match (none without a matcher).
+
+Each step is a public method — :meth:`TesseTrack.extract_features`, :meth:`~TesseTrack.detect`,
+:meth:`~TesseTrack.describe`, :meth:`~TesseTrack.link`, :meth:`~TesseTrack.pose` — taking the cameras
+as one :class:`~tessetrack.geometry.views.Views`; :meth:`TesseTrack.forward` (training clips) and
+:class:`tessetrack.tracking.runner.SequenceRunner` (tracking a sequence) only drive them.
 
 The forward only predicts; losses are in :mod:`tessetrack.losses`.
 """
@@ -26,15 +31,23 @@ from torch import Tensor, nn
 
 from tessetrack.config import Config, ModelConfig
 from tessetrack.errors import InputError
+from tessetrack.geometry.views import Views
 from tessetrack.geometry.voxel_grid import VoxelGrid
 from tessetrack.model.backbone import HeatmapHead, build_backbone
-from tessetrack.model.descriptor import TesseractDescriptor
-from tessetrack.model.detector import PersonDetector
+from tessetrack.model.descriptor import DescriptorOutput, TesseractDescriptor
+from tessetrack.model.detector import DetectorOutput, PersonDetector
 from tessetrack.model.matcher import LearnedMatcher, MatchOutput, hungarian_match
-from tessetrack.model.pose_head import PoseHead
+from tessetrack.model.pose_head import PoseHead, PoseOutput
 from tessetrack.ops.heatmaps2d import rerender_heatmap_peaks
 
-__all__ = ["ClipBatch", "TesseTrackOutput", "TesseTrack", "build_model", "describe"]
+__all__ = [
+    "ClipBatch",
+    "TesseTrackOutput",
+    "TesseTrack",
+    "build_model",
+    "describe",
+    "merge_slots",
+]
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -66,6 +79,11 @@ class ClipBatch:
     heatmaps: Tensor | None = None
     gt_centres: Tensor | None = None
     gt_mask: Tensor | None = None
+
+    @property
+    def views(self) -> Views:
+        """The cameras as one (B, F, V) :class:`~tessetrack.geometry.views.Views`."""
+        return Views(self.K, self.R, self.t, self.dist, self.image_size, self.view_mask)
 
     def validate(self) -> None:
         """Refuse an inconsistent or non-finite batch with an :class:`InputError` naming the field.
@@ -192,6 +210,126 @@ def _take(x: Tensor, frames: Tensor) -> Tensor:
     return y.reshape(x.shape[0] * frames.shape[0], frames.shape[1], *x.shape[2:])
 
 
+def merge_slots(
+    descriptors: Tensor,
+    partners: Tensor | None,
+    linked: Tensor | None,
+    gap: Tensor | int,
+    time_window: int,
+    valid: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """The pose head's two descriptor slots for N people, and which of them it merges.
+
+    Slot 0 holds each person's current descriptor, slot 1 its *partner's*: the descriptor of the
+    same person at an earlier anchor, ``gap`` frames before — the same GT person under teacher
+    forcing (training), the matched person (a matcher in training), or the person's track
+    (tracking, whatever linked it). The partner is merged in exactly when
+
+    * the current person is real (``valid``; padded person slots of a batch are not) and a
+      partner is known (``linked``), and
+    * the two tesseract windows overlap: ``gap < T`` (they share frames).
+
+    The kind of matcher plays no part. This is the rule the models are trained with: a
+    ``matcher: none`` model learns, under teacher forcing, to merge its GT partners, so when
+    tracking it merges with the partner its track's pose-distance link gives; it merges nothing
+    only where no partner is known (a training forward on detections). The one alternative — never
+    merging for ``matcher: none`` when tracking — differs only for such models; every shipped
+    checkpoint has a learned matcher and tracks the same under both.
+
+    Args:
+        descriptors: (N, C, T, X', Y', Z') the current descriptors.
+        partners: (N, C, T, X', Y', Z') the partners' descriptors (any finite values where no
+            partner is known), or None when nobody has one.
+        linked: (N,) bool, a partner is known; None: nobody has one.
+        gap: (N,) integer tensor or one int, frames from the partner's anchor to the current one.
+        time_window: T, frames of a tesseract.
+        valid: (N,) bool, the current descriptor is a person's (None: all are); an invalid row
+            gets an all-False mask, which the pose head turns into zero merge weights.
+
+    Returns:
+        stack (N, 2, C, T, X', Y', Z'), slot 1 zero where nothing is merged, and mask (N, 2) bool:
+        (valid, merged).
+    """
+    n = descriptors.shape[0]
+    if valid is None:
+        valid = torch.ones(n, dtype=torch.bool, device=descriptors.device)
+    merged = torch.zeros_like(valid)
+    if partners is not None and linked is not None:
+        gaps = torch.as_tensor(gap, device=descriptors.device)
+        merged = valid & linked.bool() & (gaps < time_window)  # N
+        where = merged.reshape(n, *([1] * (descriptors.ndim - 1)))
+        partner = torch.where(where, partners.to(descriptors.dtype), 0.0)
+    else:
+        partner = torch.zeros_like(descriptors)
+    stack = torch.stack([descriptors, partner], dim=1)  # N×2×C×T×X'×Y'×Z'
+    mask = torch.stack([valid, merged], dim=1)  # N×2
+    return stack, mask
+
+
+def _build_detector(config: ModelConfig) -> PersonDetector:
+    vol, d = config.volume, config.detector
+    return PersonDetector(
+        in_channels=config.feature_channels,
+        grid=VoxelGrid(center=vol.center, size=vol.size, shape=vol.shape),
+        hidden=d.hidden,
+        num_blocks=d.num_blocks,
+        refine_blocks=d.refine_blocks,
+        fusion_hidden=vol.fusion_hidden,
+        nms_kernel=d.nms_kernel,
+        max_people=d.max_people,
+        threshold=d.threshold,
+        height_levels=d.height_levels,
+        up=d.up,
+        floor=d.floor,
+    )
+
+
+def _build_descriptor(config: ModelConfig) -> TesseractDescriptor:
+    t = config.tesseract
+    return TesseractDescriptor(
+        in_channels=config.feature_channels,
+        size=t.size,
+        shape=t.shape,
+        time_window=config.time_window,
+        channels=t.channels,
+        descriptor_dim=t.descriptor_dim if config.variant.matcher == "learned" else None,
+        fusion_hidden=t.fusion_hidden,
+        checkpointing=t.activation_checkpointing,
+    )
+
+
+def _build_matcher(config: ModelConfig) -> LearnedMatcher | None:
+    if config.variant.matcher != "learned":
+        return None
+    m = config.matcher
+    return LearnedMatcher(
+        dim=config.tesseract.descriptor_dim,
+        heads=m.heads,
+        layers=m.layers,
+        sinkhorn_iters=m.sinkhorn_iters,
+        match_threshold=m.match_threshold,
+        dustbin_init=m.dustbin_init,
+        position_encoding=m.position_encoding,
+        position_center=tuple(config.volume.center),
+        position_scale=tuple(0.5 * x for x in config.volume.size),
+    )
+
+
+def _build_pose_head(config: ModelConfig, descriptor: TesseractDescriptor) -> PoseHead:
+    p = config.pose_head
+    return PoseHead(
+        in_channels=descriptor.out_channels,
+        num_levels=len(config.tesseract.channels) - 1,
+        time_window=config.time_window,
+        num_joints=p.num_joints,
+        merge_hidden=p.merge_hidden,
+        learned_merge=config.variant.merge == "learned",
+        beta=p.softargmax_beta,
+        refine=p.refine,
+        skip_channels=descriptor.skip_channels if p.skips else None,
+    )
+
+
 class TesseTrack(nn.Module):
     """The full network; build it with :func:`build_model` from a :class:`~tessetrack.config.ModelConfig`.
 
@@ -203,30 +341,24 @@ class TesseTrack(nn.Module):
         super().__init__()
         self.config = config
         v = config.variant
-        t = config.tesseract
         self.heatmap_input = v.input == "heatmaps"
         self.matcher_kind = v.matcher
         self.time_window = config.time_window
-        self.stride = t.stride
-        self.tesseract_size = t.size
-        cin = config.feature_channels
+        self.stride = config.tesseract.stride
+        self.tesseract_size = config.tesseract.size
+        b = config.backbone
         self.backbone = build_backbone(
-            name=config.backbone.name,
-            out_channels=config.backbone.channels,
-            small_width=config.backbone.small_width,
-            small_dilations=config.backbone.small_dilations,
-            weights=config.backbone.weights,
+            name=b.name,
+            out_channels=b.channels,
+            small_width=b.small_width,
+            small_dilations=b.small_dilations,
+            weights=b.weights,
         )
-        self.heatmap_head = (
-            HeatmapHead(config.backbone.channels, config.pose_head.num_joints)
-            if self.heatmap_input
-            else None
-        )
+        joints = config.pose_head.num_joints
+        self.heatmap_head = HeatmapHead(b.channels, joints) if self.heatmap_input else None
         # auxiliary 2D joint heatmaps (loss.keypoint_2d); low prior so that sigmoid starts near 0
         self.keypoint_head = (
-            HeatmapHead(config.backbone.channels, config.pose_head.num_joints)
-            if config.backbone.keypoint_head and not self.heatmap_input
-            else None
+            HeatmapHead(b.channels, joints) if b.keypoint_head and not self.heatmap_input else None
         )
         if self.keypoint_head is not None:
             nn.init.constant_(self.keypoint_head.conv.bias, -4.6)
@@ -236,59 +368,11 @@ class TesseTrack(nn.Module):
         self.register_buffer(
             "pixel_std", torch.tensor(_IMAGENET_STD).view(3, 1, 1), persistent=False
         )
-        vol = config.volume
-        self.detector = PersonDetector(
-            in_channels=cin,
-            grid=VoxelGrid(center=vol.center, size=vol.size, shape=vol.shape),
-            hidden=config.detector.hidden,
-            num_blocks=config.detector.num_blocks,
-            refine_blocks=config.detector.refine_blocks,
-            fusion_hidden=vol.fusion_hidden,
-            nms_kernel=config.detector.nms_kernel,
-            max_people=config.detector.max_people,
-            threshold=config.detector.threshold,
-            height_levels=config.detector.height_levels,
-            up=config.detector.up,
-            floor=config.detector.floor,
-        )
-        self.descriptor = TesseractDescriptor(
-            in_channels=cin,
-            size=t.size,
-            shape=t.shape,
-            time_window=self.time_window,
-            channels=t.channels,
-            descriptor_dim=t.descriptor_dim if v.matcher == "learned" else None,
-            fusion_hidden=t.fusion_hidden,
-            checkpointing=t.activation_checkpointing,
-        )
-        m = config.matcher
-        self.matcher = (
-            LearnedMatcher(
-                dim=t.descriptor_dim,
-                heads=m.heads,
-                layers=m.layers,
-                sinkhorn_iters=m.sinkhorn_iters,
-                match_threshold=m.match_threshold,
-                dustbin_init=m.dustbin_init,
-                position_encoding=m.position_encoding,
-                position_center=tuple(config.volume.center),
-                position_scale=tuple(0.5 * x for x in config.volume.size),
-            )
-            if v.matcher == "learned"
-            else None
-        )
-        self.max_distance = m.max_distance
-        self.pose_head = PoseHead(
-            in_channels=self.descriptor.out_channels,
-            num_levels=len(t.channels) - 1,
-            time_window=self.time_window,
-            num_joints=config.pose_head.num_joints,
-            merge_hidden=config.pose_head.merge_hidden,
-            learned_merge=v.merge == "learned",
-            beta=config.pose_head.softargmax_beta,
-            refine=config.pose_head.refine,
-            skip_channels=self.descriptor.skip_channels if config.pose_head.skips else None,
-        )
+        self.detector = _build_detector(config)
+        self.descriptor = _build_descriptor(config)
+        self.matcher = _build_matcher(config)
+        self.max_distance = config.matcher.max_distance
+        self.pose_head = _build_pose_head(config, self.descriptor)
 
     @property
     def grid(self) -> VoxelGrid:
@@ -386,12 +470,105 @@ class TesseTrack(nn.Module):
         out = self.pose_head(descriptors, mask, voxel_centres, skips)
         return out.joints, out.probs, out.weights
 
+    def detect(
+        self, features: Tensor, views: Views, threshold: float | None = None
+    ) -> DetectorOutput:
+        """The person detection network (PDN) on one frame per batch item.
+
+        Args:
+            features: (B, V, C, h, w) the frame's backbone features, or 2D joint heatmaps for
+                variant H (:meth:`extract_features`, or rendered detections).
+            views: (B, V) the frame's cameras.
+            threshold: the centre-heatmap score a peak needs to count as a person (default: the
+                model's ``detector.threshold``).
+
+        Returns:
+            :class:`~tessetrack.model.detector.DetectorOutput`: heatmap (B, X, Y, Z) and the NMS
+            peaks — centres (B, K, 3) metres, scores (B, K), valid (B, K) (K =
+            ``detector.max_people``, best first).
+        """
+        return self.detector(features, views, threshold)
+
+    def describe(self, features: Tensor, centres: Tensor, views: Views) -> DescriptorOutput:
+        """Tesseracts of P people centred on ``centres``, through the 4D CNN.
+
+        Args:
+            features: (B, T, V, C, h, w) features of the T frames of the window centred on the
+                anchor frame.
+            centres: (B, P, 3) person centres at the anchor, metres.
+            views: (B, T, V) cameras of those frames.
+
+        Returns:
+            :class:`~tessetrack.model.descriptor.DescriptorOutput`: descriptors
+            (B, P, C, T, X', Y', Z'), vectors (B, P, D), voxel centres (B, P, X, Y, Z, 3) and, for
+            :attr:`uses_skips` models, the encoder's skip features.
+        """
+        return self.descriptor(features, centres.to(views.dtype), views, with_skips=self.uses_skips)
+
+    def link(
+        self, vectors: Tensor, centres: Tensor, mask: Tensor, joints: Tensor | None = None
+    ) -> MatchOutput | None:
+        """Match the people of anchor 0 to those of anchor 1, by the model's matcher.
+
+        Args:
+            vectors: (B, 2, P, D) descriptor vectors at the two anchors.
+            centres: (B, 2, P, 3) person centres, metres (the learned matcher's position encoding).
+            mask: (B, 2, P) bool, valid people.
+            joints: (B, 2, P, Q, 3) each person's pose alone (no merge), needed by the Hungarian
+                matcher only.
+
+        Returns:
+            the learned (GNN + Sinkhorn) or Hungarian matching; None for ``matcher: none``.
+        """
+        if self.matcher is not None:
+            return self.matcher(
+                vectors[:, 0], vectors[:, 1], mask[:, 0], mask[:, 1], centres[:, 0], centres[:, 1]
+            )
+        if self.matcher_kind != "hungarian":
+            return None
+        if joints is None:
+            raise InputError("the Hungarian matcher links poses: pass each person's joints")
+        return hungarian_match(
+            joints[:, 0], joints[:, 1], mask[:, 0], mask[:, 1], max_distance=self.max_distance
+        )
+
+    def pose(
+        self,
+        descriptors: Tensor,
+        voxel_centres: Tensor,
+        skips: Sequence[Tensor] | None = None,
+        *,
+        partners: Tensor | None = None,
+        linked: Tensor | None = None,
+        gap: Tensor | int = 1,
+        valid: Tensor | None = None,
+    ) -> PoseOutput:
+        """Poses of N people, each from its descriptor merged with its partner's by the rule of
+        :func:`merge_slots`.
+
+        Args:
+            descriptors: (N, C, T, X', Y', Z') current descriptors.
+            voxel_centres: (N, X, Y, Z, 3) of the current tesseracts.
+            skips: the current tesseracts' encoder features (:attr:`uses_skips` models only).
+            partners: (N, C, T, X', Y', Z') the partners' descriptors, or None (poses alone).
+            linked: (N,) bool, a partner is known.
+            gap: (N,) or one int, frames from the partners' anchor to the current one.
+            valid: (N,) bool, the rows that are people (None: all; padded slots of a training
+                batch are not).
+
+        Returns:
+            :class:`~tessetrack.model.pose_head.PoseOutput`: joints (N, Q, 3) metres, probs
+            (N, Q, X, Y, Z), merge weights (N, 2).
+        """
+        stack, mask = merge_slots(descriptors, partners, linked, gap, self.time_window, valid)
+        return PoseOutput(*self.estimate_poses(stack, mask, voxel_centres, skips))
+
     # --- forward ---------------------------------------------------------------------------------
 
     def forward(self, batch: ClipBatch) -> TesseTrackOutput:
         """Predict detections, descriptors, matches and poses for a batch of training clips."""
         batch.validate()
-        b, f, v = batch.view_mask.shape
+        b, f, _ = batch.view_mask.shape
         a0, a1 = self.anchors
         h = (self.time_window - 1) // 2
         if f < a1 + h + 1:
@@ -399,122 +576,134 @@ class TesseTrack(nn.Module):
                 f"a clip needs at least T + Δt = {a1 + h + 1} frames (T={self.time_window}, "
                 f"Δt={self.stride}), got {f}"
             )
-        # 1. per-frame features: B×F×V×C×h×w
-        if self.heatmap_input and batch.heatmaps is not None:
-            feats = batch.heatmaps
-        else:
-            if batch.images is None:
-                raise InputError("ClipBatch.images is required (or heatmaps for variant H)")
-            imgs = batch.images
-            feats = self.extract_features(imgs.flatten(0, 2))  # (B·F·V)×C×h×w
-            feats = feats.reshape(b, f, v, *feats.shape[1:])  # B×F×V×C×h×w
+        feats = self._clip_features(batch)  # B×F×V×C×h×w
+        views = batch.views  # B×F×V
         anchors = torch.tensor([a0, a1], device=feats.device)
-        keypoints = None
-        if self.keypoint_head is not None:
-            kf = feats[:, anchors]  # B×A×V×C×h×w
-            keypoints = self.keypoint_head(kf.flatten(0, 2)).reshape(b, 2, v, -1, *kf.shape[-2:])
-        cams = (batch.K, batch.R, batch.t, batch.dist, batch.image_size, batch.view_mask)
 
-        # 2. PDN at both anchors: (B·A) items
-        det = self.detector(*(_take(x, anchors[:, None])[:, 0] for x in (feats, *cams)))
-        heat = det.heatmap.reshape(b, 2, *det.heatmap.shape[1:])  # B×A×X×Y×Z
-        det_c = det.centres.reshape(b, 2, -1, 3)  # B×A×K×3
-        det_s = det.scores.reshape(b, 2, -1)
-        det_v = det.valid.reshape(b, 2, -1)
+        # PDN at both anchors: (B·A) items
+        at = anchors[:, None]  # A×1
+        det = self.detect(_take(feats, at)[:, 0], views.map(lambda x: _take(x, at)[:, 0]))
 
-        # 3. person slots: GT (teacher forcing) or detections; at least one (masked) slot
-        teacher = batch.gt_centres is not None
-        if teacher:
-            centres = batch.gt_centres.to(batch.K.dtype)  # geometry stays in camera precision
+        # tesseracts of every person slot at both anchors
+        centres, pmask = self._person_slots(batch, det)  # B×A×P×3, B×A×P
+        window = anchors[:, None] + torch.arange(-h, h + 1, device=feats.device)  # A×T
+        desc = self.describe(
+            _take(feats, window), centres.flatten(0, 1), views.map(lambda x: _take(x, window))
+        )
+        match, poses = self._link_and_pose(desc, centres, pmask, batch.gt_centres is not None)
+
+        p = centres.shape[2]
+        return TesseTrackOutput(
+            centre_heatmaps=det.heatmap.reshape(b, 2, *det.heatmap.shape[1:]),  # B×A×X×Y×Z
+            detections=det.centres.reshape(b, 2, -1, 3),  # B×A×K×3
+            detection_scores=det.scores.reshape(b, 2, -1),
+            detection_valid=det.valid.reshape(b, 2, -1),
+            person_centres=centres,
+            person_mask=pmask,
+            teacher_forced=batch.gt_centres is not None,
+            descriptors=desc.tensor.reshape(b, 2, p, *desc.tensor.shape[2:]),
+            descriptor_vectors=desc.vector.reshape(b, 2, p, -1),  # B×A×P×D
+            match=match,
+            joints=poses.joints.reshape(b, 2, p, *poses.joints.shape[1:]),
+            joint_probs=poses.probs.reshape(b, 2, p, *poses.probs.shape[1:]),
+            merge_weights=poses.weights.reshape(b, 2, p, -1),
+            tesseract_size=self.tesseract_size,
+            anchors=(a0, a1),
+            keypoint_heatmaps=self._anchor_keypoints(feats, anchors),
+        )
+
+    def _clip_features(self, batch: ClipBatch) -> Tensor:
+        """Per-frame features (B, F, V, C, h, w): the given heatmaps (variant H) or the backbone's."""
+        if self.heatmap_input and batch.heatmaps is not None:
+            return batch.heatmaps
+        if batch.images is None:
+            raise InputError("ClipBatch.images is required (or heatmaps for variant H)")
+        b, f, v = batch.view_mask.shape
+        feats = self.extract_features(batch.images.flatten(0, 2))  # (B·F·V)×C×h×w
+        return feats.reshape(b, f, v, *feats.shape[1:])
+
+    def _anchor_keypoints(self, feats: Tensor, anchors: Tensor) -> Tensor | None:
+        """Auxiliary 2D joint heatmaps (B, A, V, Q, h, w) at the anchors, or None without the head."""
+        if self.keypoint_head is None:
+            return None
+        b, _, v = feats.shape[:3]
+        kf = feats[:, anchors]  # B×A×V×C×h×w
+        return self.keypoint_head(kf.flatten(0, 2)).reshape(b, 2, v, -1, *kf.shape[-2:])
+
+    def _person_slots(self, batch: ClipBatch, det: DetectorOutput) -> tuple[Tensor, Tensor]:
+        """Centres (B, A, P, 3) the tesseracts are built on — the GT centres (teacher forcing) or
+        the detections — and the valid slots (B, A, P); at least one (masked) slot, invalid slots
+        at the grid's centre."""
+        b = batch.view_mask.shape[0]
+        dtype, device = batch.K.dtype, batch.K.device  # geometry stays in camera precision
+        if batch.gt_centres is not None:
+            centres = batch.gt_centres.to(dtype)
             pmask = (
                 batch.gt_mask.bool()
                 if batch.gt_mask is not None
                 else torch.ones(centres.shape[:3], dtype=torch.bool, device=centres.device)
             )
         else:
-            centres, pmask = det_c.detach().to(batch.K.dtype), det_v
+            centres = det.centres.reshape(b, 2, -1, 3).detach().to(dtype)
+            pmask = det.valid.reshape(b, 2, -1)
+        grid_centre = torch.tensor(self.grid.center, dtype=dtype, device=device)
         if centres.shape[2] == 0:
-            centre = torch.tensor(self.grid.center, dtype=batch.K.dtype, device=feats.device)
-            centres = centre.expand(b, 2, 1, 3)
-            pmask = torch.zeros(b, 2, 1, dtype=torch.bool, device=feats.device)
-        centres = torch.where(pmask[..., None], centres, centres.new_tensor(self.grid.center))
-        p = centres.shape[2]
+            centres = grid_centre.expand(b, 2, 1, 3)
+            pmask = torch.zeros(b, 2, 1, dtype=torch.bool, device=device)
+        return torch.where(pmask[..., None], centres, grid_centre), pmask
 
-        # tesseracts of every slot at both anchors
-        window = anchors[:, None] + torch.arange(-h, h + 1, device=feats.device)  # A×T
-        desc = self.descriptor(
-            _take(feats, window),
-            centres.flatten(0, 1),
-            *(_take(x, window) for x in cams),
-            with_skips=self.uses_skips,
-        )
+    def _link_and_pose(
+        self, desc: DescriptorOutput, centres: Tensor, pmask: Tensor, teacher: bool
+    ) -> tuple[MatchOutput | None, PoseOutput]:
+        """Match anchor 0 to anchor 1 and estimate every slot's pose; at a1 each person merges its
+        partner from a0 (:func:`merge_slots`): the same GT slot under teacher forcing, else the
+        predicted match.
+
+        Args:
+            desc: the descriptors of (B·A) items of P slots.
+            centres, pmask: (B, A, P, 3) slot centres, (B, A, P) valid slots.
+            teacher: whether slot p is GT person p at both anchors.
+
+        Returns:
+            the matching (None for ``matcher: none``) and poses of (B·A·P) rows.
+        """
+        b, _, p = pmask.shape
+        d_tensor = desc.tensor.reshape(b, 2, p, *desc.tensor.shape[2:])  # B×A×P×C×T×X'×Y'×Z'
+        xyz = desc.voxel_centres.flatten(0, 1)  # (B·A·P)×X×Y×Z×3
         # U-Net skips of every slot at both anchors, flattened like the pose-head rows: (B·A·P)×...
         skips = tuple(x.flatten(0, 1) for x in desc.skips) if self.uses_skips else None
-        d_tensor = desc.tensor.reshape(b, 2, p, *desc.tensor.shape[2:])  # B×A×P×C×T×X'×Y'×Z'
-        d_vec = desc.vector.reshape(b, 2, p, -1)  # B×A×P×D
-        xyz = desc.voxel_centres.reshape(b, 2, p, *desc.voxel_centres.shape[2:])  # B×A×P×X×Y×Z×3
-
-        # 4-5. matching and poses
         overlap = self.stride < self.time_window
-        zeros = torch.zeros_like(d_tensor[:, 0])  # B×P×C×T×X'×Y'×Z'
-        alone = torch.stack(
-            [d_tensor, torch.stack([zeros, zeros], 1)], dim=3
-        )  # B×A×P×2×C×T×X'×Y'×Z'
-        alone_mask = torch.stack([pmask, torch.zeros_like(pmask)], dim=-1)  # B×A×P×2
-
-        match: MatchOutput | None = None
-        if self.matcher is not None:
-            match = self.matcher(
-                d_vec[:, 0], d_vec[:, 1], pmask[:, 0], pmask[:, 1], centres[:, 0], centres[:, 1]
-            )
+        alone = None
         if self.matcher_kind == "hungarian" or not overlap:
-            joints, probs, weights = self.estimate_poses(
-                alone.flatten(0, 2), alone_mask.flatten(0, 2), xyz.flatten(0, 2), skips
-            )
-            if self.matcher_kind == "hungarian":
-                jj = joints.reshape(b, 2, p, *joints.shape[1:])
-                match = hungarian_match(
-                    jj[:, 0], jj[:, 1], pmask[:, 0], pmask[:, 1], max_distance=self.max_distance
-                )
-        if overlap:
-            # partner at a0 of each slot at a1: same GT slot, the predicted match, or none
-            if teacher:
-                partner = torch.arange(p, device=feats.device).expand(b, p)
-                has = pmask[:, 0] & pmask[:, 1]
-            elif match is None:
-                partner = torch.zeros(b, p, dtype=torch.long, device=feats.device)
-                has = torch.zeros_like(pmask[:, 1])
-            else:
-                partner = match.matches1.clamp(min=0)
-                has = (match.matches1 >= 0) & pmask[:, 1]
-            idx = partner.reshape(b, p, *([1] * (d_tensor.ndim - 3))).expand_as(d_tensor[:, 0])
-            prev = d_tensor[:, 0].gather(1, idx)  # B×P×C×T×X'×Y'×Z'
-            stack = alone.clone()
-            stack[:, 1, :, 1] = prev
-            smask = alone_mask.clone()
-            smask[:, 1, :, 1] = has
-            joints, probs, weights = self.estimate_poses(
-                stack.flatten(0, 2), smask.flatten(0, 2), xyz.flatten(0, 2), skips
-            )
-
-        return TesseTrackOutput(
-            centre_heatmaps=heat,
-            detections=det_c,
-            detection_scores=det_s,
-            detection_valid=det_v,
-            person_centres=centres,
-            person_mask=pmask,
-            teacher_forced=teacher,
-            descriptors=d_tensor,
-            descriptor_vectors=d_vec,
-            match=match,
-            joints=joints.reshape(b, 2, p, *joints.shape[1:]),
-            joint_probs=probs.reshape(b, 2, p, *probs.shape[1:]),
-            merge_weights=weights.reshape(b, 2, p, -1),
-            tesseract_size=self.tesseract_size,
-            anchors=(a0, a1),
-            keypoint_heatmaps=keypoints,
+            alone = self.pose(d_tensor.flatten(0, 2), xyz, skips, valid=pmask.flatten())
+        joints = None if alone is None else alone.joints.reshape(b, 2, p, -1, 3)
+        match = self.link(desc.vector.reshape(b, 2, p, -1), centres, pmask, joints)
+        if not overlap:
+            return match, alone  # no partner's window overlaps: nothing to merge
+        # partner at a0 of each slot at a1: same GT slot, the predicted match, or none
+        if teacher:
+            partner = torch.arange(p, device=pmask.device).expand(b, p)
+            linked = pmask[:, 0] & pmask[:, 1]
+        elif match is None:
+            partner = torch.zeros(b, p, dtype=torch.long, device=pmask.device)
+            linked = torch.zeros_like(pmask[:, 1])
+        else:
+            partner = match.matches1.clamp(min=0)
+            linked = (match.matches1 >= 0) & pmask[:, 1]
+        idx = partner.reshape(b, p, *([1] * (d_tensor.ndim - 3))).expand_as(d_tensor[:, 0])
+        prev = d_tensor[:, 0].gather(1, idx)  # B×P×C×T×X'×Y'×Z'
+        partners = torch.stack([torch.zeros_like(prev), prev], 1)  # B×A×P×...: none at a0
+        linked = torch.stack([torch.zeros_like(linked), linked], 1)  # B×A×P
+        poses = self.pose(
+            d_tensor.flatten(0, 2),
+            xyz,
+            skips,
+            partners=partners.flatten(0, 2),
+            linked=linked.flatten(0, 2),
+            gap=self.stride,
+            valid=pmask.flatten(),
         )
+        return match, poses
 
 
 # --- factories -----------------------------------------------------------------------------------

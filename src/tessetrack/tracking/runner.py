@@ -21,8 +21,12 @@ How a sequence is processed (online, constant memory):
    vectors; Hungarian / no matcher: :func:`~tessetrack.tracking.online.pose_distance_link` on the
    poses estimated from each descriptor alone) → the pose of each person from its descriptor merged
    with its track's previous descriptor (the pose head with K = 2 slots, as the training forward
-   does at anchor a1). The merge happens only when the two windows overlap (gap < T) and the model
-   was trained with a matcher (``matcher: none`` never merges in training, so neither here).
+   does at anchor a1), by the same rule as in training
+   (:func:`~tessetrack.model.tessetrack.merge_slots`: when the two windows overlap, gap < T).
+
+Each step is a stage of the network (:meth:`TesseTrack.detect`, :meth:`~TesseTrack.describe`,
+:meth:`~TesseTrack.pose`), and a frame's cameras become tensors as in training
+(:meth:`Views.from_cameras <tessetrack.geometry.views.Views.from_cameras>`).
 
 Per-joint scores are the soft-argmax probability mass in the 3×3×3 voxels around the heatmap peak.
 """
@@ -48,9 +52,8 @@ from tessetrack.config import Config
 from tessetrack.data.base import MultiViewDataset
 from tessetrack.data.detection_heatmaps import detection_heatmaps, heatmap_size
 from tessetrack.errors import CheckpointError, InputError
-from tessetrack.geometry.voxel_grid import index_to_world
+from tessetrack.geometry.views import Views
 from tessetrack.model.tessetrack import TesseTrack, build_model
-from tessetrack.ops.nms3d import nms3d
 from tessetrack.skeletons import get_joint_set
 from tessetrack.structures import FramePoses, MultiViewFrame, PersonPose, Tracks
 from tessetrack.tracking.online import (
@@ -102,11 +105,8 @@ class LoadedModel:
 
     @property
     def image_size(self) -> tuple[int, int]:
-        """(W, H) network input size: ``config.train["image_size"]``, else :data:`DEFAULT_IMAGE_SIZE`."""
-        size = self.config.train.get("image_size")
-        if size is None:
-            return DEFAULT_IMAGE_SIZE
-        return int(size[0]), int(size[1])
+        """(W, H) network input size: the ``train.image_size`` the model was trained at."""
+        return self.config.train.image_size
 
 
 def _weights_mismatch(model: torch.nn.Module, weights: dict[str, Tensor]) -> list[str]:
@@ -148,25 +148,17 @@ def load_model(
 
 @dataclass(frozen=True, eq=False)
 class _FrameEntry:
-    """One frame in the window: features (V, C, h, w) and cameras (V, ...) on the device."""
+    """One frame in the window: features (V, C, h, w) and views (V) on the device."""
 
     frame: int
     features: Tensor
-    K: Tensor
-    R: Tensor
-    t: Tensor
-    dist: Tensor
-    image_size: Tensor
-    view_mask: Tensor
-
-    def cams(self) -> tuple[Tensor, ...]:
-        return (self.K, self.R, self.t, self.dist, self.image_size, self.view_mask)
+    views: Views
 
 
-def _stack(entries: Sequence[_FrameEntry]) -> tuple[Tensor, ...]:
-    """T entries → features (1, T, V, C, h, w) and cameras (1, T, V, ...)."""
-    fields_ = ("features", "K", "R", "t", "dist", "image_size", "view_mask")
-    return tuple(torch.stack([getattr(e, f) for e in entries])[None] for f in fields_)
+def _stack(entries: Sequence[_FrameEntry]) -> tuple[Tensor, Views]:
+    """T entries → features (1, T, V, C, h, w) and views (1, T, V)."""
+    feats = torch.stack([e.features for e in entries])[None]
+    return feats, Views.stack([e.views for e in entries])[None]
 
 
 def _peak_mass(probs: Tensor) -> Tensor:
@@ -232,39 +224,18 @@ class SequenceRunner:
         return pose_distance_link(self.model.max_distance)
 
     def _frame_entry(self, frame: MultiViewFrame, names: Sequence[str]) -> _FrameEntry:
-        """Cameras (rescaled to the input size), view mask and features of one frame."""
-        w, h = self.image_size
-        v = len(names)
-        K = np.tile(np.eye(3), (v, 1, 1))
-        R = np.tile(np.eye(3), (v, 1, 1))
-        t = np.zeros((v, 3))
-        t[:, 2] = 1.0  # harmless placeholder camera for masked views
-        dist = np.zeros((v, 5))
-        mask = np.zeros(v, bool)
-        heat = self.model.reads_detections
-        for j, name in enumerate(names):
-            cam = frame.cameras.get(name)
-            has_input = name in frame.detections if heat else name in frame.images
-            if cam is None or not has_input:
-                continue
-            s = cam.scaled(w, h)
-            K[j], R[j], t[j], dist[j], mask[j] = s.K, s.R, s.t, s.dist, True
+        """Views (rescaled to the input size; a camera without input is masked) and features of
+        one frame."""
+        inputs = frame.detections if self.model.reads_detections else frame.images
+        cams = [frame.cameras.get(n) if n in inputs else None for n in names]
+        views = Views.from_cameras(cams, self.image_size, device=self.device)
+        mask = np.array([c is not None for c in cams], bool)
         feats = (
             self._heatmap_features(frame, names, mask)
-            if heat
+            if self.model.reads_detections
             else self._image_features(frame, names, mask)
         )
-        f32 = {"dtype": torch.float32, "device": self.device}
-        return _FrameEntry(
-            frame=frame.frame,
-            features=feats,
-            K=torch.tensor(K, **f32),
-            R=torch.tensor(R, **f32),
-            t=torch.tensor(t, **f32),
-            dist=torch.tensor(dist, **f32),
-            image_size=torch.tensor([w, h], **f32).expand(v, 2).clone(),
-            view_mask=torch.tensor(mask, device=self.device),
-        )
+        return _FrameEntry(frame=frame.frame, features=feats, views=views)
 
     def _image_features(
         self, frame: MultiViewFrame, names: Sequence[str], mask: np.ndarray
@@ -327,44 +298,29 @@ class SequenceRunner:
 
     def _detect(self, anchor: _FrameEntry) -> tuple[Tensor, Tensor]:
         """PDN on the anchor frame → centres (P, 3) metres and scores (P,) of the kept peaks."""
-        det = self.model.detector
-        cams = [x[None] for x in anchor.cams()]
-        heat = det.net(det.volume(anchor.features[None], *cams))  # 1×X×Y×Z
-        peaks = nms3d(
-            heat.float(),
-            kernel_size=det.nms_kernel,
-            max_people=det.max_people,
-            threshold=self.threshold,
-        )
-        keep = peaks.valid[0]
-        centres = index_to_world(peaks.refined[0][keep].float(), det.grid)  # P×3
-        return centres, peaks.scores[0][keep]
+        det = self.model.detect(anchor.features[None], anchor.views[None], self.threshold)
+        keep = det.valid[0]
+        return det.centres[0][keep], det.scores[0][keep]
 
     def _anchor(self, tracker: OnlineTracker) -> FramePoses:
         """Detect, describe, link and estimate the poses at the window's centre frame."""
         model = self.model
-        hw = (self.time_window - 1) // 2
-        anchor = self.window[hw]
+        anchor = self.window[(self.time_window - 1) // 2]
         centres, scores = self._detect(anchor)
         p = centres.shape[0]
         if p == 0:
             return tracker.update(anchor.frame, [])
-        feats, *cams = _stack(list(self.window))
-        desc = model.descriptor(
-            feats, centres[None].to(cams[0].dtype), *cams, with_skips=model.uses_skips
-        )
+        feats, views = _stack(list(self.window))
+        desc = model.describe(feats, centres[None], views)
         skips = [x[0] for x in desc.skips] if model.uses_skips else None  # each P×C_l×T×...
         d_tensor = desc.tensor[0]  # P×C×T×X'×Y'×Z'
         d_vec = desc.vector[0]  # P×D
         xyz = desc.voxel_centres[0]  # P×X×Y×Z×3
-        alone_mask = torch.zeros(p, 2, dtype=torch.bool, device=self.device)
-        alone_mask[:, 0] = True
         learned = self._learned_link
         if learned:
             joints_alone = torch.full((p, self.joint_set.num_joints, 3), float("nan"))
-        else:
-            stack = torch.stack([d_tensor, torch.zeros_like(d_tensor)], dim=1)  # P×2×C×T×X'×Y'×Z'
-            joints_alone, _, _ = model.estimate_poses(stack, alone_mask, xyz, skips)
+        else:  # poses alone, for the pose-distance link
+            joints_alone = model.pose(d_tensor, xyz, skips).joints
         obs = [
             Observation(
                 joints=joints_alone[i].detach().cpu().double().numpy(),
@@ -379,17 +335,20 @@ class SequenceRunner:
         if not assigned:
             return FramePoses(anchor.frame, ())
         # pose of each person: its descriptor merged with its track's previous one (K = 2 slots)
-        merge = model.matcher_kind != "none" and self.time_window > 1
         rows = torch.tensor([a.observation.payload[0] for a in assigned], device=self.device)
         prev = torch.zeros_like(d_tensor[rows])  # N×C×T×X'×Y'×Z'
-        mask = alone_mask[rows].clone()  # N×2
         for n, a in enumerate(assigned):
-            if merge and a.previous is not None and a.gap is not None and a.gap < self.time_window:
+            if a.previous is not None:
                 prev[n] = a.previous.payload[1]
-                mask[n, 1] = True
-        stack = torch.stack([d_tensor[rows], prev], dim=1)  # N×2×C×T×X'×Y'×Z'
-        joints, probs, _ = model.estimate_poses(
-            stack, mask, xyz[rows], [x[rows] for x in skips] if skips is not None else None
+        linked = [a.previous is not None and a.gap is not None for a in assigned]
+        gap = [a.gap if a.gap is not None else 0 for a in assigned]
+        joints, probs, _ = model.pose(
+            d_tensor[rows],
+            xyz[rows],
+            [x[rows] for x in skips] if skips is not None else None,
+            partners=prev,
+            linked=torch.tensor(linked, device=self.device),
+            gap=torch.tensor(gap, device=self.device),
         )
         conf = _peak_mass(probs)
         joints_np = joints.detach().cpu().double().numpy()
@@ -457,7 +416,7 @@ class SequenceRunner:
             if not self.window:
                 self._check_input_kind(frame, names, dataset.root)
             entry = self._frame_entry(frame, names)
-            seen = entry.view_mask.cpu().numpy()
+            seen = entry.views.view_mask.cpu().numpy()
             absent += ~seen
             blind += int(not seen.any())
             if not self.window:  # sequence start: repeat the first frame

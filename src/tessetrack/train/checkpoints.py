@@ -2,21 +2,32 @@
 
 A checkpoint is ONE ``.safetensors`` file. Its header metadata (text only) holds:
 
-- ``format``: ``"tessetrack.checkpoint/1"``,
+- ``format``: ``"tessetrack.checkpoint/2"`` (:data:`FORMAT`),
 - ``tessetrack_version``: the version that wrote it,
-- ``config``: the model/training config as JSON (the typed config's ``to_dict()``),
+- ``config``: the typed config as JSON (:meth:`tessetrack.config.Config.to_dict`: every field of
+  ``model``, ``loss`` and ``train``, so that a later change of a default cannot change what a
+  checkpoint means),
 - ``meta``: free JSON (training data, step, metrics, ...),
 - ``state_layout``: JSON skeleton of nested non-tensor state (optimizer, scheduler, RNG) whose tensors are
   stored beside the weights under the ``state/`` key prefix (see :func:`flatten_state`).
 
-Loading never calls ``pickle``/``torch.load``; a file from another config or an incompatible format
+Format 1 (``"tessetrack.checkpoint/1"``, :data:`FORMAT_1`) has the same layout; its configs were
+written before the pose head's ``refine`` and ``skips`` defaulted to on, and may store only part of
+the ``train`` section. It still loads: a key its config lacks takes the value format 1 defaulted to
+(:data:`FORMAT_1_DEFAULTS` where the default has changed since, this version's default otherwise),
+so its model and training settings read exactly as when it was written. New checkpoints are always
+written in format 2.
+
+Loading never calls ``pickle``/``torch.load``; a file from another config or an unknown format
 version is refused with a :class:`~tessetrack.errors.CheckpointError` naming the mismatch.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +42,9 @@ from tessetrack.errors import CheckpointError, ConfigError
 
 __all__ = [
     "FORMAT",
+    "FORMAT_1",
+    "FORMAT_1_DEFAULTS",
+    "upgrade_format_1",
     "Checkpoint",
     "save_checkpoint",
     "load_checkpoint",
@@ -42,7 +56,16 @@ __all__ = [
     "resolve_checkpoint",
 ]
 
-FORMAT = "tessetrack.checkpoint/1"
+#: The format :func:`save_checkpoint` writes.
+FORMAT = "tessetrack.checkpoint/2"
+#: The previous format, still read by :func:`load_checkpoint`.
+FORMAT_1 = "tessetrack.checkpoint/1"
+#: What a format-1 config meant by a key it lacks, for the keys whose default has changed since
+#: (dotted key → the format-1 default).
+FORMAT_1_DEFAULTS: dict[str, Any] = {
+    "model.pose_head.refine": False,
+    "model.pose_head.skips": False,
+}
 _STATE_PREFIX = "state/"
 _SHIPPED_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 
@@ -53,10 +76,12 @@ class Checkpoint:
 
     Attributes:
         weights: model parameters and buffers by name.
-        config: the config dict the weights were trained with.
+        config: the config dict the weights were trained with, in this format's terms (a format-1
+            config has the keys of :data:`FORMAT_1_DEFAULTS` it lacked filled in).
         meta: free metadata (step, metrics, data, command line ...).
         state: nested training state (optimizer, scheduler, RNG) or None when not saved.
         path: the file it came from.
+        format: the format the file was written in (:data:`FORMAT` or :data:`FORMAT_1`).
     """
 
     weights: dict[str, torch.Tensor]
@@ -64,10 +89,11 @@ class Checkpoint:
     meta: dict[str, Any] = field(default_factory=dict)
     state: Any = None
     path: Path | None = None
+    format: str = FORMAT
 
     def typed_config(self) -> Config:
-        """The config read as this version reads configs (fields added since take their
-        defaults).
+        """The config as the frozen :class:`~tessetrack.config.Config`, checked (fields added
+        since the checkpoint was written take their defaults).
 
         Raises:
             CheckpointError: a config this version cannot read, naming the file.
@@ -155,13 +181,32 @@ def config_differences(expected: dict[str, Any], found: dict[str, Any]) -> list[
     return diffs
 
 
+# --- format 1 ------------------------------------------------------------------------------------
+
+
+def upgrade_format_1(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A format-1 config in format-2 terms: each key of :data:`FORMAT_1_DEFAULTS` it lacks gets
+    the value format 1 defaulted to (every other key it lacks kept its default since)."""
+    out = copy.deepcopy(dict(config))
+    for key, old_default in FORMAT_1_DEFAULTS.items():
+        *sections, name = key.split(".")
+        node = out
+        for section in sections:
+            node = node.setdefault(section, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node.setdefault(name, old_default)
+    return out
+
+
 # --- save / load ---------------------------------------------------------------------------------
 
 
 def save_checkpoint(
     path: str | os.PathLike[str],
     weights: dict[str, torch.Tensor],
-    config: dict[str, Any],
+    config: Config | Mapping[str, Any],
     meta: dict[str, Any] | None = None,
     state: Any = None,
 ) -> Path:
@@ -170,10 +215,13 @@ def save_checkpoint(
     Args:
         path: target ``.safetensors`` file; parent folders are created.
         weights: e.g. ``model.state_dict()``; shared storage is copied.
-        config: JSON-serialisable config dict.
+        config: the typed :class:`~tessetrack.config.Config` (stored as its ``to_dict()``, every
+            field), or a JSON-serialisable config dict (stored as given).
         meta: JSON-serialisable metadata.
         state: nested training state (see :func:`flatten_state`), or None.
     """
+    if isinstance(config, Config):
+        config = config.to_dict()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {name: t.detach().cpu().contiguous().clone() for name, t in weights.items()}
@@ -210,6 +258,9 @@ def load_checkpoint(
             :class:`CheckpointError` lists every differing key.
         with_state: also rebuild the nested training state.
 
+    A format-1 file loads too; its config is read as it was meant when written
+    (:func:`upgrade_format_1`).
+
     Raises:
         CheckpointError: missing, truncated or corrupted file; not a tessetrack checkpoint; an
             unsupported format version; a config mismatch.
@@ -232,11 +283,11 @@ def load_checkpoint(
         raise CheckpointError(
             f"{path}: safetensors file without tessetrack metadata (no 'format' in its header)"
         )
-    if fmt != FORMAT:
+    if fmt not in (FORMAT, FORMAT_1):
         raise CheckpointError(
             f"{path}: checkpoint format {fmt!r} (written by tessetrack "
             f"{header.get('tessetrack_version', '?')}) is not supported by tessetrack "
-            f"{__version__} (expects {FORMAT!r})"
+            f"{__version__} (expects {FORMAT!r}, or {FORMAT_1!r})"
         )
     try:
         config = json.loads(header["config"])
@@ -244,6 +295,8 @@ def load_checkpoint(
         layout = json.loads(header.get("state_layout", "null"))
     except (KeyError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path}: corrupted checkpoint header ({exc})") from None
+    if fmt == FORMAT_1 and isinstance(config, dict):
+        config = upgrade_format_1(config)
     if expected_config is not None:
         diffs = config_differences(expected_config, config)
         if diffs:
@@ -258,7 +311,7 @@ def load_checkpoint(
             k[len(_STATE_PREFIX) :]: v for k, v in tensors.items() if k.startswith(_STATE_PREFIX)
         }
         state = unflatten_state(layout, state_tensors)
-    return Checkpoint(weights=weights, config=config, meta=meta, state=state, path=path)
+    return Checkpoint(weights=weights, config=config, meta=meta, state=state, path=path, format=fmt)
 
 
 def half_weights(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

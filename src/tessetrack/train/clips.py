@@ -23,6 +23,7 @@ from tessetrack.data.base import MultiViewDataset
 from tessetrack.data.detection_heatmaps import heatmap_size, simulated_detection_heatmaps
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera, project_points
+from tessetrack.geometry.views import Views
 from tessetrack.losses import ClipTargets
 from tessetrack.model.tessetrack import ClipBatch
 from tessetrack.skeletons import convert_joints, get_joint_set
@@ -266,6 +267,22 @@ def _load_image(frame: MultiViewFrame, name: str, size: tuple[int, int]) -> np.n
     return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
 
 
+def _load_images(
+    frames: Sequence[MultiViewFrame],
+    names: Sequence[str],
+    cameras: Sequence[Sequence[Camera | None]],
+    size: tuple[int, int],
+) -> np.ndarray:
+    """(F, V, H, W, 3) uint8 images resized to ``size`` (W, H); black where ``cameras`` (F×V) is None."""
+    w, h = size
+    images = np.zeros((len(frames), len(names), h, w, 3), np.uint8)
+    for i, fr in enumerate(frames):
+        for j, name in enumerate(names):
+            if cameras[i][j] is not None:
+                images[i, j] = _load_image(fr, name, size)
+    return images
+
+
 def make_clip(
     frames: Sequence[MultiViewFrame],
     spec: ClipSpec,
@@ -300,25 +317,10 @@ def make_clip(
         k = int(rng.integers(spec.min_views, v + 1))
         keep[:] = False
         keep[rng.choice(v, size=k, replace=False)] = True
-    f = spec.length
-    K = np.tile(np.eye(3), (f, v, 1, 1))
-    R = np.tile(np.eye(3), (f, v, 1, 1))
-    t = np.zeros((f, v, 3))
-    t[..., 2] = 1.0
-    dist = np.zeros((f, v, 5))
-    mask = np.zeros((f, v), bool)
-    images = np.zeros((f, v, h, w, 3), np.uint8) if with_images else None
-    scaled_cams: list[list[Camera | None]] = [[None] * v for _ in frames]  # F×V, None: absent
-    for i, fr in enumerate(frames):
-        for j, name in enumerate(names):
-            cam = fr.cameras.get(name)
-            if cam is None or not keep[j]:
-                continue
-            scaled = scaled_cams[i][j] = cam.scaled(w, h)
-            K[i, j], R[i, j], t[i, j], dist[i, j] = scaled.K, scaled.R, scaled.t, scaled.dist
-            mask[i, j] = True
-            if images is not None:
-                images[i, j] = _load_image(fr, name, (w, h))
+    # F×V cameras, None where absent or dropped; float64 views for the keypoint targets
+    cams = [[fr.cameras.get(n) if keep[j] else None for j, n in enumerate(names)] for fr in frames]
+    views = Views.stack([Views.from_cameras(c, (w, h), dtype=torch.float64) for c in cams])
+    images = _load_images(frames, names, cams, (w, h)) if with_images else None
 
     # ground truth at the anchors; slot p = the same person id at both anchors
     a_frames = [frames[a] for a in spec.anchors]
@@ -357,7 +359,7 @@ def make_clip(
             [
                 simulated_detection_heatmaps(
                     _panoptic19(fr),
-                    scaled_cams[i],
+                    [None if c is None else c.scaled(w, h) for c in cams[i]],
                     joint_set=spec.joint_set,
                     out_size=heatmap_size((w, h)),
                     sigma=sd.sigma,
@@ -368,15 +370,16 @@ def make_clip(
                 for i, fr in enumerate(frames)
             ]
         )  # F×V×J×h×w
-    kp, kp_m = _anchor_keypoints(gt_j, gt_jm & gt_m[..., None], K, R, t, dist, mask, spec)
+    kp, kp_m = _anchor_keypoints(gt_j, gt_jm & gt_m[..., None], views, spec)
 
+    v32 = views.to(dtype=torch.float32)
     out = {
-        "K": torch.tensor(K, dtype=torch.float32),
-        "R": torch.tensor(R, dtype=torch.float32),
-        "t": torch.tensor(t, dtype=torch.float32),
-        "dist": torch.tensor(dist, dtype=torch.float32),
-        "image_size": torch.tensor([w, h], dtype=torch.float32).expand(f, v, 2).clone(),
-        "view_mask": torch.tensor(mask),
+        "K": v32.K,
+        "R": v32.R,
+        "t": v32.t,
+        "dist": v32.dist,
+        "image_size": v32.image_size,
+        "view_mask": v32.view_mask,
         "gt_centres": torch.tensor(gt_c, dtype=torch.float32),
         "gt_mask": torch.tensor(gt_m),
         "gt_joints": torch.tensor(gt_j, dtype=torch.float32),
@@ -407,16 +410,9 @@ def _panoptic19(frame: MultiViewFrame) -> np.ndarray:
 
 
 def _anchor_keypoints(
-    joints: np.ndarray,
-    joint_mask: np.ndarray,
-    K: np.ndarray,
-    R: np.ndarray,
-    t: np.ndarray,
-    dist: np.ndarray,
-    view_mask: np.ndarray,
-    spec: ClipSpec,
+    joints: np.ndarray, joint_mask: np.ndarray, views: Views, spec: ClipSpec
 ) -> tuple[np.ndarray, np.ndarray]:
-    """GT joints (2, P, J, 3) projected into the views (F, V, ...) of the two anchor frames.
+    """GT joints (2, P, J, 3) projected into the views (F, V) of the two anchor frames.
 
     Returns:
         keypoints (2, V, P, J, 2) as fractions of the image width/height (pixel-centre convention:
@@ -425,17 +421,15 @@ def _anchor_keypoints(
     """
     a = list(spec.anchors)
     pts = torch.as_tensor(joints, dtype=torch.float64)[:, None]  # 2×1×P×J×3
-    cam = {
-        k: torch.as_tensor(x[a], dtype=torch.float64)[:, :, None, None]  # 2×V×1×1×...
-        for k, x in (("K", K), ("R", R), ("t", t), ("dist", dist))
-    }
-    uv = project_points(pts, cam["K"], cam["R"], cam["t"], cam["dist"])  # 2×V×P×J×2
-    depth = (cam["R"][..., 2, :] * pts).sum(-1) + cam["t"][..., 2]  # 2×V×P×J
+    at = views[a].to(dtype=torch.float64)  # 2×V
+    K, R, t, dist = (x[:, :, None, None] for x in at.tensors()[:4])  # 2×V×1×1×...
+    uv = project_points(pts, K, R, t, dist)  # 2×V×P×J×2
+    depth = (R[..., 2, :] * pts).sum(-1) + t[..., 2]  # 2×V×P×J
     w, h = spec.image_size
     frac = (uv + 0.5) / torch.tensor([w, h], dtype=torch.float64)
     ok = (
         torch.as_tensor(joint_mask)[:, None]
-        & torch.as_tensor(view_mask[a])[:, :, None, None]
+        & at.view_mask[:, :, None, None]
         & (depth > 1e-3)
         & ((frac >= 0) & (frac <= 1)).all(-1)
         & torch.isfinite(frac).all(-1)

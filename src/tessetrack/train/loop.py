@@ -318,7 +318,7 @@ def train(
     """Train (or resume training) the model of ``config`` and write everything into ``out_dir``.
 
     Args:
-        config: the full config; ``config.train`` holds :class:`TrainSettings`.
+        config: the full config; ``config.train`` holds its :class:`TrainSettings`.
         out_dir: run folder (``last.safetensors``, ``log.csv``, ``val.csv``, ``curves.png``, ``report.json``).
         datasets, val_datasets: readers to use instead of ``train.data`` / ``train.val_data`` folders.
         resume: continue from ``out_dir/last.safetensors`` when present.
@@ -326,7 +326,7 @@ def train(
         progress: ``progress(step, total, losses)`` after each step (rank 0).
         device: default CUDA when available (``LOCAL_RANK``'s GPU under torchrun), else CPU.
     """
-    s = TrainSettings.from_mapping(config.train)
+    s = config.train
     out = Path(out_dir)
     ctx = setup_distributed(device)
     if s.threads:

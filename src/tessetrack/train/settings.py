@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from tessetrack.errors import ConfigError, InputError
-from tessetrack.skeletons import get_joint_set
-from tessetrack.synth.detections_sim import detection_noise
 
 __all__ = ["STAGES", "TrainSettings"]
 
@@ -18,7 +17,9 @@ STAGES = ("full", "keypoints")
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """The ``train`` section of a config (all optional; validated on use).
+    """The ``train`` section of a config (:attr:`tessetrack.config.Config.train`): every field is
+    optional, and the whole section is checked when the config is loaded (a YAML file, ``key=value``
+    overrides, a checkpoint's config), so a bad value fails before any work.
 
     Attributes:
         data: training dataset folders.
@@ -115,40 +116,79 @@ class TrainSettings:
         Raises:
             ConfigError: an unknown key or an invalid value, named with its ``train.`` path.
         """
-        known = {f.name for f in fields(cls)}
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"train: expected a mapping, got {data!r}")
+        hints = typing.get_type_hints(cls)
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
-            if key not in known:
+            if key not in hints:
                 raise ConfigError(
-                    f"train.{key}: unknown setting; known: {', '.join(sorted(known))}"
+                    f"train.{key}: unknown setting; known: {', '.join(sorted(hints))}"
                 )
-            kwargs[key] = _parse_value(key, value)
+            kwargs[key] = _parse_value(key, value, hints[key])
         s = cls(**kwargs)
         _validate(s)
         return s
 
 
-def _parse_value(key: str, value: Any) -> Any:
-    """One ``train`` value in the type its field holds (tuples for lists, checked noise specs)."""
-    if key in ("data", "val_data"):
-        return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
-    elif key == "image_size":
-        return tuple(int(v) for v in value)
-    elif key in ("detection_joint_sets", "init_prefixes"):
-        return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
-    elif key == "detection_noise":
-        many = isinstance(value, list | tuple)
-        specs = list(value) if many else [value]
-        if not specs:
-            raise ConfigError("train.detection_noise: an empty list")
-        for spec in specs:
-            try:
-                detection_noise(spec)
-            except InputError as err:
-                why = str(err).removeprefix("detection noise: ")
-                raise ConfigError(f"train.detection_noise: {why}") from None
-        return tuple(dict(v) for v in specs) if many else dict(specs[0])
-    return value
+#: Fields that hold folder names, joint-set names or weight-name prefixes: a list, or one string.
+_STRING_LISTS = ("data", "val_data", "detection_joint_sets", "init_prefixes")
+
+#: How a wrong scalar is named in the error: the field's type → what was expected.
+_EXPECTED = {bool: "true/false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _parse_value(key: str, value: Any, tp: Any) -> Any:
+    """One ``train`` value in the type ``tp`` its field holds (tuples for lists, checked noise
+    specs); raise ConfigError naming ``train.<key>`` for a value of another type."""
+    if key in _STRING_LISTS:
+        if isinstance(value, str):
+            return (value,)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"train.{key}: expected a string or a list of them, got {value!r}")
+        return tuple(str(v) for v in value)
+    if key == "image_size":
+        if not isinstance(value, list | tuple) or not all(_is_int(v) for v in value):
+            raise ConfigError(f"train.image_size: expected [W, H] >= 16, got {value!r}")
+        return tuple(value)
+    if key == "detection_noise":
+        return _parse_noise(value)
+    return _parse_scalar(key, value, tp)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _parse_scalar(key: str, value: Any, tp: Any) -> Any:
+    """``value`` as the field type ``tp``: ``bool``, ``int``, ``float`` (an integer is a number
+    too), ``str``, or one of them ``| None``."""
+    options = typing.get_args(tp) or (tp,)
+    if value is None and type(None) in options:
+        return None
+    base = next(t for t in options if t is not type(None))
+    if base is float and (_is_int(value) or isinstance(value, float)):
+        return float(value)
+    if (base is int and _is_int(value)) or (base in (bool, str) and isinstance(value, base)):
+        return value
+    raise ConfigError(f"train.{key}: expected {_EXPECTED[base]}, got {value!r}")
+
+
+def _parse_noise(value: Any) -> Mapping[str, Any] | tuple[Mapping[str, Any], ...]:
+    """``train.detection_noise``: one noise spec (a mapping) or a list of them, each checked."""
+    from tessetrack.synth.detections_sim import detection_noise  # torch: loaded only when needed
+
+    many = isinstance(value, list | tuple)
+    specs = list(value) if many else [value]
+    if not specs:
+        raise ConfigError("train.detection_noise: an empty list")
+    for spec in specs:
+        try:
+            detection_noise(spec)
+        except InputError as err:
+            why = str(err).removeprefix("detection noise: ")
+            raise ConfigError(f"train.detection_noise: {why}") from None
+    return tuple(dict(v) for v in specs) if many else dict(specs[0])
 
 
 def _validate(s: TrainSettings) -> None:
@@ -182,6 +222,8 @@ def _validate(s: TrainSettings) -> None:
         raise ConfigError(f"train.color_jitter: must be in [0, 1), got {s.color_jitter}")
     if not 0.0 <= s.paste_near <= 1.0:
         raise ConfigError(f"train.paste_near: must be in [0, 1], got {s.paste_near}")
+    from tessetrack.skeletons import get_joint_set  # torch: loaded only when needed
+
     for name in s.detection_joint_sets:
         try:
             get_joint_set(name)

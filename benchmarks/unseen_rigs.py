@@ -1,0 +1,215 @@
+"""One model for every rig: a detections model that never saw these rigs against each rig's own model.
+
+For each rig — TUM Shelf (5 cameras), TUM Campus (3), CMU Panoptic (5 HD cameras) and the 4-camera
+lab of ``../shared/data/multiperson_videos_4cams`` (its Qualisys calibration) — a synthetic test
+scene (``tessetrack synth --split test --no-images``: motion clips never trained on, OpenPose BODY25
+detections simulated with their default errors) is tracked the way a user tracks it
+(``tessetrack track``: the rig's own frame and capture area found from the calibration, refinement
+from the detections) and scored: PCP (α = 0.5, every GT person), MPJPE of the matched poses and
+per-joint 3D MOTA (paper §4.3). The rig-agnostic model runs with all the views and with 1, 2 and 3
+of them (the GT then keeps the person-frames at least one of those views sees); each rig's own model
+(where one is shipped) with all views, in the same run.
+
+Then the speed and memory of the person detector (the stage whose cost grows with the capture area)
+for capture areas of 3 m to 15 m a side at the model's voxel size.
+
+Usage::
+
+    python benchmarks/unseen_rigs.py --checkpoint detections-any [--frames 60] \\
+        [--lab ../shared/data/multiperson_videos_4cams/calibration/Calib.qca.txt]
+
+Writes ``benchmarks/results/unseen_rigs.{csv,json,png}`` (``--name`` changes the stem).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from _common import RESULTS, cpu_name, wide_console, write_rows
+from rich.table import Table
+
+from tessetrack.eval.evaluate import evaluate, load_ground_truth
+from tessetrack.eval.visibility import restrict_to_views
+from tessetrack.geometry.voxel_grid import VoxelGrid
+from tessetrack.io import load_cameras
+from tessetrack.io.tracks import load_tracks
+from tessetrack.synth.generate import SynthConfig, generate_dataset
+from tessetrack.tracking.runner import load_model, track_to_file
+
+#: Each rig's own shipped model (the lab has none).
+OWN_MODELS = {"shelf": "detections-shelf", "campus": "detections-campus",
+              "panoptic": "detections-panoptic"}  # fmt: skip
+LAB = (
+    Path(__file__).resolve().parents[2]
+    / "shared/data/multiperson_videos_4cams/calibration/Calib.qca.txt"
+)
+
+
+def make_scene(rig: str, out: Path, frames: int, seed: int) -> Path:
+    """A synthetic test scene (poses, cameras, simulated detections) in ``rig``."""
+    cfg = SynthConfig(rig=rig, num_people=3, num_frames=frames, seed=seed, split="test",
+                      images=False, face="measured")  # fmt: skip
+    generate_dataset(out, cfg)
+    return out
+
+
+def score(scene: Path, checkpoint: str, views: int | None) -> dict:
+    """Track ``scene`` with ``checkpoint`` on its first ``views`` cameras (None: all) and score."""
+    cams = load_cameras(next(scene.glob("calibration*.json")))
+    names = sorted(cams)[: views or len(cams)]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "tracks.json"
+        t0 = time.perf_counter()
+        track_to_file(scene, output=out, checkpoint=checkpoint, detections=scene / "detections",
+                      detections_format="openpose", cameras=names)  # fmt: skip
+        seconds = time.perf_counter() - t0
+        pred = load_tracks(out)
+    gt = load_ground_truth(str(scene))
+    gt, kept, total = restrict_to_views(gt, [cams[n] for n in names], 1)
+    res = evaluate(pred, gt, ["pcp", "mpjpe", "mot3d"])
+    return {
+        "views": len(names),
+        "pcp": res["pcp"]["average"],
+        "mpjpe_mm": res.get("mpjpe_mm"),
+        "mota": res.get("mota"),
+        "id_switches": res.get("id_switches"),
+        "tracks": len({p.id for f in pred.frames for p in f.people}),
+        "gt_person_frames": f"{kept}/{total}",
+        "frames_per_s": round(len(pred.frames) / seconds, 2),
+    }
+
+
+def detector_cost(
+    checkpoint: str, sides: list[float], views: int = 5, repeats: int = 3
+) -> list[dict]:
+    """Seconds per frame and peak resident memory of the person detector over a ``side`` × ``side`` m
+    capture area (the model's voxel size and height range), ``views`` views of random heatmaps."""
+    loaded = load_model(checkpoint, device="cpu")
+    model, base = loaded.model, loaded.model.grid
+    voxel = base.size[0] / base.shape[0]
+    rows = []
+    for side in sorted(sides):
+        n = int(-(-side / voxel // 8) * 8)
+        grid = VoxelGrid(center=(0.0, 0.0, base.center[2]), size=(n * voxel, n * voxel, base.size[2]),
+                         shape=(n, n, base.shape[2]))  # fmt: skip
+        rows.append({"area_m": side, "voxels": f"{n}x{n}x{base.shape[2]}",
+                     **_time_detector(model, grid, views, repeats)})  # fmt: skip
+    return rows
+
+
+def _time_detector(model: torch.nn.Module, grid: VoxelGrid, views: int, repeats: int) -> dict:
+    from tessetrack.geometry.views import Views
+    from tessetrack.synth.rigs import ring_rig
+
+    rig = ring_rig(views, width=512, height=384, radius=grid.size[0] / 2 + 3.0)
+    cams = Views.from_cameras(list(rig.cameras), (512, 384))[None]  # 1×V
+    feats = torch.rand(1, views, model.config.feature_channels, 96, 128)  # heatmaps at 1/4
+    old = model.detector.grid
+    model.detector.grid = grid
+    try:
+        with torch.inference_mode():
+            model.detect(feats, cams)  # warm-up
+            t0 = time.perf_counter()
+            for _ in range(repeats):
+                model.detect(feats, cams)
+        seconds = (time.perf_counter() - t0) / repeats
+    finally:
+        model.detector.grid = old
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"detector_s_per_frame": round(seconds, 3), "peak_rss_mb": round(peak)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    ap.add_argument("--checkpoint", default="detections-any", help="the rig-agnostic model")
+    ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=200)
+    ap.add_argument(
+        "--lab", default=str(LAB), help="the 4-camera lab's calibration (skipped if absent)"
+    )
+    ap.add_argument("--rigs", default="shelf,campus,panoptic,lab")
+    ap.add_argument(
+        "--views", default="1,2,3", help="fewer views the rig-agnostic model also runs with"
+    )
+    ap.add_argument("--areas", default="3,8,15", help="capture area sides (m) for the speed table")
+    ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--name", default="unseen_rigs")
+    args = ap.parse_args()
+
+    rows = []
+    console = wide_console()
+    with tempfile.TemporaryDirectory() as tmp:
+        for rig in args.rigs.split(","):
+            source = args.lab if rig == "lab" else rig
+            if rig == "lab" and not Path(source).is_file():
+                console.print(f"[yellow]skipped the lab rig: {source} not found[/yellow]")
+                continue
+            scene = make_scene(source, Path(tmp) / rig, args.frames, args.seed)
+            runs = [(args.checkpoint, None)] + [
+                (args.checkpoint, int(v)) for v in args.views.split(",")
+            ]
+            if rig in OWN_MODELS:
+                runs.append((OWN_MODELS[rig], None))
+            for checkpoint, views in runs:
+                row = {"rig": rig, "model": checkpoint, **score(scene, checkpoint, views)}
+                console.print(row)
+                rows.append(row)
+    cost = detector_cost(args.checkpoint, [float(a) for a in args.areas.split(",")])
+
+    cols = ["rig", "model", "views", "pcp", "mpjpe_mm", "mota", "id_switches", "tracks",
+            "gt_person_frames", "frames_per_s"]  # fmt: skip
+    table = Table(
+        title=f"Unseen rigs: {args.checkpoint} against each rig's own model ({args.frames} frames)"
+    )
+    for c in cols:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*[f"{r[c]:.1f}" if isinstance(r[c], float) else str(r[c]) for c in cols])
+    console.print(table)
+    console.print(cost)
+    out = Path(args.out)
+    meta = {"checkpoint": args.checkpoint, "frames": args.frames, "seed": args.seed,
+            "cpu": cpu_name(), "detector_cost": cost}  # fmt: skip
+    write_rows(out / args.name, rows, cols, meta)
+    _plot(rows, cost, out / f"{args.name}.png")
+
+
+def _plot(rows: list[dict], cost: list[dict], path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    from tessetrack.io.atomic import atomic_path
+
+    fig = Figure(figsize=(10, 3.6), layout="constrained")
+    ax, ax2 = fig.subplots(1, 2, width_ratios=[3, 1])
+    rigs = list(dict.fromkeys(r["rig"] for r in rows))
+    labels = list(dict.fromkeys((r["model"], r["views"] if r["model"] == rows[0]["model"] else "own")
+                                for r in rows))  # fmt: skip
+    width = 0.8 / len(labels)
+    for i, (model, views) in enumerate(labels):
+        ys = []
+        for rig in rigs:
+            match = [r for r in rows if r["rig"] == rig and r["model"] == model
+                     and (views == "own" or r["views"] == views)]  # fmt: skip
+            ys.append(match[0]["pcp"] if match else 0.0)
+        name = f"{model}, own rig" if views == "own" else f"{model}, {views} views"
+        ax.bar([k + i * width for k in range(len(rigs))], ys, width, label=name)
+    ax.set_xticks([k + 0.4 - width / 2 for k in range(len(rigs))], rigs)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("PCP (%)")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("synthetic test motion in rigs the model never trained in")
+    ax2.plot([c["area_m"] for c in cost], [c["detector_s_per_frame"] for c in cost], "o-")
+    ax2.set_xlabel("capture area side (m)")
+    ax2.set_ylabel("person detector s / frame (CPU)")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+
+
+if __name__ == "__main__":
+    main()

@@ -601,9 +601,8 @@ def _check(ok: bool, key: str, message: str) -> None:
         raise ConfigError(f"{key}: {message}")
 
 
-def validate(cfg: Config) -> Config:
-    """Check value ranges and choices; raise :class:`ConfigError` naming the offending dotted key."""
-    m = cfg.model
+def _validate_network(m: ModelConfig) -> None:
+    """The variant, backbone, volume and person detector."""
     _check(
         m.variant.input in ("features", "heatmaps"),
         "model.variant.input",
@@ -650,6 +649,10 @@ def validate(cfg: Config) -> Config:
            "must be a positive odd integer")  # fmt: skip
     _check(m.detector.max_people > 0, "model.detector.max_people", "must be positive")
     _check(0.0 <= m.detector.threshold <= 1.0, "model.detector.threshold", "must lie in [0, 1]")
+
+
+def _validate_tesseract(m: ModelConfig) -> None:
+    """The tesseracts, the matcher and the pose head."""
     t = m.tesseract
     _check(t.size > 0, "model.tesseract.size", "must be positive")
     _check(t.time_window > 0 and t.time_window % 2 == 1, "model.tesseract.time_window",
@@ -668,6 +671,11 @@ def validate(cfg: Config) -> Config:
     _check(m.matcher.max_distance > 0, "model.matcher.max_distance", "must be positive")
     _check(m.pose_head.num_joints > 0, "model.pose_head.num_joints", "must be positive")
     _check(m.pose_head.softargmax_beta > 0, "model.pose_head.softargmax_beta", "must be positive")
+
+
+def _validate_loss(cfg: Config) -> None:
+    """The loss, and the switches that must agree with the model."""
+    m = cfg.model
     for name in ("alpha", "beta", "gamma"):
         _check(getattr(cfg.loss, name) >= 0, f"loss.{name}", "must be >= 0")
     _check(cfg.loss.centre_sigma > 0, "loss.centre_sigma", "must be positive")
@@ -694,4 +702,12 @@ def validate(cfg: Config) -> Config:
         "loss.detection_reduction",
         "must be 'sum' or 'mean'",
     )
+
+
+def validate(cfg: Config) -> Config:
+    """Check value ranges and choices; raise :class:`ConfigError` naming the offending dotted key."""
+    m = cfg.model
+    _validate_network(m)
+    _validate_tesseract(m)
+    _validate_loss(cfg)
     return cfg

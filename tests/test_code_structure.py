@@ -22,7 +22,6 @@ MAX_LINES = 80
 TOO_LONG = {
     "tracking/runner.py::track_to_file",
     "train/clips.py::make_clip",
-    "train/clips.py::paste_people",
 }
 
 

@@ -145,6 +145,73 @@ def _joints_in(p: PersonPose, src: str, dst: str) -> np.ndarray:
     return j if src == dst else convert_joints(j, src, dst)
 
 
+def _overlaps(
+    centres: list[np.ndarray | None],
+    shift: np.ndarray,
+    own: list[dict[int, np.ndarray]],
+    flat: np.ndarray,
+    min_gap: float,
+) -> bool:
+    """Whether a pasted person (centres per frame, moved by ``shift``) comes within ``min_gap``
+    metres, on the floor plane, of a person of the clip at any frame."""
+    return any(
+        c is not None
+        and any(
+            np.linalg.norm(flat @ (c + shift - o)) < min_gap
+            for o in own[i].values()
+            if np.all(np.isfinite(o))
+        )
+        for i, c in enumerate(centres)
+    )
+
+
+def _near_shift(
+    own: list[dict[int, np.ndarray]],
+    first: int,
+    centre: np.ndarray,
+    flat: np.ndarray,
+    rng: np.random.Generator,
+    near_prob: float,
+    near_range: tuple[float, float],
+) -> np.ndarray:
+    """(3,) horizontal move of a pasted person whose centre is ``centre`` at frame ``first``: with
+    probability ``near_prob``, to ``near_range`` metres from a person of the clip (at that frame,
+    else at any), in a random direction of the floor plane (``flat`` projects onto it); else none."""
+    shift = np.zeros(3)
+    if rng.random() < near_prob:
+        anchors = [c for c in own[first].values() if np.all(np.isfinite(c))] or [
+            c for o in own for c in o.values() if np.all(np.isfinite(c))
+        ]
+        if anchors:
+            a = anchors[int(rng.integers(len(anchors)))]
+            direction = flat @ rng.standard_normal(3)
+            if np.linalg.norm(direction) < 1e-9:
+                direction = flat[:, int(np.argmax(np.diag(flat)))]
+            direction /= np.linalg.norm(direction)
+            target = a + rng.uniform(*near_range) * direction
+            shift = flat @ (target - centre)
+    return shift
+
+
+def _with_pasted(
+    frames: Sequence[MultiViewFrame], added: list[list[PersonPose]], js_name: str
+) -> list[MultiViewFrame]:
+    """``frames`` with the ``added`` people of each, all in joint set ``js_name``."""
+    out = []
+    for fr, extra in zip(frames, added, strict=True):
+        if not extra:
+            out.append(fr)
+            continue
+        mine = tuple(
+            p
+            if fr.joint_set == js_name
+            else PersonPose(p.id, _joints_in(p, fr.joint_set, js_name), None)
+            for p in fr.people
+        )
+        out.append(replace(fr, people=mine + tuple(extra), joint_set=js_name))
+    return out
+
+
 def paste_people(
     frames: Sequence[MultiViewFrame],
     donor: Sequence[MultiViewFrame],
@@ -214,28 +281,8 @@ def paste_people(
         )
         if first is None:
             continue
-        shift = np.zeros(3)
-        if rng.random() < near_prob:
-            anchors = [c for c in own[first].values() if np.all(np.isfinite(c))] or [
-                c for o in own for c in o.values() if np.all(np.isfinite(c))
-            ]
-            if anchors:
-                a = anchors[int(rng.integers(len(anchors)))]
-                direction = flat @ rng.standard_normal(3)
-                if np.linalg.norm(direction) < 1e-9:
-                    direction = flat[:, int(np.argmax(np.diag(flat)))]
-                direction /= np.linalg.norm(direction)
-                target = a + rng.uniform(*near_range) * direction
-                shift = flat @ (target - centres[first])
-        too_close = any(
-            c is not None
-            and any(
-                np.linalg.norm(flat @ (c + shift - o)) < min_gap
-                for o in own[i].values()
-                if np.all(np.isfinite(o))
-            )
-            for i, c in enumerate(centres)
-        )
+        shift = _near_shift(own, first, centres[first], flat, rng, near_prob, near_range)
+        too_close = _overlaps(centres, shift, own, flat, min_gap)
         if too_close:
             continue
         for i, (p, j) in enumerate(zip(poses, joints, strict=True)):
@@ -243,19 +290,7 @@ def paste_people(
                 continue
             scores = p.scores if donor[i].joint_set == js_name else None
             added[i].append(PersonPose(pid + id_offset * k, j + shift, scores))
-    out = []
-    for fr, extra in zip(frames, added, strict=True):
-        if not extra:
-            out.append(fr)
-            continue
-        mine = tuple(
-            p
-            if fr.joint_set == js_name
-            else PersonPose(p.id, _joints_in(p, fr.joint_set, js_name), None)
-            for p in fr.people
-        )
-        out.append(replace(fr, people=mine + tuple(extra), joint_set=js_name))
-    return out
+    return _with_pasted(frames, added, js_name)
 
 
 def _load_image(frame: MultiViewFrame, name: str, size: tuple[int, int]) -> np.ndarray:

@@ -318,32 +318,8 @@ def _load_images(
     return images
 
 
-def make_clip(
-    frames: Sequence[MultiViewFrame],
-    spec: ClipSpec,
-    rng: np.random.Generator,
-    camera_names: Sequence[str] | None = None,
-    with_images: bool = True,
-) -> dict[str, Tensor]:
-    """One clip as unbatched float32 tensors (see :func:`collate_clips`).
-
-    Args:
-        frames: the F frames of the clip, in order.
-        spec: :class:`ClipSpec`.
-        rng: drives view dropout.
-        camera_names: the V views, in order (default: the first frame's cameras).
-        with_images: load images (False for heatmap-input variants fed from detections).
-
-    Returns:
-        dict with images (F, V, 3, H, W) in [0, 1], K (F, V, 3, 3), R, t, dist, image_size (F, V, 2),
-        view_mask (F, V), gt_centres (2, P, 3), gt_mask (2, P), gt_joints (2, P, J, 3), gt_joint_mask (2, P, J),
-        gt_keypoints (2, V, P, J, 2) and gt_keypoint_mask (2, V, P, J) (see :func:`_anchor_keypoints`),
-        and heatmaps (F, V, J, h, w) of simulated detections when ``spec.detections`` is set.
-    """
-    if len(frames) != spec.length:
-        raise ValueError(f"expected {spec.length} frames, got {len(frames)}")
-    names = list(camera_names or frames[0].cameras)
-    v, (w, h) = len(names), spec.image_size
+def _kept_views(v: int, spec: ClipSpec, rng: np.random.Generator) -> np.ndarray:
+    """(V,) views a clip keeps: one (with ``single_view_prob``), else ``min_views``..V at random."""
     keep = np.ones(v, bool)
     if spec.single_view_prob > 0 and v > 1 and rng.random() < spec.single_view_prob:
         keep[:] = False
@@ -352,13 +328,14 @@ def make_clip(
         k = int(rng.integers(spec.min_views, v + 1))
         keep[:] = False
         keep[rng.choice(v, size=k, replace=False)] = True
-    # F×V cameras, None where absent or dropped; float64 views for the keypoint targets
-    cams = [[fr.cameras.get(n) if keep[j] else None for j, n in enumerate(names)] for fr in frames]
-    views = Views.stack([Views.from_cameras(c, (w, h), dtype=torch.float64) for c in cams])
-    images = _load_images(frames, names, cams, (w, h)) if with_images else None
+    return keep
 
-    # ground truth at the anchors; slot p = the same person id at both anchors
-    a_frames = [frames[a] for a in spec.anchors]
+
+def _anchor_truth(
+    a_frames: Sequence[MultiViewFrame], spec: ClipSpec
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ground truth at the two anchor frames, slot p = the same person id at both: joints
+    (2, P, J, 3) (0 where unknown), joint mask (2, P, J), person mask (2, P)."""
     ids = sorted({p.id for fr in a_frames for p in fr.people})
     if len(ids) > spec.max_people:
         ids = ids[: spec.max_people]
@@ -386,6 +363,42 @@ def make_clip(
             gt_j[a, s] = np.where(ok[:, None], joints, 0.0)
             gt_jm[a, s] = ok
             gt_m[a, s] = True
+    return gt_j, gt_jm, gt_m
+
+
+def make_clip(
+    frames: Sequence[MultiViewFrame],
+    spec: ClipSpec,
+    rng: np.random.Generator,
+    camera_names: Sequence[str] | None = None,
+    with_images: bool = True,
+) -> dict[str, Tensor]:
+    """One clip as unbatched float32 tensors (see :func:`collate_clips`).
+
+    Args:
+        frames: the F frames of the clip, in order.
+        spec: :class:`ClipSpec`.
+        rng: drives view dropout.
+        camera_names: the V views, in order (default: the first frame's cameras).
+        with_images: load images (False for heatmap-input variants fed from detections).
+
+    Returns:
+        dict with images (F, V, 3, H, W) in [0, 1], K (F, V, 3, 3), R, t, dist, image_size (F, V, 2),
+        view_mask (F, V), gt_centres (2, P, 3), gt_mask (2, P), gt_joints (2, P, J, 3), gt_joint_mask (2, P, J),
+        gt_keypoints (2, V, P, J, 2) and gt_keypoint_mask (2, V, P, J) (see :func:`_anchor_keypoints`),
+        and heatmaps (F, V, J, h, w) of simulated detections when ``spec.detections`` is set.
+    """
+    if len(frames) != spec.length:
+        raise ValueError(f"expected {spec.length} frames, got {len(frames)}")
+    names = list(camera_names or frames[0].cameras)
+    v, (w, h) = len(names), spec.image_size
+    keep = _kept_views(v, spec, rng)
+    # F×V cameras, None where absent or dropped; float64 views for the keypoint targets
+    cams = [[fr.cameras.get(n) if keep[j] else None for j, n in enumerate(names)] for fr in frames]
+    views = Views.stack([Views.from_cameras(c, (w, h), dtype=torch.float64) for c in cams])
+    images = _load_images(frames, names, cams, (w, h)) if with_images else None
+
+    gt_j, gt_jm, gt_m = _anchor_truth([frames[i] for i in spec.anchors], spec)
     gt_c = np.where(gt_m[..., None], person_centres(gt_j, spec.joint_set), 0.0)
     heatmaps = None
     if spec.detections is not None:

@@ -52,6 +52,7 @@ from tessetrack.config import Config
 from tessetrack.data.base import MultiViewDataset
 from tessetrack.data.detection_heatmaps import detection_heatmaps, heatmap_size
 from tessetrack.errors import CheckpointError, InputError
+from tessetrack.geometry.rig_frame import RigFrame
 from tessetrack.geometry.views import Views
 from tessetrack.model.tessetrack import TesseTrack, build_model
 from tessetrack.skeletons import get_joint_set
@@ -554,6 +555,62 @@ def _refine(tracks: Tracks, dataset: MultiViewDataset, joint_set: str) -> Tracks
 VOLUME_MODES = ("auto", "model")
 
 
+def _check_modes(refine: str, smooth: str, volume: str) -> None:
+    """Refuse an unknown ``--refine``, ``--smooth`` or ``--volume`` before any work."""
+    from tessetrack.tracking.refine import REFINE_MODES
+    from tessetrack.tracking.smoothing import SMOOTH_MODES
+
+    if refine not in REFINE_MODES:
+        raise InputError(f"unknown refinement {refine!r}; use {' or '.join(REFINE_MODES)}")
+    if smooth not in SMOOTH_MODES:
+        raise InputError(f"unknown smoothing {smooth!r}; use {' or '.join(SMOOTH_MODES)}")
+    if volume not in VOLUME_MODES:
+        raise InputError(f"unknown volume {volume!r}; use {' or '.join(VOLUME_MODES)}")
+
+
+def _finish(
+    tracks: Tracks, joint_set: str, rig: RigFrame | None, keep_bones: bool, smooth: str
+) -> Tracks:
+    """The steps after tracking and refinement: bone lengths kept, back to the calibration's
+    world from the rig's frame, smoothing (in that order)."""
+    if keep_bones:
+        from tessetrack.tracking.bones import keep_bone_lengths
+
+        tracks, _ = keep_bone_lengths(tracks, joint_set)
+    if rig is not None:
+        from tessetrack.tracking.canonical import tracks_to_world
+
+        tracks = tracks_to_world(tracks, rig)
+    if smooth != "none":
+        from tessetrack.tracking.smoothing import smooth_tracks
+
+        tracks = smooth_tracks(tracks)
+    return tracks
+
+
+def _detect_if_needed(
+    dataset: MultiViewDataset,
+    input: str | os.PathLike[str],
+    calibration: str | os.PathLike[str] | None,
+    selection: dict[str, Any],
+    output: str | os.PathLike[str],
+    progress: ProgressFn | None,
+) -> MultiViewDataset:
+    """``dataset`` with 2D detections: when it has images but none, the built-in detector's, kept
+    in :func:`detections_cache` (and reused by a later run)."""
+    from tessetrack.tracking.inputs import open_input
+
+    first = dataset.frame(dataset.frames[0])
+    if first.detections or not first.images:
+        return dataset
+    from tessetrack.detector import detect_recording
+
+    cache = detections_cache(output)
+    logger.info("running the built-in 2D detector; detections kept in %s", cache)
+    detect_recording(dataset, cache, progress=progress)
+    return open_input(input, calibration=calibration, detections=cache, **selection)
+
+
 def track_to_file(
     input: str | os.PathLike[str] | None,
     *,
@@ -584,52 +641,31 @@ def track_to_file(
     """Open the input, load the checkpoint, track, and write ``output`` (.json/.npz/.csv).
 
     Args:
-        input, calibration, detections, detections_format, start, end, stride, cameras: see
-            :func:`tessetrack.tracking.inputs.open_input` (``cameras``: the camera names to use,
-            default all).
+        input, calibration, detections, detections_format, start, end, stride, cameras, units,
+            image_size, trim: see :func:`tessetrack.tracking.inputs.open_input`.
         output: the tracks file; its extension picks the format.
         checkpoint: a shipped checkpoint's name or a ``.safetensors`` path.
-        device: ``cpu``, ``cuda`` or None (cuda when available).
-        tracker: tracker settings.
-        progress: per-frame callback ``progress(done, total)``.
-        on_start: called once with the number of frames before the run starts.
+        device, tracker: ``cpu``, ``cuda`` or None (cuda when available); tracker settings.
+        progress, on_start: per-frame ``progress(done, total)``; ``on_start(frames)`` once.
         refine: ``triangulate`` (joints re-triangulated from the 2D detections the tracked people
-            explain, :mod:`tessetrack.tracking.refine`; only for models that read detections) or
-            ``none``.
+            explain, :mod:`tessetrack.tracking.refine`; models that read detections) or ``none``.
         detect_progress: progress of the built-in detector, when it runs.
-        units, image_size, trim: see :func:`tessetrack.tracking.inputs.open_input` (the
-            calibration's length unit, the image size a calibration format lacks, videos of
-            different lengths).
         volume: ``auto`` (models that read 2D detections: track in the rig's own frame, the
             model's voxel grid laid over the capture area; :mod:`tessetrack.tracking.canonical`)
             or ``model`` (the volume the model was trained with, in the calibration's world).
         up, floor: the rig's up direction and floor height along it (world metres), instead of
             found (``volume="auto"`` only).
-        smooth: ``none`` or ``one-euro`` (:mod:`tessetrack.tracking.smoothing`: every track's
-            joints filtered over time, online).
-        keep_bones: bring every pose's bones back to its track's median lengths
-            (:mod:`tessetrack.tracking.bones`).
+        smooth, keep_bones: ``none`` or ``one-euro`` (:mod:`tessetrack.tracking.smoothing`);
+            bones brought back to their track's median lengths (:mod:`tessetrack.tracking.bones`).
 
-    The output is checked before any work (writable, not a folder, none of the inputs) and
-    written atomically.
-
-    A heatmap model given videos or images but no ``detections`` runs the built-in detector
-    (:mod:`tessetrack.detector`) first; its detections are kept in :func:`detections_cache` and
-    reused.
+    The output is checked before any work and written atomically. A heatmap model given videos or
+    images but no ``detections`` runs the built-in detector first (:func:`_detect_if_needed`).
     """
     from tessetrack.io.tracks import save_tracks
     from tessetrack.tracking.inputs import open_input
-    from tessetrack.tracking.refine import REFINE_MODES
 
     _check_output(output, [input, calibration, detections])
-    if refine not in REFINE_MODES:
-        raise InputError(f"unknown refinement {refine!r}; use {' or '.join(REFINE_MODES)}")
-    from tessetrack.tracking.smoothing import SMOOTH_MODES
-
-    if smooth not in SMOOTH_MODES:
-        raise InputError(f"unknown smoothing {smooth!r}; use {' or '.join(SMOOTH_MODES)}")
-    if volume not in VOLUME_MODES:
-        raise InputError(f"unknown volume {volume!r}; use {' or '.join(VOLUME_MODES)}")
+    _check_modes(refine, smooth, volume)
     dev = resolve_device(device)
     loaded = load_model(checkpoint, device=dev)  # checked first: cheap, and the likeliest error
     selection = {"start": start, "end": end, "stride": stride, "cameras": cameras,
@@ -637,14 +673,7 @@ def track_to_file(
     dataset = open_input(input, calibration=calibration, detections=detections,
                          detections_format=detections_format, **selection)  # fmt: skip
     if loaded.model.reads_detections and detections is None and input is not None:
-        first = dataset.frame(dataset.frames[0])
-        if not first.detections and first.images:
-            from tessetrack.detector import detect_recording
-
-            cache = detections_cache(output)
-            logger.info("running the built-in 2D detector; detections kept in %s", cache)
-            detect_recording(dataset, cache, progress=detect_progress)
-            dataset = open_input(input, calibration=calibration, detections=cache, **selection)
+        dataset = _detect_if_needed(dataset, input, calibration, selection, output, detect_progress)
     if on_start is not None:
         on_start(len(dataset))
     rig = None
@@ -657,25 +686,8 @@ def track_to_file(
     tracks = runner.run(dataset, progress=progress)
     if refine == "triangulate" and loaded.model.reads_detections:
         tracks = _refine(tracks, dataset, runner.joint_set.name)
-    if keep_bones:
-        from tessetrack.tracking.bones import keep_bone_lengths
-
-        tracks, _ = keep_bone_lengths(tracks, runner.joint_set.name)
-    if rig is not None:
-        from tessetrack.tracking.canonical import tracks_to_world
-
-        tracks = tracks_to_world(tracks, rig)
-    if smooth != "none":
-        from tessetrack.tracking.smoothing import smooth_tracks
-
-        tracks = smooth_tracks(tracks)
+    tracks = _finish(tracks, runner.joint_set.name, rig, keep_bones, smooth)
     seconds = time.perf_counter() - t0
-    path = save_tracks(tracks, output)
     ids = {p.id for f in tracks.frames for p in f.people}
-    return TrackSummary(
-        output=Path(path),
-        frames=len(tracks.frames),
-        tracks=len(ids),
-        seconds=seconds,
-        checkpoint=loaded.path,
-    )
+    return TrackSummary(output=Path(save_tracks(tracks, output)), frames=len(tracks.frames),
+                        tracks=len(ids), seconds=seconds, checkpoint=loaded.path)  # fmt: skip

@@ -29,12 +29,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from _common import RESULTS, cpu_name, wide_console, write_rows
 from rich.table import Table
 
 from tessetrack.eval.evaluate import evaluate, load_ground_truth
 from tessetrack.eval.visibility import restrict_to_views
+from tessetrack.geometry.rig_frame import RigFrame, volume_for
 from tessetrack.geometry.voxel_grid import VoxelGrid
 from tessetrack.io import load_cameras
 from tessetrack.io.tracks import load_tracks
@@ -91,12 +93,11 @@ def detector_cost(
     capture area (the model's voxel size and height range), ``views`` views of random heatmaps."""
     loaded = load_model(checkpoint, device="cpu")
     model, base = loaded.model, loaded.model.grid
-    voxel = base.size[0] / base.shape[0]
     rows = []
     for side in sorted(sides):
-        n = int(-(-side / voxel // 8) * 8)
-        grid = VoxelGrid(center=(0.0, 0.0, base.center[2]), size=(n * voxel, n * voxel, base.size[2]),
-                         shape=(n, n, base.shape[2]))  # fmt: skip
+        area = np.array([[-side / 2, -side / 2], [side / 2, side / 2]])
+        grid = volume_for(RigFrame(R=np.eye(3), t=np.zeros(3), area=area), base)
+        n = grid.shape[0]
         rows.append({"area_m": side, "voxels": f"{n}x{n}x{base.shape[2]}",
                      **_time_detector(model, grid, views, repeats)})  # fmt: skip
     return rows

@@ -43,6 +43,10 @@ __all__ = [
 _Z = np.array([0.0, 0.0, 1.0])
 
 
+#: How far (metres) the capture area reaches beyond the people found in a recording.
+PEOPLE_REACH = 3.0
+
+
 @dataclass(frozen=True, eq=False)
 class RigFrame:
     """The canonical frame: ``x_canonical = R @ x_world + t`` (z up, floor at 0).
@@ -132,7 +136,7 @@ def capture_area(
     step: float = 0.25,
     max_extent: float = 30.0,
     margin: float = 1.0,
-    people_reach: float = 3.0,
+    people_reach: float = PEOPLE_REACH,
 ) -> np.ndarray:
     """[[x_min, y_min], [x_max, y_max]] (metres, in the frame ``R`` with the floor at ``floor``
     along its z) of the floor cells at least two cameras see at 0.1, 0.9 or 1.7 m, widened by
@@ -226,7 +230,7 @@ def rig_frame(
     notes.append(
         f"capture area: {area[1, 0] - area[0, 0]:.1f} m × {area[1, 1] - area[0, 1]:.1f} m "
         "(seen by two or more cameras"
-        + (f", within 3 m of {len(positions)} people found" if positions else "")
+        + (f", within {PEOPLE_REACH:g} m of {len(positions)} people found" if positions else "")
         + ", and 1 m around)"
     )
     return RigFrame(R=R, t=t, area=area - centre, notes=tuple(notes))

@@ -19,7 +19,13 @@ import numpy as np
 
 from tessetrack.errors import InputError
 from tessetrack.synth.detections_sim import DetectionNoise, simulate_detections
-from tessetrack.synth.motion import FACE_MODELS, clips_for_split, load_clip, load_skeleton
+from tessetrack.synth.motion import (
+    FACE_MODELS,
+    PROPORTIONS,
+    clips_for_split,
+    load_clip,
+    load_skeleton,
+)
 from tessetrack.synth.render import PeopleRenderer, SceneStyle, sample_appearance, sample_style
 from tessetrack.synth.rigs import RIG_NAMES, Rig, make_rig
 from tessetrack.synth.scene import Scene, SceneConfig, generate_scene
@@ -59,8 +65,14 @@ class SynthConfig:
         face: face joints of the people, ``humanoid`` (default) or ``measured`` (real people's
             proportions; :data:`~tessetrack.synth.motion.FACE_MODELS`) [--face]. Only the five
             face joints (and the rendered head) move.
-        scene: composition settings (its num_people/num_frames/fps and its motion's limb_mix_prob
-            are overridden).
+        proportions: body proportions of the people, ``humanoid`` (default: the humanoid's, only
+            scaled) or ``measured`` (each person's own bone lengths around real people's means;
+            :attr:`~tessetrack.synth.motion.MotionOptions.proportions`) [--proportions].
+        pose_variation: amplitude of smooth joint-angle variation within human joint limits,
+            0 (default, none) to 2; 1 is up to about ±45° at the shoulders
+            (:attr:`~tessetrack.synth.motion.MotionOptions.pose_variation`) [--pose-variation].
+        scene: composition settings (its num_people/num_frames/fps and its motion's limb_mix_prob,
+            face, proportions and pose_variation are overridden).
         noise: detection error model.
     """
 
@@ -77,6 +89,8 @@ class SynthConfig:
     limb_mix_prob: float = 0.0
     varied_floors: bool = False
     face: str = "humanoid"
+    proportions: str = "humanoid"
+    pose_variation: float = 0.0
     scene: SceneConfig = field(default_factory=SceneConfig)
     noise: DetectionNoise = field(default_factory=DetectionNoise)
 
@@ -129,6 +143,12 @@ def _validate(config: SynthConfig) -> None:
         raise InputError(f"--limb-mix must be between 0 and 1, got {config.limb_mix_prob}")
     if config.face not in FACE_MODELS:
         raise InputError(f"unknown --face {config.face!r}; choose one of {', '.join(FACE_MODELS)}")
+    if config.proportions not in PROPORTIONS:
+        raise InputError(
+            f"unknown --proportions {config.proportions!r}; choose one of {', '.join(PROPORTIONS)}"
+        )
+    if not 0.0 <= config.pose_variation <= 2.0:
+        raise InputError(f"--pose-variation must be between 0 and 2, got {config.pose_variation}")
     if config.rig == "varied" and (config.images or config.image_size is not None):
         raise InputError(
             "the varied rig draws its own image sizes and lens distortion, which the renderer does "
@@ -170,7 +190,11 @@ def build_scene(config: SynthConfig) -> tuple[Rig, Scene, list[np.random.Generat
             "num_frames": config.num_frames,
             "fps": config.fps,
             "motion": replace(
-                config.scene.motion, limb_mix_prob=config.limb_mix_prob, face=config.face
+                config.scene.motion,
+                limb_mix_prob=config.limb_mix_prob,
+                face=config.face,
+                proportions=config.proportions,
+                pose_variation=config.pose_variation,
             ),
         }
     )
@@ -226,6 +250,8 @@ def _metadata(config: SynthConfig, rig: Rig, scene: Scene, style: SceneStyle | N
         "limb_mix_prob": config.limb_mix_prob,
         "varied_floors": config.varied_floors,
         "face": config.face,
+        "proportions": config.proportions,
+        "pose_variation": config.pose_variation,
         "floor_pattern": None if style is None else style.floor_pattern,
         "fps": config.fps,
         "num_frames": scene.num_frames,

@@ -37,6 +37,22 @@ motions: a segment may take the local rotations of whole body parts (:data:`MIX_
 clip of the pool, played at its own phase and speed, while the root and the legs (root motion, foot
 contacts) stay with the segment's clip. Mixing happens on joint rotations before forward
 kinematics, so every bone keeps its length.
+
+Bodies and poses beyond the humanoid's (both off by default):
+
+* **Proportions** (:attr:`MotionOptions.proportions` ``measured``): the humanoid is not an average
+  person (broad shoulders, narrow hips, long thighs, a low head). Each person gets a factor per
+  body segment group on the humanoid's offsets, drawn around real people's mean proportions with
+  their spread (:data:`REAL_PROPORTIONS`, :func:`sample_proportions`), applied to a copy of the
+  skeleton (:func:`proportioned_skeleton`) and to the face (:func:`proportioned_face`), so bones
+  keep their lengths along time.
+* **Pose variation** (:attr:`MotionOptions.pose_variation`): smooth random offsets on the joint
+  rotations of shoulders, elbows, hips, knees, spine and neck, within human joint limits
+  (:data:`JOINT_LIMITS_DEG`, :func:`vary_pose`): reaching, bending, crouching poses the clips do
+  not have.
+
+Either way the person is then moved up or down per frame to touch the floor as the humanoid does
+(:func:`keep_ground_contact`): bent knees lower the body instead of sinking the feet.
 """
 
 from __future__ import annotations
@@ -44,7 +60,8 @@ from __future__ import annotations
 import json
 import logging
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +92,24 @@ __all__ = [
     "mirror_joints",
     "mirror_pose",
     "mix_parts",
+    "PROPORTIONS",
+    "PROPORTION_GROUPS",
+    "REAL_PROPORTIONS",
+    "PROPORTION_CORRELATION",
+    "BodyProportions",
+    "body_measures",
+    "mean_proportions",
+    "sample_proportions",
+    "proportioned_skeleton",
+    "proportioned_face",
+    "JOINT_LIMITS_DEG",
+    "POSE_AMPLITUDE_DEG",
+    "HINGE_AMPLITUDE_DEG",
+    "POSE_PERIODS",
+    "pose_offsets",
+    "apply_pose_offsets",
+    "vary_pose",
+    "keep_ground_contact",
     "heading_of",
     "synthesize_motion",
 ]
@@ -500,13 +535,14 @@ def links_to_panoptic19(
     link_pos: np.ndarray,
     link_rot: np.ndarray,
     *,
-    face: str = "humanoid",
+    face: str | Mapping[str, Sequence[float]] = "humanoid",
 ) -> np.ndarray:
     """Panoptic-19 joints from link frames (clip frame). (T, L, 3), (T, L, 3, 3) -> (T, 19, 3).
 
-    ``face`` names the face offsets (:data:`FACE_MODELS`).
+    ``face`` names the face offsets (:data:`FACE_MODELS`) or gives them (e.g. a person's own,
+    :func:`proportioned_face`).
     """
-    offsets = face_offsets(face)
+    offsets = face_offsets(face) if isinstance(face, str) else face
     out = np.zeros((link_pos.shape[0], PANOPTIC19.num_joints, 3))
     neck = skeleton.index("neck")
     for j, name in enumerate(PANOPTIC19.joints):
@@ -582,6 +618,507 @@ def heading_of(joints: np.ndarray) -> np.ndarray:
     return np.arctan2(-left[..., 0], left[..., 1])
 
 
+# -- body proportions -------------------------------------------------------------------------------
+
+#: Names of :attr:`MotionOptions.proportions`.
+PROPORTIONS: tuple[str, ...] = ("humanoid", "measured")
+
+#: Body segment groups that :func:`sample_proportions` varies, each a factor on the humanoid's
+#: offsets: the two breadths (shoulder and hip joints apart), the four limb bones, ``spine`` (root
+#: to neck joint, with the shoulders' height), ``neck`` (neck joint to the ears' centre) and
+#: ``head`` (the face joints around the ears' centre, measured as the ears' breadth).
+PROPORTION_GROUPS: tuple[str, ...] = (
+    "shoulder_breadth",
+    "hip_breadth",
+    "upper_arm",
+    "forearm",
+    "thigh",
+    "shank",
+    "spine",
+    "neck",
+    "head",
+)
+
+#: Real people's mean proportions as fractions of stature (sexes pooled) and the coefficient of
+#: variation of each segment once overall size is removed. Lengths are between joint centres, as
+#: the humanoid's joints are; the breadths are where real keypoints put the shoulders and hips.
+#:
+#: ================  ========  =====  ====  =====================================================
+#: group             humanoid  mean   CV    source
+#: ================  ========  =====  ====  =====================================================
+#: shoulder_breadth  0.226     0.200  5 %   Shelf ground truth, statures from its annotated top
+#:                                          of head (0.198 H); US Army (ANSUR) biacromial
+#:                                          breadth ≈ 0.225 H less the acromion's ≈ 2 cm over
+#:                                          each shoulder joint
+#: hip_breadth       0.105     0.125  6 %   hip keypoints of real people: CMU Panoptic (0.63 ×
+#:                                          their shoulder breadth), Shelf (0.14 H); the hip
+#:                                          joint centres proper (≈ 0.105 H) lie inside them
+#: upper_arm         0.170     0.160  4.5%  de Leva (1996) table 4, shoulder to elbow joint centre
+#:                                          (men 281.7 mm / 1741, women 275.1 / 1735)
+#: forearm           0.160     0.153  4.5%  de Leva (1996), elbow to wrist joint centre
+#:                                          (men 268.9 / 1741, women 264.3 / 1735)
+#: thigh             0.260     0.245  5 %   Winter (2009) fig. 4.1 after Drillis & Contini (1966):
+#:                                          hip 0.530 H, knee 0.285 H
+#: shank             0.253     0.246  5 %   Winter (2009): knee 0.285 H, ankle 0.039 H
+#: spine             0.284     0.290  4 %   de Leva (1996), mid hip joints to mid shoulder joints
+#:                                          (men 515.5 / 1741, women 497.9 / 1735), where real
+#:                                          keypoints put the neck; Winter's hip to shoulder
+#:                                          height 0.288 H
+#: neck              0.111     0.120  7 %   CMU Panoptic: ears' centre 0.198 m from the neck
+#:                                          (``benchmarks/head_geometry.py``) at the stature
+#:                                          0.329 m / 0.200 = 1.645 m its shoulder breadth gives
+#: head              0.093     0.098  4 %   CMU Panoptic: ears 0.162 m apart, same stature
+#: ================  ========  =====  ====  =====================================================
+#:
+#: ``humanoid`` is the humanoid with the ``humanoid`` face, whose stature H is 1.619 m from its
+#: sole (the foot box, 0.05 m under the ankle) to the top of its head sphere (0.65 × the ears'
+#: breadth over their centre). Real people add up the same way: sole to ankle 0.039 H, shank,
+#: thigh, spine, neck, crown 0.65 × 0.098 H = 0.064 H make 1.004 H; the mean person drawn here
+#: (the ankle kept 0.05 m over the sole by the motion) is 0.995 × the humanoid's stature. ``neck``
+#: and ``head`` depend on the face model: the ``measured`` face is drawn 1.11× real size to suit
+#: the humanoid's broad shoulders, so with real shoulders it shrinks by about 0.82 and 0.88.
+REAL_PROPORTIONS: dict[str, tuple[float, float]] = {
+    "shoulder_breadth": (0.200, 0.05),
+    "hip_breadth": (0.125, 0.06),
+    "upper_arm": (0.160, 0.045),
+    "forearm": (0.153, 0.045),
+    "thigh": (0.245, 0.05),
+    "shank": (0.246, 0.05),
+    "spine": (0.290, 0.04),
+    "neck": (0.120, 0.07),
+    "head": (0.098, 0.04),
+}
+
+#: Bones of one limb that vary together (correlation of their factors, size removed): a long
+#: forearm comes more often with a long upper arm, a long shank with a long thigh.
+PROPORTION_CORRELATION: dict[tuple[str, str], float] = {
+    ("upper_arm", "forearm"): 0.5,
+    ("thigh", "shank"): 0.5,
+}
+
+#: Groups with a left and a right side: the same factor on both, times ``1 ± a/2`` with the
+#: asymmetry ``a`` (normal, SD 0.4 %, cut at :data:`_MAX_ASYMMETRY`).
+_SIDED_GROUPS: tuple[str, ...] = PROPORTION_GROUPS[:6]
+_ASYMMETRY_SD = 0.004
+_MAX_ASYMMETRY = 0.01
+#: Standard scores are cut here, so that no bone is drawn absurdly long or short.
+_MAX_Z = 2.5
+#: Metres from the humanoid's ankle joint to its sole (the URDF's foot box).
+_SOLE_DEPTH = 0.05
+#: The top of the head above the ears' centre, per metre of the ears' breadth (the humanoid's head
+#: sphere: 0.0975 m over ears 0.15 m apart).
+_CROWN_PER_EAR_BREADTH = 0.65
+
+
+@dataclass(frozen=True)
+class BodyProportions:
+    """One person's factors on the humanoid's offsets (:data:`PROPORTION_GROUPS` order).
+
+    Attributes:
+        factors: (9,) per group, the mean of both sides.
+        asymmetry: (6,) per sided group (:data:`PROPORTION_GROUPS`' first six), ``a``: the right
+            side gets ``factor * (1 + a/2)``, the left ``factor * (1 - a/2)``.
+    """
+
+    factors: tuple[float, ...]
+    asymmetry: tuple[float, ...]
+
+    def factor(self, group: str, side: str | None = None) -> float:
+        """The factor of ``group`` (``side``: ``"right"``, ``"left"`` or None for the mean)."""
+        f = self.factors[PROPORTION_GROUPS.index(group)]
+        if side is None or group not in _SIDED_GROUPS:
+            return f
+        a = self.asymmetry[_SIDED_GROUPS.index(group)]
+        return f * (1.0 + (0.5 * a if side == "right" else -0.5 * a))
+
+    def as_dict(self) -> dict[str, float]:
+        """Rounded factors by group, and the asymmetries as ``"<group>_asymmetry"``."""
+        out = {g: round(f, 4) for g, f in zip(PROPORTION_GROUPS, self.factors, strict=True)}
+        out.update(
+            {
+                f"{g}_asymmetry": round(a, 4)
+                for g, a in zip(_SIDED_GROUPS, self.asymmetry, strict=True)
+            }
+        )
+        return out
+
+
+def body_measures(
+    skeleton: HumanoidSkeleton, face: str | Mapping[str, Sequence[float]] = "humanoid"
+) -> dict[str, float]:
+    """Lengths (metres) of the :data:`PROPORTION_GROUPS` and the stature of a skeleton standing in
+    its rest pose (arms down); limb lengths are the mean of both sides.
+
+    ``spine`` is the root's height below the neck joint, ``neck`` the ears' centre's distance from
+    it, ``head`` the ears' breadth; ``stature`` is from the sole (:data:`_SOLE_DEPTH` under the
+    ankles) to the crown (:data:`_CROWN_PER_EAR_BREADTH` × the ears' breadth over their centre).
+    """
+    rest = np.zeros((1, len(DEEPMIMIC_JOINTS), 4))
+    rest[..., 0] = 1.0
+    pos, rot = forward_kinematics(skeleton, np.zeros((1, 3)), rest[:, 0], rest)
+    j = links_to_panoptic19(skeleton, pos, rot, face=face)[0]  # 19×3, clip frame
+
+    def dist(a: str, b: str) -> float:
+        return float(np.linalg.norm(j[PANOPTIC19.index(a)] - j[PANOPTIC19.index(b)]))
+
+    def sides(a: str, b: str) -> float:
+        return 0.5 * (dist(f"l_{a}", f"l_{b}") + dist(f"r_{a}", f"r_{b}"))
+
+    ears = 0.5 * (j[PANOPTIC19.index("l_ear")] + j[PANOPTIC19.index("r_ear")])
+    neck = j[PANOPTIC19.index("neck")]
+    out = {
+        "shoulder_breadth": dist("l_shoulder", "r_shoulder"),
+        "hip_breadth": dist("l_hip", "r_hip"),
+        "upper_arm": sides("shoulder", "elbow"),
+        "forearm": sides("elbow", "wrist"),
+        "thigh": sides("hip", "knee"),
+        "shank": sides("knee", "ankle"),
+        "spine": float(neck[1] - j[PANOPTIC19.index("mid_hip"), 1]),
+        "neck": float(np.linalg.norm(ears - neck)),
+        "head": dist("l_ear", "r_ear"),
+    }
+    sole = 0.5 * (j[PANOPTIC19.index("l_ankle"), 1] + j[PANOPTIC19.index("r_ankle"), 1])
+    crown = ears[1] + _CROWN_PER_EAR_BREADTH * out["head"]
+    out["stature"] = float(crown - (sole - _SOLE_DEPTH))
+    return out
+
+
+def mean_proportions(skeleton: HumanoidSkeleton, face: str = "humanoid") -> dict[str, float]:
+    """Per group, the factor that gives the humanoid real people's mean proportions
+    (:data:`REAL_PROPORTIONS` × the humanoid's stature / its own length). ``neck`` and ``head``
+    are for the face model ``face``; the stature is always the ``humanoid`` face's."""
+    stature = body_measures(skeleton)["stature"]
+    own = body_measures(skeleton, face)
+    return {g: REAL_PROPORTIONS[g][0] * stature / own[g] for g in PROPORTION_GROUPS}
+
+
+def sample_proportions(
+    rng: np.random.Generator, skeleton: HumanoidSkeleton, face: str = "humanoid"
+) -> BodyProportions:
+    """One person's proportions: per group ``mean × (1 + CV × z)`` (:func:`mean_proportions`,
+    :data:`REAL_PROPORTIONS`), ``z`` standard normal, correlated within a limb
+    (:data:`PROPORTION_CORRELATION`) and cut at ±:data:`_MAX_Z`; sided groups get a small
+    left/right asymmetry. Draws 17 numbers from ``rng``."""
+    mean = mean_proportions(skeleton, face)
+    z = rng.standard_normal(len(PROPORTION_GROUPS))
+    shared = rng.standard_normal(len(PROPORTION_CORRELATION))
+    for k, (pair, rho) in enumerate(PROPORTION_CORRELATION.items()):
+        for g in pair:
+            i = PROPORTION_GROUPS.index(g)
+            z[i] = np.sqrt(rho) * shared[k] + np.sqrt(1.0 - rho) * z[i]
+    z = np.clip(z, -_MAX_Z, _MAX_Z)
+    factors = [
+        mean[g] * (1.0 + REAL_PROPORTIONS[g][1] * z[i]) for i, g in enumerate(PROPORTION_GROUPS)
+    ]
+    asym = np.clip(
+        rng.normal(0.0, _ASYMMETRY_SD, len(_SIDED_GROUPS)), -_MAX_ASYMMETRY, _MAX_ASYMMETRY
+    )
+    return BodyProportions(tuple(float(f) for f in factors), tuple(float(a) for a in asym))
+
+
+def proportioned_skeleton(
+    skeleton: HumanoidSkeleton, body: BodyProportions, *, mirrored: bool = False
+) -> HumanoidSkeleton:
+    """A copy of the skeleton with the person's bone lengths (``skeleton`` is not modified).
+
+    ``spine`` scales the chest and neck offsets and the shoulders' forward/up offsets, the
+    breadths the shoulders' and hips' sideways offsets, the limb groups their bones. With
+    ``mirrored``, each side takes the other side's factors: after :func:`mirror_joints` the
+    person's left bones are then their left bones again.
+    """
+    offsets = skeleton.offsets.copy()  # L×3
+    i = skeleton.index
+    spine = body.factor("spine")
+    offsets[i("chest")] *= spine
+    offsets[i("neck")] *= spine
+    for side in ("right", "left"):
+        own = ("left" if side == "right" else "right") if mirrored else side
+        offsets[i(f"{side}_shoulder"), :2] *= spine
+        offsets[i(f"{side}_shoulder"), 2] *= body.factor("shoulder_breadth", own)
+        offsets[i(f"{side}_hip"), 2] *= body.factor("hip_breadth", own)
+        offsets[i(f"{side}_elbow")] *= body.factor("upper_arm", own)
+        offsets[i(f"{side}_wrist")] *= body.factor("forearm", own)
+        offsets[i(f"{side}_knee")] *= body.factor("thigh", own)
+        offsets[i(f"{side}_ankle")] *= body.factor("shank", own)
+    return replace(skeleton, offsets=offsets)
+
+
+def proportioned_face(
+    offsets: Mapping[str, Sequence[float]], body: BodyProportions
+) -> dict[str, tuple[float, float, float]]:
+    """Face offsets (neck link frame) of a person: the ears' centre ``c`` moved by the ``neck``
+    factor, every face joint around it by the ``head`` factor: ``neck·c + head·(p − c)``."""
+    p = {name: np.asarray(v, dtype=np.float64) for name, v in offsets.items()}
+    c = 0.5 * (p["l_ear"] + p["r_ear"])
+    neck, head = body.factor("neck"), body.factor("head")
+    return {name: tuple(float(x) for x in neck * c + head * (v - c)) for name, v in p.items()}
+
+
+# -- pose variation ---------------------------------------------------------------------------------
+
+#: Human joint limits (degrees): average active ranges of motion of healthy adults. Hip, shoulder
+#: and thoracolumbar spine after the American Academy of Orthopaedic Surgeons (Greene & Heckman
+#: 1994, *The Clinical Measurement of Joint Motion*; the shoulder's adduction here is across the
+#: front of the body, its horizontal adduction of 135°); the cervical spine after the AMA *Guides
+#: to the Evaluation of Permanent Impairment*; knee and elbow flexion capped at 145° (Soucie et
+#: al. 2011, *Haemophilia* 17: 500–507, measured 135–150° on healthy adults), and neither
+#: straightens past 0°.
+JOINT_LIMITS_DEG: dict[str, dict[str, float]] = {
+    "hip": {"flexion": 120, "extension": 30, "abduction": 45, "adduction": 30, "rotation": 45},
+    "knee": {"flexion": 145, "extension": 0},
+    "shoulder": {
+        "flexion": 180,
+        "extension": 60,
+        "abduction": 180,
+        "adduction": 45,
+        "rotation": 70,
+    },
+    "elbow": {"flexion": 145, "extension": 0},
+    "spine": {"flexion": 80, "extension": 25, "lateral": 35, "rotation": 45},
+    "neck": {"flexion": 50, "extension": 60, "lateral": 45, "rotation": 80},
+}
+
+#: Pose variation at ``pose_variation = 1``: per ball joint, the largest rotation (degrees) added
+#: about its parent's x (forward: ab/adduction, bending sideways), y (up: twist) and z (right:
+#: flexion/extension) axes; the twists stay inside :data:`JOINT_LIMITS_DEG`'s rotation ranges.
+POSE_AMPLITUDE_DEG: dict[str, tuple[float, float, float]] = {
+    "chest": (10.0, 15.0, 20.0),
+    "neck": (15.0, 25.0, 20.0),
+    "right_hip": (15.0, 15.0, 35.0),
+    "left_hip": (15.0, 15.0, 35.0),
+    "right_shoulder": (35.0, 30.0, 45.0),
+    "left_shoulder": (35.0, 30.0, 45.0),
+}
+#: The largest flexion (degrees) added to (or taken from) each hinge at ``pose_variation = 1``.
+HINGE_AMPLITUDE_DEG: dict[str, float] = {
+    "right_knee": 40.0,
+    "left_knee": 40.0,
+    "right_elbow": 45.0,
+    "left_elbow": 45.0,
+}
+#: Periods (seconds) of the sinusoids that make up each joint's offset over time.
+POSE_PERIODS: tuple[float, float] = (0.7, 2.5)
+#: Sinusoids summed per degree of freedom.
+_POSE_WAVES = 3
+#: Seconds over which the reduction of an offset at a joint limit is spread (see _limit_scale).
+_LIMIT_SMOOTHING = 0.2
+#: Metres a varied joint may go below the floor and below the unvaried pose's lowest joint.
+_POSE_FLOOR_TOLERANCE = 0.02
+
+
+def _joint_kind(name: str) -> str:
+    """``right_hip`` -> ``hip``; ``chest`` -> ``spine``."""
+    return "spine" if name == "chest" else name.removeprefix("right_").removeprefix("left_")
+
+
+def _swing_limits(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A ball joint's limits as half-spaces for its bone's direction ``d`` in the parent frame.
+
+    Returns the bone's rest direction (3,), axes ``a`` (k, 3) and bounds ``b`` (k,) with
+    ``d·a ≤ b``: "the bone leans at most L° beyond the plane normal to ``a``", ``b = sin L``.
+    Free of the singularities of Euler angles. The twist is bounded by its amplitude only.
+    """
+    lim = {k: np.radians(v) for k, v in JOINT_LIMITS_DEG[_joint_kind(name)].items()}
+    lat = np.array([0.0, 0.0, -1.0 if name.startswith("left_") else 1.0])  # away from the midline
+    fwd, up = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    if name in ("chest", "neck"):  # the bone points up; bending forward tilts it to +x
+        rows = [(fwd, lim["flexion"]), (-fwd, lim["extension"])]
+        rows += [(lat, lim["lateral"]), (-lat, lim["lateral"])]
+        rest = up
+    elif _joint_kind(name) == "hip":  # flexion past 90° lifts the thigh above the horizontal
+        rows = [(-fwd, lim["extension"]), (up, lim["flexion"] - np.pi / 2)]
+        rows += [(lat, lim["abduction"]), (-lat, lim["adduction"])]
+        rest = -up
+    else:  # shoulder: flexion and abduction reach 180°; extension and adduction are limited
+        rows = [(-fwd, lim["extension"]), (-lat, lim["adduction"])]
+        rest = -up
+    axes = np.stack([a for a, _ in rows])
+    return rest, axes, np.sin([angle for _, angle in rows])
+
+
+def _rotvec_quat(r: np.ndarray) -> np.ndarray:
+    """(..., 3) rotation vectors (axis × angle, rad) -> (..., 4) quaternions w x y z."""
+    angle = np.linalg.norm(r, axis=-1, keepdims=True)
+    half_sinc = 0.5 * np.sinc(angle / (2 * np.pi))  # sin(angle/2) / angle, 1/2 at 0
+    return np.concatenate([np.cos(angle / 2), r * half_sinc], axis=-1)
+
+
+def _running_min_mean(x: np.ndarray, w: int) -> np.ndarray:
+    """(T,) -> (T,): the minimum over ±w frames, then the mean of that over ±w frames. The result
+    never exceeds ``x`` at any frame (each mean term is a minimum over a window holding it)."""
+    if w < 1:
+        return x
+    pad = np.pad(x, w, mode="edge")
+    low = np.lib.stride_tricks.sliding_window_view(pad, 2 * w + 1).min(axis=-1)  # T
+    return np.lib.stride_tricks.sliding_window_view(np.pad(low, w, mode="edge"), 2 * w + 1).mean(-1)
+
+
+def _limit_scale(q: np.ndarray, r: np.ndarray, name: str, w: int) -> np.ndarray:
+    """(T,) factors λ ∈ [0, 1] such that the offset ``λ·r`` keeps the joint within its limits.
+
+    Args:
+        q: (T, 4) the joint's rotation; r: (T, 3) the offset (rotation vector, parent frame).
+        name: the joint (:data:`DEEPMIMIC_JOINTS`); w: frames over which a reduction is spread.
+
+    A limit that the motion itself passes is relaxed to the motion's own value there. λ comes from
+    :func:`_smoothed_scale`, so that limits bend the offset in time rather than cut it.
+    """
+    rest, axes, bound = _swing_limits(name)
+    own = (_quat_to_matrix(q) @ rest) @ axes.T  # T×k
+    bound = np.maximum(bound, own) + 1e-9
+
+    def inside(lam: np.ndarray) -> np.ndarray:
+        varied = _quat_mul(_rotvec_quat(r * lam[:, None]), q)  # T×4
+        return np.all((_quat_to_matrix(varied) @ rest) @ axes.T <= bound, axis=-1)  # T
+
+    return _smoothed_scale(inside, len(q), w, steps=12)
+
+
+def _bisect(ok: Callable[[np.ndarray], np.ndarray], hi: np.ndarray, steps: int) -> np.ndarray:
+    """(T,) per frame a λ in [0, hi] with ``ok(λ)`` true (``ok(0)`` must be), by bisection
+    towards where ``ok`` stops holding."""
+    lo = np.zeros_like(hi)
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        good = ok(mid)
+        lo, hi = np.where(good, mid, lo), np.where(good, hi, mid)
+    return lo
+
+
+def _smoothed_scale(
+    ok: Callable[[np.ndarray], np.ndarray], num_frames: int, w: int, steps: int
+) -> np.ndarray:
+    """(T,) factors λ ∈ [0, 1] on an offset with ``ok(λ)`` (T,) true at every frame: 1 where the
+    full offset is fine, else found by :func:`_bisect`, smoothed by :func:`_running_min_mean`;
+    the rare frames where the smoothed value is not fine (a path that leaves the allowed region
+    and comes back) get a bisection below it."""
+    ones = np.ones(num_frames)
+    full = ok(ones)
+    if full.all():
+        return ones
+    lam = _running_min_mean(np.where(full, 1.0, _bisect(ok, ones, steps)), w)
+    bad = ~ok(lam)
+    return np.where(bad, _bisect(ok, lam, steps), lam) if bad.any() else lam
+
+
+def _smooth_waves(rng: np.random.Generator, num_frames: int, fps: float, dims: int) -> np.ndarray:
+    """(T, dims) smooth random signals in [-1, 1]: per column a sum of :data:`_POSE_WAVES`
+    sinusoids with periods log-uniform in :data:`POSE_PERIODS`, random phases and weights
+    proportional to the period (slow swings are larger than quick ones), adding up to 1."""
+    t = np.arange(num_frames) / fps  # T
+    lo, hi = np.log(POSE_PERIODS)
+    periods = np.exp(rng.uniform(lo, hi, (_POSE_WAVES, dims)))  # K×D
+    phases = rng.uniform(0.0, 2 * np.pi, (_POSE_WAVES, dims))  # K×D
+    weights = periods / periods.sum(axis=0)  # K×D
+    waves = np.sin(2 * np.pi * t[:, None, None] / periods + phases)  # T×K×D
+    return np.einsum("kd,tkd->td", weights, waves)
+
+
+def _vary_hinge(q: np.ndarray, delta: np.ndarray, name: str) -> np.ndarray:
+    """(T, 4) rotations of a knee or elbow with ``delta`` (T,) rad of flexion added, clipped to
+    [0, limit] (or to the motion's own angle where it already lies outside).
+
+    Both are revolute about their link's z axis (the URDF's ``<axis xyz="0 0 1">``, limits
+    −3.14…0 for knees, 0…3.14 for elbows): knees flex to negative angles, elbows to positive."""
+    sign = -1.0 if _joint_kind(name) == "knee" else 1.0  # knees flex to negative angles
+    angle = 2 * np.arctan2(q[:, 3], q[:, 0])
+    flex = sign * np.arctan2(np.sin(angle), np.cos(angle))  # T, wrapped to (-pi, pi]
+    limit = np.radians(JOINT_LIMITS_DEG[_joint_kind(name)]["flexion"])
+    varied = sign * np.clip(flex + delta, np.minimum(flex, 0.0), np.maximum(flex, limit))
+    zeros = np.zeros_like(varied)
+    return np.stack([np.cos(varied / 2), zeros, zeros, np.sin(varied / 2)], axis=-1)
+
+
+def pose_offsets(
+    rng: np.random.Generator, num_frames: int, fps: float, amount: float
+) -> np.ndarray:
+    """(T, 22) smooth random joint offsets (rad): per ball joint of :data:`POSE_AMPLITUDE_DEG` a
+    rotation vector about its parent's x, y, z, then per hinge of :data:`HINGE_AMPLITUDE_DEG` a
+    flexion; ``amount`` × amplitude × :func:`_smooth_waves`. Draws 2 × 3 × 22 numbers, whatever T.
+    """
+    amp = np.radians([a for n in POSE_AMPLITUDE_DEG for a in POSE_AMPLITUDE_DEG[n]])  # 18
+    amp = np.concatenate([amp, np.radians(list(HINGE_AMPLITUDE_DEG.values()))])  # 22
+    return _smooth_waves(rng, num_frames, fps, amp.size) * (amount * amp)  # T×22
+
+
+def apply_pose_offsets(local_rot: np.ndarray, offsets: np.ndarray, fps: float) -> np.ndarray:
+    """Joint rotations (T, 12, 4) with :func:`pose_offsets` (T, 22) added within human joint limits.
+
+    A ball joint's rotation is turned about its parent's axes by its offset, reduced where it would
+    take the bone past :data:`JOINT_LIMITS_DEG` (:func:`_limit_scale`); a hinge's flexion about z
+    is clipped to 0–145° (:func:`_vary_hinge`). Root and ankles are unchanged. Returns a new array.
+    """
+    names = [n for n, _ in DEEPMIMIC_JOINTS]
+    w = int(round(_LIMIT_SMOOTHING * fps))
+    out = local_rot.copy()
+    for i, name in enumerate(POSE_AMPLITUDE_DEG):
+        j = names.index(name)
+        r = offsets[:, 3 * i : 3 * i + 3]  # T×3, about x, y, z
+        r = r * _limit_scale(local_rot[:, j], r, name, w)[:, None]
+        out[:, j] = _quat_mul(_rotvec_quat(r), local_rot[:, j])
+    for k, name in enumerate(HINGE_AMPLITUDE_DEG):
+        j = names.index(name)
+        out[:, j] = _vary_hinge(local_rot[:, j], offsets[:, 3 * len(POSE_AMPLITUDE_DEG) + k], name)
+    return out
+
+
+def vary_pose(
+    local_rot: np.ndarray, rng: np.random.Generator, amount: float, fps: float
+) -> np.ndarray:
+    """Joint rotations (T, 12, 4) with smooth random offsets within human joint limits:
+    :func:`apply_pose_offsets` of :func:`pose_offsets` (``amount`` 1: the amplitudes as listed)."""
+    return apply_pose_offsets(local_rot, pose_offsets(rng, local_rot.shape[0], fps, amount), fps)
+
+
+def _vary_above_floor(
+    skeleton: HumanoidSkeleton,
+    face: Mapping[str, Sequence[float]],
+    sampled: tuple[np.ndarray, np.ndarray, np.ndarray],
+    offsets: np.ndarray,
+    fps: float,
+) -> np.ndarray:
+    """Joint rotations (T, 12, 4) with the offsets (T, 22) added, scaled down per frame where they
+    would take a joint more than :data:`_POSE_FLOOR_TOLERANCE` below both the floor and the unvaried
+    pose's lowest joint (a leg stretched into the floor while crawling, the head pressed into it
+    while lying); the scale is smoothed like the joint limits' (:func:`_running_min_mean`).
+
+    ``sampled``: root_pos (T, 3), root_rot (T, 4), local_rot (T, 12, 4) on ``skeleton``."""
+    root_pos, root_rot, local_rot = sampled
+
+    def lowest(scale: np.ndarray) -> np.ndarray:
+        rot = apply_pose_offsets(local_rot, offsets * scale[:, None], fps)
+        pos, link_rot = forward_kinematics(skeleton, root_pos, root_rot, rot)
+        return links_to_panoptic19(skeleton, pos, link_rot, face=face)[..., 1].min(axis=-1)
+
+    T = local_rot.shape[0]
+    floor = np.minimum(lowest(np.zeros(T)), 0.0) - _POSE_FLOOR_TOLERANCE  # T
+    w = int(round(_LIMIT_SMOOTHING * fps))
+    scale = _smoothed_scale(lambda lam: lowest(lam) >= floor, T, w, steps=6)
+    return apply_pose_offsets(local_rot, offsets * scale[:, None], fps)
+
+
+def keep_ground_contact(varied: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Shift a varied pose vertically, per frame, so that it touches the floor as the unvaried one.
+
+    The lowest joint keeps the unvaried lowest joint's height (standing: the lower ankle, so that
+    bent knees lower the body; on hands and knees or lying: whatever is lowest), and no ankle goes
+    lower than both the floor and the unvaried lower ankle.
+
+    Args:
+        varied, reference: (T, 19, 3) clip-frame joints (y up, floor at 0), varied and unvaried.
+
+    Returns:
+        (T, 19, 3) a new array.
+    """
+    feet = [PANOPTIC19.index("l_ankle"), PANOPTIC19.index("r_ankle")]
+    shift = reference[..., 1].min(axis=-1) - varied[..., 1].min(axis=-1)  # T
+    floor = np.minimum(reference[:, feet, 1].min(axis=-1), 0.0)  # T
+    shift += np.clip(floor - (varied[:, feet, 1].min(axis=-1) + shift), 0.0, None)
+    out = varied.copy()
+    out[..., 1] += shift[:, None]
+    return out
+
+
 # -- motion synthesis ---------------------------------------------------------------------------------
 
 
@@ -603,6 +1140,18 @@ class MotionOptions:
         face: the face offsets (:data:`FACE_MODELS`): ``humanoid`` (default, every scene made
             before it existed) or ``measured`` (real people's proportions). It moves only the
             five face joints; the random draws are the same.
+        proportions: ``humanoid`` (default: everyone has the humanoid's limb ratios, only the
+            uniform ``scale_range``) or ``measured``: each person gets their own bone lengths
+            around real people's mean proportions (:func:`sample_proportions`,
+            :data:`REAL_PROPORTIONS`), the overall size still from ``scale_range``.
+        pose_variation: amplitude of the smooth joint-angle offsets added to shoulders, elbows,
+            hips, knees, spine and neck within human joint limits (:func:`vary_pose`); 1 means
+            up to about ±45° at the shoulders, ±35° at the hips, ±20° at spine and neck, ±40–45°
+            of knee and elbow flexion (kept within 0–145°); at most 2. 0 (default) varies nothing.
+
+    With the defaults nothing is drawn for ``proportions`` and ``pose_variation``, so older scenes
+    are reproduced exactly; when on, each draws from a generator of its own, seeded once per
+    person.
     """
 
     scale_range: tuple[float, float] = (0.85, 1.15)
@@ -614,6 +1163,73 @@ class MotionOptions:
     heading_candidates: int = 12
     limb_mix_prob: float = 0.0
     face: str = "humanoid"
+    proportions: str = "humanoid"
+    pose_variation: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class _Body:
+    """What makes one person's body and poses differ from the humanoid's (see
+    :func:`_person_body`).
+
+    Attributes:
+        skeletons: the person's skeleton for unmirrored and for mirrored segments.
+        face: the person's face offsets (neck link frame).
+        pose_rng: draws of the pose variation (None: no variation).
+        pose_variation: its amplitude.
+    """
+
+    skeletons: tuple[HumanoidSkeleton, HumanoidSkeleton]
+    face: Mapping[str, Sequence[float]]
+    pose_rng: np.random.Generator | None
+    pose_variation: float
+
+
+def _person_body(
+    skeleton: HumanoidSkeleton, rng: np.random.Generator, options: MotionOptions
+) -> tuple[_Body | None, dict]:
+    """A person's body (None when it is the humanoid's, drawing nothing) and what to record.
+
+    Proportions and pose variation each seed a generator of their own from ``rng`` (one draw each,
+    only when on)."""
+    if options.proportions == "humanoid" and options.pose_variation == 0:
+        return None, {}
+    skeletons, face, info = (skeleton, skeleton), face_offsets(options.face), {}
+    if options.proportions == "measured":
+        body = sample_proportions(
+            np.random.default_rng(int(rng.integers(2**63))), skeleton, options.face
+        )
+        skeletons = (
+            proportioned_skeleton(skeleton, body),
+            proportioned_skeleton(skeleton, body, mirrored=True),
+        )
+        face = proportioned_face(face, body)
+        info["proportions"] = body.as_dict()
+    pose_rng = None
+    if options.pose_variation > 0:
+        pose_rng = np.random.default_rng(int(rng.integers(2**63)))
+    return _Body(skeletons, face, pose_rng, float(options.pose_variation)), info
+
+
+def _vary_segment(
+    body: _Body,
+    joints: np.ndarray,
+    sampled: tuple[np.ndarray, np.ndarray, np.ndarray],
+    mirrored: bool,
+    fps: float,
+) -> np.ndarray:
+    """A segment's clip-frame joints (n, 19, 3) on the person's body, joint angles varied, kept on
+    the floor like the humanoid's ``joints`` (:func:`keep_ground_contact`).
+
+    ``sampled``: the segment's root_pos (n, 3), root_rot (n, 4), local_rot (n, 12, 4)."""
+    root_pos, root_rot, local_rot = sampled
+    skeleton = body.skeletons[int(mirrored)]
+    if body.pose_rng is not None:
+        offsets = pose_offsets(body.pose_rng, local_rot.shape[0], fps, body.pose_variation)
+        local_rot = _vary_above_floor(skeleton, body.face, sampled, offsets, fps)
+    pos, rot = forward_kinematics(skeleton, root_pos, root_rot, local_rot)
+    varied = links_to_panoptic19(skeleton, pos, rot, face=body.face)
+    return keep_ground_contact(varied, joints)
 
 
 def _rotate_z(points: np.ndarray, angle: float) -> np.ndarray:
@@ -746,9 +1362,11 @@ def _draw_segment(
     rng: np.random.Generator,
     mix_rng: np.random.Generator | None,
     options: MotionOptions,
+    body: _Body | None = None,
 ) -> tuple[np.ndarray, dict]:
     """One random segment of a clip as (n, 19, 3) floor-frame joints starting at the origin and
-    facing +x (time-warped, scaled, maybe mirrored, limbs maybe mixed), and what was drawn."""
+    facing +x (time-warped, scaled, maybe mirrored, limbs maybe mixed, on the person's ``body``
+    with joint angles varied), and what was drawn."""
     clip = clips[int(rng.integers(len(clips)))]
     speed = float(rng.uniform(*options.time_warp))
     mirrored = bool(rng.random() < options.mirror_prob)
@@ -764,7 +1382,10 @@ def _draw_segment(
     if mix_rng is not None:
         lr, info["mixed"] = _mix_limbs(clips, clip, skeleton, rp, rr, lr, fps, mix_rng, options)
     pos, rot = forward_kinematics(skeleton, rp, rr, lr)
-    seg = clip_to_floor(links_to_panoptic19(skeleton, pos, rot, face=options.face)) * scale
+    joints = links_to_panoptic19(skeleton, pos, rot, face=options.face)  # n×19×3
+    if body is not None:
+        joints = _vary_segment(body, joints, (rp, rr, lr), mirrored, fps)
+    seg = clip_to_floor(joints) * scale
     if mirrored:
         seg = mirror_joints(seg)
     mid_hip = PANOPTIC19.index("mid_hip")
@@ -801,6 +1422,19 @@ def _place_segment(
     return best[1]
 
 
+def _cut_at_area_edge(
+    seg: np.ndarray, area: tuple[np.ndarray, np.ndarray], fade: int
+) -> np.ndarray:
+    """A placed (n, 19, 3) segment whose root still leaves the area (a long straight run) ends where
+    it leaves (at least ``fade + 2`` frames), so nobody walks out of the capture area; the next
+    segment turns from there."""
+    root = seg[:, PANOPTIC19.index("mid_hip"), :2]
+    if _outside(root, *area) == 0.0:
+        return seg
+    out_frames = np.flatnonzero(_excess(root, *area) > 0.0)
+    return seg[: max(fade + 2, int(out_frames[0]))] if out_frames.size else seg
+
+
 def _blend_into(out: np.ndarray, seg: np.ndarray, start: int, overlap: int) -> None:
     """Write the (k, 19, 3) segment ``seg`` into ``out`` from frame ``start``, cross-fading its
     first ``overlap`` frames with what ``out`` holds there (smoothstep weights)."""
@@ -809,6 +1443,19 @@ def _blend_into(out: np.ndarray, seg: np.ndarray, start: int, overlap: int) -> N
         w = (s * s * (3 - 2 * s))[:, None, None]  # smoothstep, overlap×1×1
         out[start : start + overlap] = (1 - w) * out[start : start + overlap] + w * seg[:overlap]
     out[start + overlap : start + len(seg)] = seg[overlap:]
+
+
+def _check_options(options: MotionOptions) -> None:
+    """InputError for settings out of range, before any work."""
+    if not 0.0 <= options.limb_mix_prob <= 1.0:
+        raise InputError(f"limb_mix_prob must be in [0, 1], got {options.limb_mix_prob}")
+    face_offsets(options.face)  # an unknown name fails before any work
+    if options.proportions not in PROPORTIONS:
+        raise InputError(
+            f"unknown proportions {options.proportions!r}; choose one of {', '.join(PROPORTIONS)}"
+        )
+    if not 0.0 <= options.pose_variation <= 2.0:
+        raise InputError(f"pose_variation must be in [0, 2], got {options.pose_variation}")
 
 
 def synthesize_motion(
@@ -831,6 +1478,8 @@ def synthesize_motion(
     the two segments' joints are blended with a smoothstep weight. With ``limb_mix_prob > 0`` a segment's arms and/or spine may come from
     another clip (:func:`mix_parts`); those draws come from a generator of their own, seeded once
     per person from ``rng``, so the root and leg motion do not depend on the probability's value.
+    Measured proportions and pose variation (:class:`MotionOptions`) likewise draw from generators
+    of their own, seeded after it.
 
     Args:
         clips: the pool of clips to draw from.
@@ -845,17 +1494,17 @@ def synthesize_motion(
     Returns:
         joints (T, 19, 3) floor-frame metres, and a dict describing the person (scale, segments;
         with limb mixing on, each segment lists its ``"mixed"`` parts: part, donor clip, start
-        time, speed, mirrored).
+        time, speed, mirrored; with measured proportions, ``"proportions"``: the factors of
+        :class:`BodyProportions`).
     """
     if not clips:
         raise InputError("no motion clips to draw from")
-    if not 0.0 <= options.limb_mix_prob <= 1.0:
-        raise InputError(f"limb_mix_prob must be in [0, 1], got {options.limb_mix_prob}")
-    face_offsets(options.face)  # an unknown name fails before any work
+    _check_options(options)
     scale = float(rng.uniform(*options.scale_range))
     mix_rng = None
     if options.limb_mix_prob > 0:
         mix_rng = np.random.default_rng(int(rng.integers(2**63)))
+    body, body_info = _person_body(skeleton, rng, options)
     fade = max(1, int(round(options.crossfade_seconds * fps)))
     out = np.zeros((num_frames, PANOPTIC19.num_joints, 3))
     segments: list[dict] = []
@@ -864,18 +1513,12 @@ def synthesize_motion(
     anchor = np.asarray(start_xy, dtype=np.float64)
     mid_hip = PANOPTIC19.index("mid_hip")
     while filled < num_frames:
-        seg, info = _draw_segment(clips, skeleton, fps, fade, scale, rng, mix_rng, options)
-        n = len(seg)
+        seg, info = _draw_segment(clips, skeleton, fps, fade, scale, rng, mix_rng, options, body)
         first = not segments
         area = (area_center, area_half_size)
         seg = _place_segment(seg, anchor, None if first else heading, area, rng, options)
-        if _outside(seg[:, mid_hip, :2], *area) > 0.0:
-            # still leaves the area (a long straight run): end the segment where the root leaves,
-            # so nobody walks out of the capture area; the next segment turns from there
-            leaves = _excess(seg[:, mid_hip, :2], *area) > 0.0
-            out_frames = np.flatnonzero(leaves)
-            n = max(fade + 2, int(out_frames[0])) if out_frames.size else n
-            seg = seg[:n]
+        seg = _cut_at_area_edge(seg, area, fade)
+        n = len(seg)
         start = 0 if first else max(0, filled - fade)
         stop = min(num_frames, start + n)
         k = stop - start
@@ -889,4 +1532,4 @@ def synthesize_motion(
             ref = out[max(0, filled - fade)]
             anchor = ref[mid_hip, :2].copy()
             heading = float(heading_of(ref))
-    return out, {"scale": round(scale, 4), "segments": segments}
+    return out, {"scale": round(scale, 4), **body_info, "segments": segments}

@@ -46,7 +46,8 @@ class SceneConfig:
         min_root_distance: metres between roots of people present together.
         min_joint_distance: horizontal metres between any two joints of different people.
         max_attempts: re-samplings of a person before cutting or dropping it.
-        motion: per-person motion variety.
+        motion: per-person motion variety (clips, limb mixing, face, body proportions, pose
+            variation; :class:`~tessetrack.synth.motion.MotionOptions`).
     """
 
     num_people: int = 4
@@ -68,7 +69,8 @@ class Scene:
     Attributes:
         joints: (T, P, 19, 3) Panoptic-19 joints; NaN where a person is absent.
         present: (T, P) bool.
-        people: per person, a dict (scale, clip segments, active interval).
+        people: per person, a dict (scale, clip segments, active interval; with measured
+            proportions, the body's factors).
         fps: frame rate.
     """
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Generates the 36 extra training scenes of the image models' third recipe
-# (configs/backbone-2d-unet-v3.yaml): ring of 5 cameras at 256², 1-4 people, 150 frames, train
+# (the `backbone-2d-v3` stage of configs/synthetic-small.yaml): ring of 5 cameras at 256², 1-4 people, 150 frames, train
 # motions with limb mixing; seeds 10-25 with the checkerboard floor, seeds 30-49 with varied floor
 # patterns. Run from the repository root; writes runs/data2/ (~0.5 GB, not committed).
 # ~15 min on 2 cores. Rerunning skips the scenes already written.

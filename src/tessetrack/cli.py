@@ -351,6 +351,18 @@ def synth(
         "--face",
         help="Face joints: humanoid (the DeepMimic head, low) | measured (real people's proportions).",
     ),
+    proportions: str = typer.Option(
+        "humanoid",
+        "--proportions",
+        help="Body proportions: humanoid (the DeepMimic humanoid's, only scaled) | measured "
+        "(each person's own, drawn around real people's means).",
+    ),
+    pose_variation: float = typer.Option(
+        0.0,
+        "--pose-variation",
+        help="Smooth joint-angle variation within human joint limits, 0 (off) to 2; 1 is up to "
+        "about ±45° at the shoulders.",
+    ),
 ) -> None:
     """Write a synthetic multi-person multi-view dataset from real motion capture."""
     from rich.console import Console
@@ -370,6 +382,8 @@ def synth(
         limb_mix_prob=limb_mix,
         varied_floors=varied_floors,
         face=face,
+        proportions=proportions,
+        pose_variation=pose_variation,
     )
     with Progress(transient=True) as bar:
         task = bar.add_task("synth", total=frames)
@@ -552,19 +566,37 @@ def export(
 def train(
     ctx: typer.Context,
     config: str = typer.Option(
-        ..., "--config", help="YAML config (overrides on the paper defaults; may name a preset)."
+        ...,
+        "--config",
+        help="YAML config (overrides on the paper defaults; may name a preset), or a recipe: "
+        "a config with stages, trained one after the other.",
     ),
     output: str = typer.Option(
-        "runs/train", "--output", "-o", help="Run folder: checkpoints, logs, curves."
+        "runs/train",
+        "--output",
+        "-o",
+        help="Run folder: checkpoints, logs, curves (a recipe: one subfolder per stage).",
+    ),
+    data: list[str] = typer.Option(
+        [],
+        "--data",
+        metavar="<dir>",
+        help="Folder holding the data sets the config names (repeatable); NAME=DIR: the folder "
+        "of the entries NAME/...",
+    ),
+    stage: str | None = typer.Option(
+        None, "--stage", help="Train a recipe's stages up to and including this one."
     ),
     resume: bool = typer.Option(
-        True, "--resume/--no-resume", help="Continue from OUTPUT/last.safetensors."
+        True,
+        "--resume/--no-resume",
+        help="Continue from OUTPUT/last.safetensors (a recipe: skip finished stages).",
     ),
     max_steps: int | None = typer.Option(
         None, help="Stop after this many steps of this call (checkpointed)."
     ),
 ) -> None:
-    """Train end to end with eq. (4); resumable; runs unchanged under torchrun. Extra KEY=VALUE args override the config."""
+    """Train end to end with eq. (4); resumable; runs unchanged under torchrun. Extra KEY=VALUE args override the config (every stage of a recipe)."""
     import os
 
     from rich.console import Console
@@ -572,19 +604,18 @@ def train(
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        TaskID,
         TextColumn,
         TimeRemainingColumn,
     )
 
-    from tessetrack.config import load_config
     from tessetrack.io.atomic import check_output
-    from tessetrack.train.loop import train as run_training
+    from tessetrack.train.recipe import run_recipe
 
-    check_output(output, what="run folder", inputs=(config,), folder=True)
-    cfg = load_config(config, list(ctx.args))
+    check_output(output, what="run folder", inputs=(config, *data), folder=True)
     is_main = os.environ.get("RANK", "0") == "0"
     with Progress(
-        TextColumn("train"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[loss]}"),
@@ -592,19 +623,19 @@ def train(
         disable=not is_main,
         transient=False,
     ) as bar:
-        task = bar.add_task("train", total=None, loss="")
+        tasks: dict[str, TaskID] = {}
 
-        def progress(step: int, total: int, losses: dict[str, float]) -> None:
-            bar.update(task, completed=step, total=total, loss=f"loss {losses['loss']:.4g}")
+        def progress(name: str, step: int, total: int, losses: dict[str, float]) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name or "train", total=total, loss="")
+            bar.update(tasks[name], completed=step, total=total, loss=f"loss {losses['loss']:.4g}")
 
-        result = run_training(
-            cfg, output, resume=resume, max_steps_this_run=max_steps, progress=progress
-        )
-    if is_main:
-        Console().print(
-            f"[green]step {result.step}[/green], last loss {result.last_loss:.4g}, "
-            f"val {result.val or '-'} -> {result.checkpoint}"
-        )
+        outcomes = run_recipe(
+            config, output, list(ctx.args), data, until=stage, resume=resume,
+            max_steps=max_steps, progress=progress,
+        )  # fmt: skip
+    for done in outcomes if is_main else ():
+        Console().print(done.describe())
 
 
 # --- calibrate ---

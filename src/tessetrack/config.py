@@ -77,8 +77,10 @@ __all__ = [
     "preset",
     "variant",
     "apply_overrides",
+    "config_from_mapping",
     "load_config",
     "parse_override",
+    "read_config_file",
 ]
 
 Vec3 = tuple[float, float, float]
@@ -559,35 +561,53 @@ def apply_overrides(cfg: Config, overrides: Mapping[str, Any] | Iterable[str]) -
     return Config.from_dict(tree)
 
 
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The mapping a YAML config file holds; a one-line :class:`ConfigError` naming the file when it
+    cannot be read, is not YAML or holds no mapping."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config ({exc.strerror})") from None
+    except (UnicodeDecodeError, ValueError):  # binary content; yaml's reader errors too
+        raise ConfigError(f"{p}: not a text file; a YAML config was expected") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: invalid YAML ({' '.join(str(exc).split())})") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{p}: a config file must hold a mapping at its top")
+    return dict(data)
+
+
+def config_from_mapping(data: Mapping[str, Any]) -> Config:
+    """The config a file's mapping describes: optionally ``preset`` and ``variant`` at its top, the
+    rest nested overrides of the paper defaults (a ``train`` mapping is the whole train section)."""
+    data = dict(data)
+    base = data.pop("preset", None)
+    var = data.pop("variant", None)
+    cfg = preset(str(base)) if base is not None else Config()
+    if var is not None:
+        cfg = replace(cfg, model=replace(cfg.model, variant=variant(str(var))))
+    return apply_overrides(cfg, dict(_flatten(data)))
+
+
 def load_config(
     path: str | os.PathLike[str] | None = None,
     overrides: Mapping[str, Any] | Iterable[str] = (),
 ) -> Config:
     """Read a YAML file of overrides (optionally ``preset: cpu-small`` and ``variant: FTGA`` at its top)
-    on top of the paper defaults, then apply ``overrides``.
+    on top of the paper defaults, then apply ``overrides``. A recipe with ``stages``
+    (:mod:`tessetrack.train.recipe`) gives the config of its last stage: the model it makes.
     """
     cfg = Config()
     if path is not None:
         p = Path(path)
+        data = read_config_file(p)
+        if "stages" in data:
+            from tessetrack.train.recipe import Recipe  # it builds on this module
+
+            return Recipe.from_mapping(p, data).stage_config(-1, overrides)
         try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise ConfigError(f"{p}: cannot read config ({exc.strerror})") from None
-        except (UnicodeDecodeError, ValueError):  # binary content; yaml's reader errors too
-            raise ConfigError(f"{p}: not a text file; a YAML config was expected") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: invalid YAML ({' '.join(str(exc).split())})") from None
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{p}: a config file must hold a mapping at its top")
-        data = dict(data)
-        base = data.pop("preset", None)
-        var = data.pop("variant", None)
-        if base is not None:
-            cfg = preset(str(base))
-        if var is not None:
-            cfg = replace(cfg, model=replace(cfg.model, variant=variant(str(var))))
-        try:
-            cfg = apply_overrides(cfg, dict(_flatten(data)))
+            cfg = config_from_mapping(data)
         except ConfigError as exc:
             raise ConfigError(f"{p}: {exc}") from None
     return apply_overrides(cfg, overrides)

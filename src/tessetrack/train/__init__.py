@@ -1,1 +1,1 @@
-"""Training: the loop, distributed helpers and checkpoints."""
+"""Training: the loop, distributed helpers, checkpoints, and recipes (a model's chain of runs)."""

@@ -214,7 +214,8 @@ def track(
         "triangulate",
         "--refine",
         help="triangulate: joints re-triangulated from the 2D detections each tracked person "
-        "explains (heatmap models) | none: the network's joints.",
+        "explains (heatmap models), or from the peaks of the model's own 2D joint heatmaps "
+        "(image models that make them) | none: the network's joints.",
     ),
     volume: str = _volume_option(),
     smooth: str = _smooth_option(),

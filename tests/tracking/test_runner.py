@@ -388,3 +388,66 @@ def test_the_runner_drives_the_model_stages(scene, ckpt_dir):
     for j, i in enumerate(ids1):
         np.testing.assert_allclose(got1[i], merged.joints[j].double().numpy(), atol=1e-6)
     assert torch.equal(merged.weights[:, 1] > 0, linked) and not alone.weights[:, 1].any()
+
+
+def test_image_models_with_a_keypoint_head_keep_its_peaks_in_image_pixels(scene, ckpt_dir):
+    """Per frame and present view, the keypoint head's peaks (K = 8 per joint) in the camera's own
+    pixels: the 64 × 64 images go in at 64 × 48, the heatmaps are 16 × 12, so a peak at heatmap
+    pixel (u, v) is at ((u + 0.5) · 4 − 0.5, (v + 0.5) · 64 / 12 − 0.5) in the image."""
+    from tessetrack.ops.heatmaps2d import heatmap_peaks
+
+    ckpt = tiny_checkpoint(ckpt_dir / "kp.safetensors", **{"model.backbone.keypoint_head": True})
+    loaded = load_model(ckpt)
+    model, (w, h) = loaded.model, loaded.image_size
+    with torch.no_grad():  # random weights around 0.5: many local maxima above the threshold
+        model.keypoint_head.conv.bias.zero_()
+    runner = SequenceRunner(model, image_size=(w, h), keep_peaks=True)
+    ds = _DropViews(open_dataset(scene))
+    runner.run(ds)
+    assert sorted(runner.frame_peaks) == list(ds.frames)
+    assert list(runner.frame_peaks[1].peaks) == ["00_00"]  # view 00_01 absent at frame 1
+    frame = ds[0]
+    got = runner.frame_peaks[0]
+    assert list(got.peaks) == ["00_00", "00_01"] and got.nbytes == 2 * 8 * 19 * 3 * 4
+    x = np.stack([cv2.resize(frame.images[n](), (w, h), interpolation=cv2.INTER_AREA)
+                  for n in got.peaks])  # fmt: skip
+    with torch.no_grad():
+        heat = model.keypoint_heatmaps(torch.from_numpy(x).permute(0, 3, 1, 2) / 255.0)
+    assert heat.shape[-2:] == (12, 16)
+    want = heatmap_peaks(heat, threshold=0.3, max_peaks=8).numpy()  # V×K×J×3, heatmap pixels
+    assert (want[..., 2] > 0).sum() > 20
+    want[..., 0] = (want[..., 0] + 0.5) * 4.0 - 0.5
+    want[..., 1] = (want[..., 1] + 0.5) * 64.0 / 12.0 - 0.5
+    for k, name in enumerate(got.peaks):
+        assert got.peaks[name].dtype == np.float32 and got.peaks[name].shape == (8, 19, 3)
+        assert got.cameras[name].name == name
+        np.testing.assert_array_equal(got.cameras[name].K, frame.cameras[name].K)
+        np.testing.assert_allclose(got.peaks[name], want[k], atol=1e-4)
+    # models without 2D heatmaps of their own, or asked not to, keep none
+    plain = load_model(tiny_checkpoint(ckpt_dir / "ftdl.safetensors")).model
+    none = SequenceRunner(plain, image_size=(w, h), keep_peaks=True)
+    none.run(open_dataset(scene, end=2))
+    off = SequenceRunner(model, image_size=(w, h))  # the default: none kept
+    off.run(open_dataset(scene, end=2))
+    assert not none.keeps_peaks and none.frame_peaks == {} and off.frame_peaks == {}
+
+
+def test_track_refines_image_models_from_their_peaks(scene, ckpt_dir, tmp_path, monkeypatch):
+    """``refine="triangulate"`` (the default) refines an image model with a keypoint head from the
+    peaks the runner kept, in the model's joint set; ``none`` does not."""
+    import tessetrack.tracking.peaks as peaks_module
+
+    calls = []
+    original = peaks_module.refine_from_peaks
+
+    def spy(tracks, peaks, **kwargs):
+        calls.append((len(tracks.frames), sorted(peaks), kwargs["joint_set"]))
+        return original(tracks, peaks, **kwargs)
+
+    monkeypatch.setattr(peaks_module, "refine_from_peaks", spy)
+    ckpt = tiny_checkpoint(ckpt_dir / "kp.safetensors", **{"model.backbone.keypoint_head": True})
+    track_to_file(scene, output=tmp_path / "none.json", checkpoint=ckpt, refine="none")
+    assert calls == []
+    summary = track_to_file(scene, output=tmp_path / "refined.json", checkpoint=ckpt)
+    assert calls == [(5, [0, 1, 2, 3, 4], "panoptic19")]
+    _check_tracks(load_tracks(summary.output), range(5))

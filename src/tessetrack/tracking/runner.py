@@ -29,6 +29,11 @@ Each step is a stage of the network (:meth:`TesseTrack.detect`, :meth:`~TesseTra
 (:meth:`Views.from_cameras <tessetrack.geometry.views.Views.from_cameras>`).
 
 Per-joint scores are the soft-argmax probability mass in the 3×3×3 voxels around the heatmap peak.
+
+Image models with 2D joint heatmaps of their own (a keypoint head, or a heatmap model that reads
+images) also keep, per frame and view, the peaks of those heatmaps in the camera's pixels
+(:attr:`SequenceRunner.frame_peaks`, :mod:`tessetrack.tracking.peaks`: a few KB a frame), from
+which :func:`track_to_file` refines their joints.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from tessetrack.config import Config
 from tessetrack.data.base import MultiViewDataset
 from tessetrack.data.detection_heatmaps import detection_heatmaps, heatmap_size
 from tessetrack.errors import CheckpointError, InputError
+from tessetrack.geometry.camera import Camera
 from tessetrack.geometry.rig_frame import RigFrame
 from tessetrack.geometry.views import Views
 from tessetrack.model.tessetrack import TesseTrack, build_model
@@ -65,6 +71,7 @@ from tessetrack.tracking.online import (
     descriptor_link,
     pose_distance_link,
 )
+from tessetrack.tracking.peaks import FramePeaks, PeakConfig, image_peaks
 
 __all__ = [
     "DEFAULT_IMAGE_SIZE",
@@ -149,11 +156,13 @@ def load_model(
 
 @dataclass(frozen=True, eq=False)
 class _FrameEntry:
-    """One frame in the window: features (V, C, h, w) and views (V) on the device."""
+    """One frame in the window: features (V, C, h, w) and views (V) on the device; for models with
+    2D joint heatmaps, camera name → (K, J, 3) peaks in image pixels (present views only)."""
 
     frame: int
     features: Tensor
     views: Views
+    peaks: dict[str, np.ndarray] | None = None
 
 
 def _stack(entries: Sequence[_FrameEntry]) -> tuple[Tensor, Views]:
@@ -180,10 +189,16 @@ class SequenceRunner:
         tracker: tracker settings.
         device: where the network runs.
         detection_threshold: PDN score a centre needs to count as a person (default: the model's).
+        keep_peaks: keep the peaks of the model's own 2D joint heatmaps per frame (models that
+            have them: ``model.has_2d_network``), for the refinement after tracking
+            (:func:`track_to_file` asks for them; off by default: a few KB and ms a frame).
+        peak_config: how many peaks per joint, and the smallest value (default: ``PeakConfig()``).
 
     Attributes:
         window: the deque of the last T frames' features (length T once a run has started).
         tracker: the tracker of the current / last run (None before the first).
+        frame_peaks: frame id → that frame's peaks (:class:`~tessetrack.tracking.peaks.FramePeaks`)
+            in the current / last run; empty for models without 2D joint heatmaps.
     """
 
     def __init__(
@@ -194,6 +209,8 @@ class SequenceRunner:
         tracker: TrackerConfig | None = None,
         device: str | torch.device = "cpu",
         detection_threshold: float | None = None,
+        keep_peaks: bool = False,
+        peak_config: PeakConfig | None = None,
     ) -> None:
         if len(image_size) != 2 or min(image_size) < 16:
             raise InputError(f"image_size must be (W, H) >= 16, got {image_size}")
@@ -210,6 +227,9 @@ class SequenceRunner:
         self.joint_set = get_joint_set(model.config.pose_head.joint_set)
         self.window: deque[_FrameEntry] = deque(maxlen=self.time_window)
         self.tracker: OnlineTracker | None = None
+        self.keeps_peaks = bool(keep_peaks and model.has_2d_network)
+        self.peak_config = peak_config or PeakConfig()
+        self.frame_peaks: dict[int, FramePeaks] = {}
 
     # --- per frame -------------------------------------------------------------------------------
 
@@ -231,17 +251,17 @@ class SequenceRunner:
         cams = [frame.cameras.get(n) if n in inputs else None for n in names]
         views = Views.from_cameras(cams, self.image_size, device=self.device)
         mask = np.array([c is not None for c in cams], bool)
-        feats = (
-            self._heatmap_features(frame, names, mask)
-            if self.model.reads_detections
-            else self._image_features(frame, names, mask)
-        )
-        return _FrameEntry(frame=frame.frame, features=feats, views=views)
+        if self.model.reads_detections:
+            feats, peaks = self._heatmap_features(frame, names, mask), None
+        else:
+            feats, peaks = self._image_features(frame, names, mask)
+        return _FrameEntry(frame=frame.frame, features=feats, views=views, peaks=peaks)
 
     def _image_features(
         self, frame: MultiViewFrame, names: Sequence[str], mask: np.ndarray
-    ) -> Tensor:
-        """Backbone features (V, C, h, w) of the present views (zeros for masked ones)."""
+    ) -> tuple[Tensor, dict[str, np.ndarray] | None]:
+        """Backbone features (V, C, h, w) of the present views (zeros for masked ones), and the
+        peaks of the present views' 2D joint heatmaps (None when not kept)."""
         w, h = self.image_size
         present = [j for j in range(len(names)) if mask[j]]
         images = np.zeros((len(names), h, w, 3), np.uint8)
@@ -255,7 +275,21 @@ class SequenceRunner:
             f = self.model.extract_features(x[:1])[:0]
         out = f.new_zeros(len(names), *f.shape[1:])  # V×C×h×w
         out[present] = f
-        return out
+        if not self.keeps_peaks:
+            return out, None
+        cams = [frame.cameras[names[j]] for j in present]
+        return out, {names[j]: p for j, p in zip(present, self._peaks(f, cams), strict=True)}
+
+    def _peaks(self, feats: Tensor, cams: Sequence[Camera]) -> np.ndarray:
+        """(V', C, h, w) what the backbone made of V' images → (V', K, J, 3) float32 peaks of the
+        model's 2D joint heatmaps (the keypoint head's, or the heatmaps an H model reads, which
+        with ``image_heatmaps_peaks`` are redrawn at the 2D head's own peaks) in the cameras'
+        image pixels."""
+        head = self.model.keypoint_head
+        heat = head(feats) if head is not None else feats  # V'×J×h×w
+        sizes = torch.tensor([[c.width, c.height] for c in cams], device=heat.device)  # V'×2
+        peaks = image_peaks(heat.float(), sizes, self.peak_config)
+        return peaks.cpu().numpy().astype(np.float32)
 
     def _heatmap_features(
         self, frame: MultiViewFrame, names: Sequence[str], mask: np.ndarray
@@ -402,6 +436,7 @@ class SequenceRunner:
         tracker = self.tracker = OnlineTracker(self._link(), self.tracker_config)
         hw = (self.time_window - 1) // 2
         self.window = deque(maxlen=self.time_window)
+        self.frame_peaks = {}
         out: list[FramePoses] = []
 
         def push(entry: _FrameEntry) -> None:
@@ -417,6 +452,9 @@ class SequenceRunner:
             if not self.window:
                 self._check_input_kind(frame, names, dataset.root)
             entry = self._frame_entry(frame, names)
+            if entry.peaks is not None:
+                cams = {n: frame.cameras[n] for n in entry.peaks}
+                self.frame_peaks[frame.frame] = FramePeaks(entry.peaks, cams)
             seen = entry.views.view_mask.cpu().numpy()
             absent += ~seen
             blind += int(not seen.any())
@@ -530,7 +568,24 @@ def _check_output(output: str | os.PathLike[str], inputs: Sequence[Any]) -> None
     )
 
 
-def _refine(tracks: Tracks, dataset: MultiViewDataset, joint_set: str) -> Tracks:
+def _refine(tracks: Tracks, dataset: MultiViewDataset, runner: SequenceRunner) -> Tracks:
+    """The tracks of a model that reads 2D detections refined from them
+    (:func:`_refine_detections`); those of an image model with 2D joint heatmaps of its own, from
+    the peaks the runner kept (:func:`~tessetrack.tracking.peaks.refine_from_peaks`); other image
+    models' as they are."""
+    joint_set = runner.joint_set.name
+    if runner.model.reads_detections:
+        return _refine_detections(tracks, dataset, joint_set)
+    if not runner.keeps_peaks:
+        logger.info("this model makes no 2D joint heatmaps of its own: its joints are not refined")
+        return tracks
+    from tessetrack.tracking.peaks import refine_from_peaks
+
+    return refine_from_peaks(tracks, runner.frame_peaks, joint_set=joint_set,
+                             config=runner.peak_config)  # fmt: skip
+
+
+def _refine_detections(tracks: Tracks, dataset: MultiViewDataset, joint_set: str) -> Tracks:
     """The tracks refined from the dataset's 2D detections (frames without detections: as they are),
     and their short misses filled where two or more views still see the person."""
     from tessetrack.tracking.gaps import refine_and_fill
@@ -647,8 +702,8 @@ def track_to_file(
         checkpoint: a shipped checkpoint's name or a ``.safetensors`` path.
         device, tracker: ``cpu``, ``cuda`` or None (cuda when available); tracker settings.
         progress, on_start: per-frame ``progress(done, total)``; ``on_start(frames)`` once.
-        refine: ``triangulate`` (joints re-triangulated from the 2D detections the tracked people
-            explain, :mod:`tessetrack.tracking.refine`; models that read detections) or ``none``.
+        refine: ``triangulate`` (joints re-triangulated from the 2D detections, or an image
+            model's own 2D joint heatmaps, the tracked people explain; :func:`_refine`) or ``none``.
         detect_progress: progress of the built-in detector, when it runs.
         volume: ``auto`` (models that read 2D detections: track in the rig's own frame, the
             model's voxel grid laid over the capture area; :mod:`tessetrack.tracking.canonical`)
@@ -681,11 +736,11 @@ def track_to_file(
         from tessetrack.tracking.canonical import enter_rig_frame
 
         dataset, rig = enter_rig_frame(dataset, loaded.model, up=up, floor=floor)
-    runner = SequenceRunner(loaded.model, image_size=loaded.image_size, tracker=tracker, device=dev)
+    runner = SequenceRunner(loaded.model, image_size=loaded.image_size, tracker=tracker, device=dev,
+                            keep_peaks=refine == "triangulate")  # fmt: skip
     t0 = time.perf_counter()
     tracks = runner.run(dataset, progress=progress)
-    if refine == "triangulate" and loaded.model.reads_detections:
-        tracks = _refine(tracks, dataset, runner.joint_set.name)
+    tracks = _refine(tracks, dataset, runner) if refine == "triangulate" else tracks
     tracks = _finish(tracks, runner.joint_set.name, rig, keep_bones, smooth)
     seconds = time.perf_counter() - t0
     ids = {p.id for f in tracks.frames for p in f.people}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rig_helpers import PAN, cv_project, pose, rig
-from tessetrack.eval.reprojection import left_out_errors, person_to_detections
+from tessetrack.eval.reprojection import common_people, left_out_errors, person_to_detections
 
 
 def test_errors_in_pixels_and_relative_to_height(rng):
@@ -24,6 +24,7 @@ def test_errors_in_pixels_and_relative_to_height(rng):
     assert out.pixels.size == PAN.num_joints - 1
     assert out.pixels.max() == pytest.approx(10.0, abs=1e-6) and np.sort(out.pixels)[-2] < 1e-6
     np.testing.assert_allclose(out.relative, out.pixels / height)
+    assert (out.person == 1).all()  # every compared joint is the second 2D person's
     none = left_out_errors([], det[None], cam, detections_joint_set="panoptic19")
     assert (none.found, none.people, none.pixels.size) == (0, 1, 0)
 
@@ -47,3 +48,25 @@ def test_median_ignores_one_bad_joint():
     det = np.c_[np.zeros((5, 2)), np.ones(5)]
     det[0, :2] = (100.0, 0.0)  # one joint far off
     assert person_to_detections(uv, det[None]) == 0.0
+
+
+def test_two_methods_compared_on_the_people_both_paired(rng):
+    cam = next(iter(rig().values()))
+    a, b = pose(rng, (-0.8, 0.0)), pose(rng, (0.8, 0.3))
+    dets = np.stack([np.c_[cv_project(cam, p), np.full(PAN.num_joints, 0.9)] for p in (a, b)])
+    off = b + [0.0, 0.0, 0.05]  # the second person 5 cm too high
+    both = left_out_errors([a, off], dets, cam, detections_joint_set="panoptic19")
+    one = left_out_errors([a], dets, cam, detections_joint_set="panoptic19")
+    assert (both.found, one.found) == (2, 1) and both.pixels.max() > 1.0
+    # on the people both paired, only person 0 (exact for both methods) is left
+    fair_both, fair_one = common_people(both, one)
+    assert (fair_both.found, fair_one.found) == (1, 1)
+    assert fair_both.pixels.size == fair_one.pixels.size == PAN.num_joints
+    assert fair_both.pixels.max() < 1e-6 and (fair_both.person == 0).all()
+    # a method that leaves joints 0-4 unknown: the other is compared on joints 5.. only
+    partial = a.copy()
+    partial[:5] = np.nan
+    fewer = left_out_errors([partial], dets, cam, detections_joint_set="panoptic19")
+    x, y = common_people(both, fewer)
+    assert x.pixels.size == y.pixels.size == PAN.num_joints - 5
+    assert sorted(x.joint.tolist()) == sorted(y.joint.tolist()) == list(range(5, PAN.num_joints))

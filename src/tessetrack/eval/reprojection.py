@@ -14,7 +14,7 @@ was used: the median pixel distance to the nearest of them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -22,7 +22,7 @@ from scipy.optimize import linear_sum_assignment
 from tessetrack.geometry.camera import Camera
 from tessetrack.skeletons import convert_joints
 
-__all__ = ["LeftOutErrors", "left_out_errors", "person_to_detections"]
+__all__ = ["LeftOutErrors", "left_out_errors", "common_people", "person_to_detections"]
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,17 @@ class LeftOutErrors:
         relative: (M,) the same divided by the 2D person's height in pixels.
         found: 2D people paired with a projected pose.
         people: 2D people with at least ``min_joints`` confident joints (those that count).
+        person: (M,) which of the camera's 2D people (its index in the detections given) each
+            compared joint belongs to, and joint: (M,) which joint it is, so that two methods can
+            be compared on the joints of the people both paired (:func:`common_people`).
     """
 
     pixels: np.ndarray
     relative: np.ndarray
     found: int
     people: int
+    person: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    joint: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def left_out_errors(
@@ -71,6 +76,7 @@ def left_out_errors(
     conv = np.nan_to_num(convert_joints(dets, detections_joint_set, joint_set))  # P×J×3
     ok = conv[..., 2] >= min_confidence  # P×J
     counted = ok.sum(-1) >= min_joints
+    index = np.flatnonzero(counted)  # counted 2D people -> their index in ``detections``
     conv, ok = conv[counted], ok[counted]
     if conv.shape[0] == 0 or len(poses) == 0:
         empty = np.zeros(0)
@@ -87,7 +93,7 @@ def left_out_errors(
     mean = np.where(both, dist, 0).sum(-1) / np.maximum(both.sum(-1), 1)
     cost = np.where(both.sum(-1) >= 3, mean / heights[None], 1e6)
     rows, cols = linear_sum_assignment(cost)
-    px, rel = [], []
+    px, rel, who, which = [], [], [], []
     found = 0
     for r, c in zip(rows, cols, strict=True):
         if cost[r, c] > gate:
@@ -96,8 +102,28 @@ def left_out_errors(
         sel = both[r, c]
         px.append(dist[r, c][sel])
         rel.append(dist[r, c][sel] / heights[c])
+        who.append(np.full(int(sel.sum()), index[c], dtype=np.int64))
+        which.append(np.flatnonzero(sel))
     cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
-    return LeftOutErrors(cat(px), cat(rel), found, int(conv.shape[0]))
+    ints = lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64)  # noqa: E731
+    return LeftOutErrors(cat(px), cat(rel), found, int(conv.shape[0]), ints(who), ints(which))
+
+
+def common_people(a: LeftOutErrors, b: LeftOutErrors) -> tuple[LeftOutErrors, LeftOutErrors]:
+    """Both results of one frame and camera kept to the joints both compared on the 2D people both
+    paired (a fair comparison of two methods that pair different people or leave different joints
+    unknown: the harder ones one of them leaves out would otherwise count against the other only).
+    """
+    people = np.intersect1d(a.person, b.person)
+    key_a, key_b = a.person * 10_000 + a.joint, b.person * 10_000 + b.joint  # (person, joint)
+    both = np.intersect1d(key_a, key_b)
+
+    def keep(e: LeftOutErrors, key: np.ndarray) -> LeftOutErrors:
+        sel = np.isin(key, both)
+        return LeftOutErrors(e.pixels[sel], e.relative[sel], int(people.size), e.people,
+                             e.person[sel], e.joint[sel])  # fmt: skip
+
+    return keep(a, key_a), keep(b, key_b)
 
 
 #: detected joints below this score are not compared

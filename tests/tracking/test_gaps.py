@@ -95,6 +95,13 @@ def test_expected_centres_interpolate():
     near = expected_centres(tracks, "panoptic19", max_gap=1)  # too long: the nearest sighting
     assert near[1][0][0][0] == pytest.approx(0.0) and near[2][0][0][0] == pytest.approx(3.0)
     assert expected_centres(tracks, "panoptic19", max_gap=0) == {}
+    # only misses between two sightings: the 2-frame gap with max_gap 1 is not filled at all,
+    # and a track seen at frames 0 and 3 is never extended past them
+    assert expected_centres(tracks, "panoptic19", max_gap=1, extend_ends=False) == {}
+    longer = Tracks(joint_names=PAN.joints, frames=(*tracks.frames, FramePoses(4, ())))
+    assert 4 in expected_centres(longer, "panoptic19", max_gap=5)
+    inner = expected_centres(longer, "panoptic19", max_gap=5, extend_ends=False)
+    assert sorted(inner) == [1, 2] and inner[2][0][0][0] == pytest.approx(2.0)
 
 
 def test_bad_settings():

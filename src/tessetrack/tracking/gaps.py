@@ -49,6 +49,9 @@ class GapConfig:
         body_tolerance: metres a filled joint's distance from the body centre may differ from the
             same joint's in the track's nearest sighting (a body keeps its proportions); joints
             further off are left unknown (two views that paired the wrong 2D joints).
+        extend_ends: also extend a track by up to ``max_gap`` frames beyond its first and last
+            sightings and on either side of a longer gap (False: only misses between two
+            sightings at most ``max_gap`` apart are filled).
     """
 
     max_gap: int = 15
@@ -58,6 +61,7 @@ class GapConfig:
     min_joints: int = 8
     fill_score: float = 0.5
     body_tolerance: float = 0.25
+    extend_ends: bool = True
 
     def __post_init__(self) -> None:
         if self.max_gap < 0 or self.min_joints < 1:
@@ -91,9 +95,10 @@ def _like(pts: np.ndarray, ref: np.ndarray, joint_set: str, tolerance: float) ->
 
 
 def expected_centres(
-    tracks: Tracks, joint_set: str, max_gap: int
+    tracks: Tracks, joint_set: str, max_gap: int, extend_ends: bool = True
 ) -> dict[int, dict[int, tuple[np.ndarray, int, np.ndarray]]]:
-    """Where each track should be at the frames of its short misses.
+    """Where each track should be at the frames of its short misses (``extend_ends``: also up to
+    ``max_gap`` frames beyond its ends and on either side of a longer gap).
 
     Returns:
         frame → {track id → (expected centre (3,), frames since or until the nearest sighting,
@@ -123,13 +128,15 @@ def expected_centres(
                 centre = (1 - w) * at[before] + w * at[after]
                 away = int(min(f - before, after - f))
                 end = before if f - before <= after - f else after
-            else:  # at an end, or a long gap: near the nearest sighting only
+            elif extend_ends:  # at an end, or a long gap: near the nearest sighting only
                 ends = [e for e in (before, after) if e is not None]
                 end = min(ends, key=lambda e: abs(int(f - e)))
                 away = abs(int(f - end))
                 if away > max_gap:
                     continue
                 centre = at[end]
+            else:
+                continue
             out.setdefault(f, {})[tid] = (centre, away, poses[(tid, int(end))])
     return out
 
@@ -155,7 +162,7 @@ def fill_gaps(
     """
     config = config or GapConfig()
     fps = tracks.fps or 30.0
-    wanted = expected_centres(tracks, joint_set, config.max_gap)
+    wanted = expected_centres(tracks, joint_set, config.max_gap, config.extend_ends)
     added = 0
     out = []
     for fp in tracks.frames:

@@ -77,6 +77,7 @@ __all__ = [
     "preset",
     "variant",
     "apply_overrides",
+    "override_items",
     "config_from_mapping",
     "load_config",
     "parse_override",
@@ -542,17 +543,23 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, A
             yield key, v
 
 
+def override_items(
+    overrides: Mapping[str, Any] | Iterable[str | tuple[str, Any]],
+) -> list[tuple[str, Any]]:
+    """Overrides as ``(dotted key, value)`` pairs: from a mapping ``{key: value}``, ``"key=value"``
+    strings (:func:`parse_override`) or pairs already made."""
+    if isinstance(overrides, Mapping):
+        return list(overrides.items())
+    return [o if isinstance(o, tuple) else parse_override(o) for o in overrides]
+
+
 def apply_overrides(cfg: Config, overrides: Mapping[str, Any] | Iterable[str]) -> Config:
     """Return ``cfg`` with dotted overrides applied (a mapping ``{key: value}`` or ``"key=value"`` strings).
 
     ``model.variant`` also accepts a variant name (``model.variant=FTGA``). Unknown keys and values of
     the wrong type raise :class:`ConfigError` naming the key.
     """
-    items = (
-        list(overrides.items())
-        if isinstance(overrides, Mapping)
-        else [parse_override(o) for o in overrides]
-    )
+    items = override_items(overrides)
     tree = cfg.to_dict()
     for key, value in items:
         if key == "model.variant" and isinstance(value, str):

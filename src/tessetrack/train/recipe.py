@@ -58,7 +58,7 @@ from tessetrack.config import (
     Config,
     apply_overrides,
     config_from_mapping,
-    parse_override,
+    override_items,
     read_config_file,
 )
 from tessetrack.errors import CheckpointError, ConfigError, InputError
@@ -159,15 +159,6 @@ def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, A
         both = isinstance(old, Mapping) and isinstance(value, Mapping)
         out[key] = _deep_merge(old, value) if both else value
     return out
-
-
-def _override_items(
-    overrides: Mapping[str, Any] | Iterable[str | tuple[str, Any]],
-) -> list[tuple[str, Any]]:
-    """``key=value`` strings (or a mapping, or ``(key, value)`` pairs) as ``(key, value)`` pairs."""
-    if isinstance(overrides, Mapping):
-        return list(overrides.items())
-    return [o if isinstance(o, tuple) else parse_override(o) for o in overrides]
 
 
 # --- data folders --------------------------------------------------------------------------------
@@ -373,7 +364,7 @@ class Recipe:
             cfg = config_from_mapping(self.stage_mapping(index, run))
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
-        items = _override_items(overrides)
+        items = override_items(overrides)
         if index > 0:
             items = [(k, v) for k, v in items if k != "train.init_from"]
         cfg = apply_overrides(cfg, dict(items))
@@ -395,7 +386,7 @@ class Recipe:
             InputError: a data entry of any stage matches no folder.
         """
         run, data = Path(run), data if data is not None else DataFolders()
-        overrides = _override_items(overrides)
+        overrides = override_items(overrides)
         if not self.stages:
             if until is not None:
                 raise ConfigError(f"{self.path}: has no stages (--stage {until})")

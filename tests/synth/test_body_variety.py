@@ -237,9 +237,20 @@ def test_bones_keep_their_length_along_time(skeleton, train_clips) -> None:
     """Measured proportions with pose variation: every rigid limb keeps one length (1e-6 m) over
     a long motion (mirrored segments included); only the cross-fades between segments, which
     blend two poses' joints, are left out."""
+    checked = 0
+    for joints, info in _varied_motions(skeleton, train_clips):
+        lengths = _lengths(joints, RIGID_LIMBS)  # T'×limbs
+        assert np.abs(lengths - lengths[0]).max() < 1e-6
+        checked += any(s["mirrored"] for s in info["segments"])
+    assert checked  # mirrored segments were among them
+
+
+def _varied_motions(skeleton, train_clips):
+    """600 frames of measured proportions with pose variation 1 for seeds 0, 1, 2, as
+    (joints (T', 19, 3), info) with the cross-fades between segments left out (they blend two
+    poses' joints, which changes bone lengths and angles whatever the body)."""
     options = MotionOptions(proportions="measured", pose_variation=1.0)
     fade = max(1, int(round(options.crossfade_seconds * FPS)))
-    checked = 0
     for seed in range(3):
         rng = np.random.default_rng(seed)
         joints, info = synthesize_motion(
@@ -248,10 +259,7 @@ def test_bones_keep_their_length_along_time(skeleton, train_clips) -> None:
         keep = np.ones(len(joints), bool)
         for seg in info["segments"][1:]:
             keep[seg["start_frame"] : seg["start_frame"] + fade] = False
-        lengths = _lengths(joints[keep], RIGID_LIMBS)  # T'×limbs
-        assert np.abs(lengths - lengths[0]).max() < 1e-6
-        checked += any(s["mirrored"] for s in info["segments"])
-    assert checked  # mirrored segments were among them
+        yield joints[keep], info
 
 
 def test_proportions_follow_the_seed(skeleton, train_clips) -> None:
@@ -318,18 +326,8 @@ def test_knee_and_elbow_angles_of_the_joints_stay_within_the_limits(skeleton, tr
     """On the output joints: knees and elbows never bend past 145° (the geometric angle, 180° −
     the hip–knee–ankle angle), or the clips' own largest flexion where that is more (knees
     getting up: 158°); the cross-fades, which blend two poses' joints, are left out."""
-    options = MotionOptions(proportions="measured", pose_variation=1.0)
-    fade = max(1, int(round(options.crossfade_seconds * FPS)))
     bound = {"knee": max(145.0, _clip_max_flexion("knee")), "elbow": 145.0}
-    for seed in range(3):
-        rng = np.random.default_rng(seed)
-        joints, info = synthesize_motion(
-            train_clips, skeleton, 600, FPS, rng, **KW, options=options
-        )
-        keep = np.ones(len(joints), bool)
-        for seg in info["segments"][1:]:
-            keep[seg["start_frame"] : seg["start_frame"] + fade] = False
-        joints = joints[keep]
+    for seed, (joints, _) in enumerate(_varied_motions(skeleton, train_clips)):
         for a, b, c in (("hip", "knee", "ankle"), ("shoulder", "elbow", "wrist")):
             for s in "lr":
                 u = joints[:, J(f"{s}_{a}")] - joints[:, J(f"{s}_{b}")]

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from tessetrack.errors import CheckpointError, TesseTrackError
+from tessetrack.io.atomic import atomic_write_text
 from tessetrack.train.checkpoints import half_weights, load_checkpoint, save_checkpoint
 from tessetrack.train.recipe import final_run_folder
 
@@ -58,7 +59,7 @@ def export(run: Path, name: str, command: str, half: bool, unfinished: bool) -> 
     if (folder / "report.json").is_file():  # the run's report, with the command that made it
         report = json.loads((folder / "report.json").read_text())
         report["training_command"] = command
-        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
     return out
 
 

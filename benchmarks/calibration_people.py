@@ -10,6 +10,7 @@ the detector's joints say the people measure, independent of ``--person-height``
 
     python benchmarks/calibration_people.py --detections /tmp/dets   # keeps/reuses the detections
     python benchmarks/calibration_people.py --stride 5 1 --bone-tolerance 0.05 none
+    python benchmarks/calibration_people.py --person-height 1.7 1.70,1.40   # mean, or each
 
 Writes ``benchmarks/results/calibration_people.json`` (and prints a table).
 """
@@ -50,7 +51,7 @@ def _pair_errors(ours: dict, reference: dict) -> dict[str, float]:
     return out
 
 
-def run(dets, reference: dict, stride: int, tolerance: float | None, height: float) -> dict:
+def run(dets, reference: dict, stride: int, tolerance: float | None, height) -> dict:
     selected = _selected(dets, None, None, stride)
     t0 = time.perf_counter()
     result = calibrate_from_people(selected, reference, height,
@@ -70,6 +71,10 @@ def run(dets, reference: dict, stride: int, tolerance: float | None, height: flo
     }  # fmt: skip
 
 
+def _heights(text: str) -> tuple[float, ...]:
+    return tuple(float(h) for h in text.split(","))
+
+
 def _tolerance(text: str) -> float | None:
     return None if text.lower() == "none" else float(text)
 
@@ -84,7 +89,9 @@ def main() -> None:
     ap.add_argument("--stride", type=int, nargs="+", default=[5, 1])
     ap.add_argument("--bone-tolerance", type=_tolerance, nargs="+", default=[0.05, None],
                     help="PeopleConfig.bone_tolerance values; 'none': no bone-length prior")  # fmt: skip
-    ap.add_argument("--person-height", type=float, default=1.7)
+    ap.add_argument("--person-height", type=_heights, nargs="+", default=[(1.7,)],
+                    help="the people's mean height, or one per person (1.70,1.40); several: "
+                    "one run each")  # fmt: skip
     ap.add_argument("--out", type=Path,
                     default=Path(__file__).parent / "results" / "calibration_people.json")  # fmt: skip
     args = ap.parse_args()
@@ -93,15 +100,15 @@ def main() -> None:
         folder = args.detections or Path(tmp)
         detect_recording(args.recording, folder, cameras=list(reference))  # resumes: skips done
         dets = read_openpose(folder, cameras=list(reference))
-    rows = [run(dets, reference, s, tol, args.person_height)
-            for tol in args.bone_tolerance for s in args.stride]  # fmt: skip
+    rows = [run(dets, reference, s, tol, h[0] if len(h) == 1 else h)
+            for h in args.person_height for tol in args.bone_tolerance for s in args.stride]  # fmt: skip
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("bones", "stride", "rotation °", "centre cm", "distance error % (median)",
+    table = Table("heights", "bones", "stride", "rotation °", "centre cm", "distance error % (median)",
                   "heights m (at the reference scale)", "s")  # fmt: skip
     for r in rows:
-        table.add_row(str(r["bone_tolerance"]), str(r["stride"]),
+        table.add_row(str(r["person_height"]), str(r["bone_tolerance"]), str(r["stride"]),
                       " ".join(f"{v:.2f}" for v in r["rotation_deg"].values()),
                       " ".join(f"{v:.1f}" for v in r["centre_cm"].values()),
                       " ".join(f"{v:+.1f}" for v in r["distance_error_pct"].values())

@@ -700,8 +700,11 @@ def calibrate_extrinsics(
     board: str | None = typer.Option(
         None, "--board", help="With --from board: the board, as for calibrate intrinsics."
     ),
-    person_height: float = typer.Option(
-        1.7, "--person-height", help="The people's mean height in metres (sets the scale)."
+    person_height: str = typer.Option(
+        "1.7",
+        "--person-height",
+        help="The people's mean height in metres, or one height per person (1.70,1.40), "
+        "matched tallest to tallest (sets the scale).",
     ),
     detections: str | None = typer.Option(
         None, "--detections", help="Detections folder to reuse (filled by the detector if empty)."
@@ -725,14 +728,26 @@ def calibrate_extrinsics(
             raise InputError("--from board needs --board (e.g. --board checkerboard:4x7:0.06)")
         _extrinsics_from_board(recording, intrinsics, board, max_frames, output)
     elif source == "people":
-        _extrinsics_from_people(recording, intrinsics, person_height, detections, output,
-                                (start, end, stride))  # fmt: skip
+        _extrinsics_from_people(recording, intrinsics, _heights(person_height), detections,
+                                output, (start, end, stride))  # fmt: skip
     else:
         raise InputError(f"--from {source}: expected 'people' or 'board'")
 
 
+def _heights(text: str) -> tuple[float, ...]:
+    """``--person-height``: one or more comma-separated positive heights in metres."""
+    try:
+        heights = tuple(float(h) for h in text.split(","))
+    except ValueError:
+        heights = ()
+    if not heights or not all(h > 0 for h in heights):
+        raise InputError(f"--person-height {text!r}: expected metres, e.g. 1.7 or 1.70,1.40")
+    return heights
+
+
 def _extrinsics_from_people(
-    recording: str, intrinsics: str, person_height: float, detections: str | None, output: str,
+    recording: str, intrinsics: str, person_height: tuple[float, ...], detections: str | None,
+    output: str,
     frames: tuple[int | None, int | None, int],
 ) -> None:  # fmt: skip
     """``calibrate extrinsics --from people``: calibrate, write, print the fit and the scale."""
@@ -744,7 +759,8 @@ def _extrinsics_from_people(
 
     start, end, stride = frames
     with _progress_bars(("detect", "img/s")) as (progress,):
-        result = run(recording, intrinsics, detections=detections, person_height=person_height,
+        height = person_height[0] if len(person_height) == 1 else person_height
+        result = run(recording, intrinsics, detections=detections, person_height=height,
                      start=start, end=end, stride=stride, progress=progress)  # fmt: skip
     save_cameras(result.cameras, output)
     table = Table("camera", "joints", "median px", "RMS px", "centre x, y, z (m)")
@@ -755,8 +771,13 @@ def _extrinsics_from_people(
     console = Console()
     console.print(table)
     heights = ", ".join(f"{h:.2f}" for h in result.frame.heights)
-    console.print(f"scale: {len(result.frame.heights)} people of mean height {person_height:g} m "
-                  f"(--person-height); their heights: {heights} m")  # fmt: skip
+    given = (
+        f"of mean height {person_height[0]:g} m"
+        if len(person_height) == 1
+        else "of heights " + ", ".join(f"{h:g}" for h in sorted(person_height, reverse=True)) + " m"
+    )
+    console.print(f"scale: {len(result.frame.heights)} people {given} (--person-height); "
+                  f"their heights: {heights} m")  # fmt: skip
     console.print(f"[green]wrote[/green] {output} ({result.frames} frames)")
 
 

@@ -46,15 +46,17 @@ def test_people_calibrate_the_real_rig(shared_data, tmp_path):
     Measured when this was written: rotation errors 0.5°, 1.5°, 3.2°, 1.2° (cam01..cam04),
     centre errors 4.5, 8.9, 11.9, 9.4 cm. The scale: two people, whose joints measure 1.70 m and
     1.40 m tall at Qualisys' scale, so the default 1.7 m mean height makes the camera distances
-    9.5 % too long (with all 100 frames 9.8 %). The cameras' heights, the scale taken out, agree
-    with Qualisys' (its floor is z = 0 too). The bounds leave room for other platforms' decoders
-    and BLAS."""
+    9.5 % too long (with all 100 frames 9.8 %); given those two heights instead
+    (``--person-height 1.70,1.40``, as a tape measure would), within 5 %. The cameras' heights, the
+    scale taken out, agree with Qualisys' (its floor is z = 0 too). The bounds leave room for other
+    platforms' decoders and BLAS."""
     pytest.importorskip("mediapipe")
     root = shared_data / "multiperson_videos_4cams"
     qca = root / "calibration" / "Calib.qca.txt"
-    out = tmp_path / "calibration.toml"
-    result = CliRunner().invoke(app, ["calibrate", "extrinsics", str(root), "--intrinsics", str(qca),
-                                      "--end", "100", "--stride", "5", "-o", str(out)])  # fmt: skip
+    out, dets = tmp_path / "calibration.toml", tmp_path / "detections"
+    args = ["calibrate", "extrinsics", str(root), "--intrinsics", str(qca), "--end", "100",
+            "--stride", "5", "--detections", str(dets)]  # fmt: skip
+    result = CliRunner().invoke(app, [*args, "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "2 people of mean height 1.7 m" in result.output
     ours, reference = load_cameras(out), load_cameras(qca)
@@ -64,6 +66,11 @@ def test_people_calibrate_the_real_rig(shared_data, tmp_path):
     assert 1.0 < cmp.distance_ratio < 1.15
     for name, cam in ours.items():  # z up, floor at 0: the cameras' heights agree
         assert abs(cam.center[2] / cmp.distance_ratio - reference[name].center[2]) < 0.15
+    each = tmp_path / "each.toml"
+    result = CliRunner().invoke(app, [*args, "--person-height", "1.40,1.70", "-o", str(each)])
+    assert result.exit_code == 0, result.output
+    assert "2 people of heights 1.7, 1.4 m" in result.output
+    assert 0.95 < compare_rigs(load_cameras(each), reference).distance_ratio < 1.05
 
 
 def test_detections_kept_from_a_longer_run_are_cut_to_the_frames_asked_for():
@@ -105,3 +112,7 @@ def test_command_refuses_bad_recordings_in_one_line_and_writes_nothing(tmp_path,
         assert result.exit_code != 0 and isinstance(result.exception, InputError)
         assert message in str(result.exception) and "\n" not in str(result.exception)
         assert not out.exists()
+    result = CliRunner().invoke(app, ["calibrate", "extrinsics", str(tmp_path), "--intrinsics",
+                                      str(intrinsics), "--person-height", "tall", "-o",
+                                      str(tmp_path / "x.toml")])  # fmt: skip
+    assert isinstance(result.exception, InputError) and "--person-height" in str(result.exception)

@@ -56,3 +56,29 @@ def test_every_person_counts_once_however_long_they_are_seen():
     frame = world_frame(tracks, np.array([1.0, 0.0, 0.0]), person_height=1.65)
     assert abs(frame.scale - 1.0) < 1e-9
     np.testing.assert_allclose(sorted(frame.heights), [1.5, 1.8])
+
+
+def test_one_height_per_person_matched_tallest_to_tallest():
+    """Chains of people 1.8 m and 1.5 m tall, in a rig at half scale: heights given in any order
+    give the scale 2 exactly; heights that disagree give the least-squares fit (hand-computed);
+    a wrong count or a height that is not positive is refused."""
+    import pytest
+
+    from tessetrack.calibrate.world_frame import metric_scale
+    from tessetrack.errors import InputError
+
+    chains = [CHAIN_FRACTION_OF_HEIGHT * 0.75, CHAIN_FRACTION_OF_HEIGHT * 0.9]  # 1.5, 1.8 m / 2
+    assert metric_scale(chains, (1.5, 1.8)) == pytest.approx(2.0)
+    assert metric_scale(chains, [1.8, 1.5]) == pytest.approx(2.0)
+    assert metric_scale(chains, 1.65) == pytest.approx(2.0)  # their mean
+    # statures 0.9 and 0.75 against 1.9 and 1.5: (1.9·0.9 + 1.5·0.75) / (0.81 + 0.5625)
+    assert metric_scale(chains, (1.5, 1.9)) == pytest.approx(2.835 / 1.3725)
+    with pytest.raises(InputError, match="2 people set the scale but 3 heights"):
+        metric_scale(chains, (1.5, 1.8, 1.7))
+    with pytest.raises(InputError, match="positive"):
+        metric_scale(chains, (1.5, -1.8))
+    tracks = np.full((10, 2, 25, 3), np.nan)
+    tracks[:, 0] = _standing_person(0.9, 0.0, 0.0)
+    tracks[:, 1] = _standing_person(0.75, 1.0, 0.0)
+    frame = world_frame(tracks, np.array([1.0, 0.0, 0.0]), person_height=(1.8, 1.5))
+    np.testing.assert_allclose(sorted(frame.heights), [1.5, 1.8])

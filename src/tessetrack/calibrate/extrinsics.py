@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -98,7 +98,7 @@ def _metric_cameras(
 def calibrate_from_people(
     detections: Detections2D,
     intrinsics: Mapping[str, Camera],
-    person_height: float = 1.7,
+    person_height: float | Sequence[float] = 1.7,
     config: PeopleConfig = PeopleConfig(),
 ) -> ExtrinsicsResult:
     """Camera poses from the people's 2D joints.
@@ -106,15 +106,15 @@ def calibrate_from_people(
     Args:
         detections: 2D people per camera and frame (BODY25, or a set convertible to it).
         intrinsics: ``{name: Camera}`` whose ``K``, ``dist`` and size are used (poses ignored).
-        person_height: the people's mean height in metres (sets the scale).
+        person_height: the people's mean height in metres, or one height per person matched
+            tallest to tallest (sets the scale; :func:`~tessetrack.calibrate.world_frame.metric_scale`).
         config: detection confidence, thresholds and the robust loss.
 
     Raises:
         InputError: a camera without detections or that sees nobody, cameras that cannot be
             related or placed (named), too little to set the scale or the floor.
     """
-    if not person_height > 0:
-        raise InputError(f"the person height must be positive, got {person_height}")
+    _check_heights(person_height)
     obs = people_observations(detections, intrinsics, config.min_confidence)
     rig = estimate_rig(obs, config)
     first = cv2.Rodrigues(rig.rvecs[0])[0]
@@ -126,6 +126,13 @@ def calibrate_from_people(
         fits[name] = CameraFit(len(r), float(np.median(r)) if len(r) else float("nan"),
                                float(np.sqrt(np.mean(r**2))) if len(r) else float("nan"))  # fmt: skip
     return ExtrinsicsResult(cameras, fits, len(obs.frames), frame)
+
+
+def _check_heights(person_height: float | Sequence[float]) -> None:
+    """Refuse a height that is not positive before any work."""
+    heights = np.atleast_1d(np.asarray(person_height, dtype=float))
+    if heights.size == 0 or not (heights > 0).all():
+        raise InputError(f"person heights must be positive, got {', '.join(map(str, heights))}")
 
 
 def _has_detections(folder: Path, names: tuple[str, ...]) -> bool:
@@ -152,7 +159,7 @@ def calibrate_extrinsics(
     intrinsics: PathT,
     *,
     detections: PathT | None = None,
-    person_height: float = 1.7,
+    person_height: float | Sequence[float] = 1.7,
     start: int | None = None,
     end: int | None = None,
     stride: int = 1,
@@ -177,8 +184,7 @@ def calibrate_extrinsics(
 
     cams = load_cameras(intrinsics)
     names = tuple(cams)
-    if not person_height > 0:
-        raise InputError(f"the person height must be positive, got {person_height}")
+    _check_heights(person_height)
     with tempfile.TemporaryDirectory(prefix="tessetrack-calibrate-") as tmp:
         folder = Path(detections) if detections is not None else Path(tmp)
         if not _has_detections(folder, names):

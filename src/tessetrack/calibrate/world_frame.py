@@ -7,6 +7,8 @@
   median over the frames where it is complete (:func:`people_chains`), and the scale is
   ``person_height · 0.897 / mean of the people's chains``: every person counts once, however long
   they are seen, so the scale does not drift with the frames used when people differ in height.
+  Given one height per person instead, they are matched to the people tallest to tallest and the
+  scale is the least-squares fit ``Σ hᵢ cᵢ' / Σ cᵢ'²`` (``cᵢ' = chainᵢ / 0.897``).
 * **People.** The skeletons of the reference camera's 2D tracks; one person may have several
   tracks (lost and found again, or detected twice). Tracks are merged, longest first, when their
   chains agree within ``merge_tolerance`` and, in every frame both are seen, their skeletons
@@ -23,6 +25,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +33,7 @@ import numpy as np
 from tessetrack.errors import InputError
 
 __all__ = ["CHAIN_FRACTION_OF_HEIGHT", "WorldFrame", "person_chain_length", "people_chains",
-           "world_frame"]  # fmt: skip
+           "metric_scale", "world_frame"]  # fmt: skip
 
 #: ankle-to-eye chain length / stature (module docstring)
 CHAIN_FRACTION_OF_HEIGHT = 0.897
@@ -146,17 +149,44 @@ def people_chains(
             for g, n in zip(groups, counts, strict=True) if n >= min_share * max(counts)]  # fmt: skip
 
 
-def world_frame(points: np.ndarray, camera_axis: np.ndarray, person_height: float) -> WorldFrame:
+def metric_scale(people: Sequence[float], person_height: float | Sequence[float]) -> float:
+    """Metres per rig unit from the people's chain lengths (rig units) and either their mean
+    height or one height per person (matched tallest to tallest; module docstring, *Scale*).
+
+    Raises:
+        InputError: a height that is not positive, or a count of heights that matches neither one
+            nor the number of people.
+    """
+    heights = np.atleast_1d(np.asarray(person_height, dtype=float))
+    if heights.size == 0 or not (heights > 0).all():
+        raise InputError(f"person heights must be positive, got {list(heights)}")
+    statures = np.sort(np.asarray(people, dtype=float))[::-1] / CHAIN_FRACTION_OF_HEIGHT
+    if heights.size == 1:
+        return float(heights[0] / statures.mean())
+    if heights.size != statures.size:
+        raise InputError(
+            f"{statures.size} people set the scale but {heights.size} heights were given: give "
+            "one (their mean) or one per person"
+        )
+    heights = np.sort(heights)[::-1]
+    return float(heights @ statures / (statures @ statures))
+
+
+def world_frame(
+    points: np.ndarray, camera_axis: np.ndarray, person_height: float | Sequence[float]
+) -> WorldFrame:
     """The similarity to metres, z up, floor at z = 0.
 
     Args:
         points: (F, T, 25, 3) BODY25 skeletons in rig units (frames × tracks), NaN where unknown;
             (N, 25, 3): one track.
         camera_axis: (3,) viewing direction of the first camera, rig frame.
-        person_height: the people's mean height in metres.
+        person_height: the people's mean height in metres, or one height per person
+            (:func:`metric_scale`).
 
     Raises:
-        InputError: no skeleton complete enough to measure a person or find the floor.
+        InputError: no skeleton complete enough to measure a person or find the floor; heights
+            that do not fit the people found.
     """
     tracks = points.reshape((-1,) + points.shape[-3:]) if points.ndim >= 4 else points[:, None]
     skel = tracks.reshape(-1, 25, 3)
@@ -164,7 +194,7 @@ def world_frame(points: np.ndarray, camera_axis: np.ndarray, person_height: floa
     if not people:
         raise InputError("no person is seen whole enough (legs, trunk, eyes) to set the scale")
     chain = float(np.mean(people))
-    scale = person_height * CHAIN_FRACTION_OF_HEIGHT / chain
+    scale = metric_scale(people, person_height)
     z = _up_direction(skel)
     x = camera_axis - (camera_axis @ z) * z
     if np.linalg.norm(x) < 1e-6:  # the first camera looks straight down

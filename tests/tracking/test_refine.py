@@ -9,12 +9,13 @@ import torch
 
 from rig_helpers import PAN, cv_project, pose, rig
 from tessetrack.geometry.camera import stack_cameras
-from tessetrack.structures import PersonPose
+from tessetrack.structures import FramePoses, PersonPose, Tracks
 from tessetrack.tracking.refine import (
     RefineConfig,
     match_people,
     mirror_index,
     refine_frame,
+    refine_tracks,
     robust_triangulate,
 )
 
@@ -108,3 +109,58 @@ def test_a_joint_two_views_place_far_from_the_network_is_not_taken(rng):
                        detections_joint_set="panoptic19", joint_set="panoptic19",
                        config=RefineConfig(max_shift=1.0))[0]  # fmt: skip
     np.testing.assert_allclose(far.joints[5], wrong[5], atol=1e-6)
+
+
+def _detections(cams, people, confidence=0.9):
+    """camera name -> (P, J, 3) exact 2D people of (J, 3) poses."""
+    return {name: np.stack([np.concatenate([cv_project(cam, t), np.full((PAN.num_joints, 1),
+                                                                       confidence)], 1)
+                            for t in people]) for name, cam in cams.items()}  # fmt: skip
+
+
+def test_a_person_no_view_shows_is_dropped_and_kept_without_the_rule(rng):
+    """A ghost of the 3D detector (a pose where no 2D person is) leaves the frame; with
+    ``min_support=0`` it stays, with the network's joints and halved scores."""
+    cams = rig()
+    truth = [pose(rng, (-0.8, 0.0)), pose(rng, (0.8, 0.3))]
+    ghost = pose(rng, (0.0, -1.6))
+    people = [PersonPose(i, t + rng.normal(0, 0.03, t.shape), np.full(PAN.num_joints, 0.8))
+              for i, t in enumerate([truth[0], ghost, truth[1]])]  # fmt: skip
+    dets = _detections(cams, truth)
+    kw = {"detections_joint_set": "panoptic19", "joint_set": "panoptic19"}
+    out = refine_frame(people, dets, cams, **kw)
+    assert [p.id for p in out] == [0, 2]
+    for p, t in zip(out, truth, strict=True):
+        np.testing.assert_allclose(p.joints, t, atol=1e-6)
+    kept = refine_frame(people, dets, cams, config=RefineConfig(min_support=0), **kw)
+    assert [p.id for p in kept] == [0, 1, 2]
+    np.testing.assert_allclose(kept[1].joints, people[1].joints)
+    np.testing.assert_allclose(kept[1].scores, 0.4)
+
+
+def test_one_view_keeps_a_trusted_track_only(rng):
+    """Frame 1 has one view of each person: the track the 2D evidence supports elsewhere keeps its
+    pose there, the track no two views ever support loses it; a frame where only one camera found
+    anybody needs only that one view."""
+    cams = rig()
+    names = list(cams)
+    a, b = pose(rng, (-0.8, 0.0)), pose(rng, (0.8, 0.3))
+    full = _detections(cams, [a])  # person b: never seen by two views
+    one = {n: (full[n] if n == names[0] else np.zeros((0, PAN.num_joints, 3))) for n in names}
+    one[names[1]] = _detections({names[1]: cams[names[1]]}, [b])[names[1]]
+    frames = {0: (full, cams), 1: (one, cams), 2: (full, cams)}
+    net = [PersonPose(0, a, None), PersonPose(1, b, None)]
+    tracks = Tracks(
+        joint_names=PAN.joints, frames=tuple(FramePoses(f, tuple(net)) for f in range(3))
+    )
+    out = refine_tracks(tracks, frames, detections_joint_set="panoptic19", joint_set="panoptic19")
+    assert [[p.id for p in fp.people] for fp in out.frames] == [[0], [0], [0]]
+    only = {n: (full[n] if n == names[0] else np.zeros((0, PAN.num_joints, 3))) for n in names}
+    alone = refine_frame([PersonPose(0, a, None)], only, cams, detections_joint_set="panoptic19",
+                         joint_set="panoptic19")  # fmt: skip
+    assert [p.id for p in alone] == [0]
+
+
+def test_min_support_is_checked():
+    with pytest.raises(Exception, match="min_support"):
+        RefineConfig(min_support=-1)

@@ -12,7 +12,12 @@ sharper. For each frame this module
    weighted DLT on undistorted pixels; the view that reprojects worst is dropped while its error
    exceeds a share of the person's height and at least ``min_views`` remain);
 3. keeps the network's joint where fewer than ``min_views`` views agree (the views left after the
-   drops must reproject within the tolerance).
+   drops must reproject within the tolerance);
+4. drops a tracked person from a frame when no 2D person of ``min_support`` views is theirs: a
+   ghost of the 3D detector (with few views, the rays of different people cross where nobody
+   stands). One view suffices for a track that ``min_support`` views support in at least half
+   of its frames (a person one camera sees for a while, placed by the network); the others are
+   paired again without the dropped ones, as a ghost may have taken a real person's 2D person.
 
 Per-joint scores then say how well the joint is supported (:func:`joint_scores`): the number of
 agreeing views and how closely they reproject. Everything is batched over people, joints and
@@ -24,7 +29,7 @@ views without weights, and the pairing with tracked 3D poses is ours.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +52,7 @@ __all__ = [
     "robust_triangulate",
     "joint_scores",
     "refine_frame",
+    "frame_support",
     "refine_tracks",
 ]
 
@@ -68,6 +74,11 @@ class RefineConfig:
         max_shift: metres a refined joint may lie from the network's; further, the network's
             joint is kept (two views that agree can still both be wrong along their epipolar
             line, which puts the point anywhere in depth).
+        min_support: views whose 2D person a tracked person must be (of the views that found
+            anybody, when fewer do); a tracked person with less is dropped from the frame (a
+            ghost of the 3D detector: nothing in the 2D evidence shows it). 0 keeps everyone.
+        trust_share: a track with ``min_support`` views in at least this share of its frames
+            needs only one view in the others (:func:`refine_tracks`).
     """
 
     min_confidence: float = 0.3
@@ -75,12 +86,16 @@ class RefineConfig:
     outlier: float = 0.06
     min_views: int = 2
     max_shift: float = 0.3
+    min_support: int = 2
+    trust_share: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_confidence < 1.0:
             raise InputError(f"min_confidence must lie in [0, 1), got {self.min_confidence}")
         if self.match_gate <= 0 or self.outlier <= 0 or self.max_shift <= 0:
             raise InputError("match_gate, outlier and max_shift must be positive")
+        if self.min_support < 0:
+            raise InputError(f"min_support must be >= 0, got {self.min_support}")
         if self.min_views < 2:
             raise InputError(
                 f"min_views must be >= 2 (a joint needs two rays), got {self.min_views}"
@@ -207,50 +222,44 @@ def joint_scores(n_views: Tensor, error: Tensor, tolerance: Tensor) -> Tensor:
     return torch.where(n_views >= 2, agree * fit, torch.zeros_like(error))
 
 
-def refine_frame(
-    people: Sequence[PersonPose],
-    detections: Mapping[str, np.ndarray],
-    cameras: Mapping[str, Camera],
-    *,
-    detections_joint_set: str,
-    joint_set: str,
-    config: RefineConfig | None = None,
-) -> tuple[PersonPose, ...]:
-    """One frame's tracked people refined from the frame's 2D detections (see the module docstring).
+def _converted(dets: np.ndarray, source: str, joint_set: str) -> Tensor:
+    """(P, J, 3) float64 2D people of one view in ``joint_set``; (0, J, 3) when there are none."""
+    dets = np.asarray(dets, dtype=np.float64)
+    if dets.ndim != 3 or dets.shape[0] == 0:
+        return torch.zeros(0, get_joint_set(joint_set).num_joints, 3, dtype=torch.float64)
+    return torch.tensor(np.nan_to_num(convert_joints(dets, source, joint_set)), dtype=torch.float64)
+
+
+def _pair_views(
+    joints: Tensor,
+    dets: Sequence[Tensor],
+    cams: Mapping[str, Tensor],
+    mirror: Tensor,
+    config: RefineConfig,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Each tracked person's 2D person in every view (:func:`match_people`).
 
     Args:
-        people: tracked people (joints in ``joint_set``, metres).
-        detections: camera name → (P, J', 3) 2D people in that camera's pixels.
-        cameras: camera name → camera (views without one are skipped).
-        detections_joint_set, joint_set: joint sets of the detections and of the people.
-        config: refinement settings.
+        joints: (N, J, 3) tracked people, NaN where unknown.
+        dets: per view, (P, J, 3) 2D people in the people's joint set.
+        cams: the views' stacked cameras.
+        mirror: (J,) left/right swap.
 
     Returns:
-        the people with refined joints and per-joint scores (network joints and their scores,
-        halved, where fewer than ``min_views`` views agree).
+        uv (N, J, V, 2) the paired 2D joints, w (N, J, V) their confidences (0: unpaired or not
+        confident), heights (N, V) the paired 2D people's heights in pixels (1 where unpaired).
     """
-    config = config or RefineConfig()
-    names = [c for c in detections if c in cameras]
-    if not people or len(names) < config.min_views:
-        return tuple(people)
-    f64 = torch.float64
-    cams = stack_cameras([cameras[c] for c in names], dtype=f64)
-    joints = torch.tensor(np.stack([p.joints for p in people]), dtype=f64)  # N×J×3
     n, j = joints.shape[:2]
-    v = len(names)
+    v = len(dets)
+    f64 = joints.dtype
     uv = torch.zeros(n, j, v, 2, dtype=f64)
     w = torch.zeros(n, j, v, dtype=f64)
     heights = torch.ones(n, v, dtype=f64)
     finite = torch.isfinite(joints).all(-1)  # N×J
     safe = torch.nan_to_num(joints)
-    mirror = mirror_index(joint_set)
-    for k, name in enumerate(names):
-        dets = np.asarray(detections[name], dtype=np.float64)  # P×J'×3
-        if dets.ndim != 3 or dets.shape[0] == 0:
+    for k, converted in enumerate(dets):
+        if converted.shape[0] == 0:
             continue
-        converted = torch.tensor(
-            np.nan_to_num(convert_joints(dets, detections_joint_set, joint_set)), dtype=f64
-        )  # P×J×3
         R, t = cams["R"][k], cams["t"][k]
         depth = (safe @ R.T + t)[..., 2]  # N×J
         projected = project_points(safe, cams["K"][k], R, t, cams["dist"][k])  # N×J×2
@@ -262,6 +271,58 @@ def refine_frame(
                 uv[i, :, k] = d[:, :2]
                 w[i, :, k] = torch.where(d[:, 2] >= config.min_confidence, d[:, 2], 0.0)
                 heights[i, k] = person_heights(d, config.min_confidence)
+    return uv, w, heights
+
+
+def refine_frame(
+    people: Sequence[PersonPose],
+    detections: Mapping[str, np.ndarray],
+    cameras: Mapping[str, Camera],
+    *,
+    detections_joint_set: str,
+    joint_set: str,
+    config: RefineConfig | None = None,
+    trusted: Collection[int] = (),
+) -> tuple[PersonPose, ...]:
+    """One frame's tracked people refined from the frame's 2D detections (see the module docstring).
+
+    Args:
+        people: tracked people (joints in ``joint_set``, metres).
+        detections: camera name → (P, J', 3) 2D people in that camera's pixels.
+        cameras: camera name → camera (views without one are skipped).
+        detections_joint_set, joint_set: joint sets of the detections and of the people.
+        config: refinement settings.
+        trusted: ids of tracks the 2D evidence usually supports (:func:`refine_tracks`): one
+            view of support keeps them (a person one camera sees, placed by the network).
+
+    Returns:
+        the people with refined joints and per-joint scores (network joints and their scores,
+        halved, where fewer than ``min_views`` views agree).
+    """
+    config = config or RefineConfig()
+    names = [c for c in detections if c in cameras]
+    if not people or len(names) < config.min_views:
+        return tuple(people)
+    f64 = torch.float64
+    cams = stack_cameras([cameras[c] for c in names], dtype=f64)
+    dets = [_converted(detections[c], detections_joint_set, joint_set) for c in names]
+    # views that found anybody: a person needs the support of min_support of them (or all)
+    need = min(config.min_support, sum(d.shape[0] > 0 for d in dets))
+    people = list(people)
+    while True:
+        joints = torch.tensor(np.stack([p.joints for p in people]), dtype=f64)  # N×J×3
+        uv, w, heights = _pair_views(joints, dets, cams, mirror_index(joint_set), config)
+        support = (w.amax(1) > 0).sum(-1)  # N: views whose 2D person it is
+        known = torch.tensor([p.id in trusted for p in people], dtype=torch.bool)
+        weak = (support < need) & ~(known & (support > 0))
+        if not bool(weak.any()):
+            break
+        # nothing in the 2D evidence shows them (ghosts of the 3D detector); the others are
+        # paired again without them, as a ghost may have taken a real person's 2D person
+        people = [p for p, drop in zip(people, weak.tolist(), strict=True) if not drop]
+        if not people:
+            return ()
+    n, j = joints.shape[:2]
     seen = w.sum(-1) > 0  # N×J
     height = torch.where(w.amax(1) > 0, heights, torch.nan).nanmedian(-1).values  # N
     height = torch.nan_to_num(height, nan=1.0)
@@ -283,6 +344,28 @@ def refine_frame(
     return tuple(out)
 
 
+def frame_support(
+    people: Sequence[PersonPose],
+    detections: Mapping[str, np.ndarray],
+    cameras: Mapping[str, Camera],
+    *,
+    detections_joint_set: str,
+    joint_set: str,
+    config: RefineConfig,
+) -> np.ndarray:
+    """(N,) bool: whether each tracked person is the 2D person of ``config.min_support`` views (or
+    of every view that found anybody, when fewer did); all True below ``min_views`` views."""
+    names = [c for c in detections if c in cameras]
+    if not people or len(names) < config.min_views:
+        return np.ones(len(people), dtype=bool)
+    cams = stack_cameras([cameras[c] for c in names], dtype=torch.float64)
+    dets = [_converted(detections[c], detections_joint_set, joint_set) for c in names]
+    need = min(config.min_support, sum(d.shape[0] > 0 for d in dets))
+    joints = torch.tensor(np.stack([p.joints for p in people]), dtype=torch.float64)
+    _, w, _ = _pair_views(joints, dets, cams, mirror_index(joint_set), config)
+    return ((w.amax(1) > 0).sum(-1) >= need).numpy()
+
+
 def refine_tracks(
     tracks: Tracks,
     frames: Mapping[int, tuple[Mapping[str, np.ndarray], Mapping[str, Camera]]],
@@ -293,15 +376,30 @@ def refine_tracks(
 ) -> Tracks:
     """Every frame of ``tracks`` refined with :func:`refine_frame`.
 
+    A track the 2D evidence supports (``min_support`` views) in at least ``trust_share`` of its
+    frames with detections is trusted: its frames with one view of support are kept. Other tracks' frames
+    need ``min_support`` views; frames that no view supports are dropped in every track.
+
     Args:
         frames: frame id → (detections by camera, cameras); frames absent are left as they are.
     """
+    config = config or RefineConfig()
+    kw = {"detections_joint_set": detections_joint_set, "joint_set": joint_set, "config": config}
+    trusted: set[int] = set()
+    if config.min_support > 0:
+        strong: dict[int, list[bool]] = {}
+        for fp in tracks.frames:
+            if fp.frame in frames and fp.people:
+                ok = frame_support(fp.people, *frames[fp.frame], **kw)
+                for person, good in zip(fp.people, ok, strict=True):
+                    strong.setdefault(person.id, []).append(bool(good))
+        trusted = {pid: np.mean(v) >= config.trust_share for pid, v in strong.items()}
+        trusted = {pid for pid, yes in trusted.items() if yes}
     out = []
     for fp in tracks.frames:
         if fp.frame in frames and fp.people:
             dets, cams = frames[fp.frame]
-            people = refine_frame(fp.people, dets, cams, detections_joint_set=detections_joint_set,
-                                  joint_set=joint_set, config=config)  # fmt: skip
+            people = refine_frame(fp.people, dets, cams, trusted=trusted, **kw)
             out.append(FramePoses(fp.frame, people))
         else:
             out.append(fp)

@@ -7,7 +7,8 @@ detections simulated with their default errors) is tracked the way a user tracks
 (``tessetrack track``: the rig's own frame and capture area found from the calibration, refinement
 from the detections) and scored: PCP (α = 0.5, every GT person), MPJPE of the matched poses and
 per-joint 3D MOTA (paper §4.3). The rig-agnostic model runs with all the views and with 1, 2 and 3
-of them (the GT then keeps the person-frames at least one of those views sees); each rig's own model
+of them (the GT then keeps the person-frames at least one of those views sees; PCP is also given on
+the person-frames two of them see, where a position can be triangulated); each rig's own model
 (where one is shipped) with all views, in the same run.
 
 Then the speed and memory of the person detector (the stage whose cost grows with the capture area)
@@ -71,9 +72,11 @@ def score(scene: Path, checkpoint: str, views: int | None) -> dict:
                       detections_format="openpose", cameras=names)  # fmt: skip
         seconds = time.perf_counter() - t0
         pred = load_tracks(out)
-    gt = load_ground_truth(str(scene))
-    gt, kept, total = restrict_to_views(gt, [cams[n] for n in names], 1)
+    full = load_ground_truth(str(scene))
+    gt, kept, total = restrict_to_views(full, [cams[n] for n in names], 1)
     res = evaluate(pred, gt, ["pcp", "mpjpe", "mot3d"])
+    two, kept2, _ = restrict_to_views(full, [cams[n] for n in names], 2)
+    pcp2 = evaluate(pred, two, ["pcp"])["pcp"]["average"] if kept2 else None
     return {
         "views": len(names),
         "pcp": res["pcp"]["average"],
@@ -82,6 +85,8 @@ def score(scene: Path, checkpoint: str, views: int | None) -> dict:
         "id_switches": res.get("id_switches"),
         "tracks": len({p.id for f in pred.frames for p in f.people}),
         "gt_person_frames": f"{kept}/{total}",
+        "pcp_two_views": pcp2,
+        "person_frames_two_views": f"{kept2}/{total}",
         "frames_per_s": round(len(pred.frames) / seconds, 2),
     }
 
@@ -164,7 +169,7 @@ def main() -> None:
     cost = detector_cost(args.checkpoint, [float(a) for a in args.areas.split(",")])
 
     cols = ["rig", "model", "views", "pcp", "mpjpe_mm", "mota", "id_switches", "tracks",
-            "gt_person_frames", "frames_per_s"]  # fmt: skip
+            "gt_person_frames", "pcp_two_views", "person_frames_two_views", "frames_per_s"]  # fmt: skip
     table = Table(
         title=f"Unseen rigs: {args.checkpoint} against each rig's own model ({args.frames} frames)"
     )

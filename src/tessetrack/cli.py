@@ -736,12 +736,18 @@ def calibrate_extrinsics(
 
 def _heights(text: str) -> tuple[float, ...]:
     """``--person-height``: one or more comma-separated positive heights in metres."""
+    from tessetrack.calibrate.world_frame import check_heights
+
     try:
         heights = tuple(float(h) for h in text.split(","))
     except ValueError:
         heights = ()
-    if not heights or not all(h > 0 for h in heights):
+    if not heights:
         raise InputError(f"--person-height {text!r}: expected metres, e.g. 1.7 or 1.70,1.40")
+    try:
+        check_heights(heights)
+    except InputError as err:
+        raise InputError(f"--person-height {text!r}: {err}") from None
     return heights
 
 

@@ -112,7 +112,10 @@ def test_command_refuses_bad_recordings_in_one_line_and_writes_nothing(tmp_path,
         assert result.exit_code != 0 and isinstance(result.exception, InputError)
         assert message in str(result.exception) and "\n" not in str(result.exception)
         assert not out.exists()
-    result = CliRunner().invoke(app, ["calibrate", "extrinsics", str(tmp_path), "--intrinsics",
-                                      str(intrinsics), "--person-height", "tall", "-o",
-                                      str(tmp_path / "x.toml")])  # fmt: skip
-    assert isinstance(result.exception, InputError) and "--person-height" in str(result.exception)
+    for height in ("tall", "inf", "170", "1.7,"):
+        result = CliRunner().invoke(app, ["calibrate", "extrinsics", str(tmp_path), "--intrinsics",
+                                          str(intrinsics), "--person-height", height, "-o",
+                                          str(tmp_path / "x.toml")])  # fmt: skip
+        assert isinstance(result.exception, InputError), height
+        assert "--person-height" in str(result.exception) and "\n" not in str(result.exception)
+    assert not (tmp_path / "x.toml").exists()

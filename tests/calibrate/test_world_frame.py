@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from tessetrack.calibrate.world_frame import CHAIN_FRACTION_OF_HEIGHT, world_frame
+from tessetrack.calibrate.world_frame import CHAIN_FRACTION_OF_HEIGHT, metric_scale, world_frame
+from tessetrack.errors import InputError
 
 
 def _standing_person(height: float, x: float, y: float) -> np.ndarray:
@@ -61,12 +63,7 @@ def test_every_person_counts_once_however_long_they_are_seen():
 def test_one_height_per_person_matched_tallest_to_tallest():
     """Chains of people 1.8 m and 1.5 m tall, in a rig at half scale: heights given in any order
     give the scale 2 exactly; heights that disagree give the least-squares fit (hand-computed);
-    a wrong count or a height that is not positive is refused."""
-    import pytest
-
-    from tessetrack.calibrate.world_frame import metric_scale
-    from tessetrack.errors import InputError
-
+    a wrong count or an implausible height (negative, infinite, centimetres) is refused."""
     chains = [CHAIN_FRACTION_OF_HEIGHT * 0.75, CHAIN_FRACTION_OF_HEIGHT * 0.9]  # 1.5, 1.8 m / 2
     assert metric_scale(chains, (1.5, 1.8)) == pytest.approx(2.0)
     assert metric_scale(chains, [1.8, 1.5]) == pytest.approx(2.0)
@@ -75,8 +72,10 @@ def test_one_height_per_person_matched_tallest_to_tallest():
     assert metric_scale(chains, (1.5, 1.9)) == pytest.approx(2.835 / 1.3725)
     with pytest.raises(InputError, match="2 people set the scale but 3 heights"):
         metric_scale(chains, (1.5, 1.8, 1.7))
-    with pytest.raises(InputError, match="positive"):
-        metric_scale(chains, (1.5, -1.8))
+    for bad, words in (((1.5, -1.8), "between 0.5 and 2.5 m, got 1.5, -1.8"),
+                       ((np.inf,), "got inf"), ((170.0,), "centimetres")):  # fmt: skip
+        with pytest.raises(InputError, match=words):
+            metric_scale(chains, bad)
     tracks = np.full((10, 2, 25, 3), np.nan)
     tracks[:, 0] = _standing_person(0.9, 0.0, 0.0)
     tracks[:, 1] = _standing_person(0.75, 1.0, 0.0)

@@ -32,7 +32,7 @@ from tessetrack.calibrate.people import (
     estimate_rig,
     people_observations,
 )
-from tessetrack.calibrate.world_frame import WorldFrame, world_frame
+from tessetrack.calibrate.world_frame import WorldFrame, check_heights, world_frame
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera
 from tessetrack.io.calibration import load_cameras
@@ -114,7 +114,7 @@ def calibrate_from_people(
         InputError: a camera without detections or that sees nobody, cameras that cannot be
             related or placed (named), too little to set the scale or the floor.
     """
-    _check_heights(person_height)
+    check_heights(person_height)
     obs = people_observations(detections, intrinsics, config.min_confidence)
     rig = estimate_rig(obs, config)
     first = cv2.Rodrigues(rig.rvecs[0])[0]
@@ -126,13 +126,6 @@ def calibrate_from_people(
         fits[name] = CameraFit(len(r), float(np.median(r)) if len(r) else float("nan"),
                                float(np.sqrt(np.mean(r**2))) if len(r) else float("nan"))  # fmt: skip
     return ExtrinsicsResult(cameras, fits, len(obs.frames), frame)
-
-
-def _check_heights(person_height: float | Sequence[float]) -> None:
-    """Refuse a height that is not positive before any work."""
-    heights = np.atleast_1d(np.asarray(person_height, dtype=float))
-    if heights.size == 0 or not (heights > 0).all():
-        raise InputError(f"person heights must be positive, got {', '.join(map(str, heights))}")
 
 
 def _has_detections(folder: Path, names: tuple[str, ...]) -> bool:
@@ -184,7 +177,7 @@ def calibrate_extrinsics(
 
     cams = load_cameras(intrinsics)
     names = tuple(cams)
-    _check_heights(person_height)
+    check_heights(person_height)
     with tempfile.TemporaryDirectory(prefix="tessetrack-calibrate-") as tmp:
         folder = Path(detections) if detections is not None else Path(tmp)
         if not _has_detections(folder, names):

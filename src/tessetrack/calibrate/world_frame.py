@@ -8,7 +8,8 @@
   ``person_height · 0.897 / mean of the people's chains``: every person counts once, however long
   they are seen, so the scale does not drift with the frames used when people differ in height.
   Given one height per person instead, they are matched to the people tallest to tallest and the
-  scale is the least-squares fit ``Σ hᵢ cᵢ' / Σ cᵢ'²`` (``cᵢ' = chainᵢ / 0.897``).
+  scale is the least-squares fit ``Σ hᵢ cᵢ' / Σ cᵢ'²`` (``cᵢ' = chainᵢ / 0.897``); with people
+  of different heights this differs slightly from one mean height (``1.7,1.7`` is not ``1.7``).
 * **People.** The skeletons of the reference camera's 2D tracks; one person may have several
   tracks (lost and found again, or detected twice). Tracks are merged, longest first, when their
   chains agree within ``merge_tolerance`` and, in every frame both are seen, their skeletons
@@ -32,8 +33,8 @@ import numpy as np
 
 from tessetrack.errors import InputError
 
-__all__ = ["CHAIN_FRACTION_OF_HEIGHT", "WorldFrame", "person_chain_length", "people_chains",
-           "metric_scale", "world_frame"]  # fmt: skip
+__all__ = ["CHAIN_FRACTION_OF_HEIGHT", "PLAUSIBLE_HEIGHT_M", "WorldFrame", "person_chain_length",
+           "people_chains", "check_heights", "metric_scale", "world_frame"]  # fmt: skip
 
 #: ankle-to-eye chain length / stature (module docstring)
 CHAIN_FRACTION_OF_HEIGHT = 0.897
@@ -149,17 +150,37 @@ def people_chains(
             for g, n in zip(groups, counts, strict=True) if n >= min_share * max(counts)]  # fmt: skip
 
 
+#: heights in metres a person can have; a value outside is refused (centimetres, a typo)
+PLAUSIBLE_HEIGHT_M = (0.5, 2.5)
+
+
+def check_heights(person_height: float | Sequence[float]) -> np.ndarray:
+    """(K,) the heights in metres; refuses none, a non-finite value or one outside
+    :data:`PLAUSIBLE_HEIGHT_M` (naming centimetres when the value looks like them).
+
+    Raises:
+        InputError: as above.
+    """
+    heights = np.atleast_1d(np.asarray(person_height, dtype=float)).ravel()
+    text = ", ".join(f"{h:g}" for h in heights)
+    lo, hi = PLAUSIBLE_HEIGHT_M
+    if heights.size == 0:
+        raise InputError("no person height given")
+    if not (np.isfinite(heights) & (heights >= lo) & (heights <= hi)).all():
+        unit = " (centimetres? give metres)" if ((heights > 50) & (heights < 250)).any() else ""
+        raise InputError(f"person heights must lie between {lo:g} and {hi:g} m, got {text}{unit}")
+    return heights
+
+
 def metric_scale(people: Sequence[float], person_height: float | Sequence[float]) -> float:
     """Metres per rig unit from the people's chain lengths (rig units) and either their mean
     height or one height per person (matched tallest to tallest; module docstring, *Scale*).
 
     Raises:
-        InputError: a height that is not positive, or a count of heights that matches neither one
-            nor the number of people.
+        InputError: a height that is not plausible (:func:`check_heights`), or a count of heights
+            that matches neither one nor the number of people.
     """
-    heights = np.atleast_1d(np.asarray(person_height, dtype=float))
-    if heights.size == 0 or not (heights > 0).all():
-        raise InputError(f"person heights must be positive, got {list(heights)}")
+    heights = check_heights(person_height)
     statures = np.sort(np.asarray(people, dtype=float))[::-1] / CHAIN_FRACTION_OF_HEIGHT
     if heights.size == 1:
         return float(heights[0] / statures.mean())

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from rig_helpers import PAN, cv_project, pose, rig
+from tessetrack.errors import InputError
 from tessetrack.geometry.camera import stack_cameras
 from tessetrack.structures import FramePoses, PersonPose, Tracks
 from tessetrack.tracking.refine import (
@@ -161,6 +162,8 @@ def test_one_view_keeps_a_trusted_track_only(rng):
     assert [p.id for p in alone] == [0]
 
 
-def test_min_support_is_checked():
-    with pytest.raises(Exception, match="min_support"):
+def test_min_support_and_trust_share_are_checked():
+    with pytest.raises(InputError, match="min_support"):
         RefineConfig(min_support=-1)
+    with pytest.raises(InputError, match="trust_share"):
+        RefineConfig(trust_share=1.5)

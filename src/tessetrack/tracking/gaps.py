@@ -30,7 +30,7 @@ from tessetrack.structures import FramePoses, PersonPose, Tracks
 from tessetrack.tracking.geometric import triangulate_people
 from tessetrack.tracking.refine import RefineConfig, refine_tracks
 
-__all__ = ["GapConfig", "fill_gaps", "expected_centres", "refine_and_fill"]
+__all__ = ["GapConfig", "fill_gaps", "expected_centres", "stitch_tracks", "refine_and_fill"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,9 @@ class GapConfig:
         extend_ends: also extend a track by up to ``max_gap`` frames beyond its first and last
             sightings and on either side of a longer gap (False: only misses between two
             sightings at most ``max_gap`` apart are filled).
+        stitch: join a track that ends to one that begins at most ``max_gap`` frames later where
+            the person could have walked (``gate`` + ``speed``) before filling
+            (:func:`stitch_tracks`).
     """
 
     max_gap: int = 15
@@ -62,6 +65,7 @@ class GapConfig:
     fill_score: float = 0.5
     body_tolerance: float = 0.25
     extend_ends: bool = True
+    stitch: bool = True
 
     def __post_init__(self) -> None:
         if self.max_gap < 0 or self.min_joints < 1:
@@ -209,6 +213,53 @@ def fill_gaps(
     return filled, added
 
 
+def stitch_tracks(
+    tracks: Tracks, joint_set: str, config: GapConfig | None = None
+) -> tuple[Tracks, int]:
+    """One person's track lost for a few frames and found again under a new id, joined.
+
+    A track that begins at most ``max_gap`` frames after another ended, its first centre within
+    ``gate`` + ``speed`` × the time between of the other's last, continues it: the later track
+    takes the earlier one's id (ends and beginnings paired by Hungarian assignment on that
+    distance; chains follow). Tracks that overlap in time are never joined.
+
+    Returns:
+        (the tracks, how many tracks were joined to an earlier one).
+    """
+    config = config or GapConfig()
+    fps = tracks.fps or 30.0
+    first: dict[int, tuple[int, np.ndarray]] = {}
+    last: dict[int, tuple[int, np.ndarray]] = {}
+    for fp in tracks.frames:
+        for p in fp.people:
+            c = _centre(np.asarray(p.joints, float), joint_set)
+            if np.isfinite(c).all():
+                first.setdefault(p.id, (fp.frame, c))
+                last[p.id] = (fp.frame, c)
+    ids = sorted(first)
+    cost = np.full((len(ids), len(ids)), np.inf)  # ended track × beginning track
+    for a, ended in enumerate(ids):
+        for b, begun in enumerate(ids):
+            gap = first[begun][0] - last[ended][0]
+            if ended == begun or not 0 < gap <= config.max_gap + 1:
+                continue
+            d = float(np.linalg.norm(first[begun][1] - last[ended][1]))
+            if d <= config.gate + config.speed * gap / fps:
+                cost[a, b] = d
+    rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e9))
+    parent = {ids[b]: ids[a] for a, b in zip(rows, cols, strict=True) if np.isfinite(cost[a, b])}
+
+    def root(tid: int) -> int:
+        while tid in parent:
+            tid = parent[tid]
+        return tid
+
+    frames = tuple(FramePoses(fp.frame, tuple(PersonPose(root(p.id), p.joints, p.scores)
+                                              for p in fp.people)) for fp in tracks.frames)  # fmt: skip
+    out = Tracks(joint_names=tracks.joint_names, frames=frames, fps=tracks.fps, units=tracks.units)
+    return out, len(parent)
+
+
 def refine_and_fill(
     tracks: Tracks,
     frames: Mapping[int, tuple[Mapping[str, np.ndarray], Mapping[str, Camera]]],
@@ -219,9 +270,12 @@ def refine_and_fill(
     gaps: GapConfig | None = None,
 ) -> tuple[Tracks, int]:
     """What ``--refine triangulate`` does after the network: every tracked pose refined from the 2D
-    detections (:func:`~tessetrack.tracking.refine.refine_tracks`), then the tracks' short misses
-    filled (:func:`fill_gaps`). Returns (the tracks, how many poses were added)."""
+    detections (:func:`~tessetrack.tracking.refine.refine_tracks`), tracks lost and found again
+    under a new id joined (:func:`stitch_tracks`), then the tracks' short misses filled
+    (:func:`fill_gaps`). Returns (the tracks, how many poses were added)."""
     refined = refine_tracks(tracks, frames, detections_joint_set=detections_joint_set,
                             joint_set=joint_set, config=refine)  # fmt: skip
+    if (gaps or GapConfig()).stitch:
+        refined, _ = stitch_tracks(refined, joint_set, gaps)
     return fill_gaps(refined, frames, detections_joint_set=detections_joint_set,
                      joint_set=joint_set, config=gaps, refine=refine)  # fmt: skip

@@ -96,6 +96,8 @@ class RefineConfig:
             raise InputError("match_gate, outlier and max_shift must be positive")
         if self.min_support < 0:
             raise InputError(f"min_support must be >= 0, got {self.min_support}")
+        if not 0.0 <= self.trust_share <= 1.0:
+            raise InputError(f"trust_share must lie in [0, 1], got {self.trust_share}")
         if self.min_views < 2:
             raise InputError(
                 f"min_views must be >= 2 (a joint needs two rays), got {self.min_views}"
@@ -230,6 +232,14 @@ def _converted(dets: np.ndarray, source: str, joint_set: str) -> Tensor:
     return torch.tensor(np.nan_to_num(convert_joints(dets, source, joint_set)), dtype=torch.float64)
 
 
+def _views_with_people(dets: Sequence[Tensor], config: RefineConfig) -> int:
+    """How many views hold a 2D person that can be paired: one with 3 or more confident joints
+    (per view, (P, J, 3) people)."""
+    return sum(
+        bool(((d[..., 2] >= config.min_confidence).sum(-1) >= 3).any()) for d in dets if len(d)
+    )
+
+
 def _pair_views(
     joints: Tensor,
     dets: Sequence[Tensor],
@@ -307,7 +317,7 @@ def refine_frame(
     cams = stack_cameras([cameras[c] for c in names], dtype=f64)
     dets = [_converted(detections[c], detections_joint_set, joint_set) for c in names]
     # views that found anybody: a person needs the support of min_support of them (or all)
-    need = min(config.min_support, sum(d.shape[0] > 0 for d in dets))
+    need = min(config.min_support, _views_with_people(dets, config))
     people = list(people)
     while True:
         joints = torch.tensor(np.stack([p.joints for p in people]), dtype=f64)  # N×J×3
@@ -352,18 +362,29 @@ def frame_support(
     detections_joint_set: str,
     joint_set: str,
     config: RefineConfig,
-) -> np.ndarray:
-    """(N,) bool: whether each tracked person is the 2D person of ``config.min_support`` views (or
-    of every view that found anybody, when fewer did); all True below ``min_views`` views."""
+) -> np.ndarray | None:
+    """Whether each of a frame's tracked people is the 2D person of ``config.min_support`` views.
+
+    Args:
+        people: the frame's N tracked people; detections: camera name → (P, J', 3) 2D people;
+            cameras: camera name → camera.
+
+    Returns:
+        (N,) bool, or None where the frame cannot tell (fewer than ``min_support`` views hold a
+        2D person that can be paired). Pairing is done once, with every tracked person present:
+        a person whose 2D person a ghost takes counts as unsupported here (a stricter count than
+        :func:`refine_frame`'s, which pairs again without the ghost).
+    """
     names = [c for c in detections if c in cameras]
-    if not people or len(names) < config.min_views:
-        return np.ones(len(people), dtype=bool)
-    cams = stack_cameras([cameras[c] for c in names], dtype=torch.float64)
+    if not people or len(names) < max(config.min_views, config.min_support):
+        return None
     dets = [_converted(detections[c], detections_joint_set, joint_set) for c in names]
-    need = min(config.min_support, sum(d.shape[0] > 0 for d in dets))
-    joints = torch.tensor(np.stack([p.joints for p in people]), dtype=torch.float64)
+    if _views_with_people(dets, config) < config.min_support:
+        return None
+    cams = stack_cameras([cameras[c] for c in names], dtype=torch.float64)
+    joints = torch.tensor(np.stack([p.joints for p in people]), dtype=torch.float64)  # N×J×3
     _, w, _ = _pair_views(joints, dets, cams, mirror_index(joint_set), config)
-    return ((w.amax(1) > 0).sum(-1) >= need).numpy()
+    return ((w.amax(1) > 0).sum(-1) >= config.min_support).numpy()
 
 
 def refine_tracks(
@@ -376,9 +397,10 @@ def refine_tracks(
 ) -> Tracks:
     """Every frame of ``tracks`` refined with :func:`refine_frame`.
 
-    A track the 2D evidence supports (``min_support`` views) in at least ``trust_share`` of its
-    frames with detections is trusted: its frames with one view of support are kept. Other tracks' frames
-    need ``min_support`` views; frames that no view supports are dropped in every track.
+    A track the 2D evidence supports (``min_support`` views) in at least ``trust_share`` of the
+    frames that can tell (:func:`frame_support`) is trusted: its frames with one view of support
+    are kept. Other tracks' frames need ``min_support`` views; frames that no view supports are
+    dropped in every track.
 
     Args:
         frames: frame id → (detections by camera, cameras); frames absent are left as they are.
@@ -389,12 +411,10 @@ def refine_tracks(
     if config.min_support > 0:
         strong: dict[int, list[bool]] = {}
         for fp in tracks.frames:
-            if fp.frame in frames and fp.people:
-                ok = frame_support(fp.people, *frames[fp.frame], **kw)
-                for person, good in zip(fp.people, ok, strict=True):
-                    strong.setdefault(person.id, []).append(bool(good))
-        trusted = {pid: np.mean(v) >= config.trust_share for pid, v in strong.items()}
-        trusted = {pid for pid, yes in trusted.items() if yes}
+            ok = frame_support(fp.people, *frames[fp.frame], **kw) if fp.frame in frames else None
+            for person, good in zip(fp.people, [] if ok is None else ok, strict=True):
+                strong.setdefault(person.id, []).append(bool(good))
+        trusted = {pid for pid, v in strong.items() if np.mean(v) >= config.trust_share}
     out = []
     for fp in tracks.frames:
         if fp.frame in frames and fp.people:

@@ -167,3 +167,20 @@ def test_min_support_and_trust_share_are_checked():
         RefineConfig(min_support=-1)
     with pytest.raises(InputError, match="trust_share"):
         RefineConfig(trust_share=1.5)
+
+
+def test_frames_that_cannot_tell_do_not_count_for_trust(rng):
+    """Frames where one view alone found anybody say nothing about a track: a track seen only in
+    such frames and in one frame with two views of support is trusted; a frame without any
+    detection file and an empty frame are left as they are."""
+    cams = rig()
+    names = list(cams)
+    a = pose(rng, (-0.8, 0.0))
+    full = _detections(cams, [a])
+    lone = {n: (full[n] if n == names[0] else np.zeros((0, PAN.num_joints, 3))) for n in names}
+    frames = {0: (lone, cams), 1: (lone, cams), 2: (full, cams)}
+    net = (PersonPose(0, a, None),)
+    tracks = Tracks(joint_names=PAN.joints,
+                    frames=(*(FramePoses(f, net) for f in range(4)), FramePoses(4, ())))  # fmt: skip
+    out = refine_tracks(tracks, frames, detections_joint_set="panoptic19", joint_set="panoptic19")
+    assert [[p.id for p in fp.people] for fp in out.frames] == [[0], [0], [0], [0], []]

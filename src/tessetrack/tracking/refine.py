@@ -412,7 +412,9 @@ def refine_tracks(
         strong: dict[int, list[bool]] = {}
         for fp in tracks.frames:
             ok = frame_support(fp.people, *frames[fp.frame], **kw) if fp.frame in frames else None
-            for person, good in zip(fp.people, [] if ok is None else ok, strict=True):
+            if ok is None:  # this frame cannot tell
+                continue
+            for person, good in zip(fp.people, ok, strict=True):
                 strong.setdefault(person.id, []).append(bool(good))
         trusted = {pid for pid, v in strong.items() if np.mean(v) >= config.trust_share}
     out = []

@@ -98,6 +98,17 @@ def _like(pts: np.ndarray, ref: np.ndarray, joint_set: str, tolerance: float) ->
     return out
 
 
+def _track_centres(tracks: Tracks, joint_set: str) -> dict[int, dict[int, np.ndarray]]:
+    """track id → frame → the pose's centre (3,), for the poses that have one."""
+    seen: dict[int, dict[int, np.ndarray]] = {}
+    for fp in tracks.frames:
+        for p in fp.people:
+            c = _centre(np.asarray(p.joints, float), joint_set)
+            if np.isfinite(c).all():
+                seen.setdefault(p.id, {})[fp.frame] = c
+    return seen
+
+
 def expected_centres(
     tracks: Tracks, joint_set: str, max_gap: int, extend_ends: bool = True
 ) -> dict[int, dict[int, tuple[np.ndarray, int, np.ndarray]]]:
@@ -109,12 +120,7 @@ def expected_centres(
         the pose (J, 3) of that sighting)}.
     """
     frames = [fp.frame for fp in tracks.frames]
-    seen: dict[int, dict[int, np.ndarray]] = {}
-    for fp in tracks.frames:
-        for p in fp.people:
-            c = _centre(np.asarray(p.joints, float), joint_set)
-            if np.isfinite(c).all():
-                seen.setdefault(p.id, {})[fp.frame] = c
+    seen = _track_centres(tracks, joint_set)
     poses = {
         (p.id, fp.frame): np.asarray(p.joints, float) for fp in tracks.frames for p in fp.people
     }
@@ -228,14 +234,9 @@ def stitch_tracks(
     """
     config = config or GapConfig()
     fps = tracks.fps or 30.0
-    first: dict[int, tuple[int, np.ndarray]] = {}
-    last: dict[int, tuple[int, np.ndarray]] = {}
-    for fp in tracks.frames:
-        for p in fp.people:
-            c = _centre(np.asarray(p.joints, float), joint_set)
-            if np.isfinite(c).all():
-                first.setdefault(p.id, (fp.frame, c))
-                last[p.id] = (fp.frame, c)
+    centres = _track_centres(tracks, joint_set)
+    first = {tid: (min(at), at[min(at)]) for tid, at in centres.items()}
+    last = {tid: (max(at), at[max(at)]) for tid, at in centres.items()}
     ids = sorted(first)
     cost = np.full((len(ids), len(ids)), np.inf)  # ended track × beginning track
     for a, ended in enumerate(ids):

@@ -284,6 +284,20 @@ def _pair_views(
     return uv, w, heights
 
 
+def _pair_people(
+    people: Sequence[PersonPose],
+    dets: Sequence[Tensor],
+    cams: Mapping[str, Tensor],
+    joint_set: str,
+    config: RefineConfig,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """:func:`_pair_views` of N tracked people; also their joints (N, J, 3) and their support
+    (N,): how many views' 2D person is theirs."""
+    joints = torch.tensor(np.stack([p.joints for p in people]), dtype=torch.float64)  # N×J×3
+    uv, w, heights = _pair_views(joints, dets, cams, mirror_index(joint_set), config)
+    return joints, uv, w, heights, (w.amax(1) > 0).sum(-1)
+
+
 def refine_frame(
     people: Sequence[PersonPose],
     detections: Mapping[str, np.ndarray],
@@ -320,9 +334,7 @@ def refine_frame(
     need = min(config.min_support, _views_with_people(dets, config))
     people = list(people)
     while True:
-        joints = torch.tensor(np.stack([p.joints for p in people]), dtype=f64)  # N×J×3
-        uv, w, heights = _pair_views(joints, dets, cams, mirror_index(joint_set), config)
-        support = (w.amax(1) > 0).sum(-1)  # N: views whose 2D person it is
+        joints, uv, w, heights, support = _pair_people(people, dets, cams, joint_set, config)
         known = torch.tensor([p.id in trusted for p in people], dtype=torch.bool)
         weak = (support < need) & ~(known & (support > 0))
         if not bool(weak.any()):
@@ -382,9 +394,8 @@ def frame_support(
     if _views_with_people(dets, config) < config.min_support:
         return None
     cams = stack_cameras([cameras[c] for c in names], dtype=torch.float64)
-    joints = torch.tensor(np.stack([p.joints for p in people]), dtype=torch.float64)  # N×J×3
-    _, w, _ = _pair_views(joints, dets, cams, mirror_index(joint_set), config)
-    return ((w.amax(1) > 0).sum(-1) >= config.min_support).numpy()
+    support = _pair_people(people, dets, cams, joint_set, config)[-1]
+    return (support >= config.min_support).numpy()
 
 
 def refine_tracks(

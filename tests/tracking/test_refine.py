@@ -11,10 +11,12 @@ from rig_helpers import PAN, cv_project, pose, rig
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import stack_cameras
 from tessetrack.structures import FramePoses, PersonPose, Tracks
+from tessetrack.tracking.bones import bone_tree
 from tessetrack.tracking.refine import (
     RefineConfig,
     match_people,
     mirror_index,
+    place_on_rays,
     refine_frame,
     refine_tracks,
     robust_triangulate,
@@ -184,3 +186,97 @@ def test_frames_that_cannot_tell_do_not_count_for_trust(rng):
                     frames=(*(FramePoses(f, net) for f in range(4)), FramePoses(4, ())))  # fmt: skip
     out = refine_tracks(tracks, frames, detections_joint_set="panoptic19", joint_set="panoptic19")
     assert [[p.id for p in fp.people] for fp in out.frames] == [[0], [0], [0], [0], []]
+
+
+def _rays_case(rng):
+    """A person, its exact 2D joints in the four views, its bones and what each view shows."""
+    cams = rig()
+    truth = pose(rng)
+    st = stack_cameras(list(cams.values()), dtype=torch.float64)
+    uv = torch.tensor(np.stack([cv_project(c, truth) for c in cams.values()], axis=1))[None]
+    tree = bone_tree("panoptic19")
+    lengths = torch.tensor([[np.linalg.norm(truth[b] - truth[a]) for a, b in tree]])
+    return cams, truth, st, uv, tree, lengths
+
+
+def test_place_on_rays_puts_a_joint_on_its_ray_at_its_bone_length(rng):
+    """A wrist only view 0 shows goes back exactly where it was (the crossing nearer the
+    network's guess); a 2D wrist whose ray misses the bone's sphere is not used."""
+    cams, truth, st, uv, tree, lengths = _rays_case(rng)
+    wrist = PAN.index("l_wrist")
+    placed = torch.ones(1, PAN.num_joints, dtype=torch.bool)
+    placed[0, wrist] = False
+    w = torch.zeros(1, PAN.num_joints, 4, dtype=torch.float64)
+    w[0, wrist, 0] = 0.9
+    guess = torch.tensor(truth)[None].clone()
+    guess[0, wrist] += 0.005  # the network's wrist, 5 mm off
+    out, new = place_on_rays(guess, placed, uv, w, st, tree, lengths, torch.full((1, 3), np.nan))
+    np.testing.assert_allclose(out[0, wrist].numpy(), truth[wrist], atol=1e-6)
+    assert new[0].nonzero().flatten().tolist() == [wrist]
+    uv_off = uv.clone()
+    uv_off[0, wrist, 0] += 150.0  # a wrong 2D wrist, far from where the forearm can reach
+    out, new = place_on_rays(guess, placed, uv_off, w, st, tree, lengths,
+                             torch.full((1, 3), np.nan))  # fmt: skip
+    assert not new.any() and torch.equal(out, guess)
+
+
+def test_place_on_rays_puts_the_root_nearest_where_the_track_was(rng):
+    """A mid-hip no two views show goes to the point of view 0's ray nearest the expected root
+    (it projects onto the 2D mid-hip, OpenCV's projection, and lies near the truth); an expected
+    root a metre off is not trusted."""
+    cams, truth, st, uv, tree, lengths = _rays_case(rng)
+    hip = PAN.index("mid_hip")
+    placed = torch.ones(1, PAN.num_joints, dtype=torch.bool)
+    placed[0, hip] = False
+    w = torch.zeros(1, PAN.num_joints, 4, dtype=torch.float64)
+    w[0, hip, 0] = 0.9
+    joints = torch.tensor(truth)[None]
+    expected = torch.tensor(truth[hip] + [0.05, -0.03, 0.02])[None]
+    out, new = place_on_rays(joints, placed, uv, w, st, tree, lengths, expected)
+    assert new[0].nonzero().flatten().tolist() == [hip]
+    at = out[0, hip].numpy()
+    np.testing.assert_allclose(cv_project(cams["c0"], at[None])[0], uv[0, hip, 0].numpy(),
+                               atol=1e-6)  # fmt: skip
+    assert np.linalg.norm(at - truth[hip]) < 0.065
+    far = torch.tensor(truth[hip] + [1.0, 0.0, 0.0])[None]
+    assert not place_on_rays(joints, placed, uv, w, st, tree, lengths, far)[1].any()
+
+
+def test_refine_tracks_places_what_one_view_shows(rng):
+    """A person walking in a straight line, seen by four views except at frame 5 (one view sees
+    everything) and frames 8-9 (one view sees the right arm): the bone lengths and the mid-hip's
+    path from the other frames put those joints back where they were (a ray may cross a bone's
+    sphere twice near the network's guess: most joints, not all, are exact); without the
+    placement the network's joints (2 cm off) stay."""
+    cams = rig()
+    names = list(cams)
+    base = pose(rng)
+    step = np.array([0.03, 0.01, 0.0])
+    truth = [base + f * step for f in range(10)]
+    arm = [PAN.index(n) for n in ("r_elbow", "r_wrist")]
+    frames = {}
+    for f, t in enumerate(truth):
+        dets = _detections(cams, [t])
+        if f == 5:
+            dets = {n: (d if n == names[0] else np.zeros((0, PAN.num_joints, 3)))
+                    for n, d in dets.items()}  # fmt: skip
+        if f in (8, 9):
+            for n in names[1:]:
+                dets[n][:, arm] = 0.0
+        frames[f] = (dets, cams)
+    net = [t + rng.normal(0, 0.02, t.shape) for t in truth]
+    tracks = Tracks(joint_names=PAN.joints,
+                    frames=tuple(FramePoses(f, (PersonPose(0, n, None),)) for f, n in enumerate(net)))  # fmt: skip
+    kw = {"detections_joint_set": "panoptic19", "joint_set": "panoptic19"}
+    out = {fp.frame: fp.people[0].joints for fp in refine_tracks(tracks, frames, **kw).frames}
+    off = refine_tracks(tracks, frames, config=RefineConfig(one_view=False), **kw)
+    off = {fp.frame: fp.people[0].joints for fp in off.frames}
+    err = lambda got, f, js: np.linalg.norm(got[f][js] - truth[f][js], axis=-1)  # noqa: E731
+    every = list(range(PAN.num_joints))
+    assert (err(out, 5, every) < 1e-3).sum() >= 14 and err(off, 5, every).min() > 1e-3
+    assert err(out, 5, every).mean() < 0.5 * err(off, 5, every).mean()
+    for f in (8, 9):
+        assert err(out, f, arm).mean() < 0.5 * err(off, f, arm).mean()
+        others = [j for j in every if j not in arm]
+        assert err(out, f, others).max() < 1e-6
+    assert sum(int((err(out, f, arm) < 1e-3).sum()) for f in (8, 9)) >= 3

@@ -20,7 +20,7 @@ from tessetrack.errors import InputError
 from tessetrack.skeletons import get_joint_set
 from tessetrack.structures import FramePoses, PersonPose, Tracks
 
-__all__ = ["BoneConfig", "bone_tree", "keep_bone_lengths"]
+__all__ = ["BoneConfig", "bone_tree", "track_bone_lengths", "keep_bone_lengths"]
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def bone_tree(joint_set: str, root: str = "mid_hip") -> list[tuple[int, int]]:
     return order
 
 
-def _lengths(
+def track_bone_lengths(
     people: list[PersonPose], tree: list[tuple[int, int]], config: BoneConfig
 ) -> np.ndarray:
     """(E,) median length of each bone over one track's well-supported frames (NaN: too few)."""
@@ -123,7 +123,7 @@ def keep_bone_lengths(
     for f in tracks.frames:
         for p in f.people:
             by_id.setdefault(p.id, []).append(p)
-    lengths = {i: _lengths(ps, tree, config) for i, ps in by_id.items()}
+    lengths = {i: track_bone_lengths(ps, tree, config) for i, ps in by_id.items()}
     moved = 0
     frames = []
     for f in tracks.frames:

@@ -17,7 +17,12 @@ sharper. For each frame this module
    ghost of the 3D detector (with few views, the rays of different people cross where nobody
    stands). One view suffices for a track that ``min_support`` views support in at least half
    of its frames (a person one camera sees for a while, placed by the network); the others are
-   paired again without the dropped ones, as a ghost may have taken a real person's 2D person.
+   paired again without the dropped ones, as a ghost may have taken a real person's 2D person;
+5. places the joints the views show but do not triangulate (one view sees them, or the views
+   disagree) on one view's ray, at the track's bone length from the parent joint
+   (:func:`place_on_rays`, in a second pass once every track's bone lengths are known from the
+   frames that triangulated them); the mid-hip itself, where no two views triangulate it, goes
+   to the point of its ray nearest where the track was between the frames that did.
 
 Per-joint scores then say how well the joint is supported (:func:`joint_scores`): the number of
 agreeing views and how closely they reproject. Everything is batched over people, joints and
@@ -38,10 +43,11 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from tessetrack.errors import InputError
-from tessetrack.geometry.camera import Camera, project_points, stack_cameras
+from tessetrack.geometry.camera import Camera, pixel_to_ray, project_points, stack_cameras
 from tessetrack.geometry.triangulation import reprojection_error, triangulate_undistorted
 from tessetrack.skeletons import convert_joints, get_joint_set
 from tessetrack.structures import FramePoses, PersonPose, Tracks
+from tessetrack.tracking.bones import BoneConfig, bone_tree, track_bone_lengths
 
 __all__ = [
     "RefineConfig",
@@ -51,6 +57,9 @@ __all__ = [
     "match_people",
     "robust_triangulate",
     "joint_scores",
+    "TrackShape",
+    "place_on_rays",
+    "track_shapes",
     "refine_frame",
     "frame_support",
     "refine_tracks",
@@ -79,6 +88,9 @@ class RefineConfig:
             ghost of the 3D detector: nothing in the 2D evidence shows it). 0 keeps everyone.
         trust_share: a track with ``min_support`` views in at least this share of its frames
             needs only one view in the others (:func:`refine_tracks`).
+        one_view: place the joints the views show but do not triangulate on a view's ray, by the
+            track's bone lengths (:func:`place_on_rays`).
+        root_gap: frames over which a track's mid-hip is interpolated for that placement.
     """
 
     min_confidence: float = 0.3
@@ -88,12 +100,16 @@ class RefineConfig:
     max_shift: float = 0.3
     min_support: int = 2
     trust_share: float = 0.5
+    one_view: bool = True
+    root_gap: int = 15
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_confidence < 1.0:
             raise InputError(f"min_confidence must lie in [0, 1), got {self.min_confidence}")
         if self.match_gate <= 0 or self.outlier <= 0 or self.max_shift <= 0:
             raise InputError("match_gate, outlier and max_shift must be positive")
+        if self.root_gap < 0:
+            raise InputError(f"root_gap must be >= 0, got {self.root_gap}")
         if self.min_support < 0:
             raise InputError(f"min_support must be >= 0, got {self.min_support}")
         if not 0.0 <= self.trust_share <= 1.0:
@@ -216,6 +232,106 @@ def robust_triangulate(
     return pts, torch.where(ok, n_views, torch.zeros_like(n_views)), mean_err
 
 
+@dataclass(frozen=True)
+class TrackShape:
+    """What a track knows of its person at one frame, for the joints the views do not triangulate.
+
+    Attributes:
+        lengths: (E,) the person's bone lengths in :func:`~tessetrack.tracking.bones.bone_tree`
+            order, metres (NaN: unknown).
+        root: (3,) where the person's mid-hip should be at this frame (between the frames that
+            triangulated it), metres; NaN: unknown.
+    """
+
+    lengths: np.ndarray
+    root: np.ndarray
+
+
+def _on_rays(
+    origin: Tensor, direction: Tensor, centre: Tensor, radius: Tensor, guide: Tensor
+) -> tuple[Tensor, Tensor]:
+    """(..., 3) rays ``origin + s·direction`` against spheres of ``radius`` (...,) around
+    ``centre`` (..., 3): of the two crossings, the one nearer ``guide`` (..., 3); where the ray
+    misses the sphere, its point nearest the centre. Returns the points (..., 3) and whether they
+    are finite and in front of the camera (...,)."""
+    rel = origin - centre
+    half_b = (direction * rel).sum(-1)
+    disc = half_b**2 - ((rel * rel).sum(-1) - radius**2)
+    root = torch.sqrt(disc.clamp_min(0))
+    s1, s2 = -half_b - root, -half_b + root
+    g = torch.nan_to_num(guide)
+    d1 = (origin + s1[..., None] * direction - g).norm(dim=-1)
+    d2 = (origin + s2[..., None] * direction - g).norm(dim=-1)
+    s = torch.where(disc >= 0, torch.where(d1 <= d2, s1, s2), -half_b)
+    point = origin + s[..., None] * direction
+    return point, (s > 0) & torch.isfinite(point).all(-1)
+
+
+def place_on_rays(
+    joints: Tensor,
+    placed: Tensor,
+    uv: Tensor,
+    w: Tensor,
+    cams: Mapping[str, Tensor],
+    tree: Sequence[tuple[int, int]],
+    lengths: Tensor,
+    root: Tensor,
+    *,
+    slack: float = 0.2,
+    root_gate: float = 0.3,
+) -> tuple[Tensor, Tensor]:
+    """Joints the views do not triangulate, placed on one view's ray by the person's bone lengths.
+
+    The tree's root, where it is not placed, goes to the point of its ray nearest ``root`` (if
+    within ``root_gate`` metres). Then, walking the skeleton outwards, a joint not placed whose
+    parent is goes where a view's ray through it meets the sphere of the bone's length around
+    the parent (of the two crossings, the one nearer the joint's current position). Views whose
+    ray misses that sphere by more than ``slack`` of the length are not used (a wrong 2D joint);
+    of the others, the most confident one places the joint.
+
+    Args:
+        joints: (N, J, 3) current joints (triangulated where ``placed``, the network's elsewhere).
+        placed: (N, J) joints known well.
+        uv: (N, J, V, 2) each person's paired 2D joints; w: (N, J, V) their confidences (0: none).
+        cams: the views' stacked cameras.
+        tree: (parent, child) joint pairs, parents first (:func:`~tessetrack.tracking.bones.bone_tree`).
+        lengths: (N, E) bone lengths in ``tree``'s order, NaN where unknown.
+        root: (N, 3) where each person's root should be, NaN where unknown.
+
+    Returns:
+        joints with the new ones, and (N, J) which joints were placed here.
+    """
+    joints, known = joints.clone(), placed.clone()
+    new = torch.zeros_like(placed)
+    K, R, t, dist = cams["K"], cams["R"], cams["t"], cams["dist"]
+
+    def put(b: int, todo: Tensor, centre: Tensor, radius: Tensor, slack_m: Tensor) -> None:
+        if not bool(todo.any()):
+            return
+        origin, direction = pixel_to_ray(uv[:, b], K, R, t, dist)  # N×V×3
+        v = uv.shape[2]
+        point, ok = _on_rays(origin, direction, centre[:, None].expand(-1, v, -1),
+                             radius[:, None].expand(-1, v), joints[:, b, None].expand(-1, v, -1))  # fmt: skip
+        ok &= (point - centre[:, None]).norm(dim=-1) <= (radius + slack_m)[:, None]  # N×V
+        best, k = torch.where(ok, w[:, b], torch.zeros_like(w[:, b])).max(-1)
+        todo = todo & (best > 0)
+        chosen = point[torch.arange(point.shape[0]), k]
+        joints[:, b] = torch.where(todo[:, None], chosen, joints[:, b])
+        known[:, b] |= todo
+        new[:, b] |= todo
+
+    if tree:
+        r = tree[0][0]
+        zero = torch.zeros_like(lengths[:, 0])
+        put(r, ~known[:, r] & torch.isfinite(root).all(-1), torch.nan_to_num(root), zero,
+            zero + root_gate)  # fmt: skip
+    for e, (a, b) in enumerate(tree):
+        length = torch.nan_to_num(lengths[:, e])
+        put(b, ~known[:, b] & known[:, a] & torch.isfinite(lengths[:, e]), joints[:, a], length,
+            slack * length)  # fmt: skip
+    return joints, new
+
+
 def joint_scores(n_views: Tensor, error: Tensor, tolerance: Tensor) -> Tensor:
     """(N, J) support of triangulated joints in [0, 1]: ``(1 - 2^-(views-1)) · exp(-(error /
     tolerance)²)``; 0 for joints with fewer than two views."""
@@ -307,6 +423,7 @@ def refine_frame(
     joint_set: str,
     config: RefineConfig | None = None,
     trusted: Collection[int] = (),
+    shapes: Mapping[int, TrackShape] | None = None,
 ) -> tuple[PersonPose, ...]:
     """One frame's tracked people refined from the frame's 2D detections (see the module docstring).
 
@@ -318,15 +435,37 @@ def refine_frame(
         config: refinement settings.
         trusted: ids of tracks the 2D evidence usually supports (:func:`refine_tracks`): one
             view of support keeps them (a person one camera sees, placed by the network).
+        shapes: track id → what the track knows of its person at this frame; with it, joints
+            the views show but do not triangulate are placed on a view's ray
+            (:func:`place_on_rays`).
 
     Returns:
         the people with refined joints and per-joint scores (network joints and their scores,
-        halved, where fewer than ``min_views`` views agree).
+        halved, where fewer than ``min_views`` views agree and no view places them; half the 2D
+        confidence where a view places them).
     """
-    config = config or RefineConfig()
+    return _refine_frame(people, detections, cameras, detections_joint_set=detections_joint_set,
+                         joint_set=joint_set, config=config or RefineConfig(), trusted=trusted,
+                         shapes=shapes)[0]  # fmt: skip
+
+
+def _refine_frame(
+    people: Sequence[PersonPose],
+    detections: Mapping[str, np.ndarray],
+    cameras: Mapping[str, Camera],
+    *,
+    detections_joint_set: str,
+    joint_set: str,
+    config: RefineConfig,
+    trusted: Collection[int],
+    shapes: Mapping[int, TrackShape] | None,
+) -> tuple[tuple[PersonPose, ...], np.ndarray, np.ndarray]:
+    """:func:`refine_frame`, also returning (N, J) which joints were triangulated and (N,) which
+    people have joints the views show but do not triangulate (for :func:`place_on_rays`)."""
     names = [c for c in detections if c in cameras]
+    none = np.zeros((len(people), 0), dtype=bool)
     if not people or len(names) < config.min_views:
-        return tuple(people)
+        return tuple(people), none, np.zeros(len(people), dtype=bool)
     f64 = torch.float64
     cams = stack_cameras([cameras[c] for c in names], dtype=f64)
     dets = [_converted(detections[c], detections_joint_set, joint_set) for c in names]
@@ -343,7 +482,7 @@ def refine_frame(
         # paired again without them, as a ghost may have taken a real person's 2D person
         people = [p for p, drop in zip(people, weak.tolist(), strict=True) if not drop]
         if not people:
-            return ()
+            return (), none[:0], np.zeros(0, dtype=bool)
     n, j = joints.shape[:2]
     seen = w.sum(-1) > 0  # N×J
     height = torch.where(w.amax(1) > 0, heights, torch.nan).nanmedian(-1).values  # N
@@ -354,7 +493,20 @@ def refine_frame(
     # anywhere along their rays, and the network's joint is kept instead
     good = (n_views >= config.min_views) & seen & (err <= tol)
     good &= ~((pts - joints).norm(dim=-1) > config.max_shift)  # NaN network joints: no limit
+    triangulated = good.clone()
     scores = joint_scores(n_views, err, tol)
+    pending = (seen & ~good).any(-1)  # N: joints views show but do not triangulate
+    if shapes and bool(pending.any()):
+        tree = bone_tree(joint_set)
+        unknown = TrackShape(np.full(len(tree), np.nan), np.full(3, np.nan))
+        shape = [shapes.get(p.id, unknown) for p in people]
+        lengths = torch.tensor(np.stack([s.lengths for s in shape]), dtype=f64)  # N×E
+        root = torch.tensor(np.stack([s.root for s in shape]), dtype=f64)  # N×3
+        current = torch.where(good[..., None], pts, joints)
+        placed, one = place_on_rays(current, good, uv, w, cams, tree, lengths, root)
+        pts = torch.where(one[..., None], placed, pts)
+        scores = torch.where(one, 0.5 * w.amax(-1), scores)
+        good |= one
     out = []
     for i, person in enumerate(people):
         new = person.joints.copy()
@@ -363,7 +515,7 @@ def refine_frame(
         old_scores = np.ones(j) if person.scores is None else np.asarray(person.scores, float)
         s = np.where(keep, scores[i].numpy(), 0.5 * old_scores)
         out.append(PersonPose(person.id, new, np.clip(s, 0.0, 1.0)))
-    return tuple(out)
+    return tuple(out), triangulated.numpy(), pending.numpy()
 
 
 def frame_support(
@@ -398,6 +550,52 @@ def frame_support(
     return (support >= config.min_support).numpy()
 
 
+def track_shapes(
+    refined: Mapping[int, tuple[Sequence[PersonPose], np.ndarray, np.ndarray]],
+    joint_set: str,
+    root_gap: int,
+) -> dict[int, dict[int, TrackShape]]:
+    """Per track and frame, what the track knows of its person (:class:`TrackShape`).
+
+    Args:
+        refined: frame → (the frame's people, (N, J) which of their joints were triangulated,
+            anything else) as the refinement's first pass leaves them.
+        root_gap: the mid-hip is interpolated between the nearest frames before and after that
+            triangulated it when both lie at most this many frames away (else unknown).
+
+    Returns:
+        track id → frame → shape. Bone lengths: medians over the frames that triangulated both
+        ends of the bone (:func:`~tessetrack.tracking.bones.track_bone_lengths`).
+    """
+    tree = bone_tree(joint_set)
+    r = tree[0][0]
+    poses: dict[int, list[PersonPose]] = {}
+    roots: dict[int, dict[int, np.ndarray]] = {}
+    for frame, (people, tri, _) in refined.items():
+        for i, p in enumerate(people):
+            t = tri[i] if tri.shape[1] else np.zeros(len(p.joints), dtype=bool)
+            poses.setdefault(p.id, []).append(PersonPose(frame, p.joints, t.astype(float)))
+            if t[r]:
+                roots.setdefault(p.id, {})[frame] = np.asarray(p.joints[r], dtype=float)
+    out: dict[int, dict[int, TrackShape]] = {}
+    for tid, ps in poses.items():
+        lengths = track_bone_lengths(ps, tree, BoneConfig(min_score=0.5))
+        at = roots.get(tid, {})
+        known = np.array(sorted(at), dtype=np.int64)
+        out[tid] = {}
+        for p in ps:
+            f = p.id  # the frame (see above)
+            root = at.get(f, np.full(3, np.nan))
+            k = int(np.searchsorted(known, f))
+            if f not in at and 0 < k < len(known):
+                a, b = int(known[k - 1]), int(known[k])
+                if f - a <= root_gap and b - f <= root_gap:
+                    u = (f - a) / (b - a)
+                    root = (1 - u) * at[a] + u * at[b]
+            out[tid][f] = TrackShape(lengths, root)
+    return out
+
+
 def refine_tracks(
     tracks: Tracks,
     frames: Mapping[int, tuple[Mapping[str, np.ndarray], Mapping[str, Camera]]],
@@ -411,7 +609,9 @@ def refine_tracks(
     A track the 2D evidence supports (``min_support`` views) in at least ``trust_share`` of the
     frames that can tell (:func:`frame_support`) is trusted: its frames with one view of support
     are kept. Other tracks' frames need ``min_support`` views; frames that no view supports are
-    dropped in every track.
+    dropped in every track. With ``one_view``, the frames where views show joints they do not
+    triangulate are refined again with what each track knows of its person
+    (:func:`track_shapes`, :func:`place_on_rays`).
 
     Args:
         frames: frame id → (detections by camera, cameras); frames absent are left as they are.
@@ -428,13 +628,23 @@ def refine_tracks(
             for person, good in zip(fp.people, ok, strict=True):
                 strong.setdefault(person.id, []).append(bool(good))
         trusted = {pid for pid, v in strong.items() if np.mean(v) >= config.trust_share}
+    first = {
+        fp.frame: _refine_frame(fp.people, *frames[fp.frame], trusted=trusted, shapes=None, **kw)
+        for fp in tracks.frames
+        if fp.frame in frames and fp.people
+    }
+    shapes = track_shapes(first, joint_set, config.root_gap) if config.one_view else {}
     out = []
     for fp in tracks.frames:
-        if fp.frame in frames and fp.people:
-            dets, cams = frames[fp.frame]
-            people = refine_frame(fp.people, dets, cams, trusted=trusted, **kw)
-            out.append(FramePoses(fp.frame, people))
-        else:
+        if fp.frame not in first:
             out.append(fp)
+            continue
+        people, _, pending = first[fp.frame]
+        here = {p.id: shapes[p.id][fp.frame] for p, todo in zip(people, pending, strict=True)
+                if todo and fp.frame in shapes.get(p.id, {})}  # fmt: skip
+        if here:  # again, placing the joints only one view shows
+            people = _refine_frame(fp.people, *frames[fp.frame], trusted=trusted, shapes=here,
+                                   **kw)[0]  # fmt: skip
+        out.append(FramePoses(fp.frame, people))
     return Tracks(joint_names=tracks.joint_names, frames=tuple(out), fps=tracks.fps,
                   units=tracks.units)  # fmt: skip

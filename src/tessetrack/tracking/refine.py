@@ -444,12 +444,35 @@ def refine_frame(
         halved, where fewer than ``min_views`` views agree and no view places them; half the 2D
         confidence where a view places them).
     """
-    return _refine_frame(people, detections, cameras, detections_joint_set=detections_joint_set,
-                         joint_set=joint_set, config=config or RefineConfig(), trusted=trusted,
-                         shapes=shapes)[0]  # fmt: skip
+    config = config or RefineConfig()
+    fit = _fit_frame(people, detections, cameras, detections_joint_set=detections_joint_set,
+                     joint_set=joint_set, config=config, trusted=trusted)  # fmt: skip
+    return tuple(people) if fit is None else _poses(fit, joint_set, shapes)
 
 
-def _refine_frame(
+@dataclass(frozen=True)
+class _Fit:
+    """One frame's people paired with the views' 2D people and triangulated: the people kept
+    (N), their network joints (N, J, 3), paired 2D joints uv (N, J, V, 2) and confidences w
+    (N, J, V), the views' stacked cameras, the triangulated points (N, J, 3), which of them hold
+    (N, J) and their scores (N, J)."""
+
+    people: tuple[PersonPose, ...]
+    joints: Tensor
+    uv: Tensor
+    w: Tensor
+    cams: Mapping[str, Tensor]
+    pts: Tensor
+    good: Tensor
+    scores: Tensor
+
+    @property
+    def pending(self) -> np.ndarray:
+        """(N,) people with joints the views show but do not triangulate."""
+        return ((self.w.sum(-1) > 0) & ~self.good).any(-1).numpy()
+
+
+def _fit_frame(
     people: Sequence[PersonPose],
     detections: Mapping[str, np.ndarray],
     cameras: Mapping[str, Camera],
@@ -458,14 +481,12 @@ def _refine_frame(
     joint_set: str,
     config: RefineConfig,
     trusted: Collection[int],
-    shapes: Mapping[int, TrackShape] | None,
-) -> tuple[tuple[PersonPose, ...], np.ndarray, np.ndarray]:
-    """:func:`refine_frame`, also returning (N, J) which joints were triangulated and (N,) which
-    people have joints the views show but do not triangulate (for :func:`place_on_rays`)."""
+) -> _Fit | None:
+    """Steps 1-4 of the module docstring for one frame; None where fewer than ``min_views`` views
+    have a camera (nothing to refine)."""
     names = [c for c in detections if c in cameras]
-    none = np.zeros((len(people), 0), dtype=bool)
     if not people or len(names) < config.min_views:
-        return tuple(people), none, np.zeros(len(people), dtype=bool)
+        return None
     f64 = torch.float64
     cams = stack_cameras([cameras[c] for c in names], dtype=f64)
     dets = [_converted(detections[c], detections_joint_set, joint_set) for c in names]
@@ -476,13 +497,14 @@ def _refine_frame(
         joints, uv, w, heights, support = _pair_people(people, dets, cams, joint_set, config)
         known = torch.tensor([p.id in trusted for p in people], dtype=torch.bool)
         weak = (support < need) & ~(known & (support > 0))
-        if not bool(weak.any()):
+        if not bool(weak.any()) or bool(weak.all()):
             break
         # nothing in the 2D evidence shows them (ghosts of the 3D detector); the others are
         # paired again without them, as a ghost may have taken a real person's 2D person
         people = [p for p, drop in zip(people, weak.tolist(), strict=True) if not drop]
-        if not people:
-            return (), none[:0], np.zeros(0, dtype=bool)
+    if bool(weak.all()):  # nobody left
+        none = torch.zeros(joints.shape[:2], dtype=torch.bool)[:0]
+        return _Fit((), joints[:0], uv[:0], w[:0], cams, joints[:0], none, none.double())
     n, j = joints.shape[:2]
     seen = w.sum(-1) > 0  # N×J
     height = torch.where(w.amax(1) > 0, heights, torch.nan).nanmedian(-1).values  # N
@@ -493,29 +515,36 @@ def _refine_frame(
     # anywhere along their rays, and the network's joint is kept instead
     good = (n_views >= config.min_views) & seen & (err <= tol)
     good &= ~((pts - joints).norm(dim=-1) > config.max_shift)  # NaN network joints: no limit
-    triangulated = good.clone()
-    scores = joint_scores(n_views, err, tol)
-    pending = (seen & ~good).any(-1)  # N: joints views show but do not triangulate
-    if shapes and bool(pending.any()):
+    return _Fit(tuple(people), joints, uv, w, cams, pts, good, joint_scores(n_views, err, tol))
+
+
+def _poses(
+    fit: _Fit, joint_set: str, shapes: Mapping[int, TrackShape] | None
+) -> tuple[PersonPose, ...]:
+    """The refined people of a fit; with ``shapes``, the joints the views show but do not
+    triangulate placed first (step 5)."""
+    pts, good, scores = fit.pts, fit.good, fit.scores
+    if shapes and bool(fit.pending.any()):
         tree = bone_tree(joint_set)
         unknown = TrackShape(np.full(len(tree), np.nan), np.full(3, np.nan))
-        shape = [shapes.get(p.id, unknown) for p in people]
-        lengths = torch.tensor(np.stack([s.lengths for s in shape]), dtype=f64)  # N×E
-        root = torch.tensor(np.stack([s.root for s in shape]), dtype=f64)  # N×3
-        current = torch.where(good[..., None], pts, joints)
-        placed, one = place_on_rays(current, good, uv, w, cams, tree, lengths, root)
+        shape = [shapes.get(p.id, unknown) for p in fit.people]
+        lengths = torch.tensor(np.stack([s.lengths for s in shape]), dtype=pts.dtype)  # N×E
+        root = torch.tensor(np.stack([s.root for s in shape]), dtype=pts.dtype)  # N×3
+        current = torch.where(good[..., None], pts, fit.joints)
+        placed, one = place_on_rays(current, good, fit.uv, fit.w, fit.cams, tree, lengths, root)
         pts = torch.where(one[..., None], placed, pts)
-        scores = torch.where(one, 0.5 * w.amax(-1), scores)
-        good |= one
+        scores = torch.where(one, 0.5 * fit.w.amax(-1), scores)
+        good = good | one
     out = []
-    for i, person in enumerate(people):
+    for i, person in enumerate(fit.people):
         new = person.joints.copy()
         keep = good[i].numpy()
         new[keep] = pts[i][keep].numpy()
-        old_scores = np.ones(j) if person.scores is None else np.asarray(person.scores, float)
-        s = np.where(keep, scores[i].numpy(), 0.5 * old_scores)
+        n_joints = len(new)
+        old = np.ones(n_joints) if person.scores is None else np.asarray(person.scores, float)
+        s = np.where(keep, scores[i].numpy(), 0.5 * old)
         out.append(PersonPose(person.id, new, np.clip(s, 0.0, 1.0)))
-    return tuple(out), triangulated.numpy(), pending.numpy()
+    return tuple(out)
 
 
 def frame_support(
@@ -551,15 +580,15 @@ def frame_support(
 
 
 def track_shapes(
-    refined: Mapping[int, tuple[Sequence[PersonPose], np.ndarray, np.ndarray]],
+    refined: Mapping[int, tuple[Sequence[PersonPose], np.ndarray]],
     joint_set: str,
     root_gap: int,
 ) -> dict[int, dict[int, TrackShape]]:
     """Per track and frame, what the track knows of its person (:class:`TrackShape`).
 
     Args:
-        refined: frame → (the frame's people, (N, J) which of their joints were triangulated,
-            anything else) as the refinement's first pass leaves them.
+        refined: frame → (the frame's people, (N, J) which of their joints were triangulated)
+            as the refinement's first pass leaves them.
         root_gap: the mid-hip is interpolated between the nearest frames before and after that
             triangulated it when both lie at most this many frames away (else unknown).
 
@@ -571,9 +600,9 @@ def track_shapes(
     r = tree[0][0]
     poses: dict[int, list[PersonPose]] = {}
     roots: dict[int, dict[int, np.ndarray]] = {}
-    for frame, (people, tri, _) in refined.items():
+    for frame, (people, tri) in refined.items():
         for i, p in enumerate(people):
-            t = tri[i] if tri.shape[1] else np.zeros(len(p.joints), dtype=bool)
+            t = tri[i]
             poses.setdefault(p.id, []).append(PersonPose(frame, p.joints, t.astype(float)))
             if t[r]:
                 roots.setdefault(p.id, {})[frame] = np.asarray(p.joints[r], dtype=float)
@@ -628,23 +657,25 @@ def refine_tracks(
             for person, good in zip(fp.people, ok, strict=True):
                 strong.setdefault(person.id, []).append(bool(good))
         trusted = {pid for pid, v in strong.items() if np.mean(v) >= config.trust_share}
-    first = {
-        fp.frame: _refine_frame(fp.people, *frames[fp.frame], trusted=trusted, shapes=None, **kw)
+    fits = {
+        fp.frame: _fit_frame(fp.people, *frames[fp.frame], trusted=trusted, **kw)
         for fp in tracks.frames
         if fp.frame in frames and fp.people
     }
-    shapes = track_shapes(first, joint_set, config.root_gap) if config.one_view else {}
+    first = {f: _poses(fit, joint_set, None) for f, fit in fits.items() if fit is not None}
+    shapes = {}
+    if config.one_view:
+        done = {f: (first[f], fits[f].good.numpy()) for f in first}
+        shapes = track_shapes(done, joint_set, config.root_gap)
     out = []
     for fp in tracks.frames:
-        if fp.frame not in first:
+        fit = fits.get(fp.frame)
+        if fit is None:
             out.append(fp)
             continue
-        people, _, pending = first[fp.frame]
-        here = {p.id: shapes[p.id][fp.frame] for p, todo in zip(people, pending, strict=True)
+        here = {p.id: shapes[p.id][fp.frame] for p, todo in zip(fit.people, fit.pending, strict=True)
                 if todo and fp.frame in shapes.get(p.id, {})}  # fmt: skip
-        if here:  # again, placing the joints only one view shows
-            people = _refine_frame(fp.people, *frames[fp.frame], trusted=trusted, shapes=here,
-                                   **kw)[0]  # fmt: skip
+        people = _poses(fit, joint_set, here) if here else first[fp.frame]
         out.append(FramePoses(fp.frame, people))
     return Tracks(joint_names=tracks.joint_names, frames=tuple(out), fps=tracks.fps,
                   units=tracks.units)  # fmt: skip

@@ -22,7 +22,8 @@ sharper. For each frame this module
    disagree) on one view's ray, at the track's bone length from the parent joint
    (:func:`place_on_rays`, in a second pass once every track's bone lengths are known from the
    frames that triangulated them); the mid-hip itself, where no two views triangulate it, goes
-   to the point of its ray nearest where the track was between the frames that did.
+   to the point of its ray nearest where the track was between the frames that did (else nearest
+   the network's mid-hip).
 
 Per-joint scores then say how well the joint is supported (:func:`joint_scores`): the number of
 agreeing views and how closely they reproject. Everything is batched over people, joints and
@@ -287,7 +288,8 @@ def place_on_rays(
     parent is goes where a view's ray through it meets the sphere of the bone's length around
     the parent (of the two crossings, the one nearer the joint's current position). Views whose
     ray misses that sphere by more than ``slack`` of the length are not used (a wrong 2D joint);
-    of the others, the most confident one places the joint.
+    of the others, the one whose point lies nearest the joint's current position places it (where
+    views disagree, the network's joint decides between them).
 
     Args:
         joints: (N, J, 3) current joints (triangulated where ``placed``, the network's elsewhere).
@@ -313,8 +315,10 @@ def place_on_rays(
         point, ok = _on_rays(origin, direction, centre[:, None].expand(-1, v, -1),
                              radius[:, None].expand(-1, v), joints[:, b, None].expand(-1, v, -1))  # fmt: skip
         ok &= (point - centre[:, None]).norm(dim=-1) <= (radius + slack_m)[:, None]  # N×V
-        best, k = torch.where(ok, w[:, b], torch.zeros_like(w[:, b])).max(-1)
-        todo = todo & (best > 0)
+        far = (point - torch.nan_to_num(joints[:, b, None])).norm(dim=-1)  # N×V
+        far = torch.where(ok & (w[:, b] > 0), far, torch.full_like(far, float("inf")))
+        nearest, k = far.min(-1)
+        todo = todo & torch.isfinite(nearest)
         chosen = point[torch.arange(point.shape[0]), k]
         joints[:, b] = torch.where(todo[:, None], chosen, joints[:, b])
         known[:, b] |= todo
@@ -530,6 +534,7 @@ def _poses(
         shape = [shapes.get(p.id, unknown) for p in fit.people]
         lengths = torch.tensor(np.stack([s.lengths for s in shape]), dtype=pts.dtype)  # N×E
         root = torch.tensor(np.stack([s.root for s in shape]), dtype=pts.dtype)  # N×3
+        root = torch.where(torch.isfinite(root), root, fit.joints[:, tree[0][0]])  # else the net's
         current = torch.where(good[..., None], pts, fit.joints)
         placed, one = place_on_rays(current, good, fit.uv, fit.w, fit.cams, tree, lengths, root)
         pts = torch.where(one[..., None], placed, pts)

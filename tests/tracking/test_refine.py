@@ -280,3 +280,24 @@ def test_refine_tracks_places_what_one_view_shows(rng):
         others = [j for j in every if j not in arm]
         assert err(out, f, others).max() < 1e-6
     assert sum(int((err(out, f, arm) < 1e-3).sum()) for f in (8, 9)) >= 3
+
+
+def test_refine_tracks_in_a_joint_set_without_a_mid_hip(rng):
+    """COCO-17 has no mid-hip to walk the skeleton from: the joints are triangulated as usual and
+    the placement on rays is left out instead of failing."""
+    from tessetrack.skeletons import get_joint_set
+
+    coco = get_joint_set("coco17")
+    cams = rig()
+    truth = [rng.uniform(-0.3, 0.3, (coco.num_joints, 3)) + [0, 0, 1.0] for _ in range(6)]
+    frames = {}
+    for f, t in enumerate(truth):
+        dets = {n: np.concatenate([cv_project(c, t), np.full((coco.num_joints, 1), 0.9)], 1)[None]
+                for n, c in cams.items()}  # fmt: skip
+        frames[f] = (dets, cams)
+    net = [t + rng.normal(0, 0.03, t.shape) for t in truth]
+    tracks = Tracks(joint_names=coco.joints,
+                    frames=tuple(FramePoses(f, (PersonPose(0, n, None),)) for f, n in enumerate(net)))  # fmt: skip
+    out = refine_tracks(tracks, frames, detections_joint_set="coco17", joint_set="coco17")
+    for fp, t in zip(out.frames, truth, strict=True):
+        np.testing.assert_allclose(fp.people[0].joints, t, atol=1e-6)

@@ -90,7 +90,8 @@ class RefineConfig:
         trust_share: a track with ``min_support`` views in at least this share of its frames
             needs only one view in the others (:func:`refine_tracks`).
         one_view: place the joints the views show but do not triangulate on a view's ray, by the
-            track's bone lengths (:func:`place_on_rays`).
+            track's bone lengths (:func:`place_on_rays`; joint sets with a mid-hip, the
+            skeleton's root).
         root_gap: frames over which a track's mid-hip is interpolated for that placement.
     """
 
@@ -669,7 +670,7 @@ def refine_tracks(
     }
     first = {f: _poses(fit, joint_set, None) for f, fit in fits.items() if fit is not None}
     shapes = {}
-    if config.one_view:
+    if config.one_view and "mid_hip" in get_joint_set(joint_set).joints:  # the skeleton's root
         done = {f: (first[f], fits[f].good.numpy()) for f in first}
         shapes = track_shapes(done, joint_set, config.root_gap)
     out = []

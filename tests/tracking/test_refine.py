@@ -201,7 +201,8 @@ def _rays_case(rng):
 
 def test_place_on_rays_puts_a_joint_on_its_ray_at_its_bone_length(rng):
     """A wrist only view 0 shows goes back exactly where it was (the crossing nearer the
-    network's guess); a 2D wrist whose ray misses the bone's sphere is not used."""
+    network's guess); a 2D wrist whose ray misses the bone's sphere is not used, nor one whose
+    network joint is unknown."""
     cams, truth, st, uv, tree, lengths = _rays_case(rng)
     wrist = PAN.index("l_wrist")
     placed = torch.ones(1, PAN.num_joints, dtype=torch.bool)
@@ -218,6 +219,10 @@ def test_place_on_rays_puts_a_joint_on_its_ray_at_its_bone_length(rng):
     out, new = place_on_rays(guess, placed, uv_off, w, st, tree, lengths,
                              torch.full((1, 3), np.nan))  # fmt: skip
     assert not new.any() and torch.equal(out, guess)
+    unknown = guess.clone()
+    unknown[0, wrist] = float("nan")  # nothing to choose the crossing by: left as it is
+    assert not place_on_rays(unknown, placed, uv, w, st, tree, lengths,
+                             torch.full((1, 3), np.nan))[1].any()  # fmt: skip
 
 
 def test_place_on_rays_puts_the_root_nearest_where_the_track_was(rng):

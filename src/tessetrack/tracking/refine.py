@@ -249,6 +249,11 @@ class TrackShape:
     root: np.ndarray
 
 
+def _has_root(joint_set: str) -> bool:
+    """Whether the joint set has the mid-hip the placement walks the skeleton from."""
+    return "mid_hip" in get_joint_set(joint_set).joints
+
+
 def _on_rays(
     origin: Tensor, direction: Tensor, centre: Tensor, radius: Tensor, guide: Tensor
 ) -> tuple[Tensor, Tensor]:
@@ -290,7 +295,8 @@ def place_on_rays(
     the parent (of the two crossings, the one nearer the joint's current position). Views whose
     ray misses that sphere by more than ``slack`` of the length are not used (a wrong 2D joint);
     of the others, the one whose point lies nearest the joint's current position places it (where
-    views disagree, the network's joint decides between them).
+    views disagree, the network's joint decides between them; the root's: nearest ``root``). A
+    joint whose current position is unknown (NaN) is not placed.
 
     Args:
         joints: (N, J, 3) current joints (triangulated where ``placed``, the network's elsewhere).
@@ -308,15 +314,19 @@ def place_on_rays(
     new = torch.zeros_like(placed)
     K, R, t, dist = cams["K"], cams["R"], cams["t"], cams["dist"]
 
-    def put(b: int, todo: Tensor, centre: Tensor, radius: Tensor, slack_m: Tensor) -> None:
+    def put(
+        b: int, todo: Tensor, centre: Tensor, radius: Tensor, slack_m: Tensor, guide: Tensor
+    ) -> None:
+        todo = todo & torch.isfinite(guide).all(-1)  # nothing to choose a crossing by
         if not bool(todo.any()):
             return
         origin, direction = pixel_to_ray(uv[:, b], K, R, t, dist)  # N×V×3
         v = uv.shape[2]
+        guide = torch.nan_to_num(guide)
         point, ok = _on_rays(origin, direction, centre[:, None].expand(-1, v, -1),
-                             radius[:, None].expand(-1, v), joints[:, b, None].expand(-1, v, -1))  # fmt: skip
+                             radius[:, None].expand(-1, v), guide[:, None].expand(-1, v, -1))  # fmt: skip
         ok &= (point - centre[:, None]).norm(dim=-1) <= (radius + slack_m)[:, None]  # N×V
-        far = (point - torch.nan_to_num(joints[:, b, None])).norm(dim=-1)  # N×V
+        far = (point - guide[:, None]).norm(dim=-1)  # N×V
         far = torch.where(ok & (w[:, b] > 0), far, torch.full_like(far, float("inf")))
         nearest, k = far.min(-1)
         todo = todo & torch.isfinite(nearest)
@@ -328,12 +338,11 @@ def place_on_rays(
     if tree:
         r = tree[0][0]
         zero = torch.zeros_like(lengths[:, 0])
-        put(r, ~known[:, r] & torch.isfinite(root).all(-1), torch.nan_to_num(root), zero,
-            zero + root_gate)  # fmt: skip
+        put(r, ~known[:, r], torch.nan_to_num(root), zero, zero + root_gate, root)
     for e, (a, b) in enumerate(tree):
         length = torch.nan_to_num(lengths[:, e])
         put(b, ~known[:, b] & known[:, a] & torch.isfinite(lengths[:, e]), joints[:, a], length,
-            slack * length)  # fmt: skip
+            slack * length, joints[:, b])  # fmt: skip
     return joints, new
 
 
@@ -446,8 +455,8 @@ def refine_frame(
 
     Returns:
         the people with refined joints and per-joint scores (network joints and their scores,
-        halved, where fewer than ``min_views`` views agree and no view places them; half the 2D
-        confidence where a view places them).
+        halved, where fewer than ``min_views`` views agree and no view places them; half the
+        joint's highest 2D confidence where a view places them).
     """
     config = config or RefineConfig()
     fit = _fit_frame(people, detections, cameras, detections_joint_set=detections_joint_set,
@@ -487,8 +496,8 @@ def _fit_frame(
     config: RefineConfig,
     trusted: Collection[int],
 ) -> _Fit | None:
-    """Steps 1-4 of the module docstring for one frame; None where fewer than ``min_views`` views
-    have a camera (nothing to refine)."""
+    """Steps 1-4 of the module docstring for one frame; None where there are no people or fewer
+    than ``min_views`` views have a camera (nothing to refine)."""
     names = [c for c in detections if c in cameras]
     if not people or len(names) < config.min_views:
         return None
@@ -529,7 +538,7 @@ def _poses(
     """The refined people of a fit; with ``shapes``, the joints the views show but do not
     triangulate placed first (step 5)."""
     pts, good, scores = fit.pts, fit.good, fit.scores
-    if shapes and bool(fit.pending.any()):
+    if shapes and _has_root(joint_set) and bool(fit.pending.any()):
         tree = bone_tree(joint_set)
         unknown = TrackShape(np.full(len(tree), np.nan), np.full(3, np.nan))
         shape = [shapes.get(p.id, unknown) for p in fit.people]
@@ -600,8 +609,12 @@ def track_shapes(
 
     Returns:
         track id → frame → shape. Bone lengths: medians over the frames that triangulated both
-        ends of the bone (:func:`~tessetrack.tracking.bones.track_bone_lengths`).
+        ends of the bone, unknown with fewer than 5 such frames
+        (:func:`~tessetrack.tracking.bones.track_bone_lengths`). Empty for a joint set without a
+        mid-hip (the skeleton's root).
     """
+    if not _has_root(joint_set):
+        return {}
     tree = bone_tree(joint_set)
     r = tree[0][0]
     poses: dict[int, list[PersonPose]] = {}
@@ -670,18 +683,21 @@ def refine_tracks(
     }
     first = {f: _poses(fit, joint_set, None) for f, fit in fits.items() if fit is not None}
     shapes = {}
-    if config.one_view and "mid_hip" in get_joint_set(joint_set).joints:  # the skeleton's root
+    if config.one_view:
         done = {f: (first[f], fits[f].good.numpy()) for f in first}
         shapes = track_shapes(done, joint_set, config.root_gap)
+    # only the frames a second pass may change keep their fit (memory)
+    fits = {f: fit for f, fit in fits.items() if fit is not None and bool(fit.pending.any())}
     out = []
     for fp in tracks.frames:
-        fit = fits.get(fp.frame)
-        if fit is None:
+        if fp.frame not in first:
             out.append(fp)
             continue
-        here = {p.id: shapes[p.id][fp.frame] for p, todo in zip(fit.people, fit.pending, strict=True)
-                if todo and fp.frame in shapes.get(p.id, {})}  # fmt: skip
-        people = _poses(fit, joint_set, here) if here else first[fp.frame]
+        fit = fits.get(fp.frame)
+        here = {} if fit is None else {
+            p.id: shapes[p.id][fp.frame] for p, todo in zip(fit.people, fit.pending, strict=True)
+            if todo and fp.frame in shapes.get(p.id, {})}  # fmt: skip
+        people = _poses(fit, joint_set, here) if here and fit is not None else first[fp.frame]
         out.append(FramePoses(fp.frame, people))
     return Tracks(joint_names=tracks.joint_names, frames=tuple(out), fps=tracks.fps,
                   units=tracks.units)  # fmt: skip

@@ -676,18 +676,23 @@ def refine_tracks(
             for person, good in zip(fp.people, ok, strict=True):
                 strong.setdefault(person.id, []).append(bool(good))
         trusted = {pid for pid, v in strong.items() if np.mean(v) >= config.trust_share}
-    fits = {
-        fp.frame: _fit_frame(fp.people, *frames[fp.frame], trusted=trusted, **kw)
-        for fp in tracks.frames
-        if fp.frame in frames and fp.people
-    }
-    first = {f: _poses(fit, joint_set, None) for f, fit in fits.items() if fit is not None}
+    first: dict[int, tuple[PersonPose, ...]] = {}
+    good: dict[int, np.ndarray] = {}
+    fits: dict[int, _Fit] = {}  # only the frames a second pass may change keep theirs (memory)
+    for fp in tracks.frames:
+        fit = (
+            _fit_frame(fp.people, *frames[fp.frame], trusted=trusted, **kw)
+            if fp.frame in frames
+            else None
+        )
+        if fit is None:
+            continue
+        first[fp.frame], good[fp.frame] = _poses(fit, joint_set, None), fit.good.numpy()
+        if config.one_view and bool(fit.pending.any()):
+            fits[fp.frame] = fit
     shapes = {}
     if config.one_view:
-        done = {f: (first[f], fits[f].good.numpy()) for f in first}
-        shapes = track_shapes(done, joint_set, config.root_gap)
-    # only the frames a second pass may change keep their fit (memory)
-    fits = {f: fit for f, fit in fits.items() if fit is not None and bool(fit.pending.any())}
+        shapes = track_shapes({f: (first[f], good[f]) for f in first}, joint_set, config.root_gap)
     out = []
     for fp in tracks.frames:
         if fp.frame not in first:

@@ -188,27 +188,28 @@ def test_frames_that_cannot_tell_do_not_count_for_trust(rng):
     assert [[p.id for p in fp.people] for fp in out.frames] == [[0], [0], [0], [0], []]
 
 
-def _rays_case(rng):
-    """A person, its exact 2D joints in the four views, its bones and what each view shows."""
+def _rays_case(rng, joint):
+    """A person, its exact 2D joints in the four views and its bones; every joint placed but
+    ``joint``, which only view 0 shows (placed (1, J), w (1, J, 4))."""
     cams = rig()
     truth = pose(rng)
     st = stack_cameras(list(cams.values()), dtype=torch.float64)
     uv = torch.tensor(np.stack([cv_project(c, truth) for c in cams.values()], axis=1))[None]
     tree = bone_tree("panoptic19")
     lengths = torch.tensor([[np.linalg.norm(truth[b] - truth[a]) for a, b in tree]])
-    return cams, truth, st, uv, tree, lengths
+    placed = torch.ones(1, PAN.num_joints, dtype=torch.bool)
+    placed[0, joint] = False
+    w = torch.zeros(1, PAN.num_joints, 4, dtype=torch.float64)
+    w[0, joint, 0] = 0.9
+    return cams, truth, st, uv, tree, lengths, placed, w
 
 
 def test_place_on_rays_puts_a_joint_on_its_ray_at_its_bone_length(rng):
     """A wrist only view 0 shows goes back exactly where it was (the crossing nearer the
     network's guess); a 2D wrist whose ray misses the bone's sphere is not used, nor one whose
     network joint is unknown."""
-    cams, truth, st, uv, tree, lengths = _rays_case(rng)
     wrist = PAN.index("l_wrist")
-    placed = torch.ones(1, PAN.num_joints, dtype=torch.bool)
-    placed[0, wrist] = False
-    w = torch.zeros(1, PAN.num_joints, 4, dtype=torch.float64)
-    w[0, wrist, 0] = 0.9
+    cams, truth, st, uv, tree, lengths, placed, w = _rays_case(rng, wrist)
     guess = torch.tensor(truth)[None].clone()
     guess[0, wrist] += 0.005  # the network's wrist, 5 mm off
     out, new = place_on_rays(guess, placed, uv, w, st, tree, lengths, torch.full((1, 3), np.nan))
@@ -229,12 +230,8 @@ def test_place_on_rays_puts_the_root_nearest_where_the_track_was(rng):
     """A mid-hip no two views show goes to the point of view 0's ray nearest the expected root
     (it projects onto the 2D mid-hip, OpenCV's projection, and lies near the truth); an expected
     root a metre off is not trusted."""
-    cams, truth, st, uv, tree, lengths = _rays_case(rng)
     hip = PAN.index("mid_hip")
-    placed = torch.ones(1, PAN.num_joints, dtype=torch.bool)
-    placed[0, hip] = False
-    w = torch.zeros(1, PAN.num_joints, 4, dtype=torch.float64)
-    w[0, hip, 0] = 0.9
+    cams, truth, st, uv, tree, lengths, placed, w = _rays_case(rng, hip)
     joints = torch.tensor(truth)[None]
     expected = torch.tensor(truth[hip] + [0.05, -0.03, 0.02])[None]
     out, new = place_on_rays(joints, placed, uv, w, st, tree, lengths, expected)

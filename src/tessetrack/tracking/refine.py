@@ -362,6 +362,18 @@ def _converted(dets: np.ndarray, source: str, joint_set: str) -> Tensor:
     return torch.tensor(np.nan_to_num(convert_joints(dets, source, joint_set)), dtype=torch.float64)
 
 
+def _views(
+    names: Sequence[str],
+    detections: Mapping[str, np.ndarray],
+    cameras: Mapping[str, Camera],
+    detections_joint_set: str,
+    joint_set: str,
+) -> tuple[dict[str, Tensor], list[Tensor]]:
+    """The named views' stacked cameras (float64) and their 2D people in ``joint_set``."""
+    cams = stack_cameras([cameras[c] for c in names], dtype=torch.float64)
+    return cams, [_converted(detections[c], detections_joint_set, joint_set) for c in names]
+
+
 def _views_with_people(dets: Sequence[Tensor], config: RefineConfig) -> int:
     """How many views hold a 2D person that can be paired: one with 3 or more confident joints
     (per view, (P, J, 3) people)."""
@@ -501,9 +513,7 @@ def _fit_frame(
     names = [c for c in detections if c in cameras]
     if not people or len(names) < config.min_views:
         return None
-    f64 = torch.float64
-    cams = stack_cameras([cameras[c] for c in names], dtype=f64)
-    dets = [_converted(detections[c], detections_joint_set, joint_set) for c in names]
+    cams, dets = _views(names, detections, cameras, detections_joint_set, joint_set)
     # views that found anybody: a person needs the support of min_support of them (or all)
     need = min(config.min_support, _views_with_people(dets, config))
     people = list(people)
@@ -586,10 +596,9 @@ def frame_support(
     names = [c for c in detections if c in cameras]
     if not people or len(names) < max(config.min_views, config.min_support):
         return None
-    dets = [_converted(detections[c], detections_joint_set, joint_set) for c in names]
+    cams, dets = _views(names, detections, cameras, detections_joint_set, joint_set)
     if _views_with_people(dets, config) < config.min_support:
         return None
-    cams = stack_cameras([cameras[c] for c in names], dtype=torch.float64)
     support = _pair_people(people, dets, cams, joint_set, config)[-1]
     return (support >= config.min_support).numpy()
 

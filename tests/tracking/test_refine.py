@@ -169,6 +169,8 @@ def test_min_support_and_trust_share_are_checked():
         RefineConfig(min_support=-1)
     with pytest.raises(InputError, match="trust_share"):
         RefineConfig(trust_share=1.5)
+    with pytest.raises(InputError, match="root_gap"):
+        RefineConfig(root_gap=-1)
 
 
 def test_frames_that_cannot_tell_do_not_count_for_trust(rng):

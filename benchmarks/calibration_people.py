@@ -12,7 +12,8 @@ the detector's joints say the people measure, independent of ``--person-height``
     python benchmarks/calibration_people.py --stride 5 1 --bone-tolerance 0.05 none
     python benchmarks/calibration_people.py --person-height 1.7 1.70,1.40   # mean, or each
 
-Writes ``benchmarks/results/calibration_people.json`` (and prints a table).
+Writes ``benchmarks/results/calibration_people.json`` (and prints a table). A run the calibration
+refuses (too few shared people in the frames chosen) is a row too, with the refusal's message.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tessetrack.calibrate.compare import compare_rigs
 from tessetrack.calibrate.extrinsics import _selected, calibrate_from_people
 from tessetrack.calibrate.people import PeopleConfig
 from tessetrack.detector import detect_recording
+from tessetrack.errors import InputError
 from tessetrack.io.calibration import load_cameras
 from tessetrack.io.detections import read_openpose
 
@@ -54,8 +56,12 @@ def _pair_errors(ours: dict, reference: dict) -> dict[str, float]:
 def run(dets, reference: dict, stride: int, tolerance: float | None, height) -> dict:
     selected = _selected(dets, None, None, stride)
     t0 = time.perf_counter()
-    result = calibrate_from_people(selected, reference, height,
-                                   PeopleConfig(bone_tolerance=tolerance))  # fmt: skip
+    try:
+        result = calibrate_from_people(selected, reference, height,
+                                       PeopleConfig(bone_tolerance=tolerance))  # fmt: skip
+    except InputError as e:  # a refusal is a result too: which frames could not calibrate
+        return {"stride": stride, "bone_tolerance": tolerance, "person_height": height,
+                "error": str(e)}  # fmt: skip
     seconds = time.perf_counter() - t0
     cmp = compare_rigs(result.cameras, reference)
     pairs = _pair_errors(result.cameras, reference)
@@ -108,6 +114,10 @@ def main() -> None:
     table = Table("heights", "bones", "stride", "rotation °", "centre cm", "distance error % (median)",
                   "heights m (at the reference scale)", "s")  # fmt: skip
     for r in rows:
+        if "error" in r:
+            table.add_row(str(r["person_height"]), str(r["bone_tolerance"]), str(r["stride"]),
+                          f"refused: {r['error']}", "", "", "", "")  # fmt: skip
+            continue
         table.add_row(str(r["person_height"]), str(r["bone_tolerance"]), str(r["stride"]),
                       " ".join(f"{v:.2f}" for v in r["rotation_deg"].values()),
                       " ".join(f"{v:.1f}" for v in r["centre_cm"].values()),

@@ -9,7 +9,7 @@ import pytest
 from tessetrack.errors import InputError
 from tessetrack.skeletons import get_joint_set
 from tessetrack.structures import FramePoses, PersonPose, Tracks
-from tessetrack.tracking.bones import BoneConfig, bone_tree, keep_bone_lengths
+from tessetrack.tracking.bones import BoneConfig, bone_lengths, bone_tree, keep_bone_lengths
 
 PAN = get_joint_set("panoptic19")
 
@@ -44,3 +44,20 @@ def test_tree_and_settings():
         BoneConfig(tolerance=1.5)
     with pytest.raises(InputError, match="no 'pelvis'"):
         bone_tree("panoptic19", root="pelvis")
+
+
+def test_bone_lengths_by_hand():
+    """Three joints in a chain, six frames: the median over the frames whose scores reach
+    ``min_score`` at both ends; a bone with fewer such frames than ``min_frames`` is unknown."""
+    joints = np.zeros((6, 3, 3))
+    joints[:, 1, 0] = [1.0, 2.0, 3.0, 4.0, 5.0, 100.0]  # bone 0→1 lengths
+    joints[:, 2, 0] = joints[:, 1, 0] + 0.5  # bone 1→2: 0.5 in every frame
+    scores = np.ones((6, 3))
+    scores[5, 1] = 0.2  # frame 5's joint 1 is weak: both of its bones leave that frame out
+    scores[0, 2] = 0.0
+    tree = [(0, 1), (1, 2)]
+    lengths = bone_lengths(joints, scores, tree, BoneConfig(min_score=0.5, min_frames=4))
+    np.testing.assert_allclose(lengths, [3.0, 0.5])  # median of 1..5; frames 1-4
+    too_few = bone_lengths(joints, scores, tree, BoneConfig(min_score=0.5, min_frames=5))
+    assert too_few[0] == 3.0 and np.isnan(too_few[1])  # bone 1→2 has only 4 good frames
+    assert bone_lengths(joints[:0], scores[:0], tree, BoneConfig()).shape == (2,)

@@ -20,7 +20,7 @@ from tessetrack.errors import InputError
 from tessetrack.skeletons import get_joint_set
 from tessetrack.structures import FramePoses, PersonPose, Tracks
 
-__all__ = ["BoneConfig", "bone_tree", "track_bone_lengths", "keep_bone_lengths"]
+__all__ = ["BoneConfig", "bone_tree", "bone_lengths", "track_bone_lengths", "keep_bone_lengths"]
 
 
 @dataclass(frozen=True)
@@ -62,22 +62,34 @@ def bone_tree(joint_set: str, root: str = "mid_hip") -> list[tuple[int, int]]:
     return order
 
 
+def bone_lengths(
+    joints: np.ndarray, scores: np.ndarray, tree: list[tuple[int, int]], config: BoneConfig
+) -> np.ndarray:
+    """(E,) median length of each bone of ``tree`` over the frames of one person (F, J, 3) whose
+    scores (F, J) at both ends reach ``min_score``; NaN with fewer than ``min_frames`` such
+    frames."""
+    if not tree or len(joints) == 0:
+        return np.full(len(tree), np.nan)
+    a, b = np.array(tree).T  # E each
+    d = np.linalg.norm(joints[:, b] - joints[:, a], axis=-1)  # F×E
+    ok = (scores[:, a] >= config.min_score) & (scores[:, b] >= config.min_score) & np.isfinite(d)
+    out = np.full(len(tree), np.nan)
+    for e in np.nonzero(ok.sum(0) >= config.min_frames)[0]:
+        out[e] = np.median(d[ok[:, e], e])
+    return out
+
+
 def track_bone_lengths(
     people: list[PersonPose], tree: list[tuple[int, int]], config: BoneConfig
 ) -> np.ndarray:
-    """(E,) median length of each bone over one track's well-supported frames (NaN: too few)."""
-    out = np.full(len(tree), np.nan)
-    for e, (a, b) in enumerate(tree):
-        ls = []
-        for p in people:
-            s = np.ones(len(p.joints)) if p.scores is None else np.asarray(p.scores)
-            if s[a] >= config.min_score and s[b] >= config.min_score:
-                d = float(np.linalg.norm(p.joints[b] - p.joints[a]))
-                if np.isfinite(d):
-                    ls.append(d)
-        if len(ls) >= config.min_frames:
-            out[e] = np.median(ls)
-    return out
+    """(E,) median length of each bone over one track's well-supported frames (NaN: too few;
+    :func:`bone_lengths`)."""
+    if not people:
+        return np.full(len(tree), np.nan)
+    joints = np.stack([np.asarray(p.joints, float) for p in people])  # F×J×3
+    scores = np.stack([np.ones(len(p.joints)) if p.scores is None else np.asarray(p.scores, float)
+                       for p in people])  # fmt: skip
+    return bone_lengths(joints, scores, tree, config)
 
 
 def _fix(

@@ -48,7 +48,7 @@ from tessetrack.geometry.camera import Camera, pixel_to_ray, project_points, sta
 from tessetrack.geometry.triangulation import reprojection_error, triangulate_undistorted
 from tessetrack.skeletons import convert_joints, get_joint_set
 from tessetrack.structures import FramePoses, PersonPose, Tracks
-from tessetrack.tracking.bones import BoneConfig, bone_tree, track_bone_lengths
+from tessetrack.tracking.bones import BoneConfig, bone_lengths, bone_tree
 
 __all__ = [
     "RefineConfig",
@@ -619,29 +619,29 @@ def track_shapes(
     Returns:
         track id → frame → shape. Bone lengths: medians over the frames that triangulated both
         ends of the bone, unknown with fewer than 5 such frames
-        (:func:`~tessetrack.tracking.bones.track_bone_lengths`). Empty for a joint set without a
+        (:func:`~tessetrack.tracking.bones.bone_lengths`). Empty for a joint set without a
         mid-hip (the skeleton's root).
     """
     if not _has_root(joint_set):
         return {}
     tree = bone_tree(joint_set)
     r = tree[0][0]
-    poses: dict[int, list[PersonPose]] = {}
+    seen: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}  # id → (frame, J×3, J)
     roots: dict[int, dict[int, np.ndarray]] = {}
     for frame, (people, tri) in refined.items():
         for i, p in enumerate(people):
-            t = tri[i]
-            poses.setdefault(p.id, []).append(PersonPose(frame, p.joints, t.astype(float)))
-            if t[r]:
-                roots.setdefault(p.id, {})[frame] = np.asarray(p.joints[r], dtype=float)
+            joints = np.asarray(p.joints, dtype=float)
+            seen.setdefault(p.id, []).append((frame, joints, tri[i].astype(float)))
+            if tri[i][r]:
+                roots.setdefault(p.id, {})[frame] = joints[r]
     out: dict[int, dict[int, TrackShape]] = {}
-    for tid, ps in poses.items():
-        lengths = track_bone_lengths(ps, tree, BoneConfig(min_score=0.5))
+    for tid, rows in seen.items():
+        joints, triangulated = np.stack([j for _, j, _ in rows]), np.stack([t for *_, t in rows])
+        lengths = bone_lengths(joints, triangulated, tree, BoneConfig(min_score=0.5))
         at = roots.get(tid, {})
         known = np.array(sorted(at), dtype=np.int64)
         out[tid] = {}
-        for p in ps:
-            f = p.id  # the frame (see above)
+        for f, *_ in rows:
             root = at.get(f, np.full(3, np.nan))
             k = int(np.searchsorted(known, f))
             if f not in at and 0 < k < len(known):

@@ -2,8 +2,9 @@
 
 For each rig — TUM Shelf (5 cameras), TUM Campus (3), CMU Panoptic (5 HD cameras) and the 4-camera
 lab of ``../shared/data/multiperson_videos_4cams`` (its Qualisys calibration) — a synthetic test
-scene (``tessetrack synth --split test --no-images``: motion clips never trained on, OpenPose BODY25
-detections simulated with their default errors) is tracked the way a user tracks it
+scene (``tessetrack synth --split test --no-images --walk two-views``: motion clips never trained
+on, people where two or more cameras see them whole — ``--walk rig`` keeps each rig's own area —,
+OpenPose BODY25 detections simulated with their default errors) is tracked the way a user tracks it
 (``tessetrack track``: the rig's own frame and capture area found from the calibration, refinement
 from the detections) and scored: PCP (α = 0.5, every GT person), MPJPE of the matched poses and
 per-joint 3D MOTA (paper §4.3). The rig-agnostic model runs with all the views and with 1, 2 and 3
@@ -53,10 +54,11 @@ LAB = (
 )
 
 
-def make_scene(rig: str, out: Path, frames: int, seed: int) -> Path:
-    """A synthetic test scene (poses, cameras, simulated detections) in ``rig``."""
+def make_scene(rig: str, out: Path, frames: int, seed: int, walk: str) -> Path:
+    """A synthetic test scene (poses, cameras, simulated detections) in ``rig``, its people
+    walking where ``walk`` says (:attr:`~tessetrack.synth.generate.SynthConfig.walk`)."""
     cfg = SynthConfig(rig=rig, num_people=3, num_frames=frames, seed=seed, split="test",
-                      images=False, face="measured")  # fmt: skip
+                      images=False, face="measured", walk=walk)  # fmt: skip
     generate_dataset(out, cfg)
     return out
 
@@ -141,6 +143,11 @@ def main() -> None:
     )
     ap.add_argument("--rigs", default="shelf,campus,panoptic,lab")
     ap.add_argument(
+        "--walk", default="two-views", choices=["two-views", "rig"],
+        help="where the people walk: where two or more cameras see them whole, or the rig's own "
+        "area (Shelf, Campus, Panoptic: where their datasets' people are)",
+    )  # fmt: skip
+    ap.add_argument(
         "--views", default="1,2,3", help="fewer views the rig-agnostic model also runs with"
     )
     ap.add_argument("--areas", default="3,8,15", help="capture area sides (m) for the speed table")
@@ -156,7 +163,7 @@ def main() -> None:
             if rig == "lab" and not Path(source).is_file():
                 console.print(f"[yellow]skipped the lab rig: {source} not found[/yellow]")
                 continue
-            scene = make_scene(source, Path(tmp) / rig, args.frames, args.seed)
+            scene = make_scene(source, Path(tmp) / rig, args.frames, args.seed, args.walk)
             runs = [(args.checkpoint, None)] + [
                 (args.checkpoint, int(v)) for v in args.views.split(",")
             ]
@@ -181,7 +188,7 @@ def main() -> None:
     console.print(cost)
     out = Path(args.out)
     meta = {"checkpoint": args.checkpoint, "frames": args.frames, "seed": args.seed,
-            "cpu": cpu_name(), "detector_cost": cost}  # fmt: skip
+            "walk": args.walk, "cpu": cpu_name(), "detector_cost": cost}  # fmt: skip
     write_rows(out / args.name, rows, cols, meta)
     _plot(rows, cost, out / f"{args.name}.png")
 

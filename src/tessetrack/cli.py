@@ -364,6 +364,12 @@ def synth(
         help="Smooth joint-angle variation within human joint limits, 0 (off) to 2; 1 is up to "
         "about ±45° at the shoulders.",
     ),
+    walk: str = typer.Option(
+        "rig",
+        "--walk",
+        help="Where people walk: rig (the rig's own area) | two-views (where two or more cameras "
+        "see a person whole).",
+    ),
 ) -> None:
     """Write a synthetic multi-person multi-view dataset from real motion capture."""
     from rich.console import Console
@@ -385,6 +391,7 @@ def synth(
         face=face,
         proportions=proportions,
         pose_variation=pose_variation,
+        walk=walk,
     )
     with Progress(transient=True) as bar:
         task = bar.add_task("synth", total=frames)

@@ -12,11 +12,13 @@ from rig_helpers import cv_project, look_at, rig
 from tessetrack.errors import InputError
 from tessetrack.geometry.rig_frame import (
     RigFrame,
+    _largest_rectangle,
     capture_area,
     choose_up,
     floor_from_people,
     rig_frame,
     volume_for,
+    walk_area,
 )
 from tessetrack.geometry.voxel_grid import VoxelGrid
 
@@ -93,6 +95,41 @@ def test_capture_area_covers_what_two_cameras_see():
     assert area[0, 1] >= -4.0 and area[1, 1] > 0.0  # from the cameras forward
     widened = capture_area(list(wall.values()), np.eye(3), 0.0)  # by 1 m on every side
     np.testing.assert_allclose(widened, area + [[-1.0, -1.0], [1.0, 1.0]])
+
+
+def test_largest_rectangle_by_hand():
+    mask = np.zeros((6, 8), bool)
+    mask[1:4, 1:4] = True  # a 3×3 square
+    mask[2:4, 4:7] = True  # and a 2-row arm to its right
+    # the square first, then grown by whole rows or columns while all True: the arm is two rows
+    # high, so the square cannot take it in
+    assert _largest_rectangle(mask) == (1, 3, 1, 3)
+    mask[1, 4:7] = True  # now the arm is three rows high too: the square grows to its end
+    assert _largest_rectangle(mask) == (1, 3, 1, 6)
+    assert _largest_rectangle(np.zeros((3, 3), bool)) is None
+
+
+def test_walk_area_is_seen_whole_by_two_cameras():
+    cams = list(rig().values())  # four cameras 4 m from the origin, looking at it
+    frame = rig_frame({c.name: c for c in cams})
+    yaw, area = walk_area(frame, cams)
+    assert (area[1] - area[0] >= 1.0).all()
+    c, s = np.cos(yaw), np.sin(yaw)
+    turn = np.array([[c, -s], [s, c]])  # Rz(yaw) in the floor plane
+    for x in np.linspace(area[0, 0], area[1, 0], 4):
+        for y in np.linspace(area[0, 1], area[1, 1], 4):
+            column = np.array([[*(turn @ [x, y]), z] for z in (0.1, 0.9, 1.7)])
+            world = frame.to_world(column)
+            seen = 0
+            for cam in cams:  # OpenCV's projection, an independent route
+                uv = cv_project(cam, world)
+                seen += bool(((cam.depth(world) > 0) & (uv >= 0).all(-1)
+                              & (uv < [cam.width, cam.height]).all(-1)).all())  # fmt: skip
+            assert seen >= 2
+    # a rig whose cameras look away from each other shares no floor
+    apart = [look_at("a", (0.0, -1.0, 2.0), (0.0, -6.0, 1.0)),
+             look_at("b", (0.0, 1.0, 2.0), (0.0, 6.0, 1.0))]  # fmt: skip
+    assert walk_area(rig_frame({c.name: c for c in apart}), apart) is None
 
 
 def test_volume_keeps_the_voxel_size():

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from tessetrack.cli import app
 from tessetrack.errors import InputError
-from tessetrack.synth.generate import SynthConfig, generate_dataset, parse_image_size
+from tessetrack.synth.generate import SynthConfig, build_scene, generate_dataset, parse_image_size
 from tessetrack.synth.rigs import rigs_data_dir
 
 SMALL = SynthConfig(num_cameras=2, num_people=3, num_frames=4, image_size=(64, 48))
@@ -99,6 +99,7 @@ def test_bad_arguments(tmp_path: Path) -> None:
         {"rig": "dome"},
         {"split": "holdout"},
         {"face": "alien"},
+        {"walk": "everywhere"},
         {"rig": "varied"},  # images asked for: its lens distortion would not be drawn
         {"rig": "varied", "images": False, "image_size": (64, 48)},
         {"rig": str(rigs_data_dir() / "calibration_shelf.json")},  # likewise
@@ -122,6 +123,21 @@ def test_varied_and_calibration_rigs_make_pose_only_scenes(tmp_path: Path) -> No
         result = generate_dataset(tmp_path / Path(rig).stem, cfg)
         assert len(result.rig.cameras) >= 1
         assert len(list((tmp_path / Path(rig).stem).glob("calibration*.json"))) == 1
+
+
+def test_two_views_walk_keeps_people_where_two_cameras_see_them() -> None:
+    from tessetrack.eval.visibility import views_seeing
+
+    def views(walk: str) -> np.ndarray:
+        cfg = SynthConfig(rig="panoptic", num_people=3, num_frames=60, seed=200, split="test",
+                          images=False, walk=walk)  # fmt: skip
+        rig, scene, _ = build_scene(cfg)
+        world = rig.floor_to_world(scene.joints[scene.present])  # N×19×3
+        return np.array([views_seeing(p, rig.cameras) for p in world])
+
+    # Panoptic's own 4 m × 4 m area reaches where one of its five default cameras sees a person
+    assert (views("rig") < 2).mean() > 0.1
+    assert (views("two-views") >= 2).all()
 
 
 def test_cli(tmp_path: Path) -> None:

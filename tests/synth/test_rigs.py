@@ -83,15 +83,23 @@ def test_a_calibration_file_is_a_rig_in_its_own_world() -> None:
     assert [c.name for c in rig.cameras] == sorted(cams)
     for cam in rig.cameras:
         np.testing.assert_allclose(cam.P, cams[cam.name].P)
-    # Shelf is z up with the floor at z = 0: the floor frame is the world, shifted over the area
-    np.testing.assert_allclose(rig.R_world_from_floor, np.eye(3), atol=1e-9)
+    # Shelf is z up with the floor at z = 0: the floor frame is the world turned about z and
+    # shifted over the area
+    np.testing.assert_allclose(rig.R_world_from_floor[:, 2], [0, 0, 1], atol=1e-9)
     assert abs(rig.t_world_from_floor[2]) < 1e-9
-    # people walk where the cameras see them: the area's centre is in front of every camera
-    centre = rig.floor_to_world(np.array([*rig.area_center, 0.9]))
-    for cam in rig.cameras:
-        uv = cam.project(centre)
-        assert cam.depth(centre) > 0 and 0 <= uv[0] < cam.width and 0 <= uv[1] < cam.height
-    assert (rig.area_half_size >= 1.0).all()
+    # people walk where two cameras see them whole: every corner of the area, at ankle, hip
+    # and head height, is in two or more images
+    for sx in (-1, 1):
+        for sy in (-1, 1):
+            corner = rig.area_center + np.array([sx, sy]) * rig.area_half_size
+            column = rig.floor_to_world(np.array([[*corner, z] for z in (0.1, 0.9, 1.7)]))
+            seen = [
+                ((cam.depth(column) > 0) & (cam.project(column) >= 0).all(-1)
+                 & (cam.project(column) < [cam.width, cam.height]).all(-1)).all()
+                for cam in rig.cameras
+            ]  # fmt: skip
+            assert sum(seen) >= 2
+    assert (rig.area_half_size >= 0.5).all()
     small = calibration_rig(path, num_cameras=2, image_size=(320, 240), distortion=False)
     assert [(c.width, c.height) for c in small.cameras] == [(320, 240)] * 2
 

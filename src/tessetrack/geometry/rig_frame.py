@@ -36,6 +36,7 @@ __all__ = [
     "choose_up",
     "floor_from_people",
     "capture_area",
+    "walk_area",
     "rig_frame",
     "volume_for",
 ]
@@ -183,6 +184,75 @@ def _visible(cam: Camera, pts: np.ndarray) -> np.ndarray:
             & (uv[..., 1] >= 0)
             & (uv[..., 1] < h)
         )
+
+
+def _largest_rectangle(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(i0, i1, j0, j1), inclusive, of a large all-True axis-aligned rectangle of a 2D bool
+    ``mask``: its largest square, then grown a row or column at a time on whichever side keeps it
+    all True (so the rectangle stays compact, not a long corridor); None if nothing is True."""
+    side = np.zeros(mask.shape, int)  # side of the largest square ending at (i, j)
+    for i, j in zip(*np.nonzero(mask), strict=True):
+        side[i, j] = 1 + (min(side[i - 1, j], side[i, j - 1], side[i - 1, j - 1])
+                          if i and j else 0)  # fmt: skip
+    if side.max() == 0:
+        return None
+    i1, j1 = np.unravel_index(int(np.argmax(side)), side.shape)
+    i0, j0 = i1 - side[i1, j1] + 1, j1 - side[i1, j1] + 1
+    grown = True
+    while grown:
+        grown = False
+        for di0, di1, dj0, dj1 in ((-1, 0, 0, 0), (0, 1, 0, 0), (0, 0, -1, 0), (0, 0, 0, 1)):
+            a0, a1, b0, b1 = i0 + di0, i1 + di1, j0 + dj0, j1 + dj1
+            inside = a0 >= 0 and b0 >= 0 and a1 < mask.shape[0] and b1 < mask.shape[1]
+            if inside and mask[a0 : a1 + 1, b0 : b1 + 1].all():
+                i0, i1, j0, j1, grown = a0, a1, b0, b1, True
+    return int(i0), int(i1), int(j0), int(j1)
+
+
+def walk_area(
+    frame: RigFrame,
+    cameras: Sequence[Camera],
+    *,
+    step: float = 0.1,
+    clearance: float = 0.3,
+    heights: Sequence[float] = (0.1, 0.9, 1.7),
+    headings: int = 36,
+) -> tuple[float, np.ndarray] | None:
+    """The largest rectangle of floor where a standing person is seen whole by two or more cameras:
+    every point of its column at ``heights`` above the floor seen by two cameras, and ``clearance``
+    metres (a body's reach) from where that stops. Rectangles at ``headings`` angles over 180° are
+    tried.
+
+    Returns:
+        (yaw, [[x_min, y_min], [x_max, y_max]]): the rectangle in ``frame``'s coordinates turned by
+        −yaw about z (``q = Rz(−yaw) p``), metres; None where no such floor exists in the capture
+        area.
+    """
+    from scipy.ndimage import binary_erosion
+
+    r = int(math.ceil(clearance / step))
+    disk = np.hypot(*np.mgrid[-r : r + 1, -r : r + 1]) <= r
+    reach = float(np.abs(frame.area).max()) * math.sqrt(2)
+    grid = np.arange(-reach, reach + 1e-9, step)
+    gx, gy = np.meshgrid(grid, grid, indexing="ij")
+    best: tuple[float, float, np.ndarray] | None = None
+    for yaw in np.arange(headings) * math.pi / headings:
+        c, s = math.cos(yaw), math.sin(yaw)
+        px, py = c * gx - s * gy, s * gx + c * gy  # Rz(yaw) q
+        inside = (px >= frame.area[0, 0]) & (px <= frame.area[1, 0])
+        inside &= (py >= frame.area[0, 1]) & (py <= frame.area[1, 1])
+        seen = inside.copy()
+        for h in heights:
+            pts = frame.to_world(np.stack([px, py, np.full_like(px, h)], -1))
+            seen &= sum(_visible(cam, pts).astype(int) for cam in cameras) >= 2
+        box = _largest_rectangle(binary_erosion(seen, disk, border_value=0))
+        if box is None:
+            continue
+        i0, i1, j0, j1 = box
+        size = (i1 - i0 + 1) * (j1 - j0 + 1)
+        if best is None or size > best[0]:
+            best = (size, float(yaw), np.array([[grid[i0], grid[j0]], [grid[i1], grid[j1]]]))
+    return None if best is None else (best[1], best[2])
 
 
 def rig_frame(

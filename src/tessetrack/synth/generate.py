@@ -27,7 +27,7 @@ from tessetrack.synth.motion import (
     load_skeleton,
 )
 from tessetrack.synth.render import PeopleRenderer, SceneStyle, sample_appearance, sample_style
-from tessetrack.synth.rigs import RIG_NAMES, Rig, make_rig
+from tessetrack.synth.rigs import RIG_NAMES, Rig, make_rig, two_view_rig
 from tessetrack.synth.scene import Scene, SceneConfig, generate_scene
 from tessetrack.synth.writer import (
     write_body3d_scene,
@@ -39,6 +39,9 @@ from tessetrack.synth.writer import (
 __all__ = ["SynthConfig", "SynthResult", "parse_image_size", "build_scene", "generate_dataset"]
 
 logger = logging.getLogger(__name__)
+
+#: Where a scene's people walk (:attr:`SynthConfig.walk`).
+WALKS = ("rig", "two-views")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,10 @@ class SynthConfig:
         pose_variation: amplitude of smooth joint-angle variation within human joint limits,
             0 (default, none) to 2; 1 is up to about ±45° at the shoulders
             (:attr:`~tessetrack.synth.motion.MotionOptions.pose_variation`) [--pose-variation].
+        walk: where people walk: ``rig`` (default: the named real rigs' own area, where their
+            datasets' people are; a calibration file's floor that two cameras see whole) or
+            ``two-views`` (:func:`~tessetrack.synth.rigs.two_view_rig`: where two or more cameras
+            see a person whole, for any rig) [--walk].
         scene: composition settings (its num_people/num_frames/fps and its motion's limb_mix_prob,
             face, proportions and pose_variation are overridden).
         noise: detection error model.
@@ -91,6 +98,7 @@ class SynthConfig:
     face: str = "humanoid"
     proportions: str = "humanoid"
     pose_variation: float = 0.0
+    walk: str = "rig"
     scene: SceneConfig = field(default_factory=SceneConfig)
     noise: DetectionNoise = field(default_factory=DetectionNoise)
 
@@ -149,6 +157,8 @@ def _validate(config: SynthConfig) -> None:
         )
     if not 0.0 <= config.pose_variation <= 2.0:
         raise InputError(f"--pose-variation must be between 0 and 2, got {config.pose_variation}")
+    if config.walk not in WALKS:
+        raise InputError(f"unknown --walk {config.walk!r}; choose one of {', '.join(WALKS)}")
     if config.rig == "varied" and (config.images or config.image_size is not None):
         raise InputError(
             "the varied rig draws its own image sizes and lens distortion, which the renderer does "
@@ -182,6 +192,8 @@ def build_scene(config: SynthConfig) -> tuple[Rig, Scene, list[np.random.Generat
     rig = make_rig(
         config.rig, num_cameras=config.num_cameras, image_size=config.image_size, rng=rig_rng
     )
+    if config.walk == "two-views":
+        rig = two_view_rig(rig)
     clips = [load_clip(name) for name in clips_for_split(config.split)]
     scene_cfg = SceneConfig(
         **{
@@ -252,6 +264,7 @@ def _metadata(config: SynthConfig, rig: Rig, scene: Scene, style: SceneStyle | N
         "face": config.face,
         "proportions": config.proportions,
         "pose_variation": config.pose_variation,
+        "walk": config.walk,
         "floor_pattern": None if style is None else style.floor_pattern,
         "fps": config.fps,
         "num_frames": scene.num_frames,

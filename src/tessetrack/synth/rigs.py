@@ -22,13 +22,20 @@ camera has ``dist = 0`` (the real rigs' distortion is dropped).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera
+
+if TYPE_CHECKING:
+    from tessetrack.geometry.rig_frame import RigFrame
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "Rig",
@@ -42,6 +49,7 @@ __all__ = [
     "varied_rig",
     "real_rig",
     "calibration_rig",
+    "two_view_rig",
     "make_rig",
 ]
 
@@ -383,8 +391,10 @@ def calibration_rig(
 
     Its floor frame is the rig frame found from the calibration alone
     (:func:`tessetrack.geometry.rig_frame.rig_frame`: the calibration's up, the floor at z = 0 of a
-    z-up calibration), and people walk where two or more cameras see them (the rig frame's capture
-    area less its 1 m margin, at least 2 m × 2 m).
+    z-up calibration), and people walk where two or more cameras see them whole
+    (:func:`~tessetrack.geometry.rig_frame.walk_area`: the largest rectangle of floor whose
+    column from ankle to head height two cameras see, 0.3 m clear of its edge); where no such floor
+    is 1 m across, in the capture area less its 1 m margin (a warning says so).
 
     Args:
         path: the calibration file.
@@ -407,16 +417,47 @@ def calibration_rig(
             cam = Camera(cam.name, cam.K, cam.R, cam.t, np.zeros(5), cam.width, cam.height)
         cams.append(cam.scaled(*image_size) if image_size is not None else cam)
     frame = rig_frame({c.name: c for c in cams})
-    half = np.maximum((frame.area[1] - frame.area[0]) / 2 - 1.0, 1.0)
-    R_world_from_floor = frame.R.T
-    return Rig(
-        Path(path).stem,
-        tuple(cams),
-        R_world_from_floor,
-        -R_world_from_floor @ frame.t,
-        frame.area.mean(0),
-        half,
-    )
+    rig = _walking_where_two_see(Path(path).stem, tuple(cams), frame)
+    if rig is None:
+        logger.warning("%s: %s; people walk in the capture area, where fewer cameras may see them",
+                       path, _NO_WALK)  # fmt: skip
+        c, h = frame.area.mean(0), np.maximum((frame.area[1] - frame.area[0]) / 2 - 1.0, 0.5)
+        R = frame.R.T  # world from floor; the area less its 1 m margin
+        rig = Rig(Path(path).stem, tuple(cams), R, -R @ frame.t, c, h)
+    return rig
+
+
+_NO_WALK = "no floor at least 1 m across is seen whole by two cameras"
+
+
+def _walking_where_two_see(name: str, cams: tuple[Camera, ...], frame: RigFrame) -> Rig | None:
+    """A rig whose people walk in :func:`~tessetrack.geometry.rig_frame.walk_area` of ``frame``,
+    its floor frame turned to that rectangle; None where it is under 1 m across."""
+    from tessetrack.geometry.rig_frame import walk_area
+
+    found = walk_area(frame, cams)
+    if found is None or (found[1][1] - found[1][0]).min() < 1.0 - 1e-6:
+        return None
+    yaw, walk = found
+    c, s = np.cos(yaw), np.sin(yaw)
+    turn = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])  # Rz(−yaw)
+    R = (turn @ frame.R).T  # world from floor
+    return Rig(name, cams, R, -R @ (turn @ frame.t), walk.mean(0), (walk[1] - walk[0]) / 2)
+
+
+def two_view_rig(rig: Rig) -> Rig:
+    """The same cameras, floor and up, with people walking where two or more of the cameras see
+    a person whole (:func:`~tessetrack.geometry.rig_frame.walk_area`) instead of the rig's own
+    area; the rig unchanged, with a warning, where no such floor is 1 m across."""
+    from tessetrack.geometry.rig_frame import rig_frame
+
+    up = rig.R_world_from_floor[:, 2]
+    floor = float(up @ rig.t_world_from_floor)
+    frame = rig_frame({c.name: c for c in rig.cameras}, up=tuple(up), floor=floor)
+    moved = _walking_where_two_see(rig.name, rig.cameras, frame)
+    if moved is None:
+        logger.warning("the %s rig: %s; people walk in its own area", rig.name, _NO_WALK)
+    return rig if moved is None else moved
 
 
 def make_rig(

@@ -221,7 +221,7 @@ def walk_area(
     """The largest rectangle of floor where a standing person is seen whole by two or more cameras:
     every point of its column at ``heights`` above the floor seen by two cameras, and ``clearance``
     metres (a body's reach) from where that stops. Rectangles at ``headings`` angles over 180° are
-    tried.
+    tried, on a grid of ``step`` metres (coarser where the capture area is over 21 m across).
 
     Returns:
         (yaw, [[x_min, y_min], [x_max, y_max]]): the rectangle in ``frame``'s coordinates turned by
@@ -230,9 +230,10 @@ def walk_area(
     """
     from scipy.ndimage import binary_erosion
 
+    reach = float(np.abs(frame.area).max()) * math.sqrt(2)
+    step = max(step, 2 * reach / 300)  # at most 300 × 300 cells, however large the area
     r = int(math.ceil(clearance / step))
     disk = np.hypot(*np.mgrid[-r : r + 1, -r : r + 1]) <= r
-    reach = float(np.abs(frame.area).max()) * math.sqrt(2)
     grid = np.arange(-reach, reach + 1e-9, step)
     gx, gy = np.meshgrid(grid, grid, indexing="ij")
     best: tuple[float, float, np.ndarray] | None = None

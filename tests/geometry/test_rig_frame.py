@@ -101,12 +101,18 @@ def test_largest_rectangle_by_hand():
     mask = np.zeros((6, 8), bool)
     mask[1:4, 1:4] = True  # a 3×3 square
     mask[2:4, 4:7] = True  # and a 2-row arm to its right
-    # the square first, then grown by whole rows or columns while all True: the arm is two rows
-    # high, so the square cannot take it in
+    # the square (9 cells) beats the 2 × 6 band through the arm, capped at 2 × 4 (8 cells)
     assert _largest_rectangle(mask) == (1, 3, 1, 3)
-    mask[1, 4:7] = True  # now the arm is three rows high too: the square grows to its end
+    mask[1, 4:7] = True  # now the arm is three rows high too: 3 × 6, within twice its width
     assert _largest_rectangle(mask) == (1, 3, 1, 6)
     assert _largest_rectangle(np.zeros((3, 3), bool)) is None
+    # a corridor 2 × 10 keeps at most twice its width, in its middle
+    assert _largest_rectangle(np.ones((2, 10), bool)) == (0, 1, 3, 6)
+    # the exact answer, not the first square grown: a 3 × 3 square, and elsewhere a 4 × 8 block
+    mask = np.zeros((12, 12), bool)
+    mask[0:3, 0:3] = True
+    mask[6:10, 2:10] = True
+    assert _largest_rectangle(mask) == (6, 9, 2, 9)
 
 
 def test_walk_area_is_seen_whole_by_two_cameras():
@@ -126,6 +132,20 @@ def test_walk_area_is_seen_whole_by_two_cameras():
                 seen += bool(((cam.depth(world) > 0) & (uv >= 0).all(-1)
                               & (uv < [cam.width, cam.height]).all(-1)).all())  # fmt: skip
             assert seen >= 2
+    # 0.25 m beyond its edges (within the 0.3 m clearance) a person is still seen by two cameras
+    for x, y in (
+        (area[0, 0] - 0.25, area[:, 1].mean()),
+        (area[1, 0] + 0.25, area[:, 1].mean()),
+        (area[:, 0].mean(), area[0, 1] - 0.25),
+        (area[:, 0].mean(), area[1, 1] + 0.25),
+    ):
+        world = frame.to_world(np.array([[*(turn @ [x, y]), z] for z in (0.1, 0.9, 1.7)]))
+        seen = sum(bool(((cam.depth(world) > 0) & (cv_project(cam, world) >= 0).all(-1)
+                         & (cv_project(cam, world) < [cam.width, cam.height]).all(-1)).all())
+                   for cam in cams)  # fmt: skip
+        assert seen >= 2
+    with pytest.raises(InputError):
+        walk_area(frame, cams, step=0.0)
     # a rig whose cameras look away from each other shares no floor
     apart = [look_at("a", (0.0, -1.0, 2.0), (0.0, -6.0, 1.0)),
              look_at("b", (0.0, 1.0, 2.0), (0.0, 6.0, 1.0))]  # fmt: skip

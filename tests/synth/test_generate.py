@@ -161,3 +161,10 @@ def test_cli(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["synth", str(tmp_path / "t"), "--cameras", "0"])
     assert bad.exit_code != 0
     assert isinstance(bad.exception, InputError)
+    walk = ["synth", str(tmp_path / "w"), "--rig", "shelf", "--people", "1", "--frames", "2",
+            "--no-images", "--walk"]  # fmt: skip
+    assert runner.invoke(app, [*walk, "two-views"]).exit_code == 0
+    meta = json.loads((tmp_path / "w" / "tessetrack_synth.json").read_text())
+    assert meta["walk"] == "two-views"
+    bad = runner.invoke(app, [*walk, "everywhere"])
+    assert isinstance(bad.exception, InputError) and "--walk" in str(bad.exception)

@@ -9,10 +9,12 @@ from tessetrack.errors import InputError
 from tessetrack.synth.rigs import (
     VariedRigSpec,
     calibration_rig,
+    look_at_camera,
     make_rig,
     random_rig,
     rigs_data_dir,
     ring_rig,
+    two_view_rig,
     varied_rig,
 )
 
@@ -102,6 +104,24 @@ def test_a_calibration_file_is_a_rig_in_its_own_world() -> None:
     assert (rig.area_half_size >= 0.5).all()
     small = calibration_rig(path, num_cameras=2, image_size=(320, 240), distortion=False)
     assert [(c.width, c.height) for c in small.cameras] == [(320, 240)] * 2
+
+
+def test_a_rig_without_shared_floor_keeps_its_area(tmp_path, caplog) -> None:
+    from tessetrack.io.calibration import save_cameras
+
+    eye = np.array([0.0, -1.0, 2.0])  # two cameras back to back: no floor both see
+    apart = [look_at_camera("a", eye, eye + [0.0, -5.0, -1.0], width=640, height=480),
+             look_at_camera("b", -eye * [1, 1, -1], -eye * [1, 1, -1] + [0.0, 5.0, -1.0],
+                            width=640, height=480)]  # fmt: skip
+    path = save_cameras(apart, tmp_path / "apart.json")
+    with caplog.at_level("WARNING", logger="tessetrack.synth.rigs"):
+        rig = calibration_rig(path)
+    assert "seen whole by two cameras" in caplog.text and str(path) in caplog.text
+    assert (rig.area_half_size >= 1.0).all()  # the capture area less its margin, 2 m × 2 m at least
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="tessetrack.synth.rigs"):
+        assert two_view_rig(rig) is rig
+    assert "people walk in its own area" in caplog.text
 
 
 def test_bad_rigs() -> None:

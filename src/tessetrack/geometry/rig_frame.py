@@ -11,7 +11,10 @@ calibration may be y-down (CMU Panoptic), centred anywhere, its floor anywhere. 
   in a z-up calibration, else 1.5 m below the lowest camera (a guess, said so);
 * **the capture area**: the floor cells seen by at least two cameras at a person's height
   (0.1, 0.9 and 1.7 m above the floor), plus the people found, widened by 1 m; the volume spans it,
-  at the model's voxel size, between the floor and the model's own height range.
+  at the model's voxel size, between the floor and the model's own height range;
+* **the walk area** (synthetic scenes): the largest rectangle of floor, at most twice as long as it
+  is wide and turned to fit, where two or more cameras see a standing person whole
+  (:func:`walk_area`).
 
 :class:`RigFrame` moves cameras and poses into that frame (x right, z up, origin on the floor at the
 area's centre) and back. Written by hand: the geometry is a few lines of linear algebra over our
@@ -21,7 +24,7 @@ area's centre) and back. Written by hand: the geometry is a few lines of linear 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -153,13 +156,8 @@ def capture_area(
     xs = np.arange(mid[0] - half, mid[0] + half + 1e-9, step)
     ys = np.arange(mid[1] - half, mid[1] + half + 1e-9, step)
     gx, gy = np.meshgrid(xs, ys, indexing="ij")
-    seen = np.zeros(gx.shape, bool)
-    for h in (0.1, 0.9, 1.7):
-        pts = np.stack([gx, gy, np.full_like(gx, floor + h)], -1) @ R  # back to the world
-        count = np.zeros(gx.shape, int)
-        for cam in cameras:
-            count += _visible(cam, pts)
-        seen |= count >= 2
+    heights = (floor + 0.1, floor + 0.9, floor + 1.7)
+    seen = (_seen_by(cameras, lambda p: p @ R, gx, gy, heights).sum(0) >= 2).any(0)
     xy = np.stack([gx[seen], gy[seen]], -1)
     found = np.zeros((0, 2)) if people is None else np.asarray(people, float).reshape(-1, 2)
     if len(xy) == 0 and len(found) == 0:
@@ -169,6 +167,20 @@ def capture_area(
         lo = np.minimum(np.maximum(lo, found.min(0) - people_reach), found.min(0))
         hi = np.maximum(np.minimum(hi, found.max(0) + people_reach), found.max(0))
     return np.array([lo - margin, hi + margin])
+
+
+def _seen_by(
+    cameras: Sequence[Camera],
+    to_world: Callable[[np.ndarray], np.ndarray],
+    gx: np.ndarray,
+    gy: np.ndarray,
+    heights: Sequence[float],
+) -> np.ndarray:
+    """(V, H, ...) whether each of the V ``cameras`` sees each floor point (``gx``, ``gy``: (...)
+    coordinates of a frame that ``to_world`` maps (..., 3) to world points) at each of the H
+    ``heights``."""
+    pts = [to_world(np.stack([gx, gy, np.full_like(gx, h)], -1)) for h in heights]
+    return np.stack([np.stack([_visible(cam, p) for p in pts]) for cam in cameras])
 
 
 def _visible(cam: Camera, pts: np.ndarray) -> np.ndarray:
@@ -186,27 +198,33 @@ def _visible(cam: Camera, pts: np.ndarray) -> np.ndarray:
         )
 
 
-def _largest_rectangle(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(i0, i1, j0, j1), inclusive, of a large all-True axis-aligned rectangle of a 2D bool
-    ``mask``: its largest square, then grown a row or column at a time on whichever side keeps it
-    all True (so the rectangle stays compact, not a long corridor); None if nothing is True."""
-    side = np.zeros(mask.shape, int)  # side of the largest square ending at (i, j)
-    for i, j in zip(*np.nonzero(mask), strict=True):
-        side[i, j] = 1 + (min(side[i - 1, j], side[i, j - 1], side[i - 1, j - 1])
-                          if i and j else 0)  # fmt: skip
-    if side.max() == 0:
-        return None
-    i1, j1 = np.unravel_index(int(np.argmax(side)), side.shape)
-    i0, j0 = i1 - side[i1, j1] + 1, j1 - side[i1, j1] + 1
-    grown = True
-    while grown:
-        grown = False
-        for di0, di1, dj0, dj1 in ((-1, 0, 0, 0), (0, 1, 0, 0), (0, 0, -1, 0), (0, 0, 0, 1)):
-            a0, a1, b0, b1 = i0 + di0, i1 + di1, j0 + dj0, j1 + dj1
-            inside = a0 >= 0 and b0 >= 0 and a1 < mask.shape[0] and b1 < mask.shape[1]
-            if inside and mask[a0 : a1 + 1, b0 : b1 + 1].all():
-                i0, i1, j0, j1, grown = a0, a1, b0, b1, True
-    return int(i0), int(i1), int(j0), int(j1)
+def _largest_rectangle(mask: np.ndarray, aspect: float = 2.0) -> tuple[int, int, int, int] | None:
+    """(i0, i1, j0, j1), inclusive, of the largest all-True axis-aligned rectangle of a 2D bool
+    ``mask`` at most ``aspect`` times as long as it is wide; None if nothing is True.
+
+    Every maximal all-True rectangle is met once as the histogram of True runs above a row is
+    scanned with a stack; the best capped rectangle inside one of h × w cells is
+    min(h, aspect·w) × min(w, aspect·h), kept centred in it (of equal ones, the one in the larger
+    maximal rectangle)."""
+    heights = np.zeros(mask.shape[1], int)
+    best: tuple[int, int] = (0, 0)
+    box = None
+    for i, row in enumerate(mask):
+        heights = np.where(row, heights + 1, 0)
+        stack: list[int] = []  # columns of increasing height
+        for j in range(len(heights) + 1):
+            h_now = int(heights[j]) if j < len(heights) else 0
+            while stack and heights[stack[-1]] >= h_now:
+                h = int(heights[stack.pop()])
+                left = stack[-1] + 1 if stack else 0
+                w = j - left
+                hc, wc = min(h, int(aspect * w)), min(w, int(aspect * h))
+                if (hc * wc, h * w) > best:  # ties: the one with more room around it
+                    top = i - h + 1 + (h - hc) // 2
+                    first = left + (w - wc) // 2
+                    best, box = (hc * wc, h * w), (top, top + hc - 1, first, first + wc - 1)
+            stack.append(j)
+    return box
 
 
 def walk_area(
@@ -216,43 +234,55 @@ def walk_area(
     step: float = 0.1,
     clearance: float = 0.3,
     heights: Sequence[float] = (0.1, 0.9, 1.7),
-    headings: int = 36,
+    headings: int = 18,
 ) -> tuple[float, np.ndarray] | None:
-    """The largest rectangle of floor where a standing person is seen whole by two or more cameras:
-    every point of its column at ``heights`` above the floor seen by two cameras, and ``clearance``
-    metres (a body's reach) from where that stops. Rectangles at ``headings`` angles over 180° are
-    tried, on a grid of ``step`` metres (coarser where the capture area is over 21 m across).
+    """The largest rectangle of floor (at most twice as long as wide) where a standing person is
+    seen whole by two or more cameras.
+
+    Args:
+        frame: the rig's frame; its capture area bounds the search.
+        cameras: the rig's cameras.
+        step: grid step, metres (coarser where the capture area is over 21 m across: at most
+            300 × 300 cells).
+        clearance: metres (a body's reach) the rectangle keeps from where the view of two cameras
+            stops.
+        heights: metres above the floor at which every point of a person's column must be seen
+            by the same two (or more) cameras.
+        headings: rectangle headings tried over 90°.
 
     Returns:
         (yaw, [[x_min, y_min], [x_max, y_max]]): the rectangle in ``frame``'s coordinates turned by
         −yaw about z (``q = Rz(−yaw) p``), metres; None where no such floor exists in the capture
         area.
+
+    Raises:
+        InputError: a step or clearance that is not positive, or no headings.
     """
     from scipy.ndimage import binary_erosion
 
+    if step <= 0 or clearance < 0 or headings < 1:
+        raise InputError(f"walk area: step and clearance must be positive and headings ≥ 1, got "
+                         f"{step}, {clearance}, {headings}")  # fmt: skip
     reach = float(np.abs(frame.area).max()) * math.sqrt(2)
-    step = max(step, 2 * reach / 300)  # at most 300 × 300 cells, however large the area
+    step = max(step, 2 * reach / 300)
     r = int(math.ceil(clearance / step))
     disk = np.hypot(*np.mgrid[-r : r + 1, -r : r + 1]) <= r
     grid = np.arange(-reach, reach + 1e-9, step)
     gx, gy = np.meshgrid(grid, grid, indexing="ij")
-    best: tuple[float, float, np.ndarray] | None = None
-    for yaw in np.arange(headings) * math.pi / headings:
+    best: tuple[int, float, np.ndarray] | None = None
+    for yaw in np.arange(headings) * (math.pi / 2) / headings:
         c, s = math.cos(yaw), math.sin(yaw)
         px, py = c * gx - s * gy, s * gx + c * gy  # Rz(yaw) q
-        inside = (px >= frame.area[0, 0]) & (px <= frame.area[1, 0])
-        inside &= (py >= frame.area[0, 1]) & (py <= frame.area[1, 1])
-        seen = inside.copy()
-        for h in heights:
-            pts = frame.to_world(np.stack([px, py, np.full_like(px, h)], -1))
-            seen &= sum(_visible(cam, pts).astype(int) for cam in cameras) >= 2
+        seen = (px >= frame.area[0, 0]) & (px <= frame.area[1, 0])
+        seen &= (py >= frame.area[0, 1]) & (py <= frame.area[1, 1])
+        # cameras that see the whole column, two of them at least
+        seen &= _seen_by(cameras, frame.to_world, px, py, heights).all(1).sum(0) >= 2
         box = _largest_rectangle(binary_erosion(seen, disk, border_value=0))
-        if box is None:
-            continue
-        i0, i1, j0, j1 = box
-        size = (i1 - i0 + 1) * (j1 - j0 + 1)
-        if best is None or size > best[0]:
-            best = (size, float(yaw), np.array([[grid[i0], grid[j0]], [grid[i1], grid[j1]]]))
+        if box is not None:
+            i0, i1, j0, j1 = box
+            size = (i1 - i0 + 1) * (j1 - j0 + 1)
+            if best is None or size > best[0]:
+                best = (size, float(yaw), np.array([[grid[i0], grid[j0]], [grid[i1], grid[j1]]]))
     return None if best is None else (best[1], best[2])
 
 

@@ -23,6 +23,7 @@ camera has ``dist = 0`` (the real rigs' distortion is dropped).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     from tessetrack.geometry.rig_frame import RigFrame
 
 logger = logging.getLogger(__name__)
+
+#: Why a rig's people cannot walk where two cameras see them (:func:`two_view_rig`).
+_NO_WALK = "no floor at least 1 m across is seen whole by two cameras"
 
 __all__ = [
     "Rig",
@@ -394,7 +398,7 @@ def calibration_rig(
     z-up calibration), and people walk where two or more cameras see them whole
     (:func:`~tessetrack.geometry.rig_frame.walk_area`: the largest rectangle of floor whose
     column from ankle to head height two cameras see, 0.3 m clear of its edge); where no such floor
-    is 1 m across, in the capture area less its 1 m margin (a warning says so).
+    is 1 m across, in the capture area less its 1 m margin, at least 2 m × 2 m (a warning says so).
 
     Args:
         path: the calibration file.
@@ -417,32 +421,33 @@ def calibration_rig(
             cam = Camera(cam.name, cam.K, cam.R, cam.t, np.zeros(5), cam.width, cam.height)
         cams.append(cam.scaled(*image_size) if image_size is not None else cam)
     frame = rig_frame({c.name: c for c in cams})
-    rig = _walking_where_two_see(Path(path).stem, tuple(cams), frame)
-    if rig is None:
+    found = _walk(frame, cams)
+    if found is None:
         logger.warning("%s: %s; people walk in the capture area, where fewer cameras may see them",
                        path, _NO_WALK)  # fmt: skip
-        c, h = frame.area.mean(0), np.maximum((frame.area[1] - frame.area[0]) / 2 - 1.0, 0.5)
-        R = frame.R.T  # world from floor; the area less its 1 m margin
-        rig = Rig(Path(path).stem, tuple(cams), R, -R @ frame.t, c, h)
-    return rig
+        half = np.maximum((frame.area[1] - frame.area[0]) / 2 - 1.0, 1.0)  # less its 1 m margin
+        found = (0.0, frame.area.mean(0) + np.stack([-half, half]))
+    return _rig_in(Path(path).stem, tuple(cams), frame, *found)
 
 
-_NO_WALK = "no floor at least 1 m across is seen whole by two cameras"
-
-
-def _walking_where_two_see(name: str, cams: tuple[Camera, ...], frame: RigFrame) -> Rig | None:
-    """A rig whose people walk in :func:`~tessetrack.geometry.rig_frame.walk_area` of ``frame``,
-    its floor frame turned to that rectangle; None where it is under 1 m across."""
+def _walk(frame: RigFrame, cams: Sequence[Camera]) -> tuple[float, np.ndarray] | None:
+    """:func:`~tessetrack.geometry.rig_frame.walk_area` of ``frame``, None where it is under 1 m
+    across."""
     from tessetrack.geometry.rig_frame import walk_area
 
     found = walk_area(frame, cams)
-    if found is None or (found[1][1] - found[1][0]).min() < 1.0 - 1e-6:
-        return None
-    yaw, walk = found
+    return None if found is None or (found[1][1] - found[1][0]).min() < 1.0 - 1e-6 else found
+
+
+def _rig_in(
+    name: str, cams: tuple[Camera, ...], frame: RigFrame, yaw: float, area: np.ndarray
+) -> Rig:
+    """The rig whose floor frame is ``frame`` turned by ``yaw`` about z, its people walking in
+    ``area`` ([[x_min, y_min], [x_max, y_max]] of the turned frame)."""
     c, s = np.cos(yaw), np.sin(yaw)
     turn = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])  # Rz(−yaw)
     R = (turn @ frame.R).T  # world from floor
-    return Rig(name, cams, R, -R @ (turn @ frame.t), walk.mean(0), (walk[1] - walk[0]) / 2)
+    return Rig(name, cams, R, -R @ (turn @ frame.t), area.mean(0), (area[1] - area[0]) / 2)
 
 
 def two_view_rig(rig: Rig) -> Rig:
@@ -454,10 +459,11 @@ def two_view_rig(rig: Rig) -> Rig:
     up = rig.R_world_from_floor[:, 2]
     floor = float(up @ rig.t_world_from_floor)
     frame = rig_frame({c.name: c for c in rig.cameras}, up=tuple(up), floor=floor)
-    moved = _walking_where_two_see(rig.name, rig.cameras, frame)
-    if moved is None:
+    found = _walk(frame, rig.cameras)
+    if found is None:
         logger.warning("the %s rig: %s; people walk in its own area", rig.name, _NO_WALK)
-    return rig if moved is None else moved
+        return rig
+    return _rig_in(rig.name, rig.cameras, frame, *found)
 
 
 def make_rig(

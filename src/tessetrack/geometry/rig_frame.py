@@ -256,13 +256,13 @@ def walk_area(
         area.
 
     Raises:
-        InputError: a step or clearance that is not positive, or no headings.
+        InputError: a step that is not positive, a negative clearance, or no headings.
     """
     from scipy.ndimage import binary_erosion
 
     if step <= 0 or clearance < 0 or headings < 1:
-        raise InputError(f"walk area: step and clearance must be positive and headings ≥ 1, got "
-                         f"{step}, {clearance}, {headings}")  # fmt: skip
+        raise InputError(f"walk area: the step must be positive, the clearance not negative and "
+                         f"headings ≥ 1, got {step}, {clearance}, {headings}")  # fmt: skip
     reach = float(np.abs(frame.area).max()) * math.sqrt(2)
     step = max(step, 2 * reach / 300)
     r = int(math.ceil(clearance / step))

@@ -40,3 +40,14 @@ def pose(rng, centre=(0.0, 0.0)) -> np.ndarray:
 def cv_project(cam: Camera, pts: np.ndarray) -> np.ndarray:
     uv, _ = cv2.projectPoints(pts, cv2.Rodrigues(cam.R)[0], cam.t, cam.K, cam.dist)
     return uv.reshape(-1, 2)
+
+
+def cameras_seeing(cams, world: np.ndarray) -> int:
+    """How many of ``cams`` see every point of ``world`` (N, 3): in front of the camera and inside
+    its image by OpenCV's projection."""
+    n = 0
+    for cam in cams:
+        uv = cv_project(cam, world)
+        n += bool(((cam.depth(world) > 0) & (uv >= 0).all(-1)
+                   & (uv < [cam.width, cam.height]).all(-1)).all())  # fmt: skip
+    return n

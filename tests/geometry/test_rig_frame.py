@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from rig_helpers import cv_project, look_at, rig
+from rig_helpers import cameras_seeing, cv_project, look_at, rig
 from tessetrack.errors import InputError
 from tessetrack.geometry.rig_frame import (
     RigFrame,
@@ -125,13 +125,7 @@ def test_walk_area_is_seen_whole_by_two_cameras():
     for x in np.linspace(area[0, 0], area[1, 0], 4):
         for y in np.linspace(area[0, 1], area[1, 1], 4):
             column = np.array([[*(turn @ [x, y]), z] for z in (0.1, 0.9, 1.7)])
-            world = frame.to_world(column)
-            seen = 0
-            for cam in cams:  # OpenCV's projection, an independent route
-                uv = cv_project(cam, world)
-                seen += bool(((cam.depth(world) > 0) & (uv >= 0).all(-1)
-                              & (uv < [cam.width, cam.height]).all(-1)).all())  # fmt: skip
-            assert seen >= 2
+            assert cameras_seeing(cams, frame.to_world(column)) >= 2  # OpenCV's projection
     # 0.25 m beyond its edges (within the 0.3 m clearance) a person is still seen by two cameras
     for x, y in (
         (area[0, 0] - 0.25, area[:, 1].mean()),
@@ -140,10 +134,7 @@ def test_walk_area_is_seen_whole_by_two_cameras():
         (area[:, 0].mean(), area[1, 1] + 0.25),
     ):
         world = frame.to_world(np.array([[*(turn @ [x, y]), z] for z in (0.1, 0.9, 1.7)]))
-        seen = sum(bool(((cam.depth(world) > 0) & (cv_project(cam, world) >= 0).all(-1)
-                         & (cv_project(cam, world) < [cam.width, cam.height]).all(-1)).all())
-                   for cam in cams)  # fmt: skip
-        assert seen >= 2
+        assert cameras_seeing(cams, world) >= 2
     with pytest.raises(InputError):
         walk_area(frame, cams, step=0.0)
     # a rig whose cameras look away from each other shares no floor

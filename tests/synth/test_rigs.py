@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rig_helpers import cameras_seeing
 from tessetrack.errors import InputError
 from tessetrack.synth.rigs import (
     VariedRigSpec,
@@ -95,12 +96,7 @@ def test_a_calibration_file_is_a_rig_in_its_own_world() -> None:
         for sy in (-1, 1):
             corner = rig.area_center + np.array([sx, sy]) * rig.area_half_size
             column = rig.floor_to_world(np.array([[*corner, z] for z in (0.1, 0.9, 1.7)]))
-            seen = [
-                ((cam.depth(column) > 0) & (cam.project(column) >= 0).all(-1)
-                 & (cam.project(column) < [cam.width, cam.height]).all(-1)).all()
-                for cam in rig.cameras
-            ]  # fmt: skip
-            assert sum(seen) >= 2
+            assert cameras_seeing(rig.cameras, column) >= 2
     assert (rig.area_half_size >= 0.5).all()
     small = calibration_rig(path, num_cameras=2, image_size=(320, 240), distortion=False)
     assert [(c.width, c.height) for c in small.cameras] == [(320, 240)] * 2

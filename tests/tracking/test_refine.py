@@ -14,6 +14,7 @@ from tessetrack.structures import FramePoses, PersonPose, Tracks
 from tessetrack.tracking.bones import bone_tree
 from tessetrack.tracking.refine import (
     RefineConfig,
+    keep_bone_consistent,
     match_people,
     mirror_index,
     place_on_rays,
@@ -244,6 +245,55 @@ def test_place_on_rays_puts_the_root_nearest_where_the_track_was(rng):
     assert np.linalg.norm(at - truth[hip]) < 0.065
     far = torch.tensor(truth[hip] + [1.0, 0.0, 0.0])[None]
     assert not place_on_rays(joints, placed, uv, w, st, tree, lengths, far)[1].any()
+
+
+def test_keep_bone_consistent_walks_the_skeleton_outwards(rng):
+    """Face joints the shift limit rejected are kept where each lies at its bone length from a
+    parent that holds: all five from a good neck; a left eye 30 % of its bone off is not, nor
+    the left ear beyond it; nothing without a bone length or without being a candidate."""
+    truth = torch.tensor(pose(rng))[None]
+    tree = bone_tree("panoptic19")
+    lengths = torch.tensor([[float((truth[0, b] - truth[0, a]).norm()) for a, b in tree]])
+    face = [PAN.index(n) for n in ("nose", "l_eye", "r_eye", "l_ear", "r_ear")]
+    candidate = torch.zeros(1, PAN.num_joints, dtype=torch.bool)
+    candidate[0, face] = True
+    good = ~candidate
+    assert keep_bone_consistent(truth, candidate, good, tree, lengths).all()
+    eye, ear, nose = PAN.index("l_eye"), PAN.index("l_ear"), PAN.index("nose")
+    off = truth.clone()
+    e = tree.index((nose, eye))
+    off[0, eye] += 0.3 * lengths[0, e] * (truth[0, eye] - truth[0, nose]) / lengths[0, e]
+    off[0, ear] += off[0, eye] - truth[0, eye]  # the ear keeps its own bone length
+    kept = keep_bone_consistent(off, candidate, good, tree, lengths)[0]
+    assert (
+        not kept[eye]
+        and not kept[ear]
+        and kept[[nose, PAN.index("r_eye"), PAN.index("r_ear")]].all()
+    )
+    unknown = lengths.clone()
+    unknown[0, tree.index((PAN.index("neck"), nose))] = float("nan")
+    assert not keep_bone_consistent(truth, candidate, good, tree, unknown)[0, face].any()
+    assert torch.equal(keep_bone_consistent(truth, candidate & False, good, tree, lengths), good)
+
+
+def test_refine_tracks_keeps_a_far_head_the_bones_vouch_for(rng):
+    """Four views see a walking person exactly; at frame 4 the network's head is 0.5 m off, past
+    ``max_shift``: the views' head is at the track's bone lengths from the neck and replaces it
+    exactly. A single frame refined without the track's bone lengths keeps the network's."""
+    cams = rig()
+    base = pose(rng)
+    truth = [base + f * np.array([0.03, 0.01, 0.0]) for f in range(10)]
+    face = [PAN.index(n) for n in ("nose", "l_eye", "r_eye", "l_ear", "r_ear")]
+    net = [t + rng.normal(0, 0.02, t.shape) for t in truth]
+    net[4][face] += [0.5, 0.0, 0.0]
+    frames = {f: (_detections(cams, [t]), cams) for f, t in enumerate(truth)}
+    tracks = Tracks(joint_names=PAN.joints,
+                    frames=tuple(FramePoses(f, (PersonPose(0, n, None),)) for f, n in enumerate(net)))  # fmt: skip
+    kw = {"detections_joint_set": "panoptic19", "joint_set": "panoptic19"}
+    out = {fp.frame: fp.people[0].joints for fp in refine_tracks(tracks, frames, **kw).frames}
+    np.testing.assert_allclose(out[4], truth[4], atol=1e-6)
+    alone = refine_frame([PersonPose(0, net[4], None)], frames[4][0], cams, **kw)[0]
+    np.testing.assert_allclose(alone.joints[face], net[4][face])
 
 
 def test_refine_tracks_places_what_one_view_shows(rng):

@@ -12,7 +12,9 @@ sharper. For each frame this module
    weighted DLT on undistorted pixels; the view that reprojects worst is dropped while its error
    exceeds a share of the person's height and at least ``min_views`` remain);
 3. keeps the network's joint where fewer than ``min_views`` views agree (the views left after the
-   drops must reproject within the tolerance);
+   drops must reproject within the tolerance), or where they agree on a point over ``max_shift``
+   from it, unless that point lies at the track's bone length from a parent joint that holds
+   (:func:`keep_bone_consistent`, once the bone lengths are known);
 4. drops a tracked person from a frame when no 2D person of ``min_support`` views is theirs: a
    ghost of the 3D detector (with few views, the rays of different people cross where nobody
    stands). One view suffices for a track that ``min_support`` views support in at least half
@@ -60,6 +62,7 @@ __all__ = [
     "joint_scores",
     "TrackShape",
     "place_on_rays",
+    "keep_bone_consistent",
     "track_shapes",
     "refine_frame",
     "frame_support",
@@ -68,6 +71,8 @@ __all__ = [
 
 #: Values of ``--refine``.
 REFINE_MODES = ("triangulate", "none")
+#: Share of a bone's length by which a placed or kept joint may miss it.
+BONE_SLACK = 0.2
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,8 @@ class RefineConfig:
         min_views: views a joint needs to be triangulated (else the network's joint is kept).
         max_shift: metres a refined joint may lie from the network's; further, the network's
             joint is kept (two views that agree can still both be wrong along their epipolar
-            line, which puts the point anywhere in depth).
+            line, which puts the point anywhere in depth), unless the point lies at the track's
+            bone length from a parent joint that holds (:func:`keep_bone_consistent`).
         min_support: views whose 2D person a tracked person must be (of the views that found
             anybody, when fewer do); a tracked person with less is dropped from the frame (a
             ghost of the 3D detector: nothing in the 2D evidence shows it). 0 keeps everyone.
@@ -284,7 +290,7 @@ def place_on_rays(
     lengths: Tensor,
     root: Tensor,
     *,
-    slack: float = 0.2,
+    slack: float = BONE_SLACK,
     root_gate: float = 0.3,
 ) -> tuple[Tensor, Tensor]:
     """Joints the views do not triangulate, placed on one view's ray by the person's bone lengths.
@@ -344,6 +350,43 @@ def place_on_rays(
         put(b, ~known[:, b] & known[:, a] & torch.isfinite(lengths[:, e]), joints[:, a], length,
             slack * length, joints[:, b])  # fmt: skip
     return joints, new
+
+
+def keep_bone_consistent(
+    pts: Tensor,
+    candidate: Tensor,
+    good: Tensor,
+    tree: Sequence[tuple[int, int]],
+    lengths: Tensor,
+    *,
+    slack: float = BONE_SLACK,
+) -> Tensor:
+    """Triangulated joints kept although they lie far from the network's, where the skeleton
+    vouches for them.
+
+    ``max_shift`` keeps the network's joint where the views agree on a point far from it, as
+    two views can both be wrong along their epipolar line. Where the network's joint is the one
+    that is wrong (a head or limb a voxel or more off, common with few views), that throws a good
+    point away. A point the views agree on that also lies at the track's bone length from a
+    parent joint that holds is unlikely to be such a double error, and is kept, walking the
+    skeleton outwards so that a kept joint vouches for its children.
+
+    Args:
+        pts: (N, J, 3) triangulated points.
+        candidate: (N, J) joints the views agree on but the shift limit rejected.
+        good: (N, J) joints that hold.
+        tree: (parent, child) joint pairs, parents first (:func:`~tessetrack.tracking.bones.bone_tree`).
+        lengths: (N, E) bone lengths in ``tree``'s order; NaN where unknown (nothing kept).
+
+    Returns:
+        (N, J) ``good`` with the candidates the skeleton vouches for.
+    """
+    good = good.clone()
+    for e, (a, b) in enumerate(tree):
+        length = lengths[:, e]
+        miss = ((pts[:, b] - pts[:, a]).norm(dim=-1) - length).abs()  # NaN: not kept
+        good[:, b] |= candidate[:, b] & good[:, a] & (miss <= slack * length)
+    return good
 
 
 def joint_scores(n_views: Tensor, error: Tensor, tolerance: Tensor) -> Tensor:
@@ -481,7 +524,8 @@ class _Fit:
     """One frame's people paired with the views' 2D people and triangulated: the people kept
     (N), their network joints (N, J, 3), paired 2D joints uv (N, J, V, 2) and confidences w
     (N, J, V), the views' stacked cameras, the triangulated points (N, J, 3), which of them hold
-    (N, J) and their scores (N, J)."""
+    (N, J), their scores (N, J), and which the views agree on but lie beyond ``max_shift`` from
+    the network's joints (N, J)."""
 
     people: tuple[PersonPose, ...]
     joints: Tensor
@@ -491,6 +535,7 @@ class _Fit:
     pts: Tensor
     good: Tensor
     scores: Tensor
+    shifted: Tensor
 
     @property
     def pending(self) -> np.ndarray:
@@ -528,7 +573,7 @@ def _fit_frame(
         people = [p for p, drop in zip(people, weak.tolist(), strict=True) if not drop]
     if bool(weak.all()):  # nobody left
         none = torch.zeros(joints.shape[:2], dtype=torch.bool)[:0]
-        return _Fit((), joints[:0], uv[:0], w[:0], cams, joints[:0], none, none.double())
+        return _Fit((), joints[:0], uv[:0], w[:0], cams, joints[:0], none, none.double(), none)
     n, j = joints.shape[:2]
     seen = w.sum(-1) > 0  # N×J
     height = torch.where(w.amax(1) > 0, heights, torch.nan).nanmedian(-1).values  # N
@@ -537,9 +582,11 @@ def _fit_frame(
     pts, n_views, err = robust_triangulate(uv, w, cams, tol, config.min_views)
     # the views left must agree: two that still disagree (one of them grossly wrong) give a point
     # anywhere along their rays, and the network's joint is kept instead
-    good = (n_views >= config.min_views) & seen & (err <= tol)
-    good &= ~((pts - joints).norm(dim=-1) > config.max_shift)  # NaN network joints: no limit
-    return _Fit(tuple(people), joints, uv, w, cams, pts, good, joint_scores(n_views, err, tol))
+    agreed = (n_views >= config.min_views) & seen & (err <= tol)
+    # NaN network joints: no limit
+    good = agreed & ~((pts - joints).norm(dim=-1) > config.max_shift)
+    scores = joint_scores(n_views, err, tol)
+    return _Fit(tuple(people), joints, uv, w, cams, pts, good, scores, agreed & ~good)
 
 
 def _poses(
@@ -555,6 +602,7 @@ def _poses(
         lengths = torch.tensor(np.stack([s.lengths for s in shape]), dtype=pts.dtype)  # N×E
         root = torch.tensor(np.stack([s.root for s in shape]), dtype=pts.dtype)  # N×3
         root = torch.where(torch.isfinite(root), root, fit.joints[:, tree[0][0]])  # else the net's
+        good = keep_bone_consistent(pts, fit.shifted, good, tree, lengths)
         current = torch.where(good[..., None], pts, fit.joints)
         placed, one = place_on_rays(current, good, fit.uv, fit.w, fit.cams, tree, lengths, root)
         pts = torch.where(one[..., None], placed, pts)

@@ -88,16 +88,18 @@ class RefineConfig:
         min_views: views a joint needs to be triangulated (else the network's joint is kept).
         max_shift: metres a refined joint may lie from the network's; further, the network's
             joint is kept (two views that agree can still both be wrong along their epipolar
-            line, which puts the point anywhere in depth), unless the point lies at the track's
-            bone length from a parent joint that holds (:func:`keep_bone_consistent`).
+            line, which puts the point anywhere in depth), unless, with ``one_view``, the point
+            lies at the track's bone length from a parent joint that holds
+            (:func:`keep_bone_consistent`).
         min_support: views whose 2D person a tracked person must be (of the views that found
             anybody, when fewer do); a tracked person with less is dropped from the frame (a
             ghost of the 3D detector: nothing in the 2D evidence shows it). 0 keeps everyone.
         trust_share: a track with ``min_support`` views in at least this share of its frames
             needs only one view in the others (:func:`refine_tracks`).
-        one_view: place the joints the views show but do not triangulate on a view's ray, by the
-            track's bone lengths (:func:`place_on_rays`; joint sets with a mid-hip, the
-            skeleton's root).
+        one_view: use the track's bone lengths: keep the far triangulated joints they vouch for
+            (:func:`keep_bone_consistent`), and place the joints the views show but do not
+            triangulate on a view's ray (:func:`place_on_rays`); joint sets with a mid-hip, the
+            skeleton's root.
         root_gap: frames over which a track's mid-hip is interpolated for that placement.
     """
 
@@ -504,8 +506,9 @@ def refine_frame(
         config: refinement settings.
         trusted: ids of tracks the 2D evidence usually supports (:func:`refine_tracks`): one
             view of support keeps them (a person one camera sees, placed by the network).
-        shapes: track id → what the track knows of its person at this frame; with it, joints
-            the views show but do not triangulate are placed on a view's ray
+        shapes: track id → what the track knows of its person at this frame; with it, far
+            triangulated joints the bone lengths vouch for are kept (:func:`keep_bone_consistent`)
+            and joints the views show but do not triangulate are placed on a view's ray
             (:func:`place_on_rays`).
 
     Returns:
@@ -553,8 +556,9 @@ def _fit_frame(
     config: RefineConfig,
     trusted: Collection[int],
 ) -> _Fit | None:
-    """Steps 1-4 of the module docstring for one frame; None where there are no people or fewer
-    than ``min_views`` views have a camera (nothing to refine)."""
+    """Steps 1-4 of the module docstring for one frame (step 3 without the bone lengths); None
+    where there are no people or fewer than ``min_views`` views have a camera (nothing to
+    refine)."""
     names = [c for c in detections if c in cameras]
     if not people or len(names) < config.min_views:
         return None
@@ -592,8 +596,8 @@ def _fit_frame(
 def _poses(
     fit: _Fit, joint_set: str, shapes: Mapping[int, TrackShape] | None
 ) -> tuple[PersonPose, ...]:
-    """The refined people of a fit; with ``shapes``, the joints the views show but do not
-    triangulate placed first (step 5)."""
+    """The refined people of a fit; with ``shapes``, the far joints the bone lengths vouch for
+    kept (step 3), then the joints the views show but do not triangulate placed (step 5)."""
     pts, good, scores = fit.pts, fit.good, fit.scores
     if shapes and _has_root(joint_set) and bool(fit.pending.any()):
         tree = bone_tree(joint_set)

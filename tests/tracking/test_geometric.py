@@ -37,3 +37,23 @@ def test_nobody_with_one_view(rng):
     name, cam = next(iter(cams.items()))
     dets = {name: np.concatenate([cv_project(cam, t), np.ones((PAN.num_joints, 1))], 1)[None]}
     assert triangulate_people(dets, cams, detections_joint_set="panoptic19") == []
+
+
+def test_a_person_half_out_of_one_view_is_paired_by_the_joints_both_show(rng):
+    # two views; the second shows only the upper body (legs out of its image: confidence 0);
+    # the legs stay unknown (one view), the rest is triangulated exactly
+    cams = dict(list(rig().items())[:2])
+    truth = pose(rng)
+    legs = np.array([PAN.index(n) for n in ("l_knee", "l_ankle", "r_knee", "r_ankle")])
+    dets = {}
+    for k, (name, cam) in enumerate(cams.items()):
+        conf = np.full((PAN.num_joints, 1), 0.9)
+        if k == 1:
+            conf[legs] = 0.0
+        dets[name] = np.concatenate([cv_project(cam, truth), conf], 1)[None]
+    found = triangulate_people(dets, cams, detections_joint_set="panoptic19")
+    assert len(found) == 1
+    pts, views = found[0]
+    rest = np.setdiff1d(np.arange(PAN.num_joints), legs)
+    np.testing.assert_allclose(pts[rest], truth[rest], atol=1e-6)
+    assert np.isnan(pts[legs]).all() and (views[rest] == 2).all() and (views[legs] == 0).all()

@@ -50,6 +50,21 @@ def test_match_people_reads_a_swapped_person(rng):
     assert match.tolist() == [1, 0] and swapped.tolist() == [False, True]
 
 
+def test_match_people_measures_a_whole_track_by_its_projection():
+    # a person 400 px tall whose 2D person shows only its top joints (89 px: cut by the image's
+    # edge), 42 px off: half the part shown, a tenth of the person; paired only for a whole track
+    j = PAN.num_joints
+    v = np.linspace(0.0, 400.0, j)
+    projected = torch.tensor(np.stack([np.full(j, 200.0), v], -1))[None]  # 1×J×2
+    dets = torch.cat([projected + 30.0, torch.ones(1, j, 1, dtype=torch.float64)], -1)
+    dets[0, v > 100.0, 2] = 0.0
+    front = torch.ones(1, j, dtype=torch.bool)
+    whole = match_people(projected, front, dets, RefineConfig(), whole=torch.tensor([True]))[0]
+    part = match_people(projected, front, dets, RefineConfig(), whole=torch.tensor([False]))[0]
+    assert whole.tolist() == [0] and part.tolist() == [-1]
+    assert match_people(projected, front, dets, RefineConfig())[0].tolist() == [-1]
+
+
 def test_refine_frame_recovers_exact_joints_and_keeps_the_network_where_unseen(rng):
     cams = rig()
     truth = [pose(rng, (-0.8, 0.0)), pose(rng, (0.8, 0.3))]

@@ -99,21 +99,22 @@ def _pair_candidates(
         no_tolerance = torch.full((len(ia), 1), float("inf"), dtype=f64)
         pts = robust_triangulate(uv, w, views.cams, no_tolerance, 2)[0]
         both = (w[:, :, a] > 0) & (w[:, :, b] > 0)  # M×J
+        # joints only one of the two shows stay unknown and are not compared: a person half out
+        # of one view (or half hidden) is paired by the joints both views show
         pts = torch.where(both[..., None], pts, torch.full_like(pts, float("nan")))
-        far = torch.nan_to_num(pts, nan=1e6)
         rows = torch.arange(len(ia))
-        cost = torch.maximum(views.cost(far, a, pa)[rows, ia], views.cost(far, b, pb)[rows, ib])
+        cost = torch.maximum(views.cost(pts, a, pa)[rows, ia], views.cost(pts, b, pb)[rows, ib])
         good = (cost < config.match_gate / 3) & (both.sum(-1) >= 5)
         for m in torch.nonzero(good).reshape(-1):
             group = {a: int(ia[m]), b: int(ib[m])}
             for k in range(v):
                 if k in group or views.people[k].shape[0] == 0:
                     continue
-                c_k = views.explained(far[m : m + 1], k)[0]
+                c_k = views.explained(pts[m : m + 1], k)[0]
                 best = int(torch.argmin(c_k))
                 if float(c_k[best]) < config.match_gate:
                     group[k] = best
-            out.append((float(cost[m]) / len(group), group, far[m : m + 1]))
+            out.append((float(cost[m]) / len(group), group, pts[m : m + 1]))
     return out
 
 

@@ -157,8 +157,13 @@ def match_people(
     dets: Tensor,
     config: RefineConfig,
     mirror: Tensor | None = None,
+    whole: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Which 2D person of one view each tracked person is (Hungarian, gated).
+
+    The cost of a pair is the mean distance of the joints the 2D person shows over its height in
+    pixels. A 2D person cut by the image's edge (or half hidden) shows less than its height, so for
+    the people ``whole`` marks the height is at least that of their own projection.
 
     Args:
         projected: (N, J, 2) tracked people's joints projected into the view.
@@ -167,6 +172,8 @@ def match_people(
         config: gate and confidence threshold.
         mirror: (J,) left/right swap (:func:`mirror_index`); each 2D person is then also tried
             with its sides swapped, and the better reading is kept.
+        whole: (N,) tracked people whose projection measures their height in the view (tracks the
+            2D evidence usually supports; a ghost's projection says nothing). None: nobody.
 
     Returns:
         match (N,) long: the matched 2D person's index, or -1; swapped (N,) bool: whether the
@@ -178,11 +185,19 @@ def match_people(
     if n == 0 or p == 0:
         return out, swapped
 
+    floor = torch.ones(n, dtype=projected.dtype)  # N: the least height in pixels
+    if whole is not None:
+        seen = in_front & torch.isfinite(projected).all(-1)  # N×J
+        shown = torch.cat([torch.nan_to_num(projected), seen[..., None].to(projected.dtype)], -1)
+        own = person_heights(shown, 0.5)  # N: the projection's vertical extent
+        floor = torch.where(whole, own, floor)
+
     def costs(d: Tensor) -> Tensor:  # P×J×3 -> N×P
         ok = (d[None, :, :, 2] >= config.min_confidence) & in_front[:, None]  # N×P×J
         dist = (projected[:, None] - d[None, :, :, :2]).norm(dim=-1)  # N×P×J
         mean = (dist * ok).sum(-1) / ok.sum(-1).clamp_min(1)  # N×P
-        cost = mean / person_heights(d, config.min_confidence)[None]  # N×P
+        height = torch.maximum(person_heights(d, config.min_confidence)[None], floor[:, None])
+        cost = mean / height  # N×P
         return torch.where(ok.sum(-1) >= 3, cost, torch.full_like(cost, float("inf")))
 
     cost = costs(dets)
@@ -433,6 +448,7 @@ def _pair_views(
     cams: Mapping[str, Tensor],
     mirror: Tensor,
     config: RefineConfig,
+    whole: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Each tracked person's 2D person in every view (:func:`match_people`).
 
@@ -441,6 +457,7 @@ def _pair_views(
         dets: per view, (P, J, 3) 2D people in the people's joint set.
         cams: the views' stacked cameras.
         mirror: (J,) left/right swap.
+        whole: (N,) people whose projection measures their 2D height (:func:`match_people`).
 
     Returns:
         uv (N, J, V, 2) the paired 2D joints, w (N, J, V) their confidences (0: unpaired or not
@@ -460,7 +477,8 @@ def _pair_views(
         R, t = cams["R"][k], cams["t"][k]
         depth = (safe @ R.T + t)[..., 2]  # N×J
         projected = project_points(safe, cams["K"][k], R, t, cams["dist"][k])  # N×J×2
-        match, swapped = match_people(projected, (depth > 0) & finite, converted, config, mirror)
+        match, swapped = match_people(projected, (depth > 0) & finite, converted, config, mirror,
+                                      whole)  # fmt: skip
         for i in range(n):
             if match[i] >= 0:
                 d = converted[match[i]]
@@ -477,11 +495,14 @@ def _pair_people(
     cams: Mapping[str, Tensor],
     joint_set: str,
     config: RefineConfig,
+    trusted: Collection[int] = (),
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """:func:`_pair_views` of N tracked people; also their joints (N, J, 3) and their support
-    (N,): how many views' 2D person is theirs."""
+    """:func:`_pair_views` of N tracked people (the ``trusted`` tracks' projections measure their
+    2D height); also their joints (N, J, 3) and their support (N,): how many views' 2D person is
+    theirs."""
     joints = torch.tensor(np.stack([p.joints for p in people]), dtype=torch.float64)  # N×J×3
-    uv, w, heights = _pair_views(joints, dets, cams, mirror_index(joint_set), config)
+    whole = torch.tensor([p.id in trusted for p in people], dtype=torch.bool)
+    uv, w, heights = _pair_views(joints, dets, cams, mirror_index(joint_set), config, whole)
     return joints, uv, w, heights, (w.amax(1) > 0).sum(-1)
 
 
@@ -567,7 +588,8 @@ def _fit_frame(
     need = min(config.min_support, _views_with_people(dets, config))
     people = list(people)
     while True:
-        joints, uv, w, heights, support = _pair_people(people, dets, cams, joint_set, config)
+        joints, uv, w, heights, support = _pair_people(people, dets, cams, joint_set, config,
+                                                       trusted)  # fmt: skip
         known = torch.tensor([p.id in trusted for p in people], dtype=torch.bool)
         weak = (support < need) & ~(known & (support > 0))
         if not bool(weak.any()) or bool(weak.all()):

@@ -14,6 +14,7 @@ from tessetrack.structures import FramePoses, PersonPose, Tracks
 from tessetrack.tracking.bones import bone_tree
 from tessetrack.tracking.refine import (
     RefineConfig,
+    drop_duplicates,
     keep_bone_consistent,
     match_people,
     mirror_index,
@@ -63,6 +64,37 @@ def test_match_people_measures_a_whole_track_by_its_projection():
     part = match_people(projected, front, dets, RefineConfig(), whole=torch.tensor([False]))[0]
     assert whole.tolist() == [0] and part.tolist() == [-1]
     assert match_people(projected, front, dets, RefineConfig())[0].tolist() == [-1]
+
+
+def test_drop_duplicates_keeps_the_first_ranked_of_one_person_found_twice(rng):
+    a = pose(rng)
+    twin = a + 0.1  # the same person found again, 17 cm off
+    twin[:4] = np.nan  # joints one of them lacks are not compared
+    other = pose(rng, (2.0, 0.0))
+    joints = torch.tensor(np.stack([twin, a, other]))
+    keep = drop_duplicates(joints, torch.tensor([0, 1, 2]), 0.3)
+    assert keep.tolist() == [True, False, True]
+    assert drop_duplicates(joints, torch.tensor([1, 0, 2]), 0.3).tolist() == [False, True, True]
+    assert drop_duplicates(joints, torch.tensor([0, 1, 2]), 0.1).all()  # 17 cm apart: two people
+    assert drop_duplicates(joints, torch.tensor([0, 1, 2]), 0.0).all()
+
+
+def test_refine_frame_refines_the_older_of_two_tracks_on_one_person(rng):
+    # track 7 lies nearer the person's 2D joints, but track 3 is older: it keeps the person
+    cams = rig()
+    truth = pose(rng)
+    dets = {name: np.concatenate([cv_project(cam, truth), np.full((PAN.num_joints, 1), 0.9)],
+                                 1)[None] for name, cam in cams.items()}  # fmt: skip
+    people = [
+        PersonPose(7, truth + 0.01, np.ones(PAN.num_joints)),
+        PersonPose(3, truth + rng.normal(0, 0.05, truth.shape), np.ones(PAN.num_joints)),
+    ]
+    kw = {"detections_joint_set": "panoptic19", "joint_set": "panoptic19", "trusted": (3, 7)}
+    out = refine_frame(people, dets, cams, **kw)
+    assert [p.id for p in out] == [3]
+    np.testing.assert_allclose(out[0].joints, truth, atol=1e-6)
+    both = refine_frame(people, dets, cams, config=RefineConfig(duplicate=0.0), **kw)
+    assert [p.id for p in both] == [7]  # without the rule the nearer track takes the 2D people
 
 
 def test_refine_frame_recovers_exact_joints_and_keeps_the_network_where_unseen(rng):
@@ -187,6 +219,8 @@ def test_min_support_and_trust_share_are_checked():
         RefineConfig(trust_share=1.5)
     with pytest.raises(InputError, match="root_gap"):
         RefineConfig(root_gap=-1)
+    with pytest.raises(InputError, match="duplicate"):
+        RefineConfig(duplicate=-0.1)
 
 
 def test_frames_that_cannot_tell_do_not_count_for_trust(rng):

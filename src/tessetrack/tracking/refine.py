@@ -3,6 +3,9 @@
 The network places joints on its voxel grid (centimetres off); the 2D detections it read are
 sharper. For each frame this module
 
+0. keeps one of two tracked people whose joints lie within ``duplicate`` metres of each other on
+   average (:func:`drop_duplicates`: the older track, trusted ones first): the 3D detector can
+   find one person twice, and the two tracks would take turns on their 2D people;
 1. pairs every tracked person with, in every view, the 2D person its projected pose explains
    (:func:`match_people`: Hungarian assignment on the mean pixel distance of the confident joints,
    relative to the 2D person's height, gated), reading each 2D person also with its left and right
@@ -55,6 +58,7 @@ from tessetrack.tracking.bones import BoneConfig, bone_lengths, bone_tree
 __all__ = [
     "RefineConfig",
     "REFINE_MODES",
+    "drop_duplicates",
     "person_heights",
     "mirror_index",
     "match_people",
@@ -101,6 +105,8 @@ class RefineConfig:
             triangulate on a view's ray (:func:`place_on_rays`); joint sets with a mid-hip, the
             skeleton's root.
         root_gap: frames over which a track's mid-hip is interpolated for that placement.
+        duplicate: metres; of two tracked people whose joints lie closer than this on average,
+            only the older track is refined (:func:`drop_duplicates`). 0 keeps both.
     """
 
     min_confidence: float = 0.3
@@ -112,6 +118,7 @@ class RefineConfig:
     trust_share: float = 0.5
     one_view: bool = True
     root_gap: int = 15
+    duplicate: float = 0.3
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_confidence < 1.0:
@@ -122,12 +129,46 @@ class RefineConfig:
             raise InputError(f"root_gap must be >= 0, got {self.root_gap}")
         if self.min_support < 0:
             raise InputError(f"min_support must be >= 0, got {self.min_support}")
+        if self.duplicate < 0:
+            raise InputError(f"duplicate must be >= 0, got {self.duplicate}")
         if not 0.0 <= self.trust_share <= 1.0:
             raise InputError(f"trust_share must lie in [0, 1], got {self.trust_share}")
         if self.min_views < 2:
             raise InputError(
                 f"min_views must be >= 2 (a joint needs two rays), got {self.min_views}"
             )
+
+
+def drop_duplicates(joints: Tensor, rank: Tensor, gate: float) -> Tensor:
+    """Which of N tracked people to keep when some are one person found twice.
+
+    Walking the people by ``rank`` (lowest first), a person whose mean joint distance (over the
+    joints both have) to a person already kept is under ``gate`` metres is not kept.
+
+    Args:
+        joints: (N, J, 3) tracked people, NaN where unknown.
+        rank: (N,) order of preference (e.g. untrusted after trusted, then the track's id: ids
+            grow with each new track, so the lower one is older).
+        gate: metres; 0 keeps everyone.
+
+    Returns:
+        (N,) bool, True for the people kept.
+    """
+    n = joints.shape[0]
+    keep = torch.ones(n, dtype=torch.bool)
+    if n < 2 or gate <= 0:
+        return keep
+    dist = (joints[:, None] - joints[None]).norm(dim=-1)  # N×N×J
+    both = torch.isfinite(dist)
+    mean = torch.where(both, dist, 0.0).sum(-1) / both.sum(-1).clamp_min(1)  # N×N
+    close = (mean < gate) & both.any(-1)
+    kept: list[int] = []
+    for i in torch.argsort(rank, stable=True).tolist():
+        if any(bool(close[i, k]) for k in kept):
+            keep[i] = False
+        else:
+            kept.append(i)
+    return keep
 
 
 def person_heights(dets: Tensor, min_confidence: float) -> Tensor:
@@ -586,7 +627,10 @@ def _fit_frame(
     cams, dets = _views(names, detections, cameras, detections_joint_set, joint_set)
     # views that found anybody: a person needs the support of min_support of them (or all)
     need = min(config.min_support, _views_with_people(dets, config))
-    people = list(people)
+    rank = torch.tensor([(p.id not in trusted) * (1 << 40) + p.id for p in people])
+    joints = torch.tensor(np.stack([p.joints for p in people]), dtype=torch.float64)
+    keep = drop_duplicates(joints, rank, config.duplicate).tolist()
+    people = [p for p, k in zip(people, keep, strict=True) if k]
     while True:
         joints, uv, w, heights, support = _pair_people(people, dets, cams, joint_set, config,
                                                        trusted)  # fmt: skip

@@ -4,7 +4,7 @@ The network places joints on its voxel grid (centimetres off); the 2D detections
 sharper. For each frame this module
 
 0. keeps one of two tracked people whose joints lie within ``duplicate`` metres of each other on
-   average (:func:`drop_duplicates`: the older track, trusted ones first): the 3D detector can
+   average (:func:`drop_duplicates`: trusted tracks first, then the older one): the 3D detector can
    find one person twice, and the two tracks would take turns on their 2D people;
 1. pairs every tracked person with, in every view, the 2D person its projected pose explains
    (:func:`match_people`: Hungarian assignment on the mean pixel distance of the confident joints,
@@ -97,7 +97,8 @@ class RefineConfig:
             (:func:`keep_bone_consistent`).
         min_support: views whose 2D person a tracked person must be (of the views that found
             anybody, when fewer do); a tracked person with less is dropped from the frame (a
-            ghost of the 3D detector: nothing in the 2D evidence shows it). 0 keeps everyone.
+            ghost of the 3D detector: nothing in the 2D evidence shows it). 0 keeps everyone
+            (but one of two duplicates, ``duplicate``).
         trust_share: a track with ``min_support`` views in at least this share of its frames
             needs only one view in the others (:func:`refine_tracks`).
         one_view: use the track's bone lengths: keep the far triangulated joints they vouch for
@@ -106,7 +107,8 @@ class RefineConfig:
             skeleton's root.
         root_gap: frames over which a track's mid-hip is interpolated for that placement.
         duplicate: metres; of two tracked people whose joints lie closer than this on average,
-            only the older track is refined (:func:`drop_duplicates`). 0 keeps both.
+            only one stays in the frame, the trusted track first, then the older one
+            (:func:`drop_duplicates`). 0 keeps both.
     """
 
     min_confidence: float = 0.3
@@ -143,7 +145,8 @@ def drop_duplicates(joints: Tensor, rank: Tensor, gate: float) -> Tensor:
     """Which of N tracked people to keep when some are one person found twice.
 
     Walking the people by ``rank`` (lowest first), a person whose mean joint distance (over the
-    joints both have) to a person already kept is under ``gate`` metres is not kept.
+    joints both have, three at least) to a person already kept is under ``gate`` metres is not
+    kept.
 
     Args:
         joints: (N, J, 3) tracked people, NaN where unknown.
@@ -161,7 +164,7 @@ def drop_duplicates(joints: Tensor, rank: Tensor, gate: float) -> Tensor:
     dist = (joints[:, None] - joints[None]).norm(dim=-1)  # N×N×J
     both = torch.isfinite(dist)
     mean = torch.where(both, dist, 0.0).sum(-1) / both.sum(-1).clamp_min(1)  # N×N
-    close = (mean < gate) & both.any(-1)
+    close = (mean < gate) & (both.sum(-1) >= 3)  # three joints in common, at least
     kept: list[int] = []
     for i in torch.argsort(rank, stable=True).tolist():
         if any(bool(close[i, k]) for k in kept):
@@ -618,7 +621,7 @@ def _fit_frame(
     config: RefineConfig,
     trusted: Collection[int],
 ) -> _Fit | None:
-    """Steps 1-4 of the module docstring for one frame (step 3 without the bone lengths); None
+    """Steps 0-4 of the module docstring for one frame (step 3 without the bone lengths); None
     where there are no people or fewer than ``min_views`` views have a camera (nothing to
     refine)."""
     names = [c for c in detections if c in cameras]
@@ -627,7 +630,8 @@ def _fit_frame(
     cams, dets = _views(names, detections, cameras, detections_joint_set, joint_set)
     # views that found anybody: a person needs the support of min_support of them (or all)
     need = min(config.min_support, _views_with_people(dets, config))
-    rank = torch.tensor([(p.id not in trusted) * (1 << 40) + p.id for p in people])
+    rank = torch.tensor([(p.id not in trusted, int(p.id)) for p in people])
+    rank = rank[:, 0] * (int(rank[:, 1].max()) - int(rank[:, 1].min()) + 1) + rank[:, 1]
     joints = torch.tensor(np.stack([p.joints for p in people]), dtype=torch.float64)
     keep = drop_duplicates(joints, rank, config.duplicate).tolist()
     people = [p for p, k in zip(people, keep, strict=True) if k]
@@ -707,9 +711,10 @@ def frame_support(
 
     Returns:
         (N,) bool, or None where the frame cannot tell (fewer than ``min_support`` views hold a
-        2D person that can be paired). Pairing is done once, with every tracked person present:
-        a person whose 2D person a ghost takes counts as unsupported here (a stricter count than
-        :func:`refine_frame`'s, which pairs again without the ghost).
+        2D person that can be paired). Pairing is done once, with every tracked person present
+        (duplicates too) and without the whole-track height of :func:`match_people`: a person
+        whose 2D person a ghost or a duplicate takes counts as unsupported here (a stricter count
+        than :func:`refine_frame`'s, which pairs again without them).
     """
     names = [c for c in detections if c in cameras]
     if not people or len(names) < max(config.min_views, config.min_support):

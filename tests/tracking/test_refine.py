@@ -77,6 +77,8 @@ def test_drop_duplicates_keeps_the_first_ranked_of_one_person_found_twice(rng):
     assert drop_duplicates(joints, torch.tensor([1, 0, 2]), 0.3).tolist() == [False, True, True]
     assert drop_duplicates(joints, torch.tensor([0, 1, 2]), 0.1).all()  # 17 cm apart: two people
     assert drop_duplicates(joints, torch.tensor([0, 1, 2]), 0.0).all()
+    few = torch.tensor(np.stack([a, np.where(np.arange(len(a))[:, None] < 2, a, np.nan)]))
+    assert drop_duplicates(few, torch.tensor([0, 1]), 0.3).all()  # two joints in common: unsure
 
 
 def test_refine_frame_refines_the_older_of_two_tracks_on_one_person(rng):

@@ -630,8 +630,9 @@ def _fit_frame(
     cams, dets = _views(names, detections, cameras, detections_joint_set, joint_set)
     # views that found anybody: a person needs the support of min_support of them (or all)
     need = min(config.min_support, _views_with_people(dets, config))
-    rank = torch.tensor([(p.id not in trusted, int(p.id)) for p in people])
-    rank = rank[:, 0] * (int(rank[:, 1].max()) - int(rank[:, 1].min()) + 1) + rank[:, 1]
+    # trusted tracks first, then the older (lower id); rank = each person's place in that order
+    order = sorted(range(len(people)), key=lambda i: (people[i].id not in trusted, people[i].id))
+    rank = torch.argsort(torch.tensor(order))
     joints = torch.tensor(np.stack([p.joints for p in people]), dtype=torch.float64)
     keep = drop_duplicates(joints, rank, config.duplicate).tolist()
     people = [p for p, k in zip(people, keep, strict=True) if k]

@@ -66,6 +66,27 @@ def test_match_people_measures_a_whole_track_by_its_projection():
     assert match_people(projected, front, dets, RefineConfig())[0].tolist() == [-1]
 
 
+def test_match_people_bounds_a_whole_track_whose_joint_projects_far_out():
+    # one joint just in front of the camera projects 20000 px away (the 2D person does not show
+    # it): the track's own projected height would make a 2D person 150 px off (1.6 times the
+    # 94 px it shows) look 1 % off
+    j = PAN.num_joints
+    v = np.linspace(0.0, 100.0, j)
+    projected = torch.tensor(np.stack([np.full(j, 200.0), v], -1))[None]  # 1×J×2
+    dets = torch.cat([projected, torch.ones(1, j, 1, dtype=torch.float64)], -1)
+    dets[0, :, 0] += 150.0
+    dets[0, 0, 2] = 0.0
+    front = torch.ones(1, j, dtype=torch.bool)
+    near = projected.clone()
+    near[0, 0, 1] = -20000.0
+    whole = torch.tensor([True])
+    assert match_people(near, front, dets, RefineConfig(), whole=whole)[0].tolist() == [-1]
+    # up to WHOLE_RATIO times the shown height still counts: 150 px over 283 px passes a 0.6 gate
+    loose = RefineConfig(match_gate=0.6)
+    assert match_people(near, front, dets, loose, whole=whole)[0].tolist() == [0]
+    assert match_people(near, front, dets, loose)[0].tolist() == [-1]
+
+
 def test_drop_duplicates_keeps_the_first_ranked_of_one_person_found_twice(rng):
     a = pose(rng)
     twin = a + 0.1  # the same person found again, 17 cm off

@@ -77,6 +77,10 @@ __all__ = [
 REFINE_MODES = ("triangulate", "none")
 #: Share of a bone's length by which a placed or kept joint may miss it.
 BONE_SLACK = 0.2
+#: A whole track's projected height counts up to this many times the height its 2D person shows
+#: (:func:`match_people`): a joint just in front of a camera projects far out, and an unbounded
+#: height would let any 2D person pass the gate.
+WHOLE_RATIO = 3.0
 
 
 @dataclass(frozen=True)
@@ -207,7 +211,8 @@ def match_people(
 
     The cost of a pair is the mean distance of the joints the 2D person shows over its height in
     pixels. A 2D person cut by the image's edge (or half hidden) shows less than its height, so for
-    the people ``whole`` marks the height is at least that of their own projection.
+    the people ``whole`` marks the height is at least that of their own projection (at most
+    :data:`WHOLE_RATIO` times the height shown).
 
     Args:
         projected: (N, J, 2) tracked people's joints projected into the view.
@@ -240,7 +245,8 @@ def match_people(
         ok = (d[None, :, :, 2] >= config.min_confidence) & in_front[:, None]  # N×P×J
         dist = (projected[:, None] - d[None, :, :, :2]).norm(dim=-1)  # N×P×J
         mean = (dist * ok).sum(-1) / ok.sum(-1).clamp_min(1)  # N×P
-        height = torch.maximum(person_heights(d, config.min_confidence)[None], floor[:, None])
+        shown = person_heights(d, config.min_confidence)[None]  # 1×P
+        height = torch.maximum(shown, torch.minimum(floor[:, None], WHOLE_RATIO * shown))
         cost = mean / height  # N×P
         return torch.where(ok.sum(-1) >= 3, cost, torch.full_like(cost, float("inf")))
 
@@ -533,21 +539,18 @@ def _pair_views(
     return uv, w, heights
 
 
-def _pair_people(
+def _support(
     people: Sequence[PersonPose],
     dets: Sequence[Tensor],
     cams: Mapping[str, Tensor],
     joint_set: str,
     config: RefineConfig,
-    trusted: Collection[int] = (),
-) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """:func:`_pair_views` of N tracked people (the ``trusted`` tracks' projections measure their
-    2D height); also their joints (N, J, 3) and their support (N,): how many views' 2D person is
-    theirs."""
+) -> Tensor:
+    """(N,) how many views' 2D person is each of N tracked people's (:func:`_pair_views`, no
+    whole-track height)."""
     joints = torch.tensor(np.stack([p.joints for p in people]), dtype=torch.float64)  # N×J×3
-    whole = torch.tensor([p.id in trusted for p in people], dtype=torch.bool)
-    uv, w, heights = _pair_views(joints, dets, cams, mirror_index(joint_set), config, whole)
-    return joints, uv, w, heights, (w.amax(1) > 0).sum(-1)
+    w = _pair_views(joints, dets, cams, mirror_index(joint_set), config)[1]
+    return (w.amax(1) > 0).sum(-1)
 
 
 def refine_frame(
@@ -630,22 +633,23 @@ def _fit_frame(
     cams, dets = _views(names, detections, cameras, detections_joint_set, joint_set)
     # views that found anybody: a person needs the support of min_support of them (or all)
     need = min(config.min_support, _views_with_people(dets, config))
+    joints = torch.tensor(np.stack([p.joints for p in people]), dtype=torch.float64)  # N×J×3
+    known = torch.tensor([p.id in trusted for p in people], dtype=torch.bool)  # N
     # trusted tracks first, then the older (lower id); rank = each person's place in that order
     order = sorted(range(len(people)), key=lambda i: (people[i].id not in trusted, people[i].id))
-    rank = torch.argsort(torch.tensor(order))
-    joints = torch.tensor(np.stack([p.joints for p in people]), dtype=torch.float64)
-    keep = drop_duplicates(joints, rank, config.duplicate).tolist()
-    people = [p for p, k in zip(people, keep, strict=True) if k]
+    stay = drop_duplicates(joints, torch.argsort(torch.tensor(order)), config.duplicate)
+    mirror = mirror_index(joint_set)
     while True:
-        joints, uv, w, heights, support = _pair_people(people, dets, cams, joint_set, config,
-                                                       trusted)  # fmt: skip
-        known = torch.tensor([p.id in trusted for p in people], dtype=torch.bool)
+        people = [p for p, k in zip(people, stay.tolist(), strict=True) if k]
+        joints, known = joints[stay], known[stay]
+        uv, w, heights = _pair_views(joints, dets, cams, mirror, config, whole=known)
+        support = (w.amax(1) > 0).sum(-1)  # N: views whose 2D person is theirs
         weak = (support < need) & ~(known & (support > 0))
         if not bool(weak.any()) or bool(weak.all()):
             break
         # nothing in the 2D evidence shows them (ghosts of the 3D detector); the others are
         # paired again without them, as a ghost may have taken a real person's 2D person
-        people = [p for p, drop in zip(people, weak.tolist(), strict=True) if not drop]
+        stay = ~weak
     if bool(weak.all()):  # nobody left
         none = torch.zeros(joints.shape[:2], dtype=torch.bool)[:0]
         return _Fit((), joints[:0], uv[:0], w[:0], cams, joints[:0], none, none.double(), none)
@@ -723,7 +727,7 @@ def frame_support(
     cams, dets = _views(names, detections, cameras, detections_joint_set, joint_set)
     if _views_with_people(dets, config) < config.min_support:
         return None
-    support = _pair_people(people, dets, cams, joint_set, config)[-1]
+    support = _support(people, dets, cams, joint_set, config)
     return (support >= config.min_support).numpy()
 
 

@@ -293,7 +293,8 @@ def detect(
     Console().print(
         f"[green]detected[/green] {summary.people} people in {summary.detected} images of "
         f"{len(summary.cameras)} cameras ({summary.images_per_second:.1f} images/s; "
-        f"{summary.skipped} already done) -> {summary.output}"
+        f"{summary.skipped} already done; {summary.duplicates} found twice, kept once) -> "
+        f"{summary.output}"
     )
 
 

@@ -99,3 +99,16 @@ def test_a_mediapipe_without_the_models_is_named(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "mediapipe.tasks.python.vision", vision)
     with pytest.raises(DependencyError, match=r"mediapipe 1\.2\.3 does not ship .*pose_detection"):
         model_files()
+
+
+def test_one_person_found_twice_on_a_real_frame_is_kept_once(shared_data):
+    # cam03's frame 17: BlazePose finds the nearer person twice, joints ~2 % of their size apart
+    from tessetrack.detector import BlazePoseConfig
+
+    image = _frame(shared_data, "cam03", 17)
+    with BlazePose(BlazePoseConfig(duplicate=0.0)) as raw, BlazePose() as once:
+        both, kept = raw(image), once(image)
+    assert len(both) == 2 and len(kept) == 1 and once.duplicates == 1 and raw.duplicates == 0
+    gap = np.median(np.linalg.norm(both[0, :, :2] - both[1, :, :2], axis=-1))
+    assert gap < 0.05 * np.ptp(both[0, :, 1])
+    assert np.allclose(kept[0], both[np.argmax(both[..., 2].mean(-1))])

@@ -59,6 +59,8 @@ class DetectSummary:
         people: people found in the images detected in this call.
         decode_seconds, detect_seconds: wall-clock time spent decoding and detecting.
         people_per_camera: people found per camera in this call.
+        duplicates: people the built-in detector found twice in one image, counted once above
+            (0 for another ``detector``).
     """
 
     output: Path
@@ -70,6 +72,7 @@ class DetectSummary:
     decode_seconds: float
     detect_seconds: float
     people_per_camera: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
 
     @property
     def images_per_second(self) -> float:
@@ -276,4 +279,5 @@ def detect_recording(
         output=out, cameras=tuple(names), frames=len(dataset), detected=tally.detected,
         skipped=tally.skipped, people=tally.people, decode_seconds=tally.decode_s,
         detect_seconds=tally.detect_s, people_per_camera=tally.per_camera,
+        duplicates=int(getattr(det, "duplicates", 0)),
     )  # fmt: skip

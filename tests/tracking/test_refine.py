@@ -185,6 +185,34 @@ def test_a_joint_two_views_place_far_from_the_network_is_not_taken(rng):
     np.testing.assert_allclose(far.joints[5], wrong[5], atol=1e-6)
 
 
+def test_a_joint_three_views_place_far_from_the_network_is_taken(rng):
+    """The network's joint 5 is 0.5 m off; three views agree where it really is: their point is
+    taken (three rays that meet are not all wrong along one epipolar line). With two views, or
+    with ``vouch_views=0``, the shift limit keeps the network's joint."""
+    cams = rig()
+    truth = pose(rng)
+    network = truth.copy()
+    network[5] += [0.0, 0.5, 0.0]
+
+    def refined(seen_by: int, config: RefineConfig | None = None) -> np.ndarray:
+        dets = {}
+        for k, (name, cam) in enumerate(cams.items()):
+            d = np.concatenate([cv_project(cam, truth), np.full((PAN.num_joints, 1), 0.9)], 1)
+            d[5, 2] = 0.9 if k < seen_by else 0.0
+            dets[name] = d[None]
+        return refine_frame([PersonPose(0, network, np.ones(PAN.num_joints))], dets, cams,
+                            detections_joint_set="panoptic19", joint_set="panoptic19",
+                            config=config)[0].joints  # fmt: skip
+
+    np.testing.assert_allclose(refined(3)[5], truth[5], atol=1e-6)
+    np.testing.assert_allclose(refined(2)[5], network[5])
+    np.testing.assert_allclose(refined(3, RefineConfig(vouch_views=0))[5], network[5])
+    np.testing.assert_allclose(refined(3, RefineConfig(vouch_views=4))[5], network[5])
+    np.testing.assert_allclose(refined(4, RefineConfig(vouch_views=4))[5], truth[5], atol=1e-6)
+    with pytest.raises(InputError, match="vouch_views"):
+        RefineConfig(vouch_views=2)
+
+
 def _detections(cams, people, confidence=0.9):
     """camera name -> (P, J, 3) exact 2D people of (J, 3) poses."""
     return {name: np.stack([np.concatenate([cv_project(cam, t), np.full((PAN.num_joints, 1),
@@ -352,7 +380,8 @@ def test_keep_bone_consistent_walks_the_skeleton_outwards(rng):
 def test_refine_tracks_keeps_a_far_head_the_bones_vouch_for(rng):
     """Four views see a walking person exactly; at frame 4 the network's head is 0.5 m off, past
     ``max_shift``: the views' head is at the track's bone lengths from the neck and replaces it
-    exactly. A single frame refined without the track's bone lengths keeps the network's."""
+    exactly. A single frame refined without the track's bone lengths keeps the network's (the
+    four views alone vouch for it unless ``vouch_views=0``)."""
     cams = rig()
     base = pose(rng)
     truth = [base + f * np.array([0.03, 0.01, 0.0]) for f in range(10)]
@@ -362,12 +391,16 @@ def test_refine_tracks_keeps_a_far_head_the_bones_vouch_for(rng):
     frames = {f: (_detections(cams, [t]), cams) for f, t in enumerate(truth)}
     tracks = Tracks(joint_names=PAN.joints,
                     frames=tuple(FramePoses(f, (PersonPose(0, n, None),)) for f, n in enumerate(net)))  # fmt: skip
-    kw = {"detections_joint_set": "panoptic19", "joint_set": "panoptic19"}
+    kw = {"detections_joint_set": "panoptic19", "joint_set": "panoptic19",
+          "config": RefineConfig(vouch_views=0)}  # fmt: skip
     out = {fp.frame: fp.people[0] for fp in refine_tracks(tracks, frames, **kw).frames}
     np.testing.assert_allclose(out[4].joints, truth[4], atol=1e-6)
     assert (out[4].scores[face] > 0.8).all()  # scored as triangulated joints (four views agree)
     alone = refine_frame([PersonPose(0, net[4], None)], frames[4][0], cams, **kw)[0]
     np.testing.assert_allclose(alone.joints[face], net[4][face])
+    kw["config"] = RefineConfig()
+    alone = refine_frame([PersonPose(0, net[4], None)], frames[4][0], cams, **kw)[0]
+    np.testing.assert_allclose(alone.joints[face], truth[4][face], atol=1e-6)
 
 
 def test_refine_tracks_places_what_one_view_shows(rng):

@@ -15,9 +15,9 @@ sharper. For each frame this module
    weighted DLT on undistorted pixels; the view that reprojects worst is dropped while its error
    exceeds a share of the person's height and at least ``min_views`` remain);
 3. keeps the network's joint where fewer than ``min_views`` views agree (the views left after the
-   drops must reproject within the tolerance), or where they agree on a point over ``max_shift``
-   from it, unless that point lies at the track's bone length from a parent joint that holds
-   (:func:`keep_bone_consistent`, once the bone lengths are known);
+   drops must reproject within the tolerance), or where fewer than ``vouch_views`` agree on a
+   point over ``max_shift`` from it, unless that point lies at the track's bone length from a
+   parent joint that holds (:func:`keep_bone_consistent`, once the bone lengths are known);
 4. drops a tracked person from a frame when no 2D person of ``min_support`` views is theirs: a
    ghost of the 3D detector (with few views, the rays of different people cross where nobody
    stands). One view suffices for a track that ``min_support`` views support in at least half
@@ -96,9 +96,13 @@ class RefineConfig:
         min_views: views a joint needs to be triangulated (else the network's joint is kept).
         max_shift: metres a refined joint may lie from the network's; further, the network's
             joint is kept (two views that agree can still both be wrong along their epipolar
-            line, which puts the point anywhere in depth), unless, with ``one_view``, the point
-            lies at the track's bone length from a parent joint that holds
-            (:func:`keep_bone_consistent`).
+            line, which puts the point anywhere in depth), unless ``vouch_views`` views agree
+            on it or, with ``one_view``, the point lies at the track's bone length from a parent
+            joint that holds (:func:`keep_bone_consistent`).
+        vouch_views: views whose agreement on a joint keeps it however far it lies from the
+            network's: three rays that meet within the tolerance are not all wrong along one
+            epipolar line, as two can be (the network's joint is then the one that is off).
+            0: ``max_shift`` holds for every joint.
         min_support: views whose 2D person a tracked person must be (of the views that found
             anybody, when fewer do); a tracked person with less is dropped from the frame (a
             ghost of the 3D detector: nothing in the 2D evidence shows it). 0 keeps everyone
@@ -125,6 +129,7 @@ class RefineConfig:
     one_view: bool = True
     root_gap: int = 15
     duplicate: float = 0.3
+    vouch_views: int = 3
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_confidence < 1.0:
@@ -139,6 +144,11 @@ class RefineConfig:
             raise InputError(f"duplicate must be >= 0, got {self.duplicate}")
         if not 0.0 <= self.trust_share <= 1.0:
             raise InputError(f"trust_share must lie in [0, 1], got {self.trust_share}")
+        if self.vouch_views != 0 and self.vouch_views <= self.min_views:
+            raise InputError(
+                f"vouch_views must be 0 or more than min_views ({self.min_views}), "
+                f"got {self.vouch_views}"
+            )
         if self.min_views < 2:
             raise InputError(
                 f"min_views must be >= 2 (a joint needs two rays), got {self.min_views}"
@@ -662,8 +672,9 @@ def _fit_frame(
     # the views left must agree: two that still disagree (one of them grossly wrong) give a point
     # anywhere along their rays, and the network's joint is kept instead
     agreed = (n_views >= config.min_views) & seen & (err <= tol)
-    # NaN network joints: no limit
-    good = agreed & ~((pts - joints).norm(dim=-1) > config.max_shift)
+    # NaN network joints: no limit; enough views that agree: no limit either
+    vouched = (n_views >= config.vouch_views) if config.vouch_views else torch.zeros_like(agreed)
+    good = agreed & (~((pts - joints).norm(dim=-1) > config.max_shift) | vouched)
     scores = joint_scores(n_views, err, tol)
     return _Fit(tuple(people), joints, uv, w, cams, pts, good, scores, agreed & ~good)
 

@@ -14,6 +14,7 @@ from tessetrack.structures import FramePoses, PersonPose, Tracks
 from tessetrack.tracking.bones import bone_tree
 from tessetrack.tracking.refine import (
     RefineConfig,
+    _pair_views,
     drop_duplicates,
     keep_bone_consistent,
     match_people,
@@ -66,25 +67,24 @@ def test_match_people_measures_a_whole_track_by_its_projection():
     assert match_people(projected, front, dets, RefineConfig())[0].tolist() == [-1]
 
 
-def test_match_people_bounds_a_whole_track_whose_joint_projects_far_out():
-    # one joint just in front of the camera projects 20000 px away (the 2D person does not show
-    # it): the track's own projected height would make a 2D person 150 px off (1.6 times the
-    # 94 px it shows) look 1 % off
-    j = PAN.num_joints
-    v = np.linspace(0.0, 100.0, j)
-    projected = torch.tensor(np.stack([np.full(j, 200.0), v], -1))[None]  # 1×J×2
-    dets = torch.cat([projected, torch.ones(1, j, 1, dtype=torch.float64)], -1)
-    dets[0, :, 0] += 150.0
-    dets[0, 0, 2] = 0.0
-    front = torch.ones(1, j, dtype=torch.bool)
-    near = projected.clone()
-    near[0, 0, 1] = -20000.0
-    whole = torch.tensor([True])
-    assert match_people(near, front, dets, RefineConfig(), whole=whole)[0].tolist() == [-1]
-    # up to WHOLE_RATIO times the shown height still counts: 150 px over 283 px passes a 0.6 gate
-    loose = RefineConfig(match_gate=0.6)
-    assert match_people(near, front, dets, loose, whole=whole)[0].tolist() == [0]
-    assert match_people(near, front, dets, loose)[0].tolist() == [-1]
+def test_a_joint_just_in_front_of_a_camera_does_not_stretch_a_whole_track(rng):
+    # a trusted track with one joint 5 cm in front of the lens, 0.5 m below its axis: projected,
+    # that joint lies ~10 focal lengths away, and the track's projected height would let a 2D
+    # person half its height off pass the gate; such a joint is not projected
+    cam = rig()["c0"]
+    truth = pose(rng)
+    track = truth.copy()
+    centre = -cam.R.T @ cam.t
+    track[0] = centre + 0.05 * cam.R[2] + 0.5 * cam.R[1]
+    dets = np.concatenate([cv_project(cam, truth), np.full((PAN.num_joints, 1), 0.9)], 1)
+    dets[0, 2] = 0.0  # the 2D person does not show that joint
+    dets[:, 0] += 0.5 * np.ptp(dets[1:, 1])
+    args = (torch.tensor(track)[None], [torch.tensor(dets)[None]],
+            stack_cameras([cam], dtype=torch.float64), mirror_index("panoptic19"), RefineConfig())  # fmt: skip
+    assert not bool((_pair_views(*args, whole=torch.tensor([True]))[1] > 0).any())
+    dets[:, 0] -= 0.4 * np.ptp(dets[1:, 1])  # a tenth of its height off: paired
+    args = (*args[:1], [torch.tensor(dets)[None]], *args[2:])
+    assert bool((_pair_views(*args, whole=torch.tensor([True]))[1] > 0).any())
 
 
 def test_drop_duplicates_keeps_the_first_ranked_of_one_person_found_twice(rng):

@@ -77,10 +77,9 @@ __all__ = [
 REFINE_MODES = ("triangulate", "none")
 #: Share of a bone's length by which a placed or kept joint may miss it.
 BONE_SLACK = 0.2
-#: A whole track's projected height counts up to this many times the height its 2D person shows
-#: (:func:`match_people`): a joint just in front of a camera projects far out, and an unbounded
-#: height would let any 2D person pass the gate.
-WHOLE_RATIO = 3.0
+#: Metres in front of a camera a joint must lie to be projected into it when pairing: nearer, a
+#: pinhole puts it anywhere (a track's projected height would let any 2D person pass the gate).
+MIN_DEPTH = 0.3
 
 
 @dataclass(frozen=True)
@@ -221,12 +220,11 @@ def match_people(
 
     The cost of a pair is the mean distance of the joints the 2D person shows over its height in
     pixels. A 2D person cut by the image's edge (or half hidden) shows less than its height, so for
-    the people ``whole`` marks the height is at least that of their own projection (at most
-    :data:`WHOLE_RATIO` times the height shown).
+    the people ``whole`` marks the height is at least that of their own projection.
 
     Args:
         projected: (N, J, 2) tracked people's joints projected into the view.
-        in_front: (N, J) whether each joint lies in front of the camera.
+        in_front: (N, J) whether each joint lies in front of the camera (by :data:`MIN_DEPTH`).
         dets: (P, J, 3) the view's 2D people (u, v, confidence), same joint set.
         config: gate and confidence threshold.
         mirror: (J,) left/right swap (:func:`mirror_index`); each 2D person is then also tried
@@ -255,8 +253,7 @@ def match_people(
         ok = (d[None, :, :, 2] >= config.min_confidence) & in_front[:, None]  # N×P×J
         dist = (projected[:, None] - d[None, :, :, :2]).norm(dim=-1)  # N×P×J
         mean = (dist * ok).sum(-1) / ok.sum(-1).clamp_min(1)  # N×P
-        shown = person_heights(d, config.min_confidence)[None]  # 1×P
-        height = torch.maximum(shown, torch.minimum(floor[:, None], WHOLE_RATIO * shown))
+        height = torch.maximum(person_heights(d, config.min_confidence)[None], floor[:, None])
         cost = mean / height  # N×P
         return torch.where(ok.sum(-1) >= 3, cost, torch.full_like(cost, float("inf")))
 
@@ -537,7 +534,7 @@ def _pair_views(
         R, t = cams["R"][k], cams["t"][k]
         depth = (safe @ R.T + t)[..., 2]  # N×J
         projected = project_points(safe, cams["K"][k], R, t, cams["dist"][k])  # N×J×2
-        match, swapped = match_people(projected, (depth > 0) & finite, converted, config, mirror,
+        match, swapped = match_people(projected, (depth > MIN_DEPTH) & finite, converted, config, mirror,
                                       whole)  # fmt: skip
         for i in range(n):
             if match[i] >= 0:

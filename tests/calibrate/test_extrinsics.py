@@ -43,13 +43,14 @@ def test_people_calibrate_the_real_rig(shared_data, tmp_path):
     """Every 5th of the 100 frames of the 4-camera recording, the built-in detector, the
     Qualisys intrinsics; compared with the Qualisys poses after a similarity alignment.
 
-    Measured when this was written: rotation errors 0.5°, 1.5°, 3.2°, 1.2° (cam01..cam04),
-    centre errors 4.5, 8.9, 11.9, 9.4 cm. The scale: two people, whose joints measure 1.70 m and
-    1.40 m tall at Qualisys' scale, so the default 1.7 m mean height makes the camera distances
-    9.5 % too long (with all 100 frames 9.8 %); given those two heights instead
-    (``--person-height 1.70,1.40``, as a tape measure would), within 5 %. The cameras' heights, the
-    scale taken out, agree with Qualisys' (its floor is z = 0 too). The bounds leave room for other
-    platforms' decoders and BLAS."""
+    Measured with the detector's duplicates dropped: rotation errors 1.4°, 1.7°, 1.2°, 1.2°
+    (cam01..cam04), centre errors 4.3, 5.8, 5.8, 4.1 cm (before: 0.5°, 1.5°, 3.2°, 1.2° and 4.5,
+    8.9, 11.9, 9.4 cm). The scale: two people, whose joints measure 1.70 m and 1.40 m tall at
+    Qualisys' scale, so the default 1.7 m mean height makes the camera distances 10.2 % too long
+    (with all 100 frames 9.8 %); given those two heights instead (``--person-height 1.70,1.40``, as
+    a tape measure would), within 5 %. The cameras' heights, the scale taken out, agree with
+    Qualisys' (its floor is z = 0 too) within 0.18 m: the people's up is 1.8° off Qualisys' (1.2°
+    before). The bounds leave room for other platforms' decoders and BLAS."""
     pytest.importorskip("mediapipe")
     root = shared_data / "multiperson_videos_4cams"
     qca = root / "calibration" / "Calib.qca.txt"
@@ -65,7 +66,7 @@ def test_people_calibrate_the_real_rig(shared_data, tmp_path):
     assert max(cmp.centre_m.values()) < 0.2, cmp.centre_m
     assert 1.0 < cmp.distance_ratio < 1.15
     for name, cam in ours.items():  # z up, floor at 0: the cameras' heights agree
-        assert abs(cam.center[2] / cmp.distance_ratio - reference[name].center[2]) < 0.15
+        assert abs(cam.center[2] / cmp.distance_ratio - reference[name].center[2]) < 0.25
     each = tmp_path / "each.toml"
     result = CliRunner().invoke(app, [*args, "--person-height", "1.40,1.70", "-o", str(each)])
     assert result.exit_code == 0, result.output

@@ -2,9 +2,8 @@
 
 A top-down detector such as BlazePose finds a person, then places their joints in a crop around
 them; two overlapping person boxes give the same person twice, with joints a few pixels apart (on
-the real 4-camera recording of the test data, 29 of 630 people found: joints 1-9 % of the
-person's size apart, where distinct people in the crowded Panoptic images stay 16 % or more
-apart). Downstream, the copy is a second person: tracks pair with it, and views disagree.
+the real 4-camera recording of the test data, 26 of the 630 people found). Downstream, the copy is
+a second person: tracks pair with it, and views disagree.
 """
 
 from __future__ import annotations

@@ -534,8 +534,8 @@ def _pair_views(
         R, t = cams["R"][k], cams["t"][k]
         depth = (safe @ R.T + t)[..., 2]  # N×J
         projected = project_points(safe, cams["K"][k], R, t, cams["dist"][k])  # N×J×2
-        match, swapped = match_people(projected, (depth > MIN_DEPTH) & finite, converted, config, mirror,
-                                      whole)  # fmt: skip
+        near = (depth > MIN_DEPTH) & finite  # N×J: joints that project meaningfully
+        match, swapped = match_people(projected, near, converted, config, mirror, whole)
         for i in range(n):
             if match[i] >= 0:
                 d = converted[match[i]]

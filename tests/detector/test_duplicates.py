@@ -52,6 +52,13 @@ def test_the_median_over_the_joints_both_show_decides(rng):
 def test_edge_cases(rng):
     assert distinct_people(np.zeros((0, 25, 3))).shape == (0,)
     assert distinct_people(_person(rng)[None]).tolist() == [True]
+    assert distinct_people(np.zeros((2, 0, 3))).tolist() == [True, True]
+    a = _person(rng)
+    copy = a.copy()
+    copy[:, 2] = 0.5
+    copy[3, :2] = np.nan  # a joint without coordinates is not compared, the others still are
+    assert distinct_people(np.stack([a, copy])).tolist() == [True, False]
+    assert np.isfinite(person_sizes(copy[None], 0.3)).all()
 
 
 def test_agrees_with_a_plain_loop(rng):

@@ -72,6 +72,21 @@ def test_openpose_layout_read_back_and_resumed(recording, tmp_path):
     assert len(doc["people"][0]["blazepose33_keypoints_2d"]) == 99
 
 
+def test_duplicates_are_counted_for_this_call_only(recording, tmp_path):
+    class Merging(_Fake):  # says it merged one copy per image, like the built-in detector
+        duplicates = 0
+
+        def __call__(self, image: np.ndarray) -> np.ndarray:
+            self.duplicates += 1
+            return super().__call__(image)
+
+    det = Merging()
+    det.duplicates = 7  # from an earlier run of the same detector
+    summary = detect_recording(recording, tmp_path / "dets", detector=det)
+    assert summary.detected == 8 and summary.duplicates == 8
+    assert detect_recording(recording, tmp_path / "more", detector=_Fake()).duplicates == 0
+
+
 def test_coco_output(recording, tmp_path):
     out = tmp_path / "coco"
     summary = detect_recording(recording, out, format="coco", detector=_Fake(), end=3)

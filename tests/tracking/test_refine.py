@@ -211,6 +211,7 @@ def test_a_joint_three_views_place_far_from_the_network_is_taken(rng):
     np.testing.assert_allclose(refined(4, RefineConfig(vouch_views=4))[5], truth[5], atol=1e-6)
     with pytest.raises(InputError, match="vouch_views"):
         RefineConfig(vouch_views=2)
+    assert RefineConfig(min_views=3).vouch_views == 3  # every joint three views triangulate holds
 
 
 def _detections(cams, people, confidence=0.9):

@@ -16,8 +16,8 @@ __all__ = ["person_sizes", "distinct_people"]
 def person_sizes(people: np.ndarray, min_confidence: float) -> np.ndarray:
     """(P, J, 3) 2D people → (P,) the longer side of the box around their confident joints, in
     pixels (1 where fewer than two joints are confident)."""
-    ok = people[..., 2] >= min_confidence  # P×J
     uv = people[..., :2]
+    ok = (people[..., 2] >= min_confidence) & np.isfinite(uv).all(-1)  # P×J
     lo = np.where(ok[..., None], uv, np.inf).min(-2)  # P×2
     hi = np.where(ok[..., None], uv, -np.inf).max(-2)
     side = np.where(ok.sum(-1)[:, None] >= 2, hi - lo, 1.0).max(-1)
@@ -37,7 +37,7 @@ def distinct_people(
     Args:
         people: (P, J, 3) of (u, v, confidence) in pixels.
         gate: share of a person's size; 0 keeps everyone.
-        min_confidence: joints below it are not compared.
+        min_confidence: joints below it (or not finite) are not compared.
         min_joints: joints two people must both show to be compared.
 
     Returns:
@@ -46,15 +46,17 @@ def distinct_people(
     people = np.asarray(people, dtype=np.float64)
     n = people.shape[0]
     keep = np.ones(n, dtype=bool)
-    if n < 2 or gate <= 0:
+    if n < 2 or gate <= 0 or people.shape[1] == 0:
         return keep
-    ok = people[..., 2] >= min_confidence  # P×J
+    ok = (people[..., 2] >= min_confidence) & np.isfinite(people[..., :2]).all(-1)  # P×J
     both = ok[:, None] & ok[None]  # P×P×J
     dist = np.linalg.norm(people[:, None, :, :2] - people[None, :, :, :2], axis=-1)  # P×P×J
     count = both.sum(-1)  # P×P
     ordered = np.sort(np.where(both, dist, np.inf), axis=-1)  # the joints both show come first
     lo = np.take_along_axis(ordered, np.maximum(count - 1, 0)[..., None] // 2, -1)[..., 0]
-    hi = np.take_along_axis(ordered, (count // 2)[..., None], -1)[..., 0] if dist.shape[-1] else lo
+    hi = np.take_along_axis(ordered, np.minimum(count // 2, dist.shape[-1] - 1)[..., None], -1)[
+        ..., 0
+    ]
     median = np.where(count % 2 == 1, lo, 0.5 * (lo + hi))  # P×P, over the joints both show
     size = person_sizes(people, min_confidence)
     same = (count >= min_joints) & (median < gate * np.maximum(size[:, None], size[None]))

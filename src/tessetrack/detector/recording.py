@@ -59,8 +59,8 @@ class DetectSummary:
         people: people found in the images detected in this call.
         decode_seconds, detect_seconds: wall-clock time spent decoding and detecting.
         people_per_camera: people found per camera in this call.
-        duplicates: people the built-in detector found twice in one image, counted once above
-            (0 for another ``detector``).
+        duplicates: people the detector found twice in one image in this call, counted once
+            above (the built-in detector's ``duplicates``; 0 for a detector without that count).
     """
 
     output: Path
@@ -249,6 +249,7 @@ def detect_recording(
     total = len(dataset) * len(names)
     own_detector = detector is None
     det = BlazePose(config) if detector is None else detector
+    merged = int(getattr(det, "duplicates", 0))  # the detector's count before this call
     coco = {c: _CocoCamera(out / f"{c}.json") for c in names} if format == "coco" else {}
     tally = _Tally(per_camera=dict.fromkeys(names, 0))
     try:
@@ -279,5 +280,5 @@ def detect_recording(
         output=out, cameras=tuple(names), frames=len(dataset), detected=tally.detected,
         skipped=tally.skipped, people=tally.people, decode_seconds=tally.decode_s,
         detect_seconds=tally.detect_s, people_per_camera=tally.per_camera,
-        duplicates=int(getattr(det, "duplicates", 0)),
+        duplicates=int(getattr(det, "duplicates", 0)) - merged,
     )  # fmt: skip

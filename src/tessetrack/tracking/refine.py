@@ -101,7 +101,8 @@ class RefineConfig:
         vouch_views: views whose agreement on a joint keeps it however far it lies from the
             network's: three rays that meet within the tolerance are not all wrong along one
             epipolar line, as two can be (the network's joint is then the one that is off).
-            0: ``max_shift`` holds for every joint.
+            0: ``max_shift`` holds for every joint; 3 or more (at most ``min_views``: every
+            joint that triangulates is kept).
         min_support: views whose 2D person a tracked person must be (of the views that found
             anybody, when fewer do); a tracked person with less is dropped from the frame (a
             ghost of the 3D detector: nothing in the 2D evidence shows it). 0 keeps everyone
@@ -143,9 +144,9 @@ class RefineConfig:
             raise InputError(f"duplicate must be >= 0, got {self.duplicate}")
         if not 0.0 <= self.trust_share <= 1.0:
             raise InputError(f"trust_share must lie in [0, 1], got {self.trust_share}")
-        if self.vouch_views != 0 and self.vouch_views <= self.min_views:
+        if self.vouch_views != 0 and self.vouch_views < 3:
             raise InputError(
-                f"vouch_views must be 0 or more than min_views ({self.min_views}), "
+                f"vouch_views must be 0 or at least 3 (two views can agree wrongly), "
                 f"got {self.vouch_views}"
             )
         if self.min_views < 2:

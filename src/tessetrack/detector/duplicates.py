@@ -8,6 +8,8 @@ a second person: tracks pair with it, and views disagree.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 __all__ = ["person_sizes", "distinct_people"]
@@ -51,15 +53,11 @@ def distinct_people(
     ok = (people[..., 2] >= min_confidence) & np.isfinite(people[..., :2]).all(-1)  # P×J
     both = ok[:, None] & ok[None]  # P×P×J
     dist = np.linalg.norm(people[:, None, :, :2] - people[None, :, :, :2], axis=-1)  # P×P×J
-    count = both.sum(-1)  # P×P
-    ordered = np.sort(np.where(both, dist, np.inf), axis=-1)  # the joints both show come first
-    lo = np.take_along_axis(ordered, np.maximum(count - 1, 0)[..., None] // 2, -1)[..., 0]
-    hi = np.take_along_axis(ordered, np.minimum(count // 2, dist.shape[-1] - 1)[..., None], -1)[
-        ..., 0
-    ]
-    median = np.where(count % 2 == 1, lo, 0.5 * (lo + hi))  # P×P, over the joints both show
+    with warnings.catch_warnings():  # pairs with no joint in common: NaN, never "same" below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(np.where(both, dist, np.nan), axis=-1)  # P×P
     size = person_sizes(people, min_confidence)
-    same = (count >= min_joints) & (median < gate * np.maximum(size[:, None], size[None]))
+    same = (both.sum(-1) >= min_joints) & (median < gate * np.maximum(size[:, None], size[None]))
     kept: list[int] = []
     for i in np.argsort(-people[..., 2].mean(-1), kind="stable").tolist():
         if any(same[i, k] for k in kept):

@@ -9,7 +9,14 @@ import pytest
 from tessetrack.errors import InputError
 from tessetrack.skeletons import get_joint_set
 from tessetrack.structures import FramePoses, PersonPose, Tracks
-from tessetrack.tracking.bones import BoneConfig, bone_lengths, bone_tree, keep_bone_lengths
+from tessetrack.tracking.bones import (
+    BoneConfig,
+    bone_lengths,
+    bone_tree,
+    keep_bone_lengths,
+    stature,
+    stature_shares,
+)
 
 PAN = get_joint_set("panoptic19")
 
@@ -61,3 +68,28 @@ def test_bone_lengths_by_hand():
     too_few = bone_lengths(joints, scores, tree, BoneConfig(min_score=0.5, min_frames=5))
     assert too_few[0] == 3.0 and np.isnan(too_few[1])  # bone 1→2 has only 4 good frames
     assert bone_lengths(joints[:0], scores[:0], tree, BoneConfig()).shape == (2,)
+
+
+def test_stature_shares_and_stature_by_hand():
+    """Shares: the forearm is 0.153 of the stature, a shoulder from the neck half the shoulder
+    breadth (0.100), face bones have none. The stature is the median over frames and bones of
+    length / share, and unknown from fewer than three bones."""
+    tree = bone_tree("panoptic19")
+    shares = stature_shares("panoptic19", tree)
+    named = {(PAN.joints[a], PAN.joints[b]): s for (a, b), s in zip(tree, shares, strict=True)}
+    assert named[("l_elbow", "l_wrist")] == pytest.approx(0.153)
+    assert named[("neck", "r_shoulder")] == pytest.approx(0.100)
+    assert np.isnan(named[("neck", "nose")]) and np.isnan(named[("l_eye", "l_ear")])
+    # three bones along x, lengths giving the statures 1.5 (forearm), 1.8 (upper arm), 2.0 (spine)
+    chain = [(PAN.index(a), PAN.index(b)) for a, b in
+             [("l_elbow", "l_wrist"), ("l_shoulder", "l_elbow"), ("mid_hip", "neck")]]  # fmt: skip
+    sub = stature_shares("panoptic19", chain)
+    joints = np.zeros((1, PAN.num_joints, 3))
+    joints[0, PAN.index("l_wrist"), 0] = sub[0] * 1.5
+    joints[0, PAN.index("l_shoulder"), 0] = -sub[1] * 1.8
+    joints[0, PAN.index("neck"), 0] = sub[2] * 2.0
+    good = np.ones((1, PAN.num_joints), bool)
+    assert stature(joints, good, chain, sub) == pytest.approx(1.8)
+    good[0, PAN.index("neck")] = False  # two bones left
+    assert np.isnan(stature(joints, good, chain, sub))
+    assert np.isnan(stature(joints[:0], good[:0], chain, sub))

@@ -11,7 +11,7 @@ from rig_helpers import PAN, cv_project, pose, rig
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import stack_cameras
 from tessetrack.structures import FramePoses, PersonPose, Tracks
-from tessetrack.tracking.bones import bone_tree
+from tessetrack.tracking.bones import bone_tree, stature_shares
 from tessetrack.tracking.refine import (
     RefineConfig,
     _pair_views,
@@ -463,3 +463,55 @@ def test_refine_tracks_in_a_joint_set_without_a_mid_hip(rng):
     out = refine_tracks(tracks, frames, detections_joint_set="coco17", joint_set="coco17")
     for fp, t in zip(out.frames, truth, strict=True):
         np.testing.assert_allclose(fp.people[0].joints, t, atol=1e-6)
+
+
+def _proportioned_pose(stature: float) -> np.ndarray:
+    """(19, 3) a person standing at the origin, arms bent forward, every bone that real people's
+    proportions give at its mean share of ``stature``; face bones a few centimetres."""
+    tree = bone_tree("panoptic19")
+    shares = stature_shares("panoptic19", tree)
+    way = {"neck": (0, 0, 1), "l_hip": (1, 0, 0), "r_hip": (-1, 0, 0), "nose": (0, 0.5, 1),
+           "l_shoulder": (1, 0, 0), "r_shoulder": (-1, 0, 0), "l_knee": (0, 0, -1),
+           "r_knee": (0, 0, -1), "l_ankle": (0, 0, -1), "r_ankle": (0, 0, -1),
+           "l_elbow": (0.3, 0, -1), "r_elbow": (-0.3, 0, -1), "l_wrist": (0, 0.8, -1),
+           "r_wrist": (0, 0.8, -1), "l_eye": (1, 0.3, 0.5), "r_eye": (-1, 0.3, 0.5),
+           "l_ear": (1, -1, 0), "r_ear": (-1, -1, 0)}  # fmt: skip
+    out = np.zeros((PAN.num_joints, 3))
+    out[PAN.index("mid_hip")] = [0.0, 0.0, 0.55 * stature]
+    for e, (a, b) in enumerate(tree):
+        d = np.asarray(way[PAN.joints[b]], float)
+        length = shares[e] * stature if np.isfinite(shares[e]) else 0.05
+        out[b] = out[a] + length * d / np.linalg.norm(d)
+    return out
+
+
+def test_real_proportions_vouch_for_a_far_wrist_of_a_person_seen_once():
+    """A single frame (no bone lengths of its own): the network's left wrist is 0.5 m off, two
+    views agree where it is. The forearm real people's proportions give at the stature the other
+    bones show vouches for their point; a point at 1.5× that length does not pass, nor anything
+    with ``proportion_slack=0``."""
+    cams = rig()
+    truth = _proportioned_pose(1.75)
+    wrist, elbow = PAN.index("l_wrist"), PAN.index("l_elbow")
+    network = truth.copy()
+    network[wrist] += [0.0, -0.5, 0.0]
+
+    def refined(seen: np.ndarray, config: RefineConfig | None = None) -> np.ndarray:
+        dets = _detections(cams, [truth])
+        for k, (name, cam) in enumerate(cams.items()):
+            dets[name][0, wrist, :2] = cv_project(cam, seen[None])[0]
+            dets[name][0, wrist, 2] = 0.9 if k < 2 else 0.0  # two views see the wrist
+        tracks = Tracks(joint_names=PAN.joints, frames=(FramePoses(0, (PersonPose(0, network, None),)),))  # fmt: skip
+        out = refine_tracks(tracks, {0: (dets, cams)}, detections_joint_set="panoptic19",
+                            joint_set="panoptic19", config=config)  # fmt: skip
+        return out.frames[0].people[0].joints
+
+    np.testing.assert_allclose(refined(truth[wrist])[wrist], truth[wrist], atol=1e-6)
+    np.testing.assert_allclose(
+        refined(truth[wrist], RefineConfig(proportion_slack=0))[wrist], network[wrist]
+    )
+    long = truth[elbow] + 1.5 * (truth[wrist] - truth[elbow])  # 0.13 m off, far from the network's
+    assert np.linalg.norm(long - network[wrist]) > RefineConfig().max_shift
+    assert not np.allclose(refined(long)[wrist], long, atol=1e-3)
+    with pytest.raises(InputError, match="proportion_slack"):
+        RefineConfig(proportion_slack=1.0)

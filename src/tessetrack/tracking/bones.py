@@ -20,7 +20,29 @@ from tessetrack.errors import InputError
 from tessetrack.skeletons import get_joint_set
 from tessetrack.structures import FramePoses, PersonPose, Tracks
 
-__all__ = ["BoneConfig", "bone_tree", "bone_lengths", "track_bone_lengths", "keep_bone_lengths"]
+__all__ = [
+    "BoneConfig",
+    "bone_tree",
+    "bone_lengths",
+    "track_bone_lengths",
+    "keep_bone_lengths",
+    "PROPORTION_BONES",
+    "stature_shares",
+    "stature",
+]
+
+#: Bones whose length real people's proportions give (:data:`~tessetrack.synth.motion.
+#: REAL_PROPORTIONS`, fractions of the stature): bone (joint names) → (group, share of the
+#: group's length). A breadth is shared by the two bones from the middle to either side.
+PROPORTION_BONES: dict[tuple[str, str], tuple[str, float]] = {
+    ("mid_hip", "neck"): ("spine", 1.0),
+    **{("mid_hip", f"{s}_hip"): ("hip_breadth", 0.5) for s in "lr"},
+    **{("neck", f"{s}_shoulder"): ("shoulder_breadth", 0.5) for s in "lr"},
+    **{(f"{s}_shoulder", f"{s}_elbow"): ("upper_arm", 1.0) for s in "lr"},
+    **{(f"{s}_elbow", f"{s}_wrist"): ("forearm", 1.0) for s in "lr"},
+    **{(f"{s}_hip", f"{s}_knee"): ("thigh", 1.0) for s in "lr"},
+    **{(f"{s}_knee", f"{s}_ankle"): ("shank", 1.0) for s in "lr"},
+}
 
 
 @dataclass(frozen=True)
@@ -146,3 +168,40 @@ def keep_bone_lengths(
             people.append(q)
         frames.append(FramePoses(f.frame, tuple(people)))
     return dataclasses.replace(tracks, frames=tuple(frames)), moved
+
+
+def stature_shares(joint_set: str, tree: list[tuple[int, int]]) -> np.ndarray:
+    """(E,) each bone of ``tree``'s mean length as a fraction of the stature by real people's
+    proportions (:data:`PROPORTION_BONES`); NaN for the bones they do not give (the face,
+    the feet)."""
+    from tessetrack.synth.motion import REAL_PROPORTIONS  # data only: imports nothing heavy
+
+    names = get_joint_set(joint_set).joints
+    out = np.full(len(tree), np.nan)
+    for e, (a, b) in enumerate(tree):
+        group = PROPORTION_BONES.get((names[a], names[b]))
+        if group is not None:
+            out[e] = REAL_PROPORTIONS[group[0]][0] * group[1]
+    return out
+
+
+def stature(
+    joints: np.ndarray,
+    good: np.ndarray,
+    tree: list[tuple[int, int]],
+    shares: np.ndarray,
+    min_bones: int = 3,
+) -> float:
+    """A person's stature (metres) from the bones they show: the median over the frames and
+    bones whose both ends are ``good`` of the bone's length / its share of the stature
+    (:func:`stature_shares`); NaN where fewer than ``min_bones`` bones are shown.
+
+    Args:
+        joints: (F, J, 3) one person's joints; good: (F, J) which of them are known well.
+    """
+    if not tree or len(joints) == 0:
+        return float("nan")
+    a, b = np.array(tree).T  # E each
+    d = np.linalg.norm(joints[:, b] - joints[:, a], axis=-1) / shares  # F×E
+    ok = good[:, a].astype(bool) & good[:, b].astype(bool) & np.isfinite(d)
+    return float(np.median(d[ok])) if int(ok.any(0).sum()) >= min_bones else float("nan")

@@ -53,7 +53,7 @@ from tessetrack.geometry.camera import Camera, pixel_to_ray, project_points, sta
 from tessetrack.geometry.triangulation import reprojection_error, triangulate_undistorted
 from tessetrack.skeletons import convert_joints, get_joint_set
 from tessetrack.structures import FramePoses, PersonPose, Tracks
-from tessetrack.tracking.bones import BoneConfig, bone_lengths, bone_tree
+from tessetrack.tracking.bones import BoneConfig, bone_lengths, bone_tree, stature, stature_shares
 
 __all__ = [
     "RefineConfig",
@@ -114,6 +114,11 @@ class RefineConfig:
             triangulate on a view's ray (:func:`place_on_rays`); joint sets with a mid-hip, the
             skeleton's root.
         root_gap: frames over which a track's mid-hip is interpolated for that placement.
+        proportion_slack: for a bone the track has too few frames to measure (a person seen
+            briefly, or a single frame), the length real people's proportions give it at the
+            stature the person's other bones show (:func:`~tessetrack.tracking.bones.stature`)
+            stands in, and may be missed by this share of it (people differ); 0: such bones
+            have no length.
         duplicate: metres; of two tracked people whose joints lie closer than this on average,
             only one stays in the frame, the trusted track first, then the older one
             (:func:`drop_duplicates`). 0 keeps both.
@@ -130,12 +135,15 @@ class RefineConfig:
     root_gap: int = 15
     duplicate: float = 0.3
     vouch_views: int = 3
+    proportion_slack: float = 0.25
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_confidence < 1.0:
             raise InputError(f"min_confidence must lie in [0, 1), got {self.min_confidence}")
         if self.match_gate <= 0 or self.outlier <= 0 or self.max_shift <= 0:
             raise InputError("match_gate, outlier and max_shift must be positive")
+        if not 0.0 <= self.proportion_slack < 1.0:
+            raise InputError(f"proportion_slack must lie in [0, 1), got {self.proportion_slack}")
         if self.root_gap < 0:
             raise InputError(f"root_gap must be >= 0, got {self.root_gap}")
         if self.min_support < 0:
@@ -324,10 +332,17 @@ class TrackShape:
             order, metres (NaN: unknown).
         root: (3,) where the person's mid-hip should be at this frame (between the frames that
             triangulated it), metres; NaN: unknown.
+        slack: (E,) share of each length a placed or kept joint may miss it by (the track's
+            own lengths are tighter than those from real people's proportions).
     """
 
     lengths: np.ndarray
     root: np.ndarray
+    slack: np.ndarray | None = None
+
+    def slacks(self) -> np.ndarray:
+        """(E,) ``slack``, :data:`BONE_SLACK` where not given."""
+        return np.full(len(self.lengths), BONE_SLACK) if self.slack is None else self.slack
 
 
 def _has_root(joint_set: str) -> bool:
@@ -365,7 +380,7 @@ def place_on_rays(
     lengths: Tensor,
     root: Tensor,
     *,
-    slack: float = BONE_SLACK,
+    slack: float | Tensor = BONE_SLACK,
     root_gate: float = 0.3,
 ) -> tuple[Tensor, Tensor]:
     """Joints the views do not triangulate, placed on one view's ray by the person's bone lengths.
@@ -387,6 +402,7 @@ def place_on_rays(
         tree: (parent, child) joint pairs, parents first (:func:`~tessetrack.tracking.bones.bone_tree`).
         lengths: (N, E) bone lengths in ``tree``'s order, NaN where unknown.
         root: (N, 3) where each person's root should be, NaN where unknown.
+        slack: share of each length a ray may miss it by; a number, or (N, E) per bone.
 
     Returns:
         joints with the new ones, and (N, J) which joints were placed here.
@@ -416,6 +432,7 @@ def place_on_rays(
         known[:, b] |= todo
         new[:, b] |= todo
 
+    slacks = torch.as_tensor(slack, dtype=lengths.dtype).expand_as(lengths)  # N×E
     if tree:
         r = tree[0][0]
         zero = torch.zeros_like(lengths[:, 0])
@@ -423,7 +440,7 @@ def place_on_rays(
     for e, (a, b) in enumerate(tree):
         length = torch.nan_to_num(lengths[:, e])
         put(b, ~known[:, b] & known[:, a] & torch.isfinite(lengths[:, e]), joints[:, a], length,
-            slack * length, joints[:, b])  # fmt: skip
+            slacks[:, e] * length, joints[:, b])  # fmt: skip
     return joints, new
 
 
@@ -434,7 +451,7 @@ def keep_bone_consistent(
     tree: Sequence[tuple[int, int]],
     lengths: Tensor,
     *,
-    slack: float = BONE_SLACK,
+    slack: float | Tensor = BONE_SLACK,
 ) -> Tensor:
     """Triangulated joints kept although they lie far from the network's, where the skeleton
     vouches for them.
@@ -452,15 +469,17 @@ def keep_bone_consistent(
         good: (N, J) joints that hold.
         tree: (parent, child) joint pairs, parents first (:func:`~tessetrack.tracking.bones.bone_tree`).
         lengths: (N, E) bone lengths in ``tree``'s order; NaN where unknown (nothing kept).
+        slack: share of each length a kept joint may miss it by; a number, or (N, E) per bone.
 
     Returns:
         (N, J) ``good`` with the candidates the skeleton vouches for.
     """
     good = good.clone()
+    slacks = torch.as_tensor(slack, dtype=lengths.dtype).expand_as(lengths)  # N×E
     for e, (a, b) in enumerate(tree):
         length = lengths[:, e]
         miss = ((pts[:, b] - pts[:, a]).norm(dim=-1) - length).abs()  # NaN: not kept
-        good[:, b] |= candidate[:, b] & good[:, a] & (miss <= slack * length)
+        good[:, b] |= candidate[:, b] & good[:, a] & (miss <= slacks[:, e] * length)
     return good
 
 
@@ -688,11 +707,14 @@ def _poses(
         unknown = TrackShape(np.full(len(tree), np.nan), np.full(3, np.nan))
         shape = [shapes.get(p.id, unknown) for p in fit.people]
         lengths = torch.tensor(np.stack([s.lengths for s in shape]), dtype=pts.dtype)  # N×E
+        slack = torch.tensor(np.stack([s.slacks() for s in shape]), dtype=pts.dtype)  # N×E
         root = torch.tensor(np.stack([s.root for s in shape]), dtype=pts.dtype)  # N×3
         root = torch.where(torch.isfinite(root), root, fit.joints[:, tree[0][0]])  # else the net's
-        good = keep_bone_consistent(pts, fit.shifted, good, tree, lengths)
+        good = keep_bone_consistent(pts, fit.shifted, good, tree, lengths, slack=slack)
         current = torch.where(good[..., None], pts, fit.joints)
-        placed, one = place_on_rays(current, good, fit.uv, fit.w, fit.cams, tree, lengths, root)
+        placed, one = place_on_rays(
+            current, good, fit.uv, fit.w, fit.cams, tree, lengths, root, slack=slack
+        )
         pts = torch.where(one[..., None], placed, pts)
         scores = torch.where(one, 0.5 * fit.w.amax(-1), scores)
         good = good | one
@@ -744,6 +766,7 @@ def track_shapes(
     refined: Mapping[int, tuple[Sequence[PersonPose], np.ndarray]],
     joint_set: str,
     root_gap: int,
+    proportion_slack: float = 0.0,
 ) -> dict[int, dict[int, TrackShape]]:
     """Per track and frame, what the track knows of its person (:class:`TrackShape`).
 
@@ -755,13 +778,16 @@ def track_shapes(
 
     Returns:
         track id → frame → shape. Bone lengths: medians over the frames that triangulated both
-        ends of the bone, unknown with fewer than 5 such frames
-        (:func:`~tessetrack.tracking.bones.bone_lengths`). Empty for a joint set without a
-        mid-hip (the skeleton's root).
+        ends of the bone, with fewer than 5 such frames (:func:`~tessetrack.tracking.bones.
+        bone_lengths`) the length real people's proportions give it at the stature the track's
+        triangulated bones show (:func:`~tessetrack.tracking.bones.stature`), missed by up to
+        ``proportion_slack`` of it (0: unknown). Empty for a joint set without a mid-hip (the
+        skeleton's root).
     """
     if not _has_root(joint_set):
         return {}
     tree = bone_tree(joint_set)
+    shares = stature_shares(joint_set, tree) if proportion_slack > 0 else np.full(len(tree), np.nan)
     r = tree[0][0]
     seen: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}  # id → (frame, J×3, J)
     roots: dict[int, dict[int, np.ndarray]] = {}
@@ -775,6 +801,11 @@ def track_shapes(
     for tid, rows in seen.items():
         joints, triangulated = np.stack([j for _, j, _ in rows]), np.stack([t for *_, t in rows])
         lengths = bone_lengths(joints, triangulated, tree, BoneConfig(min_score=0.5))
+        slack = np.full(len(tree), BONE_SLACK)
+        prior = np.isnan(lengths) & np.isfinite(shares)
+        if prior.any():
+            lengths[prior] = shares[prior] * stature(joints, triangulated, tree, shares)
+            slack[prior] = proportion_slack
         at = roots.get(tid, {})
         known = np.array(sorted(at), dtype=np.int64)
         out[tid] = {}
@@ -786,7 +817,7 @@ def track_shapes(
                 if f - a <= root_gap and b - f <= root_gap:
                     u = (f - a) / (b - a)
                     root = (1 - u) * at[a] + u * at[b]
-            out[tid][f] = TrackShape(lengths, root)
+            out[tid][f] = TrackShape(lengths, root, slack)
     return out
 
 
@@ -838,7 +869,8 @@ def refine_tracks(
             fits[fp.frame] = fit
     shapes = {}
     if config.one_view:
-        shapes = track_shapes({f: (first[f], good[f]) for f in first}, joint_set, config.root_gap)
+        shapes = track_shapes({f: (first[f], good[f]) for f in first}, joint_set, config.root_gap,
+                              config.proportion_slack)  # fmt: skip
     out = []
     for fp in tracks.frames:
         if fp.frame not in first:

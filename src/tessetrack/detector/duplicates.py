@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 
+from tessetrack.ops.suppress import greedy_keep
+
 __all__ = ["person_sizes", "distinct_people"]
 
 
@@ -58,10 +60,4 @@ def distinct_people(
         median = np.nanmedian(np.where(both, dist, np.nan), axis=-1)  # P×P
     size = person_sizes(people, min_confidence)
     same = (both.sum(-1) >= min_joints) & (median < gate * np.maximum(size[:, None], size[None]))
-    kept: list[int] = []
-    for i in np.argsort(-people[..., 2].mean(-1), kind="stable").tolist():
-        if any(same[i, k] for k in kept):
-            keep[i] = False
-        else:
-            kept.append(i)
-    return keep
+    return greedy_keep(same, np.argsort(-people[..., 2].mean(-1), kind="stable").tolist())

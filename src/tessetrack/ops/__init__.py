@@ -6,6 +6,7 @@
 - :mod:`~tessetrack.ops.conv4d`: 4D convolution / deconvolution / pooling of tesseracts (§3.2, §3.4)
 - :mod:`~tessetrack.ops.sinkhorn`: Softassign with dustbins for the matching layer (§3.3)
 - :mod:`~tessetrack.ops.soft_argmax`: joint positions from 3D heatmaps (§3.4)
+- :mod:`~tessetrack.ops.suppress`: of people found twice, the preferred one kept (greedy)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tessetrack.ops.heatmaps2d import (
 from tessetrack.ops.nms3d import Peaks, nms3d, refine_peaks
 from tessetrack.ops.sinkhorn import LOG_ZERO, assign, log_optimal_transport
 from tessetrack.ops.soft_argmax import soft_argmax3d
+from tessetrack.ops.suppress import greedy_keep
 from tessetrack.ops.unproject import ViewFusion, pixels_to_grid_sample, sample_views
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "assign",
     "conv4d",
     "conv_transpose4d",
+    "greedy_keep",
     "heatmap_peaks",
     "log_optimal_transport",
     "max_pool4d",

@@ -51,6 +51,7 @@ from torch import Tensor
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera, pixel_to_ray, project_points, stack_cameras
 from tessetrack.geometry.triangulation import reprojection_error, triangulate_undistorted
+from tessetrack.ops.suppress import greedy_keep
 from tessetrack.skeletons import convert_joints, get_joint_set
 from tessetrack.structures import FramePoses, PersonPose, Tracks
 from tessetrack.tracking.bones import BoneConfig, bone_lengths, bone_tree, stature, stature_shares
@@ -187,13 +188,7 @@ def drop_duplicates(joints: Tensor, rank: Tensor, gate: float) -> Tensor:
     both = torch.isfinite(dist)
     mean = torch.where(both, dist, 0.0).sum(-1) / both.sum(-1).clamp_min(1)  # N×N
     close = (mean < gate) & (both.sum(-1) >= 3)  # three joints in common, at least
-    kept: list[int] = []
-    for i in torch.argsort(rank, stable=True).tolist():
-        if any(bool(close[i, k]) for k in kept):
-            keep[i] = False
-        else:
-            kept.append(i)
-    return keep
+    return torch.from_numpy(greedy_keep(close.numpy(), torch.argsort(rank, stable=True).tolist()))
 
 
 def person_heights(dets: Tensor, min_confidence: float) -> Tensor:

@@ -93,3 +93,21 @@ def test_stature_shares_and_stature_by_hand():
     good[0, PAN.index("neck")] = False  # two bones left
     assert np.isnan(stature(joints, good, chain, sub))
     assert np.isnan(stature(joints[:0], good[:0], chain, sub))
+    # both halves of one breadth are one kind of bone: four of them are not enough
+    halves = [(PAN.index("mid_hip"), PAN.index(f"{s}_hip")) for s in "lr"]
+    halves += [(PAN.index("neck"), PAN.index(f"{s}_shoulder")) for s in "lr"]
+    assert np.isnan(stature(joints, good, halves, stature_shares("panoptic19", halves)))
+    # the whole tree: face bones (no share) and unknown joints are left out, not NaN everywhere
+    full = np.random.default_rng(0).normal(0.0, 0.3, (2, PAN.num_joints, 3))
+    full[1, PAN.index("l_wrist")] = np.nan
+    h = stature(full, np.ones((2, PAN.num_joints), bool), tree, shares)
+    assert np.isfinite(h) and h > 0
+
+
+def test_stature_shares_of_body25_leave_the_feet_out():
+    tree = bone_tree("body25")
+    shares = stature_shares("body25", tree)
+    names = get_joint_set("body25").joints
+    foot = [e for e, (_, b) in enumerate(tree) if "toe" in names[b] or "heel" in names[b]]
+    assert len(foot) == 6 and np.isnan(shares[foot]).all()
+    assert np.isfinite(shares).sum() == 13  # spine, 2 hips, 2 shoulders, 4 arm and 4 leg bones

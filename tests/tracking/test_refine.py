@@ -507,6 +507,11 @@ def test_real_proportions_vouch_for_a_far_wrist_of_a_person_seen_once():
         return out.frames[0].people[0].joints
 
     np.testing.assert_allclose(refined(truth[wrist])[wrist], truth[wrist], atol=1e-6)
+    # a forearm 15 % longer than the mean (people differ) passes too
+    longer = truth[elbow] + 1.15 * (truth[wrist] - truth[elbow])
+    network[wrist] = longer + [0.0, -0.5, 0.0]
+    np.testing.assert_allclose(refined(longer)[wrist], longer, atol=1e-6)
+    network[wrist] = truth[wrist] + [0.0, -0.5, 0.0]
     np.testing.assert_allclose(
         refined(truth[wrist], RefineConfig(proportion_slack=0))[wrist], network[wrist]
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tessetrack.anthropometry import REAL_PROPORTIONS
 from tessetrack.errors import InputError
 from tessetrack.skeletons import get_joint_set
 from tessetrack.structures import FramePoses, PersonPose, Tracks
@@ -31,7 +32,7 @@ __all__ = [
     "stature",
 ]
 
-#: Bones whose length real people's proportions give (:data:`~tessetrack.synth.motion.
+#: Bones whose length real people's proportions give (:data:`~tessetrack.anthropometry.
 #: REAL_PROPORTIONS`, fractions of the stature): bone (joint names) → (group, share of the
 #: group's length). A breadth is shared by the two bones from the middle to either side.
 PROPORTION_BONES: dict[tuple[str, str], tuple[str, float]] = {
@@ -174,8 +175,6 @@ def stature_shares(joint_set: str, tree: list[tuple[int, int]]) -> np.ndarray:
     """(E,) each bone of ``tree``'s mean length as a fraction of the stature by real people's
     proportions (:data:`PROPORTION_BONES`); NaN for the bones they do not give (the face,
     the feet)."""
-    from tessetrack.synth.motion import REAL_PROPORTIONS  # data only: imports nothing heavy
-
     names = get_joint_set(joint_set).joints
     out = np.full(len(tree), np.nan)
     for e, (a, b) in enumerate(tree):
@@ -190,18 +189,23 @@ def stature(
     good: np.ndarray,
     tree: list[tuple[int, int]],
     shares: np.ndarray,
-    min_bones: int = 3,
+    min_groups: int = 3,
 ) -> float:
     """A person's stature (metres) from the bones they show: the median over the frames and
-    bones whose both ends are ``good`` of the bone's length / its share of the stature
-    (:func:`stature_shares`); NaN where fewer than ``min_bones`` bones are shown.
+    bones whose both ends are ``good`` of the bone's length / its share of the stature; NaN where
+    they show bones of fewer than ``min_groups`` kinds (the two forearms, or the two halves of the
+    shoulders' breadth, are one kind: they have one share).
 
     Args:
         joints: (F, J, 3) one person's joints; good: (F, J) which of them are known well.
+        tree: (parent, child) joint pairs (:func:`bone_tree`).
+        shares: (E,) each bone's share of the stature (:func:`stature_shares`; NaN: none).
+        min_groups: kinds of bones needed.
     """
     if not tree or len(joints) == 0:
         return float("nan")
     a, b = np.array(tree).T  # E each
     d = np.linalg.norm(joints[:, b] - joints[:, a], axis=-1) / shares  # F×E
     ok = good[:, a].astype(bool) & good[:, b].astype(bool) & np.isfinite(d)
-    return float(np.median(d[ok])) if int(ok.any(0).sum()) >= min_bones else float("nan")
+    kinds = np.unique(shares[ok.any(0)]).size  # bones of one kind share their share
+    return float(np.median(d[ok])) if kinds >= min_groups else float("nan")

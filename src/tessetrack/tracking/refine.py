@@ -17,7 +17,9 @@ sharper. For each frame this module
 3. keeps the network's joint where fewer than ``min_views`` views agree (the views left after the
    drops must reproject within the tolerance), or where fewer than ``vouch_views`` agree on a
    point over ``max_shift`` from it, unless that point lies at the track's bone length from a
-   parent joint that holds (:func:`keep_bone_consistent`, once the bone lengths are known);
+   parent joint that holds (:func:`keep_bone_consistent`, once the bone lengths are known: from
+   the frames that triangulated them, else from real people's proportions at the stature the
+   person's other bones show);
 4. drops a tracked person from a frame when no 2D person of ``min_support`` views is theirs: a
    ghost of the 3D detector (with few views, the rays of different people cross where nobody
    stands). One view suffices for a track that ``min_support`` views support in at least half
@@ -25,8 +27,8 @@ sharper. For each frame this module
    paired again without the dropped ones, as a ghost may have taken a real person's 2D person;
 5. places the joints the views show but do not triangulate (one view sees them, or the views
    disagree) on one view's ray, at the track's bone length from the parent joint
-   (:func:`place_on_rays`, in a second pass once every track's bone lengths are known from the
-   frames that triangulated them); the mid-hip itself, where no two views triangulate it, goes
+   (:func:`place_on_rays`, in a second pass once every track's bone lengths are known as in
+   step 3); the mid-hip itself, where no two views triangulate it, goes
    to the point of its ray nearest where the track was between the frames that did (else nearest
    the network's mid-hip).
 
@@ -115,14 +117,14 @@ class RefineConfig:
             triangulate on a view's ray (:func:`place_on_rays`); joint sets with a mid-hip, the
             skeleton's root.
         root_gap: frames over which a track's mid-hip is interpolated for that placement.
+        duplicate: metres; of two tracked people whose joints lie closer than this on average,
+            only one stays in the frame, the trusted track first, then the older one
+            (:func:`drop_duplicates`). 0 keeps both.
         proportion_slack: for a bone the track has too few frames to measure (a person seen
             briefly, or a single frame), the length real people's proportions give it at the
             stature the person's other bones show (:func:`~tessetrack.tracking.bones.stature`)
             stands in, and may be missed by this share of it (people differ); 0: such bones
             have no length.
-        duplicate: metres; of two tracked people whose joints lie closer than this on average,
-            only one stays in the frame, the trusted track first, then the older one
-            (:func:`drop_duplicates`). 0 keeps both.
     """
 
     min_confidence: float = 0.3
@@ -188,7 +190,9 @@ def drop_duplicates(joints: Tensor, rank: Tensor, gate: float) -> Tensor:
     both = torch.isfinite(dist)
     mean = torch.where(both, dist, 0.0).sum(-1) / both.sum(-1).clamp_min(1)  # N×N
     close = (mean < gate) & (both.sum(-1) >= 3)  # three joints in common, at least
-    return torch.from_numpy(greedy_keep(close.numpy(), torch.argsort(rank, stable=True).tolist()))
+    return torch.from_numpy(
+        greedy_keep(close.cpu().numpy(), torch.argsort(rank, stable=True).tolist())
+    )
 
 
 def person_heights(dets: Tensor, min_confidence: float) -> Tensor:
@@ -328,7 +332,8 @@ class TrackShape:
         root: (3,) where the person's mid-hip should be at this frame (between the frames that
             triangulated it), metres; NaN: unknown.
         slack: (E,) share of each length a placed or kept joint may miss it by (the track's
-            own lengths are tighter than those from real people's proportions).
+            own lengths are tighter than those from real people's proportions); None:
+            :data:`BONE_SLACK` for every bone.
     """
 
     lengths: np.ndarray
@@ -427,7 +432,8 @@ def place_on_rays(
         known[:, b] |= todo
         new[:, b] |= todo
 
-    slacks = torch.as_tensor(slack, dtype=lengths.dtype).expand_as(lengths)  # N×E
+    slacks = torch.as_tensor(slack, dtype=lengths.dtype, device=lengths.device)
+    slacks = slacks.expand_as(lengths)  # N×E
     if tree:
         r = tree[0][0]
         zero = torch.zeros_like(lengths[:, 0])
@@ -470,7 +476,8 @@ def keep_bone_consistent(
         (N, J) ``good`` with the candidates the skeleton vouches for.
     """
     good = good.clone()
-    slacks = torch.as_tensor(slack, dtype=lengths.dtype).expand_as(lengths)  # N×E
+    slacks = torch.as_tensor(slack, dtype=lengths.dtype, device=lengths.device)
+    slacks = slacks.expand_as(lengths)  # N×E
     for e, (a, b) in enumerate(tree):
         length = lengths[:, e]
         miss = ((pts[:, b] - pts[:, a]).norm(dim=-1) - length).abs()  # NaN: not kept
@@ -761,13 +768,16 @@ def track_shapes(
     refined: Mapping[int, tuple[Sequence[PersonPose], np.ndarray]],
     joint_set: str,
     root_gap: int,
-    proportion_slack: float = 0.0,
+    proportion_slack: float,
 ) -> dict[int, dict[int, TrackShape]]:
     """Per track and frame, what the track knows of its person (:class:`TrackShape`).
 
     Args:
         refined: frame → (the frame's people, (N, J) which of their joints were triangulated)
             as the refinement's first pass leaves them.
+        joint_set: the people's joint set.
+        proportion_slack: share of a length from real people's proportions a joint may miss it
+            by (:attr:`RefineConfig.proportion_slack`; 0: such lengths are not used).
         root_gap: the mid-hip is interpolated between the nearest frames before and after that
             triangulated it when both lie at most this many frames away (else unknown).
 

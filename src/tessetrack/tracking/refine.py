@@ -776,10 +776,10 @@ def track_shapes(
         refined: frame → (the frame's people, (N, J) which of their joints were triangulated)
             as the refinement's first pass leaves them.
         joint_set: the people's joint set.
-        proportion_slack: share of a length from real people's proportions a joint may miss it
-            by (:attr:`RefineConfig.proportion_slack`; 0: such lengths are not used).
         root_gap: the mid-hip is interpolated between the nearest frames before and after that
             triangulated it when both lie at most this many frames away (else unknown).
+        proportion_slack: share of a length from real people's proportions a joint may miss it
+            by (:attr:`RefineConfig.proportion_slack`; 0: such lengths are not used).
 
     Returns:
         track id → frame → shape. Bone lengths: medians over the frames that triangulated both

@@ -332,17 +332,12 @@ class TrackShape:
         root: (3,) where the person's mid-hip should be at this frame (between the frames that
             triangulated it), metres; NaN: unknown.
         slack: (E,) share of each length a placed or kept joint may miss it by (the track's
-            own lengths are tighter than those from real people's proportions); None:
-            :data:`BONE_SLACK` for every bone.
+            own lengths are tighter than those from real people's proportions).
     """
 
     lengths: np.ndarray
     root: np.ndarray
-    slack: np.ndarray | None = None
-
-    def slacks(self) -> np.ndarray:
-        """(E,) ``slack``, :data:`BONE_SLACK` where not given."""
-        return np.full(len(self.lengths), BONE_SLACK) if self.slack is None else self.slack
+    slack: np.ndarray
 
 
 def _has_root(joint_set: str) -> bool:
@@ -706,10 +701,11 @@ def _poses(
     pts, good, scores = fit.pts, fit.good, fit.scores
     if shapes and _has_root(joint_set) and bool(fit.pending.any()):
         tree = bone_tree(joint_set)
-        unknown = TrackShape(np.full(len(tree), np.nan), np.full(3, np.nan))
+        unknown = TrackShape(np.full(len(tree), np.nan), np.full(3, np.nan),
+                             np.full(len(tree), BONE_SLACK))  # fmt: skip
         shape = [shapes.get(p.id, unknown) for p in fit.people]
         lengths = torch.tensor(np.stack([s.lengths for s in shape]), dtype=pts.dtype)  # N×E
-        slack = torch.tensor(np.stack([s.slacks() for s in shape]), dtype=pts.dtype)  # N×E
+        slack = torch.tensor(np.stack([s.slack for s in shape]), dtype=pts.dtype)  # N×E
         root = torch.tensor(np.stack([s.root for s in shape]), dtype=pts.dtype)  # N×3
         root = torch.where(torch.isfinite(root), root, fit.joints[:, tree[0][0]])  # else the net's
         good = keep_bone_consistent(pts, fit.shifted, good, tree, lengths, slack=slack)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -139,6 +140,46 @@ def _coco_result(image_id: int, base: float, score: float, category: int = 1) ->
         "keypoints": _person(17, base),
         "score": score,
     }
+
+
+def _sure_person(base: float, confidence: float = 0.9) -> np.ndarray:
+    """(17, 3): joint j at (base + 10 j, base + 20 j), every joint at ``confidence``; 320 px tall."""
+    j = np.arange(17.0)
+    return np.stack([base + 10 * j, base + 20 * j, np.full(17, confidence)], -1)
+
+
+@pytest.mark.parametrize("fmt", ["openpose", "coco"])
+def test_a_person_found_twice_in_one_image_is_kept_once(tmp_path, caplog, fmt):
+    a, b = _sure_person(0.0), _sure_person(900.0)
+    copy = _sure_person(3.0, confidence=0.6)  # 3 px off: 1 % of the person's size
+    near = _sure_person(40.0)  # 40 px off: 12 % of the size, somebody else
+    frames = {"c0": {0: np.stack([copy, a, b]), 1: np.stack([a, near])}, "c1": {0: a[None]}}
+    if fmt == "openpose":
+        coco18 = np.zeros((3, 18, 3))  # OpenPose writes BODY25 / COCO-18: the same joints padded
+        write_openpose(
+            tmp_path,
+            Detections2D(
+                "coco18",
+                {
+                    c: {f: np.concatenate([p, coco18[: len(p), :1]], 1) for f, p in fr.items()}
+                    for c, fr in frames.items()
+                },
+            ),
+        )
+    else:
+        for cam, fr in frames.items():
+            write_coco_results(tmp_path / f"{cam}.json", fr)
+    with caplog.at_level(logging.WARNING):
+        dets = load_detections(tmp_path, format=fmt)
+    kept = dets.get("c0", 0)
+    assert kept.shape[0] == 2  # the more confident copy stays
+    assert np.isclose(kept[:, :, 2].max(), 0.9) and not np.isclose(kept[:, :, 2], 0.6).any()
+    assert dets.get("c0", 1).shape[0] == 2 and dets.get("c1", 0).shape[0] == 1
+    assert "1 of 6 2D people were found twice" in caplog.text and str(tmp_path) in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        every = load_detections(tmp_path, format=fmt, duplicate=0)
+    assert every.get("c0", 0).shape[0] == 3 and "found twice" not in caplog.text
 
 
 def test_coco_results_folder_sorted_by_score(tmp_path):

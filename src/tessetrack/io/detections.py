@@ -16,6 +16,10 @@ Formats (SPEC.md "Detections input"):
   is ``image_id`` unless a COCO annotations file is given, whose ``images[]`` map ``id`` to
   ``file_name``; the frame is then the last number in the file name (``000123.jpg`` -> 123).
 
+:func:`load_detections` also keeps a person a detector found twice in one image once
+(:func:`keep_distinct_people`): top-down detectors (a person box, then joints in its crop) give one
+person twice when two boxes overlap, and downstream the copy would be a second person.
+
 Writers for both formats let tests and the detection simulator produce files the readers accept.
 """
 
@@ -49,6 +53,8 @@ __all__ = [
     "coco_frame_map",
     "load_detections",
     "check_confidences",
+    "keep_distinct_people",
+    "DUPLICATE_GATE",
     "write_openpose_frame",
     "write_openpose",
     "write_coco_results",
@@ -59,6 +65,7 @@ logger = logging.getLogger(__name__)
 #: Length of OpenPose's flat ``pose_keypoints_2d`` list -> joint set name.
 OPENPOSE_LAYOUTS: dict[int, str] = {75: "body25", 54: "coco18"}
 _COCO_LENGTH = 51  # 17 joints × (u, v, confidence)
+DUPLICATE_GATE = 0.1  # as the built-in detector's (BlazePoseConfig.duplicate)
 _SLIGHTLY_ABOVE_ONE = 1.5  # the largest confidence read as [0, 1] (clipped); above: a 0-100 scale
 
 _OPENPOSE_FILE = re.compile(r"(\d+)_keypoints\.json$")
@@ -633,6 +640,41 @@ def check_confidences(detections: Detections2D, where: str | PathLike[str]) -> D
     return Detections2D(detections.joint_set, scaled)
 
 
+def keep_distinct_people(
+    detections: Detections2D, where: str | PathLike[str], gate: float = DUPLICATE_GATE
+) -> Detections2D:
+    """Each image's people with a person found twice kept once, the more confident copy
+    (:func:`tessetrack.detector.duplicates.distinct_people`: the median distance between the two
+    people's joints under ``gate`` times the larger person's size, over at least 5 joints both
+    show); one warning counts the people dropped. ``gate`` 0 keeps everyone.
+    """
+    # imported here: the detector package reads detections through this module
+    from tessetrack.detector.duplicates import distinct_people
+
+    if gate <= 0:
+        return detections
+    dropped = total = 0
+    out: dict[str, dict[int, np.ndarray]] = {}
+    for cam, frames in detections.by_camera.items():
+        out[cam] = {}
+        for frame, people in frames.items():
+            keep = distinct_people(people, gate=gate)
+            out[cam][frame] = people if keep.all() else people[keep]
+            dropped += int((~keep).sum())
+            total += len(people)
+    if not dropped:
+        return detections
+    logger.warning(
+        "%s: %d of %d 2D people were found twice in their image (joints within %g of their size "
+        "of another person's) and are kept once",
+        where,
+        dropped,
+        total,
+        gate,
+    )
+    return Detections2D(detections.joint_set, out)
+
+
 def _warn_missing_files(detections: Detections2D, where: Path) -> None:
     """One warning counting, per camera, the frames other cameras have files for but it lacks."""
     every = set(detections.frames)
@@ -658,6 +700,7 @@ def load_detections(
     format: str | None = None,
     cameras: Iterable[str] | None = None,
     annotations: str | PathLike[str] | None = None,
+    duplicate: float = DUPLICATE_GATE,
 ) -> Detections2D:
     """Read detections of several cameras, format ``openpose`` or ``coco`` (None: auto-detect).
 
@@ -669,6 +712,8 @@ def load_detections(
         format: ``openpose``, ``coco`` or None.
         cameras: OpenPose only: read only these camera folders.
         annotations: COCO only: annotations file mapping image ids to frames.
+        duplicate: a person found twice in one image is kept once
+            (:func:`keep_distinct_people`); 0 keeps every person as read.
 
     Confidences go through :func:`check_confidences`; OpenPose cameras that lack some frames'
     files (which then count as seeing nobody) are warned about in one line.
@@ -698,7 +743,8 @@ def load_detections(
     if fmt == "openpose":
         dets = read_openpose(p, cameras=cameras)
         _warn_missing_files(dets, p)
-        return check_confidences(dets, p)
+        return keep_distinct_people(check_confidences(dets, p), p, duplicate)
     if fmt == "coco":
-        return check_confidences(read_coco(p, annotations=annotations), p)
+        dets = check_confidences(read_coco(p, annotations=annotations), p)
+        return keep_distinct_people(dets, p, duplicate)
     raise InputError(f"unknown detections format {format!r}; use 'openpose' or 'coco'")

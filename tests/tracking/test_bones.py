@@ -72,14 +72,22 @@ def test_bone_lengths_by_hand():
 
 def test_stature_shares_and_stature_by_hand():
     """Shares: the forearm is 0.153 of the stature, a shoulder from the neck half the shoulder
-    breadth (0.100), face bones have none. The stature is the median over frames and bones of
-    length / share, and unknown from fewer than three bones."""
+    breadth (0.100), the nose 0.149 from the neck and an ear 0.063 from its eye; the face's do
+    not measure the stature. The stature is the median over frames and bones of length / share,
+    and unknown from fewer than three bones."""
     tree = bone_tree("panoptic19")
     shares = stature_shares("panoptic19", tree)
     named = {(PAN.joints[a], PAN.joints[b]): s for (a, b), s in zip(tree, shares, strict=True)}
     assert named[("l_elbow", "l_wrist")] == pytest.approx(0.153)
     assert named[("neck", "r_shoulder")] == pytest.approx(0.100)
-    assert np.isnan(named[("neck", "nose")]) and np.isnan(named[("l_eye", "l_ear")])
+    assert named[("neck", "nose")] == pytest.approx(0.149)
+    assert named[("nose", "r_eye")] == pytest.approx(0.031)
+    assert named[("l_eye", "l_ear")] == pytest.approx(0.063)
+    measure = stature_shares("panoptic19", tree, for_stature=True)
+    head = ("nose", "l_eye", "r_eye", "l_ear", "r_ear")
+    face = [e for e, (_, b) in enumerate(tree) if PAN.joints[b] in head]
+    assert len(face) == 5 and np.isnan(measure[face]).all()
+    assert np.array_equal(np.isnan(measure), np.isnan(shares) | np.isin(np.arange(len(tree)), face))
     # three bones along x, lengths giving the statures 1.5 (forearm), 1.8 (upper arm), 2.0 (spine)
     chain = [(PAN.index(a), PAN.index(b)) for a, b in
              [("l_elbow", "l_wrist"), ("l_shoulder", "l_elbow"), ("mid_hip", "neck")]]  # fmt: skip
@@ -97,10 +105,10 @@ def test_stature_shares_and_stature_by_hand():
     halves = [(PAN.index("mid_hip"), PAN.index(f"{s}_hip")) for s in "lr"]
     halves += [(PAN.index("neck"), PAN.index(f"{s}_shoulder")) for s in "lr"]
     assert np.isnan(stature(joints, good, halves, stature_shares("panoptic19", halves)))
-    # the whole tree: face bones (no share) and unknown joints are left out, not NaN everywhere
+    # the whole tree: the face (no share for the stature) and unknown joints are left out
     full = np.random.default_rng(0).normal(0.0, 0.3, (2, PAN.num_joints, 3))
     full[1, PAN.index("l_wrist")] = np.nan
-    h = stature(full, np.ones((2, PAN.num_joints), bool), tree, shares)
+    h = stature(full, np.ones((2, PAN.num_joints), bool), tree, measure)
     assert np.isfinite(h) and h > 0
 
 
@@ -110,4 +118,5 @@ def test_stature_shares_of_body25_leave_the_feet_out():
     names = get_joint_set("body25").joints
     foot = [e for e, (_, b) in enumerate(tree) if "toe" in names[b] or "heel" in names[b]]
     assert len(foot) == 6 and np.isnan(shares[foot]).all()
-    assert np.isfinite(shares).sum() == 13  # spine, 2 hips, 2 shoulders, 4 arm and 4 leg bones
+    assert np.isfinite(shares).sum() == 18  # spine, 2 hips, 2 shoulders, 4 arm, 4 leg, 5 face bones
+    assert np.isfinite(stature_shares("body25", tree, for_stature=True)).sum() == 13

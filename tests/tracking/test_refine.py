@@ -467,7 +467,7 @@ def test_refine_tracks_in_a_joint_set_without_a_mid_hip(rng):
 
 def _proportioned_pose(stature: float) -> np.ndarray:
     """(19, 3) a person standing at the origin, arms bent forward, every bone that real people's
-    proportions give at its mean share of ``stature``; face bones a few centimetres."""
+    proportions give at its mean share of ``stature`` (the face's too); any other 5 cm."""
     tree = bone_tree("panoptic19")
     shares = stature_shares("panoptic19", tree)
     way = {"neck": (0, 0, 1), "l_hip": (1, 0, 0), "r_hip": (-1, 0, 0), "nose": (0, 0.5, 1),
@@ -520,3 +520,27 @@ def test_real_proportions_vouch_for_a_far_wrist_of_a_person_seen_once():
     assert not np.allclose(refined(long)[wrist], long, atol=1e-3)
     with pytest.raises(InputError, match="proportion_slack"):
         RefineConfig(proportion_slack=1.0)
+
+
+def test_real_face_proportions_vouch_for_a_far_head_of_a_person_seen_once():
+    """A single frame: the network's eyes and ears are 0.35 m off (a head placed a voxel or more
+    wrong), two views agree where they are. The nose holds; real faces' eye and ear distances from
+    it vouch for the two views' points, walking nose → eyes → ears. Without real proportions the
+    network's face stays."""
+    cams = rig()
+    truth = _proportioned_pose(1.7)
+    face = [PAN.index(n) for n in ("l_eye", "r_eye", "l_ear", "r_ear")]
+    network = truth.copy()
+    network[face] += [0.0, 0.35, 0.0]
+    dets = _detections(cams, [truth])
+    for k, name in enumerate(cams):
+        dets[name][0, face, 2] = 0.9 if k < 2 else 0.0  # two views see the face
+    tracks = Tracks(joint_names=PAN.joints, frames=(FramePoses(0, (PersonPose(0, network, None),)),))  # fmt: skip
+
+    def refined(config: RefineConfig) -> np.ndarray:
+        out = refine_tracks(tracks, {0: (dets, cams)}, detections_joint_set="panoptic19",
+                            joint_set="panoptic19", config=config)  # fmt: skip
+        return out.frames[0].people[0].joints
+
+    np.testing.assert_allclose(refined(RefineConfig())[face], truth[face], atol=1e-6)
+    np.testing.assert_allclose(refined(RefineConfig(proportion_slack=0))[face], network[face])

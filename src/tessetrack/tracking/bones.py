@@ -28,6 +28,7 @@ __all__ = [
     "track_bone_lengths",
     "keep_bone_lengths",
     "PROPORTION_BONES",
+    "NOT_STATURE",
     "stature_shares",
     "stature",
 ]
@@ -43,7 +44,15 @@ PROPORTION_BONES: dict[tuple[str, str], tuple[str, float]] = {
     **{(f"{s}_elbow", f"{s}_wrist"): ("forearm", 1.0) for s in "lr"},
     **{(f"{s}_hip", f"{s}_knee"): ("thigh", 1.0) for s in "lr"},
     **{(f"{s}_knee", f"{s}_ankle"): ("shank", 1.0) for s in "lr"},
+    ("neck", "nose"): ("neck_to_nose", 1.0),
+    **{("nose", f"{s}_eye"): ("nose_to_eye", 1.0) for s in "lr"},
+    **{(f"{s}_eye", f"{s}_ear"): ("eye_to_ear", 1.0) for s in "lr"},
 }
+
+#: Groups of :data:`PROPORTION_BONES` that give a length but do not measure the stature: the face's
+#: keypoints lie centimetres apart (a pixel of noise is a large share of them), and the nose moves
+#: against the neck as the head nods.
+NOT_STATURE = frozenset({"neck_to_nose", "nose_to_eye", "eye_to_ear"})
 
 
 @dataclass(frozen=True)
@@ -171,15 +180,17 @@ def keep_bone_lengths(
     return dataclasses.replace(tracks, frames=tuple(frames)), moved
 
 
-def stature_shares(joint_set: str, tree: list[tuple[int, int]]) -> np.ndarray:
+def stature_shares(
+    joint_set: str, tree: list[tuple[int, int]], *, for_stature: bool = False
+) -> np.ndarray:
     """(E,) each bone of ``tree``'s mean length as a fraction of the stature by real people's
-    proportions (:data:`PROPORTION_BONES`); NaN for the bones they do not give (the face,
-    the feet)."""
+    proportions (:data:`PROPORTION_BONES`); NaN for the bones they do not give (the feet), and
+    with ``for_stature`` for those that do not measure it (:data:`NOT_STATURE`: the face)."""
     names = get_joint_set(joint_set).joints
     out = np.full(len(tree), np.nan)
     for e, (a, b) in enumerate(tree):
         group = PROPORTION_BONES.get((names[a], names[b]))
-        if group is not None:
+        if group is not None and not (for_stature and group[0] in NOT_STATURE):
             out[e] = REAL_PROPORTIONS[group[0]][0] * group[1]
     return out
 
@@ -199,7 +210,8 @@ def stature(
     Args:
         joints: (F, J, 3) one person's joints; good: (F, J) which of them are known well.
         tree: (parent, child) joint pairs (:func:`bone_tree`).
-        shares: (E,) each bone's share of the stature (:func:`stature_shares`; NaN: none).
+        shares: (E,) each bone's share of the stature (:func:`stature_shares` ``for_stature``;
+            NaN: none).
         min_groups: kinds of bones needed.
     """
     if not tree or len(joints) == 0:

@@ -788,7 +788,9 @@ def track_shapes(
     if not _has_root(joint_set):
         return {}
     tree = bone_tree(joint_set)
-    shares = stature_shares(joint_set, tree) if proportion_slack > 0 else np.full(len(tree), np.nan)
+    none = np.full(len(tree), np.nan)
+    shares = stature_shares(joint_set, tree) if proportion_slack > 0 else none
+    measure = stature_shares(joint_set, tree, for_stature=True) if proportion_slack > 0 else none
     r = tree[0][0]
     seen: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}  # id → (frame, J×3, J)
     roots: dict[int, dict[int, np.ndarray]] = {}
@@ -805,7 +807,7 @@ def track_shapes(
         slack = np.full(len(tree), BONE_SLACK)
         prior = np.isnan(lengths) & np.isfinite(shares)
         if prior.any():
-            lengths[prior] = shares[prior] * stature(joints, triangulated, tree, shares)
+            lengths[prior] = shares[prior] * stature(joints, triangulated, tree, measure)
             slack[prior] = proportion_slack
         at = roots.get(tid, {})
         known = np.array(sorted(at), dtype=np.int64)

@@ -12,7 +12,7 @@ import pytest
 import scipy.io
 
 from tessetrack.data import STANDARD_EVALUATION_FRAMES, ShelfCampusDataset, open_dataset
-from tessetrack.data.shelf_campus import read_actors_gt
+from tessetrack.data.shelf_campus import read_actors_gt, read_voxelpose_detections
 from tessetrack.errors import InputError
 
 
@@ -47,10 +47,17 @@ def test_real_shelf_people_cameras_and_detections(shared_data: Path, caplog):
     assert [p.id for p in frame.people] == [0, 2]  # actors 1 and 3 are empty in the sample
     # actor 0, frame 0, joint 0 (r_ankle) from the file: (-0.14304384, -0.09228449, -0.04118636) m
     np.testing.assert_allclose(ds[0].people[0].joints[0], [-0.14304384, -0.09228449, -0.04118636])
-    # VoxelPose predictions: key "0_1" (camera 0, frame 1) holds 5 COCO-17 people
+    # VoxelPose predictions: key "0_1" (camera 0, frame 1) holds 5 COCO-17 people, the last a
+    # copy of the third (their 8 common joints a median 4.8 px apart): kept once
     assert frame.detections_joint_set == "coco17"
-    assert frame.detections["0"].shape == (5, 17, 3)
+    assert frame.detections["0"].shape == (4, 17, 3)
     assert [ds[0].detections[c].shape[0] for c in ds.cameras] == [3, 3, 5, 4, 4]
+    assert "2 of 59 2D people were found twice" in caplog.text  # and "4_2" (4.9 % of the size)
+    every = ShelfCampusDataset(shared_data / "shelf")._detections
+    raw = read_voxelpose_detections(shared_data / "shelf" / "pred_shelf_maskrcnn_hrnet_coco.pkl",
+                                    list(ds.cameras))  # fmt: skip
+    assert raw[("0", 1)].shape[0] == 5 and sum(len(p) for p in raw.values()) == 59
+    np.testing.assert_array_equal(every[("0", 1)], raw[("0", 1)][:4])
     gt2d = ds.ground_truth_2d(0)
     assert set(gt2d) == set(ds.cameras) and gt2d["0"].shape == (2, 14, 2)
     # actor2D[0][0][0] joint 0 from the file: (244.17184684, 794.9880006) px

@@ -10,7 +10,8 @@ Layout of the dataset folder:
 * ``Camera<k>/`` — images, optional; the frame id is the trailing number of the file name, so
   Shelf's ``img_000123.png`` and Campus's ``campus4-c0-00123.png`` both work;
 * ``pred_<name>_*.pkl`` — optional VoxelPose 2D detections: a dict ``"<cam>_<frame>" ->
-  [{"pred": (17, 3) COCO-17 (u, v, score)}, ...]``, exposed as ``MultiViewFrame.detections``.
+  [{"pred": (17, 3) COCO-17 (u, v, score)}, ...]``, exposed as ``MultiViewFrame.detections``
+  (a person found twice in one image kept once, with a warning that counts them).
 
 The standard evaluation frames (Shelf 300–600, Campus 350–470, both inclusive) are the default
 selection, an option (:data:`STANDARD_EVALUATION_FRAMES`), never a rule of the reader.
@@ -32,6 +33,7 @@ from tessetrack.data.base import MultiViewDataset
 from tessetrack.data.panoptic import load_image_rgb
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera
+from tessetrack.io.detections import Detections2D, keep_distinct_people
 from tessetrack.structures import ImageLoader, MultiViewFrame, PersonPose
 
 __all__ = [
@@ -222,6 +224,19 @@ def read_voxelpose_detections(
     return out
 
 
+def _distinct(
+    detections: dict[tuple[str, int], np.ndarray], path: Path
+) -> dict[tuple[str, int], np.ndarray]:
+    """The pickle's detections with a person found twice in one image kept once
+    (:func:`tessetrack.io.detections.keep_distinct_people`: Mask R-CNN's overlapping boxes give
+    HRNet one person twice)."""
+    by_camera: dict[str, dict[int, np.ndarray]] = {}
+    for (cam, frame), people in detections.items():
+        by_camera.setdefault(cam, {})[frame] = people
+    kept = keep_distinct_people(Detections2D("coco17", by_camera), path)
+    return {(cam, f): p for cam, frames in kept.by_camera.items() for f, p in frames.items()}
+
+
 def _image_index(folder: Path) -> dict[int, Path]:
     out: dict[int, Path] = {}
     for p in sorted(folder.iterdir()):
@@ -323,7 +338,8 @@ class ShelfCampusDataset(MultiViewDataset):
         self._detections: dict[tuple[str, int], np.ndarray] | None = None
         det_path = _find_detections(root, detections)
         if det_path is not None:
-            self._detections = read_voxelpose_detections(det_path, list(self.cameras))
+            self._detections = _distinct(read_voxelpose_detections(det_path, list(self.cameras)),
+                                         det_path)  # fmt: skip
 
     def ground_truth_2d(self, frame_id: int) -> dict[str, np.ndarray]:
         """The 2D ground truth of a frame: camera name -> (P, 14, 2) pixels, people as in ``people``."""

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tessetrack.detector import BlazePose, landmarks_to, model_files
+from tessetrack.detector.blazepose import grey_out
 from tessetrack.errors import DependencyError
 from tessetrack.skeletons import get_joint_set
 
@@ -106,9 +107,39 @@ def test_one_person_found_twice_on_a_real_frame_is_kept_once(shared_data):
     from tessetrack.detector import BlazePoseConfig
 
     image = _frame(shared_data, "cam03", 17)
-    with BlazePose(BlazePoseConfig(duplicate=0.0)) as raw, BlazePose() as once:
+    with (
+        BlazePose(BlazePoseConfig(duplicate=0.0, passes=1)) as raw,
+        BlazePose(BlazePoseConfig(passes=1)) as once,
+    ):
         both, kept = raw(image), once(image)
     assert len(both) == 2 and len(kept) == 1 and once.duplicates == 1 and raw.duplicates == 0
     gap = np.median(np.linalg.norm(both[0, :, :2] - both[1, :, :2], axis=-1))
     assert gap < 0.05 * np.ptp(both[0, :, 1])
     assert np.allclose(kept[0], both[np.argmax(both[..., 2].mean(-1))])
+
+
+def test_a_second_search_with_the_found_person_greyed_out_finds_the_other(shared_data):
+    # the same frame: one search finds only the nearer person (twice); the woman beside him, to
+    # his left in the image, is found once he is greyed out
+    from tessetrack.detector import BlazePoseConfig
+
+    image = _frame(shared_data, "cam03", 17)
+    with BlazePose(BlazePoseConfig(passes=1)) as one, BlazePose() as two:
+        first, both = one(image), two(image)
+    assert len(first) == 1 and len(both) == 2 and two.duplicates == 1
+    np.testing.assert_allclose(both[0], first[0])  # the first search's person comes first
+    sure = both[1, :, 2] > 0.5
+    near = first[0, first[0, :, 2] > 0.5, 0]
+    assert sure.sum() >= 10 and np.median(both[1, sure, 0]) < near.min()
+
+
+def test_grey_out_by_hand():
+    image = np.full((10, 20, 3), 7, np.uint8)
+    person = np.array([[[4.0, 2.0, 0.9], [8.0, 6.0, 0.9], [6.0, 4.0, 0.9], [19.0, 9.0, 0.1]]])
+    out = grey_out(image, person, pad=0.25)  # box u 4..8, v 2..6, widened by 1 px each side
+    assert (out[1:8, 3:10] == 127).all()
+    assert (out[:1] == 7).all() and (out[8:] == 7).all() and (out[:, :3] == 7).all()
+    assert (out[:, 10:] == 7).all() and (image == 7).all()  # the input is left as it is
+    edge = grey_out(image, np.array([[[15.0, 5.0, 1.0], [30.0, 12.0, 1.0], [16.0, 6.0, 1.0]]]), 0)
+    assert (edge[5:, 15:] == 127).all() and (edge[:5] == 7).all()  # clipped to the image
+    assert np.array_equal(grey_out(image, np.zeros((0, 4, 3)), 0.2), image)

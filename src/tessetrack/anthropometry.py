@@ -41,16 +41,16 @@ __all__ = ["REAL_PROPORTIONS"]
 #: neck_to_nose      —         0.149  13 %  CMU Panoptic: nose 0.245 m from the neck at the same
 #:                                          stature; not a rigid bone (it shortens as the head
 #:                                          nods: 0.19-0.27 m, 10th-90th percentile)
-#: nose_to_eye       —         0.031  8 %   CMU Panoptic: each eye 0.052 m from the nose (the
+#: nose_to_eye       —         0.031  6 %   CMU Panoptic: each eye 0.052 m from the nose (the
 #:                                          eyes 65 mm apart; adults' interpupillary distance:
 #:                                          63 mm, Dodgson 2004)
-#: eye_to_ear        —         0.063  5 %   CMU Panoptic: each ear 0.104 m from its eye
+#: eye_to_ear        —         0.063  6 %   CMU Panoptic: each ear 0.105 m from its eye
 #: ================  ========  =====  ====  =====================================================
 #:
-#: The CMU Panoptic rows are medians over the 80 poses of ``benchmarks/head_geometry.py``'s real
-#: Panoptic captures; the CVs of the last three are (90th − 10th percentile) / 2.56 over the median.
-#: The face keypoints have no humanoid column: the synthetic face is drawn from ``neck`` and
-#: ``head``.
+#: The last three rows are medians of :func:`tessetrack.eval.head_geometry.face_stats` over the 80
+#: real CMU Panoptic poses of the test data (both sides pooled), their CVs (90th − 10th
+#: percentile) / 2.56 over the median. The face keypoints have no humanoid column: the synthetic
+#: face is drawn from ``neck`` and ``head``.
 #:
 #: ``humanoid`` is the humanoid with the ``humanoid`` face, whose stature H is 1.619 m from its
 #: sole (the foot box, 0.05 m under the ankle) to the top of its head sphere (0.65 × the ears'
@@ -70,6 +70,6 @@ REAL_PROPORTIONS: dict[str, tuple[float, float]] = {
     "neck": (0.120, 0.07),
     "head": (0.098, 0.04),
     "neck_to_nose": (0.149, 0.13),
-    "nose_to_eye": (0.031, 0.08),
-    "eye_to_ear": (0.063, 0.05),
+    "nose_to_eye": (0.031, 0.06),
+    "eye_to_ear": (0.063, 0.06),
 }

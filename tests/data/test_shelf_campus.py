@@ -53,11 +53,10 @@ def test_real_shelf_people_cameras_and_detections(shared_data: Path, caplog):
     assert frame.detections["0"].shape == (4, 17, 3)
     assert [ds[0].detections[c].shape[0] for c in ds.cameras] == [3, 3, 5, 4, 4]
     assert "2 of 59 2D people were found twice" in caplog.text  # and "4_2" (4.9 % of the size)
-    every = ShelfCampusDataset(shared_data / "shelf")._detections
     raw = read_voxelpose_detections(shared_data / "shelf" / "pred_shelf_maskrcnn_hrnet_coco.pkl",
                                     list(ds.cameras))  # fmt: skip
     assert raw[("0", 1)].shape[0] == 5 and sum(len(p) for p in raw.values()) == 59
-    np.testing.assert_array_equal(every[("0", 1)], raw[("0", 1)][:4])
+    np.testing.assert_array_equal(frame.detections["0"], raw[("0", 1)][:4])
     gt2d = ds.ground_truth_2d(0)
     assert set(gt2d) == set(ds.cameras) and gt2d["0"].shape == (2, 14, 2)
     # actor2D[0][0][0] joint 0 from the file: (244.17184684, 794.9880006) px

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from tessetrack.detector import BlazePose, landmarks_to, model_files
+from tessetrack.detector import BlazePose, BlazePoseConfig, landmarks_to, model_files
 from tessetrack.detector.blazepose import grey_out
-from tessetrack.errors import DependencyError
+from tessetrack.errors import DependencyError, InputError
 from tessetrack.skeletons import get_joint_set
 
 
@@ -104,8 +104,6 @@ def test_a_mediapipe_without_the_models_is_named(monkeypatch, tmp_path):
 
 def test_one_person_found_twice_on_a_real_frame_is_kept_once(shared_data):
     # cam03's frame 17: BlazePose finds the nearer person twice, joints ~2 % of their size apart
-    from tessetrack.detector import BlazePoseConfig
-
     image = _frame(shared_data, "cam03", 17)
     with (
         BlazePose(BlazePoseConfig(duplicate=0.0, passes=1)) as raw,
@@ -121,8 +119,6 @@ def test_one_person_found_twice_on_a_real_frame_is_kept_once(shared_data):
 def test_a_second_search_with_the_found_person_greyed_out_finds_the_other(shared_data):
     # the same frame: one search finds only the nearer person (twice); the woman beside him, to
     # his left in the image, is found once he is greyed out
-    from tessetrack.detector import BlazePoseConfig
-
     image = _frame(shared_data, "cam03", 17)
     with BlazePose(BlazePoseConfig(passes=1)) as one, BlazePose() as two:
         first, both = one(image), two(image)
@@ -143,3 +139,62 @@ def test_grey_out_by_hand():
     edge = grey_out(image, np.array([[[15.0, 5.0, 1.0], [30.0, 12.0, 1.0], [16.0, 6.0, 1.0]]]), 0)
     assert (edge[5:, 15:] == 127).all() and (edge[:5] == 7).all()  # clipped to the image
     assert np.array_equal(grey_out(image, np.zeros((0, 4, 3)), 0.2), image)
+    # fewer than three confident joints: the box spans every joint with coordinates (NaN: none)
+    faint = np.array([[[2.0, 1.0, 0.1], [5.0, 3.0, 0.1], [np.nan, np.nan, 0.9], [4.0, 2.0, 0.9]]])
+    out = grey_out(image, faint, pad=0.0)
+    assert (out[1:4, 2:6] == 127).all() and (out[4:] == 7).all() and (out[:, 6:] == 7).all()
+    assert np.array_equal(grey_out(image, np.full((1, 3, 3), np.nan), 0.2), image)
+
+
+class _Canned(BlazePose):
+    """BlazePose whose searches return canned people (no MediaPipe), recording the images."""
+
+    def __init__(self, searches, config=None):
+        self.config = config or BlazePoseConfig()
+        self.duplicates = 0
+        self.searches = list(searches)
+        self.images = []
+
+    def _search(self, img):
+        self.images.append(img.copy())
+        return self.searches.pop(0) if self.searches else np.zeros((0, 33, 3))
+
+
+def _someone(rng, u0, confidence=0.9):
+    uv = rng.uniform(0.0, 200.0, (33, 2)) + [u0, 100.0]
+    return np.concatenate([uv, np.full((33, 1), confidence)], 1)
+
+
+def test_further_searches_add_only_people_not_found_before(rng):
+    image = np.full((600, 900, 3), 50, np.uint8)
+    a, b, c, d = (_someone(rng, u) for u in (0.0, 300.0, 600.0, 450.0))
+    copy = a.copy()
+    copy[:, :2] += 2.0
+    copy[:, 2] = 0.6
+    # the first search finds A twice: one A counts, and the second search, A greyed out, finds B
+    det = _Canned([np.stack([copy, a]), b[None]], BlazePoseConfig(max_people=2))
+    out = det(image)
+    np.testing.assert_array_equal(out, np.stack([a, b]))
+    assert det.duplicates == 1 and len(det.images) == 2
+    assert (det.images[1][int(a[:, 1].min()) + 5, int(a[:, 0].min()) + 5] == 127).all()
+    assert (det.images[0] == 50).all()  # the first search sees the image as it is
+    # a person found again around the grey, surer than the first time, is not new and not counted
+    again = a.copy()
+    again[:, 2] = 0.99
+    det = _Canned([a[None], np.stack([again, b])])
+    np.testing.assert_array_equal(det(image), np.stack([a, b]))
+    assert det.duplicates == 0
+    # duplicate=0 keeps one search's copies, yet a person found again is never new: the searches stop
+    det = _Canned(
+        [np.stack([a, copy]), copy[None], b[None]], BlazePoseConfig(duplicate=0.0, passes=3)
+    )
+    np.testing.assert_array_equal(det(image), np.stack([a, copy]))
+    assert len(det.images) == 2
+    # new people surest first, up to max_people; passes=1 searches once
+    c[:, 2], d[:, 2] = 0.5, 0.8
+    det = _Canned([a[None], np.stack([c, b, d])], BlazePoseConfig(max_people=3))
+    np.testing.assert_array_equal(det(image), np.stack([a, b, d]))
+    det = _Canned([a[None], b[None]], BlazePoseConfig(passes=1))
+    assert len(det(image)) == 1 and len(det.images) == 1
+    with pytest.raises(InputError, match="passes"):
+        BlazePoseConfig(passes=0)

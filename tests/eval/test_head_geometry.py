@@ -52,10 +52,15 @@ def test_face_stats_hand_computed():
     pose[panoptic.index("nose")] = [0.0, 0.1, 1.74]  # 0.26 from the neck (5-12-13)
     pose[panoptic.index("l_ear")] = [0.08, 0.0, 1.7]
     pose[panoptic.index("r_ear")] = [-0.08, 0.0, 1.7]  # centre 0.2 above the neck, 0.16 apart
+    pose[panoptic.index("l_eye")] = [0.03, 0.14, 1.74]  # 0.05 from the nose (3-4-5), 0.06 apart
+    pose[panoptic.index("r_eye")] = [-0.03, 0.14, 1.74]  # 0.15 from an ear: (0.05, 0.14, 0.04)
     stats = face_stats(pose[None])
     assert stats["neck_to_nose"] == pytest.approx(0.26)
     assert stats["neck_to_ears"] == pytest.approx(0.2)
     assert stats["ear_width"] == pytest.approx(0.16)
+    assert stats["nose_to_eye"] == pytest.approx(0.05)
+    assert stats["eye_width"] == pytest.approx(0.06)
+    assert stats["eye_to_ear"] == pytest.approx(np.sqrt(0.05**2 + 0.14**2 + 0.04**2))
 
 
 def test_measured_face_has_the_real_panoptic_proportions(shared_data: Path):

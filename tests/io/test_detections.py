@@ -151,11 +151,13 @@ def _sure_person(base: float, confidence: float = 0.9) -> np.ndarray:
 @pytest.mark.parametrize("fmt", ["openpose", "coco"])
 def test_a_person_found_twice_in_one_image_is_kept_once(tmp_path, caplog, fmt):
     a, b = _sure_person(0.0), _sure_person(900.0)
-    copy = _sure_person(3.0, confidence=0.6)  # 3 px off: 1 % of the person's size
-    near = _sure_person(40.0)  # 40 px off: 12 % of the size, somebody else
+    copy = _sure_person(3.0, confidence=0.6)  # 4.2 px off: 1.3 % of the person's 320 px
+    near = _sure_person(40.0)  # 57 px off: 18 % of the size, somebody else
     frames = {"c0": {0: np.stack([copy, a, b]), 1: np.stack([a, near])}, "c1": {0: a[None]}}
     if fmt == "openpose":
-        coco18 = np.zeros((3, 18, 3))  # OpenPose writes BODY25 / COCO-18: the same joints padded
+        coco18 = np.zeros(
+            (3, 18, 3)
+        )  # written as 18-joint OpenPose rows (the check reads no names)
         write_openpose(
             tmp_path,
             Detections2D(

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from tessetrack.detector.duplicates import distinct_people
 from tessetrack.errors import DependencyError, InputError
+from tessetrack.ops.duplicates import DUPLICATE_GATE, distinct_people, same_people
 from tessetrack.skeletons import convert_joints
 
 __all__ = [
@@ -69,17 +69,21 @@ class BlazePoseConfig:
         max_people: people found per image at most (MediaPipe's ``num_poses``).
         min_detection: score the person detector needs (0..1).
         min_presence: landmark model's "a person is here" score needed to keep a person (0..1).
-        duplicate: two people of one image whose joints lie closer than this share of their size
-            (median over the joints both show) are one person found twice; the less confident
-            is dropped (:func:`~tessetrack.detector.duplicates.distinct_people`). 0 keeps both.
+        duplicate: two people one search finds whose joints lie closer than this share of their
+            size (median over the joints both show) are one person found twice; the less
+            confident is dropped (:func:`~tessetrack.ops.duplicates.distinct_people`). 0 keeps
+            both.
         passes: times the image is searched: after the first, again with the people found so far
-            greyed out (their boxes, padded by ``mask_pad`` of their size), while a pass finds
-            somebody new. MediaPipe's person detector often misses the second of two people
-            close together (and finds the first one twice instead); 1: one search.
+            greyed out (their boxes, padded by ``mask_pad`` of their size), while a search finds
+            somebody new — a person not within ``DUPLICATE_GATE`` of one found before (whatever
+            ``duplicate`` is: a person found again around the grey is never new). MediaPipe's
+            person detector often misses the second of two people close together (and finds the
+            first one twice instead). Each further search costs about another search's time in
+            images with people; 1: one search, the fastest.
         mask_pad: share of a found person's box size added around it when it is greyed out.
 
     The thresholds are below MediaPipe's 0.5: on the real 4-camera recording in the test data
-    (every 5th of 100 frames, 2 people in the room) 0.5 finds 1.35 people per image, 0.3 finds
+    (every 5th of 100 frames, 2 people tracked) 0.5 finds 1.35 people per image, 0.3 finds
     1.6 (measured before a person found twice was kept once: 1.5 per image since, over all 100
     frames). The second search finds 1.78 per image there (713 people in the 400 images against
     604), most of them the second person of the recording beside the first, some onlookers at
@@ -90,7 +94,7 @@ class BlazePoseConfig:
     max_people: int = 8
     min_detection: float = 0.3
     min_presence: float = 0.3
-    duplicate: float = 0.1
+    duplicate: float = DUPLICATE_GATE
     passes: int = 2
     mask_pad: float = 0.15
 
@@ -194,7 +198,7 @@ class BlazePose:
         config: detector settings.
 
     Attributes:
-        duplicates: people dropped so far as a copy of another person of their image.
+        duplicates: people dropped so far as a copy of another person one search found.
 
     Raises:
         DependencyError: mediapipe missing or without the models (says what to install).
@@ -235,19 +239,23 @@ class BlazePose:
         img = np.asarray(image)
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
             raise InputError(f"expected an (H, W, 3) uint8 RGB image, got {img.shape} {img.dtype}")
-        out = self._search(img)
+        out = self._distinct(self._search(img))
         for _ in range(self.config.passes - 1):
             if len(out) == 0 or len(out) >= self.config.max_people:
                 break
-            more = self._search(grey_out(img, out, self.config.mask_pad))
-            new = distinct_people(np.concatenate([out, more]), gate=self.config.duplicate)
-            new = new[len(out) :]  # not a copy of somebody found before (greyed out in part)
-            if not new.any():
+            more = self._distinct(self._search(grey_out(img, out, self.config.mask_pad)))
+            more = more[~same_people(more, out).any(1)]  # not somebody found before, again
+            if len(more) == 0:
                 break
-            out = np.concatenate([out, more[new][: self.config.max_people - len(out)]])
-        keep = distinct_people(out, gate=self.config.duplicate)
+            more = more[np.argsort(-more[..., 2].mean(-1), kind="stable")]  # surest first
+            out = np.concatenate([out, more[: self.config.max_people - len(out)]])
+        return out
+
+    def _distinct(self, people: np.ndarray) -> np.ndarray:
+        """One search's people with a person found twice kept once (counted in ``duplicates``)."""
+        keep = distinct_people(people, gate=self.config.duplicate)
         self.duplicates += int((~keep).sum())
-        return out[keep]
+        return people[keep]
 
     def _search(self, img: np.ndarray) -> np.ndarray:
         """(P, 33, 3) everyone MediaPipe finds in one (H, W, 3) uint8 RGB image."""

@@ -56,16 +56,24 @@ def head_stats(poses: np.ndarray) -> dict[str, float]:
 def face_stats(joints: np.ndarray) -> dict[str, float]:
     """Median face lengths (m) of (N, 19, 3) Panoptic-19 poses; rows with a NaN joint left out.
 
-    Keys: ``neck_to_nose``, ``neck_to_ears`` (the ears' centre), ``ear_width``.
+    Keys: ``neck_to_nose``, ``neck_to_ears`` (the ears' centre), ``ear_width``, ``nose_to_eye``
+    and ``eye_to_ear`` (both sides pooled), ``eye_width``.
     """
     joints = joints[np.isfinite(joints).all(axis=(1, 2))]
     i = _PANOPTIC.index
     neck = joints[:, i("neck")]
     ears = (joints[:, i("l_ear")] + joints[:, i("r_ear")]) / 2
+    nose = joints[:, i("nose")]
+    eyes = np.concatenate([joints[:, i("l_eye")], joints[:, i("r_eye")]])
     return {
-        "neck_to_nose": _median_length(joints[:, i("nose")] - neck),
+        "neck_to_nose": _median_length(nose - neck),
         "neck_to_ears": _median_length(ears - neck),
         "ear_width": _median_length(joints[:, i("l_ear")] - joints[:, i("r_ear")]),
+        "nose_to_eye": _median_length(eyes - np.concatenate([nose, nose])),
+        "eye_to_ear": _median_length(
+            np.concatenate([joints[:, i("l_ear")], joints[:, i("r_ear")]]) - eyes
+        ),
+        "eye_width": _median_length(joints[:, i("l_eye")] - joints[:, i("r_eye")]),
     }
 
 

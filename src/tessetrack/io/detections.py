@@ -40,6 +40,7 @@ import numpy as np
 from tessetrack.errors import InputError
 from tessetrack.io.atomic import atomic_write_text
 from tessetrack.io.video import natural_key
+from tessetrack.ops.duplicates import DUPLICATE_GATE, distinct_people
 from tessetrack.skeletons import convert_joints, get_joint_set
 
 __all__ = [
@@ -54,7 +55,6 @@ __all__ = [
     "load_detections",
     "check_confidences",
     "keep_distinct_people",
-    "DUPLICATE_GATE",
     "write_openpose_frame",
     "write_openpose",
     "write_coco_results",
@@ -65,7 +65,6 @@ logger = logging.getLogger(__name__)
 #: Length of OpenPose's flat ``pose_keypoints_2d`` list -> joint set name.
 OPENPOSE_LAYOUTS: dict[int, str] = {75: "body25", 54: "coco18"}
 _COCO_LENGTH = 51  # 17 joints × (u, v, confidence)
-DUPLICATE_GATE = 0.1  # as the built-in detector's (BlazePoseConfig.duplicate)
 _SLIGHTLY_ABOVE_ONE = 1.5  # the largest confidence read as [0, 1] (clipped); above: a 0-100 scale
 
 _OPENPOSE_FILE = re.compile(r"(\d+)_keypoints\.json$")
@@ -644,14 +643,16 @@ def keep_distinct_people(
     detections: Detections2D, where: str | PathLike[str], gate: float = DUPLICATE_GATE
 ) -> Detections2D:
     """Each image's people with a person found twice kept once, the more confident copy
-    (:func:`tessetrack.detector.duplicates.distinct_people`: the median distance between the two
+    (:func:`tessetrack.ops.duplicates.distinct_people`: the median distance between the two
     people's joints under ``gate`` times the larger person's size, over at least 5 joints both
     show); one warning counts the people dropped. ``gate`` 0 keeps everyone.
-    """
-    # imported here: the detector package reads detections through this module
-    from tessetrack.detector.duplicates import distinct_people
 
-    if gate <= 0:
+    Raises:
+        InputError: ``gate`` negative or not a number.
+    """
+    if not (math.isfinite(gate) and gate >= 0):
+        raise InputError(f"the duplicate gate must be a share >= 0 of a person's size, got {gate}")
+    if gate == 0:
         return detections
     dropped = total = 0
     out: dict[str, dict[int, np.ndarray]] = {}

@@ -7,6 +7,7 @@
 - :mod:`~tessetrack.ops.sinkhorn`: Softassign with dustbins for the matching layer (§3.3)
 - :mod:`~tessetrack.ops.soft_argmax`: joint positions from 3D heatmaps (§3.4)
 - :mod:`~tessetrack.ops.suppress`: of people found twice, the preferred one kept (greedy)
+- :mod:`~tessetrack.ops.duplicates`: which 2D people of one image are one person found twice
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tessetrack.detector.duplicates import distinct_people, person_sizes
+from tessetrack.ops.duplicates import distinct_people, person_sizes, same_people
 
 
 def _person(rng, offset=(0.0, 0.0), confidence=0.9, joints=25):
@@ -82,3 +82,16 @@ def test_agrees_with_a_plain_loop(rng):
             if expect[i]:
                 kept.append(i)
         assert keep.tolist() == expect.tolist()
+
+
+def test_same_people_between_two_groups(rng):
+    a, b = _person(rng), _person(rng, offset=(400.0, 0.0))
+    near = a.copy()
+    near[:, :2] += 6.0  # 8.5 px: 3 % of the size
+    apart = a.copy()
+    apart[:, 0] += 40.0  # 13 %: somebody beside a
+    got = same_people(np.stack([a, b]), np.stack([apart, near, b]))
+    np.testing.assert_array_equal(got, [[False, True, False], [False, False, True]])
+    assert same_people(np.stack([a, b]), np.stack([near]), gate=0.0).shape == (2, 1)
+    assert not same_people(np.stack([a]), np.stack([near]), gate=0.0).any()
+    assert same_people(np.zeros((0, 25, 3)), a[None]).shape == (0, 1)

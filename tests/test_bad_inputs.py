@@ -108,6 +108,15 @@ def places(tmp_path_factory) -> dict[str, str]:
     def far(k):
         return k + np.array([5000.0, 0.0, 0.0]) * (k[:, 2:] > 0)
 
+    d_dup = root / "ddup"
+    shutil.copytree(dets, d_dup)
+    frame = d_dup / "00_01" / "000000000003_keypoints.json"
+    doc = json.loads(frame.read_text())
+    copy = np.asarray(doc["people"][0]["pose_keypoints_2d"], float).reshape(-1, 3)
+    copy = np.where(copy[:, 2:] > 0, copy + [1.0, 1.0, -0.1], 0.0)  # 1 px off, a little less sure
+    doc["people"].append({"pose_keypoints_2d": copy.ravel().tolist()})
+    frame.write_text(json.dumps(doc))
+
     return {
         "scene": str(scene), "ckpt": str(root / "tiny.safetensors"), "tmp": str(root / "tmp"),
         "folder": str(root / "folder.json"), "gif_folder": str(root / "folder.gif"),
@@ -117,7 +126,7 @@ def places(tmp_path_factory) -> dict[str, str]:
         "d100": str(_edit_openpose(dets, root / "d100", lambda k: k * [1.0, 1.0, 100.0])),
         "dneg": str(_edit_openpose(dets, root / "dneg", lambda k: k * [1.0, 1.0, -1.0])),
         "dfar": str(_edit_openpose(dets, root / "dfar", far)),
-        "dnocam": str(d_none), "donefile": str(d_one), "dallfile": str(d_all),
+        "dnocam": str(d_none), "donefile": str(d_one), "dallfile": str(d_all), "ddup": str(d_dup),
         "videos": str(_videos(root / "videos", {"00_00": 3, "00_01": 4})),
     }  # fmt: skip
 

@@ -278,6 +278,12 @@ def detect(
         None, "--cameras", help="Cameras to use, comma-separated (default: all)."
     ),
     max_people: int = typer.Option(8, "--max-people", help="People per image at most."),
+    passes: int = typer.Option(
+        2,
+        "--passes",
+        help="Searches per image: after the first, again with the people found greyed out "
+        "(finds people beside them the first search missed); 1 is about twice as fast.",
+    ),
 ) -> None:
     """The 2D people in every frame of every camera (built-in BlazePose detector), written as
     OpenPose JSON per camera (or COCO results) for `track --detections`."""
@@ -285,7 +291,7 @@ def detect(
 
     from tessetrack.detector import BlazePoseConfig, detect_recording
 
-    config = BlazePoseConfig(max_people=max_people)
+    config = BlazePoseConfig(max_people=max_people, passes=passes)
     with _progress_bars(("detect", "img/s")) as (progress,):
         summary = detect_recording(input, output, calibration=calibration, format=format,
                                    start=start, end=end, stride=stride, cameras=cameras,

@@ -282,7 +282,7 @@ def detect(
         2,
         "--passes",
         help="Searches per image: after the first, again with the people found greyed out "
-        "(finds people beside them the first search missed); 1 is about twice as fast.",
+        "(finds people beside them the first search missed); 1 is about 1.5 times as fast.",
     ),
 ) -> None:
     """The 2D people in every frame of every camera (built-in BlazePose detector), written as

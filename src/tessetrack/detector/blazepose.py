@@ -78,14 +78,15 @@ class BlazePoseConfig:
             somebody new — a person not within ``DUPLICATE_GATE`` of one found before (whatever
             ``duplicate`` is: a person found again around the grey is never new). MediaPipe's
             person detector often misses the second of two people close together (and finds the
-            first one twice instead). Each further search costs about another search's time in
-            images with people; 1: one search, the fastest.
+            first one twice instead). Each further search costs time in every image with people (the
+            second made the detector 1.5 times slower on the 4-camera recording below); 1: one
+            search, the fastest.
         mask_pad: share of a found person's box size added around it when it is greyed out.
 
     The thresholds are below MediaPipe's 0.5: on the real 4-camera recording in the test data
     (every 5th of 100 frames, 2 people tracked) 0.5 finds 1.35 people per image, 0.3 finds
     1.6 (measured before a person found twice was kept once: 1.5 per image since, over all 100
-    frames). The second search finds 1.78 per image there (713 people in the 400 images against
+    frames). The second search finds 1.78 per image there (712 people in the 400 images against
     604), most of them the second person of the recording beside the first, some onlookers at
     the back of the room. The 3D stage keeps only people that several views agree on, so the
     extra stray people cost little.

@@ -105,6 +105,11 @@ def places(tmp_path_factory) -> dict[str, str]:
     for cam in ("00_00", "00_01", "00_02"):
         (d_all / cam / "000000000002_keypoints.json").unlink()
 
+    d_old = root / "dold"  # what an earlier release's detector left: no settings file
+    for cam in ("00_00", "00_01"):
+        (d_old / cam).mkdir(parents=True)
+        shutil.copy(dets / cam / "000000000000_keypoints.json", d_old / cam)
+
     def far(k):
         return k + np.array([5000.0, 0.0, 0.0]) * (k[:, 2:] > 0)
 
@@ -127,6 +132,7 @@ def places(tmp_path_factory) -> dict[str, str]:
         "dneg": str(_edit_openpose(dets, root / "dneg", lambda k: k * [1.0, 1.0, -1.0])),
         "dfar": str(_edit_openpose(dets, root / "dfar", far)),
         "dnocam": str(d_none), "donefile": str(d_one), "dallfile": str(d_all), "ddup": str(d_dup),
+        "dold": str(d_old),
         "videos": str(_videos(root / "videos", {"00_00": 3, "00_01": 4})),
     }  # fmt: skip
 

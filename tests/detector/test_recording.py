@@ -132,3 +132,97 @@ def test_undecodable_video_is_named(tmp_path):
     (root / "cam1.mp4").write_bytes(b"not a video at all")
     with pytest.raises(InputError, match="cam1.mp4"):
         detect_recording(root, tmp_path / "dets", detector=_Fake())
+
+
+class _Builtin(_Fake):
+    """Stands in for the built-in detector (``BlazePose(config)``), so its settings are recorded."""
+
+    made: list = []
+
+    def __init__(self, config=None) -> None:
+        super().__init__()
+        self.config = config
+        _Builtin.made.append(self)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def builtin(monkeypatch):
+    import tessetrack.detector.recording as rec
+
+    _Builtin.made = []
+    monkeypatch.setattr(rec, "BlazePose", _Builtin)
+    return _Builtin
+
+
+def _files(out) -> list[str]:
+    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("format", ["openpose", "coco"])
+def test_the_settings_are_recorded_and_do_not_read_as_detections(recording, tmp_path, builtin,
+                                                                 format):  # fmt: skip
+    from tessetrack.detector import BlazePoseConfig, detector_settings, read_detector_settings
+    from tessetrack.detector.recording import SETTINGS_FILE
+
+    out = tmp_path / "dets"
+    config = BlazePoseConfig(passes=1)
+    assert detect_recording(recording, out, format=format, config=config).detected == 8
+    assert read_detector_settings(out) == detector_settings(config)
+    assert read_detector_settings(out)["passes"] == "1"
+    assert "tessetrack = " in (out / SETTINGS_FILE).read_text()
+    dets = load_detections(out)  # format found by itself: the settings file is no camera
+    assert sorted(dets.by_camera) == ["cam1", "cam2"]
+    again = detect_recording(recording, out, format=format, config=config)  # same settings
+    assert (again.detected, again.skipped) == (0, 8)
+
+
+def test_other_settings_do_not_add_to_unfinished_detections(recording, tmp_path, builtin):
+    from tessetrack.detector import BlazePoseConfig
+
+    out = tmp_path / "dets"
+    detect_recording(recording, out, config=BlazePoseConfig(passes=2), end=2)  # 4 of 8 images
+    before = _files(out)
+    with pytest.raises(InputError, match=r"passes 2 \(now 1\).*the 4 images left") as err:
+        detect_recording(recording, out, config=BlazePoseConfig(passes=1))
+    assert str(err.value).startswith(str(out)) and "delete the folder" in str(err.value)
+    assert _files(out) == before  # nothing written, nothing removed
+    assert len(builtin.made) == 1  # refused before the detector was even made
+
+
+def test_finished_detections_with_other_settings_are_reused_with_a_warning(recording, tmp_path,
+                                                                           builtin, caplog):  # fmt: skip
+    from tessetrack.detector import BlazePoseConfig
+
+    out = tmp_path / "dets"
+    detect_recording(recording, out, config=BlazePoseConfig(passes=2, max_people=4))
+    before = {p: (out / p).read_bytes() for p in _files(out)}
+    with caplog.at_level("WARNING"):
+        summary = detect_recording(recording, out, config=BlazePoseConfig(passes=1, max_people=4))
+    assert (summary.detected, summary.skipped) == (0, 8)
+    warned = [r.getMessage() for r in caplog.records if r.name.endswith("recording")]
+    assert len(warned) == 1 and "passes 2 (now 1)" in warned[0] and "max_people" not in warned[0]
+    assert {p: (out / p).read_bytes() for p in _files(out)} == before  # settings file kept too
+
+
+def test_detections_of_an_earlier_release_are_told_apart(recording, tmp_path, builtin, caplog):
+    from tessetrack.detector.recording import SETTINGS_FILE
+
+    out = tmp_path / "dets"
+    detect_recording(recording, out, end=2)
+    (out / SETTINGS_FILE).unlink()  # as written before the settings were recorded
+    with pytest.raises(InputError, match=f"no {SETTINGS_FILE}.*searched each image once"):
+        detect_recording(recording, out)
+    with caplog.at_level("WARNING"):
+        assert detect_recording(recording, out, end=2).detected == 0
+    assert any("reused as they are" in r.getMessage() for r in caplog.records)
+    assert not (out / SETTINGS_FILE).exists()
+
+
+def test_a_stand_in_detector_records_no_settings(recording, tmp_path):
+    from tessetrack.detector.recording import SETTINGS_FILE
+
+    detect_recording(recording, tmp_path / "dets", detector=_Fake())
+    assert not (tmp_path / "dets" / SETTINGS_FILE).exists()

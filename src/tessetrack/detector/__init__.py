@@ -8,7 +8,13 @@ from tessetrack.detector.blazepose import (
     landmarks_to,
     model_files,
 )
-from tessetrack.detector.recording import DetectSummary, detect_recording, open_recording
+from tessetrack.detector.recording import (
+    DetectSummary,
+    detect_recording,
+    detector_settings,
+    open_recording,
+    read_detector_settings,
+)
 
 __all__ = [
     "INSTALL_HINT",
@@ -20,4 +26,6 @@ __all__ = [
     "DetectSummary",
     "detect_recording",
     "open_recording",
+    "detector_settings",
+    "read_detector_settings",
 ]

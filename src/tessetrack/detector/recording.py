@@ -11,6 +11,11 @@ Every file is written atomically. A run that is interrupted resumes where it sto
 file exists (OpenPose) or whose results are in the camera's file (COCO) are not detected again.
 Frames are decoded once, in order.
 
+The built-in detector's settings are written beside the detections (:data:`SETTINGS_FILE`). A run
+with other settings, or of a release whose detector finds other people (:data:`DETECTOR_REVISION`),
+does not add to detections made before: it refuses while images are left to detect (the two would
+mix), and reuses finished ones with a warning that says how to detect again.
+
 Inputs are what ``tessetrack track`` reads (:func:`tessetrack.tracking.inputs.open_input`); without
 a calibration (none given, none found beside the videos) the videos or image folders are read as
 they are and named after their files.
@@ -18,6 +23,7 @@ they are and named after their files.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -33,7 +39,16 @@ from tessetrack.detector.blazepose import BlazePose, BlazePoseConfig, landmarks_
 from tessetrack.errors import InputError
 from tessetrack.io.atomic import atomic_write_text
 
-__all__ = ["DetectSummary", "detect_recording", "open_recording", "FORMATS"]
+__all__ = [
+    "DetectSummary",
+    "detect_recording",
+    "open_recording",
+    "FORMATS",
+    "DETECTOR_REVISION",
+    "SETTINGS_FILE",
+    "detector_settings",
+    "read_detector_settings",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +56,13 @@ PathT = str | PathLike[str]
 #: Output formats of :func:`detect_recording`.
 FORMATS = ("openpose", "coco")
 _COCO_FLUSH_EVERY = 200  # images between rewrites of a camera's COCO file (so a crash loses little)
+#: Changes when the built-in detector finds other people with the same settings: 2 searches each
+#: image a second time and keeps a person found twice once (detections written before 0.9.6, by
+#: revision 1, carry no settings file).
+DETECTOR_REVISION = 2
+#: The file in a detections folder that holds the built-in detector's settings (``key = value``
+#: lines; not ``.json``, which would read as a camera of a COCO folder).
+SETTINGS_FILE = "detector_settings.txt"
 
 #: ``progress(images_done, images_total)``.
 ProgressFn = Callable[[int, int], None]
@@ -117,6 +139,82 @@ def open_recording(
     if isinstance(cameras, str):
         cameras = [c.strip() for c in cameras.split(",") if c.strip()]
     return dataset if cameras is None else CameraSubset(dataset, cameras)
+
+
+def detector_settings(config: BlazePoseConfig) -> dict[str, str]:
+    """What :data:`SETTINGS_FILE` records of ``config``: the detector's revision and every field,
+    as their ``repr``."""
+    values = {"revision": DETECTOR_REVISION, **dataclasses.asdict(config)}
+    return {k: repr(v) for k, v in values.items()}
+
+
+def read_detector_settings(folder: Path) -> dict[str, str] | None:
+    """The settings a detections folder records (:data:`SETTINGS_FILE`), or None without one."""
+    path = folder / SETTINGS_FILE
+    if not path.is_file():
+        return None
+    settings: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not key.lstrip().startswith("#"):
+            settings[key.strip()] = value.strip()
+    settings.pop("tessetrack", None)  # the release that wrote it: informative only
+    return settings
+
+
+def _write_settings(folder: Path, settings: dict[str, str]) -> None:
+    from tessetrack import __version__
+
+    lines = [
+        "# The built-in detector wrote the detections in this folder with these settings.",
+        "# tessetrack does not add detections made with other settings to them: delete the",
+        "# folder to detect again.",
+        f"tessetrack = {__version__}",
+        *(f"{k} = {v}" for k, v in settings.items()),
+    ]
+    atomic_write_text(folder / SETTINGS_FILE, "\n".join(lines) + "\n")
+
+
+def _differences(have: dict[str, str] | None, want: dict[str, str]) -> str:
+    """How the recorded settings differ from this run's, in words."""
+    if have is None:
+        return (
+            f"with no {SETTINGS_FILE} (another detector, or a release before 0.9.6 whose "
+            "detector searched each image once)"
+        )
+    changed = [f"{k} {have.get(k, 'unset')} (now {v})" for k, v in want.items() if have.get(k) != v]
+    changed += [f"{k} {have[k]} (now unset)" for k in have if k not in want]
+    return "with other settings: " + ", ".join(changed)
+
+
+def _check_settings(
+    out: Path, config: BlazePoseConfig | None, found: int, left: int
+) -> dict[str, str] | None:
+    """Whether this run may add to ``out``'s detections (refused while ``left`` images remain
+    and ``found`` ones were made with other settings; finished ones are reused with a warning).
+
+    Returns:
+        the settings to record, where nothing is there yet; else None.
+    """
+    want = detector_settings(config or BlazePoseConfig())
+    have = read_detector_settings(out)
+    if have == want:
+        return None
+    if not found:
+        return want
+    what = _differences(have, want)
+    if left:
+        raise InputError(
+            f"holds detections made {what}; detecting the {left} images left with this run's "
+            "settings would mix the two: delete the folder to detect again, or write to another",
+            out,
+        )
+    logger.warning(
+        "%s: its detections were made %s; reused as they are (delete the folder to detect again)",
+        out,
+        what,
+    )
+    return None
 
 
 def _check_output(output: Path, format: str) -> None:
@@ -238,31 +336,34 @@ def detect_recording(
     """
     out = Path(output)
     _check_output(out, format)
-    dataset = (
-        input
-        if isinstance(input, MultiViewDataset)
-        else open_recording(
-            input, calibration=calibration, start=start, end=end, stride=stride, cameras=cameras
-        )  # fmt: skip
-    )
+    if not isinstance(input, MultiViewDataset):
+        input = open_recording(input, calibration=calibration, start=start, end=end,
+                               stride=stride, cameras=cameras)  # fmt: skip
+    dataset = input
     names = list(dataset.cameras)
     total = len(dataset) * len(names)
     own_detector = detector is None
+    coco = {c: _CocoCamera(out / f"{c}.json") for c in names} if format == "coco" else {}
+
+    def done(frame: int, cam: str) -> bool:
+        return frame in coco[cam].done if coco else _openpose_file(out, cam, frame).is_file()
+
+    found = sum(done(f, c) for f in dataset.frames for c in names) if own_detector else 0
+    # the built-in detector's settings, checked against those recorded
+    settings = _check_settings(out, config, found, total - found) if own_detector else None
     det = BlazePose(config) if detector is None else detector
     merged = int(getattr(det, "duplicates", 0))  # the detector's count before this call
-    coco = {c: _CocoCamera(out / f"{c}.json") for c in names} if format == "coco" else {}
     tally = _Tally(per_camera=dict.fromkeys(names, 0))
     try:
+        if settings is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            _write_settings(out, settings)
         for frame in dataset:
             for cam in names:
-                done = (
-                    frame.frame in coco[cam].done
-                    if coco
-                    else _openpose_file(out, cam, frame.frame).is_file()
-                )
+                done_before = done(frame.frame, cam)
                 load = frame.images.get(cam)
-                if done or load is None:
-                    tally.skipped += done
+                if done_before or load is None:
+                    tally.skipped += done_before
                 else:
                     landmarks = tally.detect(det, load, cam)
                     if coco:

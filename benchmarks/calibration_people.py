@@ -33,7 +33,7 @@ from tessetrack.calibrate.people import PeopleConfig
 from tessetrack.detector import detect_recording
 from tessetrack.errors import InputError
 from tessetrack.io.calibration import load_cameras
-from tessetrack.io.detections import keep_distinct_people, read_openpose
+from tessetrack.io.detections import load_detections
 
 SHARED = Path(
     os.environ.get("TESSETRACK_SHARED_DATA", Path(__file__).parents[2] / "shared" / "data")
@@ -105,7 +105,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.detections or Path(tmp)
         detect_recording(args.recording, folder, cameras=list(reference))  # resumes: skips done
-        dets = keep_distinct_people(read_openpose(folder, cameras=list(reference)), folder)
+        dets = load_detections(folder, format="openpose", cameras=list(reference))
     rows = [run(dets, reference, s, tol, h[0] if len(h) == 1 else h)
             for h in args.person_height for tol in args.bone_tolerance for s in args.stride]  # fmt: skip
     from rich.console import Console

@@ -36,7 +36,7 @@ from tessetrack.calibrate.world_frame import WorldFrame, check_heights, world_fr
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera
 from tessetrack.io.calibration import load_cameras
-from tessetrack.io.detections import Detections2D, keep_distinct_people, read_openpose
+from tessetrack.io.detections import Detections2D, load_detections
 
 __all__ = ["CameraFit", "ExtrinsicsResult", "calibrate_from_people", "calibrate_extrinsics",
            "calibrate_extrinsics_from_board"]  # fmt: skip
@@ -183,7 +183,7 @@ def calibrate_extrinsics(
         if not _has_detections(folder, names):
             detect_recording(recording, folder, start=start, end=end, stride=stride,
                              cameras=list(names), progress=progress)  # fmt: skip
-        read = keep_distinct_people(read_openpose(folder, cameras=names), folder)
+        read = load_detections(folder, format="openpose", cameras=names)
         dets = _selected(read, start, end, stride)
     return calibrate_from_people(dets, cams, person_height, config)
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tessetrack.detector import detect_recording
+from tessetrack.detector import BlazePoseConfig, detect_recording
 from tessetrack.eval.reprojection import common_people, left_out_errors
 from tessetrack.tracking.canonical import enter_rig_frame, tracks_to_world
 from tessetrack.tracking.gaps import refine_and_fill
@@ -83,12 +83,18 @@ def _run(loaded, trained, dataset, volume: str):
 
 
 def run_recording(
-    root: Path, checkpoint: str, work: Path, volume: str = "auto", calibration: Path | None = None
+    root: Path,
+    checkpoint: str,
+    work: Path,
+    volume: str = "auto",
+    calibration: Path | None = None,
+    detector_config: BlazePoseConfig | None = None,
 ) -> dict:
-    """``calibration``: None for the one beside the recording's videos."""
+    """``calibration``: None for the one beside the recording's videos; ``detector_config``: the
+    built-in detector's settings (None: its defaults)."""
     dets_dir = work / root.name / "detections"
     t0 = time.perf_counter()
-    det = detect_recording(root, dets_dir, calibration=calibration)
+    det = detect_recording(root, dets_dir, calibration=calibration, config=detector_config)
     detect_wall = time.perf_counter() - t0
     dataset = open_input(root, detections=dets_dir, calibration=calibration)
     names = list(dataset.cameras)

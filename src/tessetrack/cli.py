@@ -284,6 +284,13 @@ def detect(
         help="Searches per image: after the first, again with the people found greyed out "
         "(finds people beside them the first search missed); 1 is about 1.5 times as fast.",
     ),
+    tiles: bool = typer.Option(
+        True,
+        "--tiles/--no-tiles",
+        help="Search an image where nobody, or only people under a quarter of its longer side, "
+        "is found again in overlapping tiles half that side across (people far from the camera; "
+        "about 4 times slower on such images).",
+    ),
 ) -> None:
     """The 2D people in every frame of every camera (built-in BlazePose detector), written as
     OpenPose JSON per camera (or COCO results) for `track --detections`."""
@@ -291,7 +298,8 @@ def detect(
 
     from tessetrack.detector import BlazePoseConfig, detect_recording
 
-    config = BlazePoseConfig(max_people=max_people, passes=passes)
+    config = BlazePoseConfig(max_people=max_people, passes=passes,
+                             tile_below=BlazePoseConfig.tile_below if tiles else 0.0)  # fmt: skip
     with _progress_bars(("detect", "img/s")) as (progress,):
         summary = detect_recording(input, output, calibration=calibration, format=format,
                                    start=start, end=end, stride=stride, cameras=cameras,

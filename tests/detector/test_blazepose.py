@@ -3,6 +3,7 @@ mapping by hand; clear errors when mediapipe is missing."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import cv2
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from tessetrack.detector import BlazePose, BlazePoseConfig, landmarks_to, model_files
-from tessetrack.detector.blazepose import grey_out
+from tessetrack.detector.blazepose import boxes_overlap, cut_by, grey_out, nearest_tile, tiles
 from tessetrack.errors import DependencyError, InputError
 from tessetrack.skeletons import get_joint_set
 
@@ -147,10 +148,11 @@ def test_grey_out_by_hand():
 
 
 class _Canned(BlazePose):
-    """BlazePose whose searches return canned people (no MediaPipe), recording the images."""
+    """BlazePose whose searches return canned people (no MediaPipe), recording the images; no
+    tiles (tested below)."""
 
     def __init__(self, searches, config=None):
-        self.config = config or BlazePoseConfig()
+        self.config = dataclasses.replace(config or BlazePoseConfig(), tile_below=0.0)
         self.duplicates = 0
         self.searches = list(searches)
         self.images = []
@@ -198,3 +200,173 @@ def test_further_searches_add_only_people_not_found_before(rng):
     assert len(det(image)) == 1 and len(det.images) == 1
     with pytest.raises(InputError, match="passes"):
         BlazePoseConfig(passes=0)
+
+
+def test_tiles_by_hand():
+    assert tiles(600, 900, 2) == [(y, x, 450, 450) for y in (0, 150) for x in (0, 225, 450)]
+    assert tiles(100, 100, 2) == [(y, x, 50, 50) for y in (0, 25, 50) for x in (0, 25, 50)]
+    assert tiles(1920, 1088, 3) == [
+        (y, x, 640, 640) for y in (0, 320, 640, 960, 1280) for x in (0, 224, 448)
+    ]
+
+
+def test_every_person_up_to_half_a_tile_lies_whole_in_a_tile(rng):
+    for h, w, zoom in ((600, 900, 2), (1920, 1088, 2), (1080, 1920, 3), (777, 333, 2)):
+        grid = tiles(h, w, zoom)
+        side = max(h, w) / zoom
+        assert all(0 <= y and y + th <= h and 0 <= x and x + tw <= w for y, x, th, tw in grid)
+        for _ in range(200):
+            bh, bw = rng.uniform(1, min(side / 2, h), 1)[0], rng.uniform(1, min(side / 2, w), 1)[0]
+            y0, x0 = rng.uniform(0, h - bh), rng.uniform(0, w - bw)
+            assert any(y <= y0 and y0 + bh <= y + th and x <= x0 and x0 + bw <= x + tw
+                       for y, x, th, tw in grid)  # fmt: skip
+
+
+def test_cut_by_by_hand():
+    def person(u0, v0, u1, v1):
+        return np.array([[u0, v0, 0.9], [u1, v1, 0.9], [(u0 + u1) / 2, (v0 + v1) / 2, 0.9]])
+
+    people = np.stack([person(0.5, 40, 30, 60), person(40, 40, 99.5, 60), person(30, 30, 70, 70),
+                       person(40, 0.2, 60, 20)])  # fmt: skip
+    inner = (True, True, True, True)
+    assert cut_by(people, (100, 100), inner).tolist() == [True, True, False, True]
+    # edges that are the image's own do not cut: a person at the image's border is whole
+    assert cut_by(people, (100, 100), (False, False, True, False)).tolist() == [False] * 4
+
+
+class _Located(BlazePose):
+    """BlazePose that finds the given people in any image that holds them whole where they measure
+    at least ``least`` of its longer side (as MediaPipe misses small people); the image's pixels
+    encode their own coordinates, so a tile knows where it lies."""
+
+    def __init__(self, people, config, least=0.2):
+        self.config, self.duplicates, self.people, self.least = config, 0, people, least
+        self.searched = []
+
+    @staticmethod
+    def image(h, w):
+        y, x = np.mgrid[:h, :w]
+        return np.stack([x % 256, y % 256, x // 256 + 16 * (y // 256)], -1).astype(np.uint8)
+
+    def _search(self, img):
+        x0 = int(img[0, 0, 0]) + 256 * (int(img[0, 0, 2]) % 16)
+        y0 = int(img[0, 0, 1]) + 256 * (int(img[0, 0, 2]) // 16)
+        h, w = img.shape[:2]
+        self.searched.append((y0, x0, h, w))
+        found = []
+        for p in self.people:
+            lo, hi = p[:, :2].min(0), p[:, :2].max(0)
+            inside = (lo >= [x0, y0]).all() and (hi < [x0 + w, y0 + h]).all()
+            if inside and (hi - lo).max() >= self.least * max(h, w):
+                found.append(p - [x0, y0, 0])
+        return np.array(found).reshape(-1, 33, 3)
+
+
+def test_small_people_are_found_in_tiles_once_each(rng):
+    image = _Located.image(600, 900)
+    small = [_someone(rng, u) * [0.5, 0.5, 1] + [0, 200, 0] for u in (100.0, 1000.0)]  # 100 px
+    for p in small:
+        p[0, :2] = p[:, :2].min(0)  # a joint at the box corner, for the sizes below
+    config = BlazePoseConfig(passes=1)
+    det = _Located(small, config)
+    assert len(det(image)) == 2 and len(det.searched) == 1 + 6  # the image, then its 6 tiles
+    found = det(image)
+    order = np.argsort(found[:, 0, 0])
+    np.testing.assert_allclose(found[order], np.stack(small))  # in the image's pixels, once each
+    assert len(_Located(small, dataclasses.replace(config, tile_below=0.0))(image)) == 0
+    # a person the whole image shows big enough: no tiles
+    big = [_someone(rng, 100.0) * [1.2, 1.2, 1]]
+    det = _Located(big, config)
+    assert len(det(image)) == 1 and len(det.searched) == 1
+
+
+def test_a_person_a_tile_cuts_is_taken_whole_from_another(rng):
+    image = _Located.image(600, 900)
+    person = _someone(rng, 0.0) * [0.5, 0.5, 1] + [600, 200, 0]  # u 600..700: x-tile 225 cuts
+    parts = []
+
+    class Partial(_Located):  # the whole image finds nobody; a tile that cuts the person shows
+        def _search(self, img):  # their part inside it, the rest placed beyond its edge, unsure
+            whole = super()._search(img)
+            y0, x0, h, w = self.searched[-1]
+            if (h, w) == (600, 900):
+                return np.zeros((0, 33, 3))
+            rel = person - [x0, y0, 0]
+            inside = (rel[:, 0] >= 0) & (rel[:, 0] < w) & (rel[:, 1] >= 0) & (rel[:, 1] < h)
+            if len(whole) or inside.sum() < 3:
+                return whole
+            part = rel.copy()
+            part[~inside, 2] = 0.0
+            parts.append((x0, y0))
+            return part[None]
+
+    found = Partial([person], BlazePoseConfig(passes=1, tile_below=1.0), least=0.0)(image)
+    assert parts and len(found) == 1  # parts were shown, and not taken
+    np.testing.assert_allclose(found[0], person)
+    part = person[None] - [225, 0, 0]
+    part[0, part[0, :, 0] >= 450, 2] = 0.0
+    assert cut_by(part, (450, 450), (False, True, True, True)).tolist() == [True]
+
+
+def test_tiles_find_people_in_a_real_frame_shrunk_to_a_third(shared_data):
+    image = _frame(shared_data, "cam01", 40)
+    with BlazePose() as det:
+        full = det(image)
+        h, w = image.shape[:2]
+        small = cv2.resize(image, (w // 3, h // 3), interpolation=cv2.INTER_AREA)
+        canvas = np.full_like(image, 114)
+        canvas[h // 3 : h // 3 + small.shape[0], w // 3 : w // 3 + small.shape[1]] = small
+        with BlazePose(BlazePoseConfig(tile_below=0.0)) as whole_only:
+            assert len(whole_only(canvas)) == 0  # too small for MediaPipe's person detector
+        tiled = det(canvas)
+    assert len(full) >= 1 and len(tiled) == len(full)
+    back = (tiled[..., :2] - [w // 3, h // 3]) * 3  # in the full frame's pixels
+    for person in full:  # each person found at full size is found small, where they are
+        sure = person[:, 2] > 0.5
+        gap = np.median(np.linalg.norm(back[:, sure] - person[sure, :2], axis=-1), -1).min()
+        assert gap < 0.15 * np.ptp(person[sure, 1])  # a third of the pixels: a little coarser
+
+
+def _box(u0, v0, u1, v1):
+    return np.array([[u0, v0, 0.9], [u1, v1, 0.9], [(u0 + u1) / 2, (v0 + v1) / 2, 0.9]])
+
+
+def test_boxes_overlap_and_nearest_tile_by_hand():
+    a = np.stack([_box(0, 0, 10, 10), _box(100, 100, 110, 110)])
+    b = np.stack([_box(2, 2, 6, 6), _box(5, 0, 15, 10), _box(8, 0, 18, 10)])
+    # b0 lies inside a0 (1.0); b1 covers half of a0 (0.5); b2 a fifth (0.2)
+    assert boxes_overlap(a, b).tolist() == [[True, True, False], [False, False, False]]
+    assert boxes_overlap(a, b, share=0.6).tolist() == [[True, False, False], [False] * 3]
+    assert boxes_overlap(a[:0], b).shape == (0, 3)
+    grid = tiles(600, 900, 2)  # centres: rows 225, 375; columns 225, 450, 675
+    points = np.array([[0, 0], [330, 299], [330, 301], [899, 599], [np.nan, 5]])
+    assert nearest_tile(points, grid).tolist() == [0, 0, 3, 5, -1]
+
+
+def test_a_small_person_the_whole_image_shows_is_not_added_again_from_a_tile(rng):
+    image = _Located.image(600, 900)
+    person = _someone(rng, 100.0) * [0.5, 0.5, 1] + [0, 200, 0]
+    coarse = person.copy()
+    coarse[:, :2] += rng.normal(0, 15, (33, 2))  # beyond the duplicate gate, in the same box
+
+    class Coarse(_Located):  # the whole image shows the person coarsely, the tiles sharply
+        def _search(self, img):
+            found = super()._search(img)
+            return coarse[None] if img.shape[:2] == (600, 900) else found
+
+    det = Coarse([person], BlazePoseConfig(passes=1))
+    found = det(image)
+    assert len(found) == 1 and len(det.searched) == 7  # the tiles were searched
+    np.testing.assert_allclose(found[0], coarse)
+
+
+def test_people_over_half_a_tile_are_not_taken_from_tiles(rng):
+    # the whole image misses a 300 px person (as MediaPipe misses some poses) and a tile shows
+    # them whole: over half a tile (225 px), a tile usually shows only part of such a person, read
+    # as a person of its own, so the tiles do not stand in for the whole image's search
+    image = _Located.image(600, 900)
+    big = _someone(rng, 0.0) * [1.5, 1.5, 1] + [100, 0, 0]
+    det = _Located([big], BlazePoseConfig(passes=1), least=0.34)
+    assert len(det(image)) == 0 and len(det.searched) == 7
+    small = _someone(rng, 0.0) + [100, 0, 0]  # 200 px: taken
+    assert len(_Located([small], BlazePoseConfig(passes=1), least=0.34)(image)) == 1

@@ -213,7 +213,7 @@ def test_detections_of_an_earlier_release_are_told_apart(recording, tmp_path, bu
     out = tmp_path / "dets"
     detect_recording(recording, out, end=2)
     (out / SETTINGS_FILE).unlink()  # as written before the settings were recorded
-    with pytest.raises(InputError, match=f"no {SETTINGS_FILE}.*searched each image once"):
+    with pytest.raises(InputError, match=f"without a {SETTINGS_FILE}.*searched each image once"):
         detect_recording(recording, out)
     with caplog.at_level("WARNING"):
         assert detect_recording(recording, out, end=2).detected == 0
@@ -226,3 +226,24 @@ def test_a_stand_in_detector_records_no_settings(recording, tmp_path):
 
     detect_recording(recording, tmp_path / "dets", detector=_Fake())
     assert not (tmp_path / "dets" / SETTINGS_FILE).exists()
+
+
+def test_other_cameras_or_frames_of_the_folder_count_too(recording, tmp_path, builtin):
+    from tessetrack.detector import BlazePoseConfig, read_detector_settings
+
+    out = tmp_path / "dets"
+    detect_recording(recording, out, config=BlazePoseConfig(passes=1), cameras="cam1", end=2)
+    with pytest.raises(InputError, match=r"passes 1 \(now 2\).*rerun with the recorded"):
+        detect_recording(recording, out, cameras="cam2", end=2)  # another camera, other settings
+    with pytest.raises(InputError, match=r"passes 1 \(now 2\)"):
+        detect_recording(recording, out, cameras="cam1", start=2)  # other frames, same camera
+    assert read_detector_settings(out)["passes"] == "1"  # the record stays true
+    assert detect_recording(recording, out, config=BlazePoseConfig(passes=1)).detected == 6
+
+
+def test_settings_are_recorded_as_their_fields_types(tmp_path):
+    from tessetrack.detector import BlazePoseConfig, detector_settings
+
+    same = BlazePoseConfig(min_detection=np.float64(0.3), max_people=np.int64(8), mask_pad=0.15)
+    assert detector_settings(same) == detector_settings(BlazePoseConfig())
+    assert detector_settings(BlazePoseConfig(tile_below=1))["tile_below"] == "1.0"

@@ -46,6 +46,10 @@ __all__ = [
     "task_bundle",
     "landmarks_to",
     "grey_out",
+    "tiles",
+    "cut_by",
+    "nearest_tile",
+    "boxes_overlap",
 ]
 
 logger = logging.getLogger(__name__)
@@ -82,6 +86,18 @@ class BlazePoseConfig:
             second made the detector 1.5 times slower on the 4-camera recording below); 1: one
             search, the fastest.
         mask_pad: share of a found person's box size added around it when it is greyed out.
+        tile_below: an image where the search finds nobody, or only people whose box is
+            smaller than this share of the image's longer side, is searched again in overlapping
+            tiles (:func:`tiles`), each as an image of its own: MediaPipe's person detector
+            sees the image shrunk to 224 pixels and misses people under about a fifth of its
+            longer side (``benchmarks/far_people.py``: the real recording below shrunk to a
+            third inside a grey frame, every 10th frame, gives 8 people without tiles and 57 with
+            them, against 71 at full size). 0: never.
+        tile_zoom: the tiles are this many times smaller than the image's longer side (square,
+            clipped to the image), at strides of at most half a tile, so that a person up to
+            half a tile across lies wholly inside one; only such people are taken from the tiles
+            (a larger one is the whole image's to find). Above 2, people between half a tile and
+            ``tile_below`` of the image are left to the whole image's search.
 
     The thresholds are below MediaPipe's 0.5: on the real 4-camera recording in the test data
     (every 5th of 100 frames, 2 people tracked) 0.5 finds 1.35 people per image, 0.3 finds
@@ -98,12 +114,18 @@ class BlazePoseConfig:
     duplicate: float = DUPLICATE_GATE
     passes: int = 2
     mask_pad: float = 0.15
+    tile_below: float = 0.25
+    tile_zoom: int = 2
 
     def __post_init__(self) -> None:
         if self.max_people < 1:
             raise InputError(f"max_people must be >= 1, got {self.max_people}")
         if self.passes < 1:
             raise InputError(f"passes must be >= 1, got {self.passes}")
+        if self.tile_zoom < 2:
+            raise InputError(f"tile_zoom must be >= 2, got {self.tile_zoom}")
+        if not 0.0 <= self.tile_below <= 1.0:
+            raise InputError(f"tile_below must lie in [0, 1], got {self.tile_below}")
         if not 0.0 <= self.mask_pad <= 1.0:
             raise InputError(f"mask_pad must lie in [0, 1], got {self.mask_pad}")
         for name in ("min_detection", "min_presence", "duplicate"):
@@ -240,17 +262,64 @@ class BlazePose:
         img = np.asarray(image)
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
             raise InputError(f"expected an (H, W, 3) uint8 RGB image, got {img.shape} {img.dtype}")
+        out = self._find(img)
+        if self.config.tile_below > 0 and len(out) < self.config.max_people:
+            size = _sizes(out).max(initial=0.0) / max(img.shape[:2])
+            if size < self.config.tile_below:
+                # the tiles' people whose box overlaps nobody's found before: a tile shows a
+                # person found in the whole image, or in another tile, a little differently
+                out = self._add(out, self._in_tiles(img), apart=True)
+        return out
+
+    def _find(self, img: np.ndarray) -> np.ndarray:
+        """(P, 33, 3) everyone the searches of ``config.passes`` find in one image."""
         out = self._distinct(self._search(img))
         for _ in range(self.config.passes - 1):
             if len(out) == 0 or len(out) >= self.config.max_people:
                 break
             more = self._distinct(self._search(grey_out(img, out, self.config.mask_pad)))
-            more = more[~same_people(more, out).any(1)]  # not somebody found before, again
-            if len(more) == 0:
+            found = len(out)
+            out = self._add(out, more)
+            if len(out) == found:  # nobody new
                 break
-            more = more[np.argsort(-more[..., 2].mean(-1), kind="stable")]  # surest first
-            out = np.concatenate([out, more[: self.config.max_people - len(out)]])
         return out
+
+    def _add(self, out: np.ndarray, more: np.ndarray, apart: bool = False) -> np.ndarray:
+        """``out`` with the people of ``more`` that are not somebody in it again (the gate of
+        :data:`DUPLICATE_GATE`, also among those added; with ``apart``, nor in a box that
+        overlaps theirs: :func:`boxes_overlap`), surest first, up to ``max_people``."""
+        for person in more[np.argsort(-more[..., 2].mean(-1), kind="stable")]:
+            if len(out) >= self.config.max_people:
+                break
+            if len(out) == 0 or not (
+                same_people(person[None], out).any()
+                or (apart and boxes_overlap(person[None], out, share=0.8).any())
+            ):
+                out = np.concatenate([out, person[None]])
+        return out
+
+    def _in_tiles(self, img: np.ndarray) -> np.ndarray:
+        """(P, 33, 3) the people the searches find in the tiles of ``img`` (:func:`tiles`), in
+        ``img``'s pixels: each taken only from the tile whose centre lies nearest the centre of
+        their box (:func:`nearest_tile`; the tiles overlap, and one person found in several of
+        them would come out differently in each), not where the tile's inner edge cuts them, and
+        only people up to half a tile across (larger ones no tile holds whole: a tile shows a
+        part of them, read as a person of its own)."""
+        h, w = img.shape[:2]
+        grid = tiles(h, w, self.config.tile_zoom)
+        found = []
+        for k, (y, x, th, tw) in enumerate(grid):
+            people = self._find(np.ascontiguousarray(img[y : y + th, x : x + tw]))
+            if len(people) == 0:
+                continue
+            people[..., 0] += x
+            people[..., 1] += y
+            box = _boxes(people)
+            mine = nearest_tile((box[:, :2] + box[:, 2:]) / 2, grid) == k
+            cut = cut_by(people - [x, y, 0], (th, tw), inner=(y > 0, x > 0, y + th < h, x + tw < w))
+            small = _sizes(people) <= 0.5 * max(th, tw)  # whole in some tile
+            found.append(people[mine & ~cut & small])
+        return np.concatenate(found) if found else np.zeros((0, 33, 3))
 
     def _distinct(self, people: np.ndarray) -> np.ndarray:
         """One search's people with a person found twice kept once (counted in ``duplicates``)."""
@@ -286,6 +355,87 @@ class BlazePose:
         self.close()
 
 
+def _boxes(people: np.ndarray, min_confidence: float = 0.3) -> np.ndarray:
+    """(P, 4) each person's box (u0, v0, u1, v1) around their joints of at least
+    ``min_confidence`` (all finite joints where fewer than three are); NaN without joints."""
+    people = np.asarray(people, dtype=np.float64).reshape(-1, *np.shape(people)[-2:])
+    out = np.full((len(people), 4), np.nan)
+    for i, person in enumerate(people):
+        ok = (person[:, 2] >= min_confidence) & np.isfinite(person[:, :2]).all(-1)
+        if ok.sum() < 3:
+            ok = np.isfinite(person[:, :2]).all(-1)
+        if ok.any():
+            out[i] = np.concatenate([person[ok, :2].min(0), person[ok, :2].max(0)])
+    return out
+
+
+def tiles(height: int, width: int, zoom: int) -> list[tuple[int, int, int, int]]:
+    """Overlapping tiles of an image: squares of side ``max(height, width) / zoom`` (clipped to the
+    image) at strides of at most half a side, first and last flush with the image's edges.
+
+    Returns:
+        (y, x, tile height, tile width) per tile, rows first.
+    """
+    side = int(np.ceil(max(height, width) / zoom))
+    th, tw = min(side, height), min(side, width)
+
+    def starts(n: int, t: int) -> np.ndarray:
+        count = int(np.ceil(2 * (n - t) / t)) + 1  # strides of at most t / 2
+        return np.unique(np.round(np.linspace(0, n - t, count)).astype(int))
+
+    return [(int(y), int(x), th, tw) for y in starts(height, th) for x in starts(width, tw)]
+
+
+def _sizes(people: np.ndarray) -> np.ndarray:
+    """(P,) the longer side of each (P, J, 3) person's box (:func:`_boxes`), pixels (0: none)."""
+    b = _boxes(people)
+    return np.nan_to_num(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]))
+
+
+def boxes_overlap(a: np.ndarray, b: np.ndarray, share: float = 0.5) -> np.ndarray:
+    """(Pa, Pb) whether the boxes of people ``a`` and ``b`` (:func:`grey_out`'s) overlap by at
+    least ``share`` of the smaller box's area (a person inside another's box: 1)."""
+    ba, bb = _boxes(a)[:, None], _boxes(b)[None]  # Pa×1×4, 1×Pb×4
+    lo, hi = np.maximum(ba[..., :2], bb[..., :2]), np.minimum(ba[..., 2:], bb[..., 2:])
+    inter = np.clip(hi - lo, 0, None).prod(-1)  # Pa×Pb
+    area = lambda x: np.clip(x[..., 2:] - x[..., :2], 0, None).prod(-1)  # noqa: E731
+    smaller = np.maximum(np.minimum(area(ba), area(bb)), 1e-9)
+    return np.nan_to_num(inter / smaller) >= share
+
+
+def nearest_tile(points: np.ndarray, grid: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """(P,) the index in ``grid`` (:func:`tiles`) of the tile whose centre lies nearest each of
+    the (P, 2) points (u, v), row and column apart (the tiles' nearest-centre cells part the
+    image); -1 for a point that is not finite."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    rows = np.array(sorted({y + th / 2 for y, _, th, _ in grid}))
+    cols = np.array(sorted({x + tw / 2 for _, x, _, tw in grid}))
+    index = {(y + th / 2, x + tw / 2): k for k, (y, x, th, tw) in enumerate(grid)}
+    out = np.full(len(pts), -1, dtype=np.int64)
+    for i, (u, v) in enumerate(pts):
+        if np.isfinite(u) and np.isfinite(v):
+            key = (rows[np.abs(rows - v).argmin()], cols[np.abs(cols - u).argmin()])
+            out[i] = index[key]
+    return out
+
+
+def cut_by(people: np.ndarray, size: tuple[int, int], inner: tuple[bool, ...]) -> np.ndarray:
+    """(P,) whether the box of each person's landmarks, confident or not (MediaPipe places those
+    it does not see beyond the tile's edge), reaches within 1 % of the tile's side of one of its
+    inner edges: the person goes on beyond it.
+
+    Args:
+        people: (P, J, 3) in the tile's pixels.
+        size: the tile's (height, width).
+        inner: whether its top, left, bottom and right edges lie inside the image.
+    """
+    th, tw = size
+    m = 0.01 * max(th, tw)
+    u0, v0, u1, v1 = np.nan_to_num(_boxes(people, 0.0), nan=-np.inf).T
+    top, left, bottom, right = inner
+    return (top & (v0 < m)) | (left & (u0 < m)) | (bottom & (v1 > th - m)) | (right & (u1 > tw - m))
+
+
 def grey_out(
     image: np.ndarray, people: np.ndarray, pad: float, min_confidence: float = 0.3
 ) -> np.ndarray:
@@ -300,13 +450,10 @@ def grey_out(
     """
     out = np.array(image, copy=True)
     h, w = out.shape[:2]
-    for person in np.asarray(people, dtype=np.float64):
-        ok = (person[:, 2] >= min_confidence) & np.isfinite(person[:, :2]).all(-1)
-        if ok.sum() < 3:
-            ok = np.isfinite(person[:, :2]).all(-1)
-        if not ok.any():
+    for box in _boxes(people, min_confidence):
+        if not np.isfinite(box).all():
             continue
-        lo, hi = person[ok, :2].min(0), person[ok, :2].max(0)
+        lo, hi = box[:2], box[2:]
         lo, hi = lo - pad * (hi - lo), hi + pad * (hi - lo)
         x0, y0 = (int(np.clip(np.floor(v), 0, n)) for v, n in zip(lo, (w, h), strict=True))
         x1, y1 = (int(np.clip(np.ceil(v) + 1, 0, n)) for v, n in zip(hi, (w, h), strict=True))

@@ -58,7 +58,7 @@ FORMATS = ("openpose", "coco")
 _COCO_FLUSH_EVERY = 200  # images between rewrites of a camera's COCO file (so a crash loses little)
 #: Changes when the built-in detector finds other people with the same settings: 2 searches each
 #: image a second time and keeps a person found twice once (detections written before 0.9.6, by
-#: revision 1, carry no settings file).
+#: revision 1, carry no settings file); its tiles are settings of their own.
 DETECTOR_REVISION = 2
 #: The file in a detections folder that holds the built-in detector's settings (``key = value``
 #: lines; not ``.json``, which would read as a camera of a COCO folder).
@@ -144,7 +144,10 @@ def open_recording(
 def detector_settings(config: BlazePoseConfig) -> dict[str, str]:
     """What :data:`SETTINGS_FILE` records of ``config``: the detector's revision and every field,
     as their ``repr``."""
-    values = {"revision": DETECTOR_REVISION, **dataclasses.asdict(config)}
+    values = {"revision": DETECTOR_REVISION}
+    for f in dataclasses.fields(config):  # as the field's own type: 1 and 1.0, NumPy scalars alike
+        default = f.default
+        values[f.name] = type(default)(getattr(config, f.name))
     return {k: repr(v) for k, v in values.items()}
 
 
@@ -153,11 +156,15 @@ def read_detector_settings(folder: Path) -> dict[str, str] | None:
     path = folder / SETTINGS_FILE
     if not path.is_file():
         return None
+    try:
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise InputError(f"cannot read the detector's settings ({exc.strerror})", path) from None
     settings: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in text.splitlines():
         key, sep, value = line.partition("=")
         if sep and not key.lstrip().startswith("#"):
-            settings[key.strip()] = value.strip()
+            settings[key.strip()] = value.partition("#")[0].strip()
     settings.pop("tessetrack", None)  # the release that wrote it: informative only
     return settings
 
@@ -179,7 +186,7 @@ def _differences(have: dict[str, str] | None, want: dict[str, str]) -> str:
     """How the recorded settings differ from this run's, in words."""
     if have is None:
         return (
-            f"with no {SETTINGS_FILE} (another detector, or a release before 0.9.6 whose "
+            f"without a {SETTINGS_FILE} (by another detector, or by a release before 0.9.6 whose "
             "detector searched each image once)"
         )
     changed = [f"{k} {have.get(k, 'unset')} (now {v})" for k, v in want.items() if have.get(k) != v]
@@ -187,26 +194,35 @@ def _differences(have: dict[str, str] | None, want: dict[str, str]) -> str:
     return "with other settings: " + ", ".join(changed)
 
 
+def _holds_detections(out: Path) -> bool:
+    """Whether ``out`` holds any detections, of any camera, frame or format."""
+    if not out.is_dir():
+        return False
+    return any(out.glob("*/*_keypoints.json")) or any(out.glob("*.json"))
+
+
 def _check_settings(
-    out: Path, config: BlazePoseConfig | None, found: int, left: int
+    out: Path, config: BlazePoseConfig, found: int, left: int
 ) -> dict[str, str] | None:
     """Whether this run may add to ``out``'s detections (refused while ``left`` images remain
     and ``found`` ones were made with other settings; finished ones are reused with a warning).
 
     Returns:
-        the settings to record, where nothing is there yet; else None.
+        the settings to record, where the folder holds no detections yet; else None.
     """
-    want = detector_settings(config or BlazePoseConfig())
+    want = detector_settings(config)
     have = read_detector_settings(out)
     if have == want:
         return None
-    if not found:
+    if not _holds_detections(out):  # of any camera or frame: this run's selection or not
         return want
     what = _differences(have, want)
-    if left:
+    if left or not found:
+        redo = "" if have is None else ", rerun with the recorded settings"
         raise InputError(
             f"holds detections made {what}; detecting the {left} images left with this run's "
-            "settings would mix the two: delete the folder to detect again, or write to another",
+            f"settings would mix the two: delete the folder to detect again{redo}, or write to "
+            "another",
             out,
         )
     logger.warning(
@@ -343,13 +359,13 @@ def detect_recording(
     names = list(dataset.cameras)
     total = len(dataset) * len(names)
     own_detector = detector is None
+    config = config or BlazePoseConfig()  # the settings recorded (built-in detector) are those used
     coco = {c: _CocoCamera(out / f"{c}.json") for c in names} if format == "coco" else {}
 
     def done(frame: int, cam: str) -> bool:
         return frame in coco[cam].done if coco else _openpose_file(out, cam, frame).is_file()
 
     found = sum(done(f, c) for f in dataset.frames for c in names) if own_detector else 0
-    # the built-in detector's settings, checked against those recorded
     settings = _check_settings(out, config, found, total - found) if own_detector else None
     det = BlazePose(config) if detector is None else detector
     merged = int(getattr(det, "duplicates", 0))  # the detector's count before this call

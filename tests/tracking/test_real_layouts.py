@@ -81,8 +81,13 @@ def test_track_a_real_recording_with_no_option(shared_data, tmp_path, capsys):
             assert -0.3 < np.nanmin(j[:, 2]) and np.nanmax(j[:, 2]) < 2.2  # on the floor
             assert ((np.array(p["scores"]) >= 0) & (np.array(p["scores"]) <= 1)).all()
     cache = tmp_path / "tracks.detections"
-    assert sorted(p.name for p in cache.iterdir()) == ["cam01", "cam02", "cam03", "cam04"]
+    assert sorted(p.name for p in cache.iterdir()) == [
+        "cam01", "cam02", "cam03", "cam04", "detector_settings.txt"
+    ]  # fmt: skip
     assert len(list((cache / "cam03").glob("*_keypoints.json"))) == 12
+    from tessetrack.detector import BlazePoseConfig, detector_settings, read_detector_settings
+
+    assert read_detector_settings(cache) == detector_settings(BlazePoseConfig())
     assert "tracked 12 frames" in capsys.readouterr().out
 
 

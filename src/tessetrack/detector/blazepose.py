@@ -408,15 +408,13 @@ def nearest_tile(points: np.ndarray, grid: list[tuple[int, int, int, int]]) -> n
     the (P, 2) points (u, v), row and column apart (the tiles' nearest-centre cells part the
     image); -1 for a point that is not finite."""
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    rows = np.array(sorted({y + th / 2 for y, _, th, _ in grid}))
-    cols = np.array(sorted({x + tw / 2 for _, x, _, tw in grid}))
-    index = {(y + th / 2, x + tw / 2): k for k, (y, x, th, tw) in enumerate(grid)}
-    out = np.full(len(pts), -1, dtype=np.int64)
-    for i, (u, v) in enumerate(pts):
-        if np.isfinite(u) and np.isfinite(v):
-            key = (rows[np.abs(rows - v).argmin()], cols[np.abs(cols - u).argmin()])
-            out[i] = index[key]
-    return out
+    centres = np.array([(y + th / 2, x + tw / 2) for y, x, th, tw in grid])  # K×2 (v, u)
+    rows, cols = np.unique(centres[:, 0]), np.unique(centres[:, 1])  # the grid's rows, columns
+    safe = np.nan_to_num(pts)
+    row = rows[np.abs(rows[None] - safe[:, 1:]).argmin(1)]  # P: the nearest row's centre
+    col = cols[np.abs(cols[None] - safe[:, :1]).argmin(1)]
+    match = (centres[None, :, 0] == row[:, None]) & (centres[None, :, 1] == col[:, None])  # P×K
+    return np.where(np.isfinite(pts).all(-1), match.argmax(1), -1)
 
 
 def cut_by(people: np.ndarray, size: tuple[int, int], inner: tuple[bool, ...]) -> np.ndarray:

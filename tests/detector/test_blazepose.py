@@ -370,3 +370,12 @@ def test_people_over_half_a_tile_are_not_taken_from_tiles(rng):
     assert len(det(image)) == 0 and len(det.searched) == 7
     small = _someone(rng, 0.0) + [100, 0, 0]  # 200 px: taken
     assert len(_Located([small], BlazePoseConfig(passes=1), least=0.34)(image)) == 1
+
+
+def test_tile_settings_out_of_range_are_refused():
+    with pytest.raises(InputError, match="tile_zoom must be >= 2, got 1"):
+        BlazePoseConfig(tile_zoom=1)
+    with pytest.raises(InputError, match=r"tile_below must lie in \[0, 1\], got 1.5"):
+        BlazePoseConfig(tile_below=1.5)
+    with pytest.raises(InputError, match=r"mask_pad must lie in \[0, 1\], got -0.1"):
+        BlazePoseConfig(mask_pad=-0.1)

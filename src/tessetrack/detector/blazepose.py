@@ -124,11 +124,7 @@ class BlazePoseConfig:
             raise InputError(f"passes must be >= 1, got {self.passes}")
         if self.tile_zoom < 2:
             raise InputError(f"tile_zoom must be >= 2, got {self.tile_zoom}")
-        if not 0.0 <= self.tile_below <= 1.0:
-            raise InputError(f"tile_below must lie in [0, 1], got {self.tile_below}")
-        if not 0.0 <= self.mask_pad <= 1.0:
-            raise InputError(f"mask_pad must lie in [0, 1], got {self.mask_pad}")
-        for name in ("min_detection", "min_presence", "duplicate"):
+        for name in ("min_detection", "min_presence", "duplicate", "mask_pad", "tile_below"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise InputError(f"{name} must lie in [0, 1], got {value}")

@@ -149,9 +149,12 @@ def main() -> None:
         "datasets' people are), or where two or more cameras see them whole",
     )  # fmt: skip
     ap.add_argument(
-        "--views", default="1,2,3", help="fewer views the rig-agnostic model also runs with"
+        "--views", default="1,2,3",
+        help="fewer views the rig-agnostic model also runs with ('': all views only)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--areas", default="3,8,15", help="capture area sides (m) for the speed table ('': none)"
     )
-    ap.add_argument("--areas", default="3,8,15", help="capture area sides (m) for the speed table")
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--name", default="unseen_rigs")
     args = ap.parse_args()
@@ -166,7 +169,7 @@ def main() -> None:
                 continue
             scene = make_scene(source, Path(tmp) / rig, args.frames, args.seed, args.walk)
             runs = [(args.checkpoint, None)] + [
-                (args.checkpoint, int(v)) for v in args.views.split(",")
+                (args.checkpoint, int(v)) for v in args.views.split(",") if v
             ]
             if rig in OWN_MODELS:
                 runs.append((OWN_MODELS[rig], None))
@@ -174,7 +177,7 @@ def main() -> None:
                 row = {"rig": rig, "model": checkpoint, **score(scene, checkpoint, views)}
                 console.print(row)
                 rows.append(row)
-    cost = detector_cost(args.checkpoint, [float(a) for a in args.areas.split(",")])
+    cost = detector_cost(args.checkpoint, [float(a) for a in args.areas.split(",") if a])
 
     cols = ["rig", "model", "views", "pcp", "mpjpe_mm", "mota", "id_switches", "tracks",
             "gt_person_frames", "pcp_two_views", "person_frames_two_views", "frames_per_s"]  # fmt: skip

@@ -15,6 +15,7 @@ from tessetrack.tracking.bones import bone_tree, stature_shares
 from tessetrack.tracking.refine import (
     RefineConfig,
     _pair_views,
+    bone_directions,
     drop_duplicates,
     keep_bone_consistent,
     match_people,
@@ -23,6 +24,7 @@ from tessetrack.tracking.refine import (
     refine_frame,
     refine_tracks,
     robust_triangulate,
+    track_shapes,
 )
 
 
@@ -346,6 +348,97 @@ def test_place_on_rays_puts_the_root_nearest_where_the_track_was(rng):
     assert np.linalg.norm(at - truth[hip]) < 0.065
     far = torch.tensor(truth[hip] + [1.0, 0.0, 0.0])[None]
     assert not place_on_rays(joints, placed, uv, w, st, tree, lengths, far)[1].any()
+
+
+def test_place_on_rays_takes_the_crossing_the_bone_direction_points_to(rng):
+    """The network's wrist lies at the other crossing of view 0's ray with the forearm's sphere
+    (a wrist thrown forward instead of back, along the ray): by it the wrong crossing is taken;
+    with the forearm's direction from nearby frames, the true wrist."""
+    wrist = PAN.index("l_wrist")
+    cams, truth, st, uv, tree, lengths, placed, w = _rays_case(rng, wrist)
+    elbow = next(a for a, b in tree if b == wrist)
+    cam = cams["c0"]
+    origin = -cam.R.T @ cam.t  # view 0's centre; its ray through the true wrist:
+    d = (truth[wrist] - origin) / np.linalg.norm(truth[wrist] - origin)
+    s_true = d @ (truth[wrist] - origin)
+    s_mid = d @ (truth[elbow] - origin)
+    other = origin + (2 * s_mid - s_true) * d  # the ray's second crossing of the forearm's sphere
+    assert np.linalg.norm(other - truth[wrist]) > 0.05  # the two crossings lie apart
+    guess = torch.tensor(truth)[None].clone()
+    guess[0, wrist] = torch.tensor(other)
+    nan_root = torch.full((1, 3), np.nan)
+    out, _ = place_on_rays(guess, placed, uv, w, st, tree, lengths, nan_root)
+    np.testing.assert_allclose(out[0, wrist].numpy(), other, atol=1e-6)
+    directions = torch.full((1, len(tree), 3), np.nan, dtype=torch.float64)
+    e = [b for _, b in tree].index(wrist)
+    bone = truth[wrist] - truth[elbow]
+    turned = bone / np.linalg.norm(bone) + rng.normal(0, 0.05, 3)  # it turned a little since
+    directions[0, e] = torch.tensor(turned / np.linalg.norm(turned))
+    out, new = place_on_rays(guess, placed, uv, w, st, tree, lengths, nan_root,
+                             directions=directions)  # fmt: skip
+    np.testing.assert_allclose(out[0, wrist].numpy(), truth[wrist], atol=1e-6)
+    assert new[0].nonzero().flatten().tolist() == [wrist]
+
+
+def test_bone_directions_by_hand():
+    """One bone along x in frame 0, along y in frame 4, not triangulated in frames 2 and 9: frame
+    2 gets the two interpolated (45°), frame 9 frame 4's within the gap and nothing beyond it;
+    a bone never triangulated has no direction."""
+    tree = [(0, 1), (0, 2)]
+    frames = np.array([0, 2, 4, 9])
+    joints = np.zeros((4, 3, 3))
+    joints[0, 1] = [2.0, 0.0, 0.0]
+    joints[2, 1] = [0.0, 0.5, 0.0]
+    tri = np.ones((4, 3), dtype=bool)
+    tri[[1, 3], 1] = False
+    tri[:, 2] = False
+    out = bone_directions(frames, joints, tri, tree, gap=5)
+    np.testing.assert_allclose(out[0, 0], [1, 0, 0])
+    np.testing.assert_allclose(out[1, 0], [2**-0.5, 2**-0.5, 0])
+    np.testing.assert_allclose(out[3, 0], [0, 1, 0])
+    assert np.isnan(out[:, 1]).all()
+    assert np.isnan(bone_directions(frames, joints, tri, tree, gap=4)[3]).all()
+    opposite = joints.copy()
+    opposite[2, 1] = [-1.0, 0.0, 0.0]  # turned round between frames 0 and 4: no direction
+    assert np.isnan(bone_directions(frames, opposite, tri, tree, gap=5)[1]).all()
+
+
+def _walking(frames: np.ndarray, rng) -> list[np.ndarray]:
+    """A person whose mid-hip goes round a circle of 2 m at 0.08 rad per frame."""
+    base = pose(rng)
+    hip = PAN.index("mid_hip")
+    out = []
+    for f in frames:
+        at = np.array([2.0 * np.cos(0.08 * f), 2.0 * np.sin(0.08 * f), base[hip, 2]])
+        out.append(base - base[hip] + at)
+    return out
+
+
+def test_track_shapes_follows_the_curve_of_a_missed_mid_hip(rng):
+    """A mid-hip not triangulated in frames 10-19 of a walk round a circle: expected on a curve
+    through the frames before and after with their velocities (under 3 cm off), not on the
+    chord between them (19 cm off in the middle); a straight walk at constant speed is
+    expected exactly; with fewer than three frames on a side, on the straight line."""
+    hip = PAN.index("mid_hip")
+    frames = np.arange(30)
+    poses = _walking(frames, rng)
+    tri = np.ones((len(frames), PAN.num_joints), dtype=bool)
+    tri[10:20, hip] = False
+    refined = {int(f): ((PersonPose(3, poses[f], None),), tri[f][None]) for f in frames}
+    shapes = track_shapes(refined, "panoptic19", root_gap=15, proportion_slack=0.25)[3]
+    curve = np.array([np.linalg.norm(shapes[f].root - poses[f][hip]) for f in range(10, 20)])
+    a, b = poses[9][hip], poses[20][hip]
+    chord = np.array([np.linalg.norm(a + (f - 9) / 11 * (b - a) - poses[f][hip])
+                      for f in range(10, 20)])  # fmt: skip
+    assert chord.max() > 0.1 and curve.max() < 0.2 * chord.max()
+    straight = {f: ((PersonPose(3, poses[0] + [0.03 * f, 0.01 * f, 0.0], None),), tri[f][None])
+                for f in range(30)}  # fmt: skip
+    line = track_shapes(straight, "panoptic19", root_gap=15, proportion_slack=0.25)[3]
+    np.testing.assert_allclose(line[15].root, poses[0][hip] + [0.45, 0.15, 0.0], atol=1e-9)
+    short = {f: v for f, v in refined.items() if f >= 8}  # frames 8 and 9 only before the gap
+    few = track_shapes(short, "panoptic19", root_gap=15, proportion_slack=0.25)[3]
+    u = (15 - 9) / 11
+    np.testing.assert_allclose(few[15].root, (1 - u) * a + u * b, atol=1e-9)
 
 
 def test_keep_bone_consistent_walks_the_skeleton_outwards(rng):

@@ -69,6 +69,7 @@ __all__ = [
     "joint_scores",
     "TrackShape",
     "place_on_rays",
+    "bone_directions",
     "keep_bone_consistent",
     "track_shapes",
     "refine_frame",
@@ -333,11 +334,19 @@ class TrackShape:
             triangulated it), metres; NaN: unknown.
         slack: (E,) share of each length a placed or kept joint may miss it by (the track's
             own lengths are tighter than those from real people's proportions).
+        directions: (E, 3) unit direction of each bone, parent to child, in the nearest frames
+            that triangulated both its ends (between them where there are such frames on both
+            sides); NaN: unknown. None: nowhere known.
     """
 
     lengths: np.ndarray
     root: np.ndarray
     slack: np.ndarray
+    directions: np.ndarray | None = None
+
+
+#: frames on each side of a gap whose mid-hips give the track's velocity there (3 frames fitted).
+VELOCITY_FRAMES = 2
 
 
 def _has_root(joint_set: str) -> bool:
@@ -377,6 +386,7 @@ def place_on_rays(
     *,
     slack: float | Tensor = BONE_SLACK,
     root_gate: float = 0.3,
+    directions: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Joints the views do not triangulate, placed on one view's ray by the person's bone lengths.
 
@@ -398,6 +408,10 @@ def place_on_rays(
         lengths: (N, E) bone lengths in ``tree``'s order, NaN where unknown.
         root: (N, 3) where each person's root should be, NaN where unknown.
         slack: share of each length a ray may miss it by; a number, or (N, E) per bone.
+        directions: (N, E, 3) unit bone directions from nearby frames (NaN: unknown); where
+            known, the crossing nearer ``parent + length · direction`` is chosen instead of the
+            one nearer the joint's current position (a person's limbs turn little between
+            frames, the network's joint can be a voxel or more off).
 
     Returns:
         joints with the new ones, and (N, J) which joints were placed here.
@@ -435,8 +449,12 @@ def place_on_rays(
         put(r, ~known[:, r], torch.nan_to_num(root), zero, zero + root_gate, root)
     for e, (a, b) in enumerate(tree):
         length = torch.nan_to_num(lengths[:, e])
+        guide = joints[:, b]
+        if directions is not None:
+            ahead = joints[:, a] + length[:, None] * directions[:, e]
+            guide = torch.where(torch.isfinite(ahead).all(-1, keepdim=True), ahead, guide)
         put(b, ~known[:, b] & known[:, a] & torch.isfinite(lengths[:, e]), joints[:, a], length,
-            slacks[:, e] * length, joints[:, b])  # fmt: skip
+            slacks[:, e] * length, guide)  # fmt: skip
     return joints, new
 
 
@@ -708,11 +726,15 @@ def _poses(
         slack = torch.tensor(np.stack([s.slack for s in shape]), dtype=pts.dtype)  # N×E
         root = torch.tensor(np.stack([s.root for s in shape]), dtype=pts.dtype)  # N×3
         root = torch.where(torch.isfinite(root), root, fit.joints[:, tree[0][0]])  # else the net's
+        nowhere = np.full((len(tree), 3), np.nan)
+        directions = torch.tensor(
+            np.stack([nowhere if s.directions is None else s.directions for s in shape]),
+            dtype=pts.dtype,
+        )  # N×E×3
         good = keep_bone_consistent(pts, fit.shifted, good, tree, lengths, slack=slack)
         current = torch.where(good[..., None], pts, fit.joints)
-        placed, one = place_on_rays(
-            current, good, fit.uv, fit.w, fit.cams, tree, lengths, root, slack=slack
-        )
+        placed, one = place_on_rays(current, good, fit.uv, fit.w, fit.cams, tree, lengths, root,
+                                    slack=slack, directions=directions)  # fmt: skip
         pts = torch.where(one[..., None], placed, pts)
         scores = torch.where(one, 0.5 * fit.w.amax(-1), scores)
         good = good | one
@@ -758,6 +780,90 @@ def frame_support(
         return None
     support = _support(people, dets, cams, joint_set, config)
     return (support >= config.min_support).numpy()
+
+
+def _velocity(known: np.ndarray, i: int, step: int, at: Mapping[int, np.ndarray]) -> np.ndarray:
+    """(3,) per-frame velocity at frame ``known[i]`` (``known`` increasing): the slope of a
+    straight line fitted to it and the known frames up to ``VELOCITY_FRAMES`` frames from it on
+    one side (``step`` -1: before, +1: after), at least 3 frames in all; else NaN (too few to
+    tell a velocity from the triangulation's noise)."""
+    f0 = int(known[i])
+    side = (
+        known[max(i - VELOCITY_FRAMES, 0) : i + 1]
+        if step < 0
+        else known[i : i + VELOCITY_FRAMES + 1]
+    )
+    near = [int(f) for f in side if abs(int(f) - f0) <= VELOCITY_FRAMES]
+    if len(near) < 3:
+        return np.full(3, np.nan)
+    t = np.array(near, dtype=float) - f0
+    x = np.stack([at[f] for f in near])
+    t0 = t - t.mean()
+    return (t0[:, None] * (x - x.mean(0))).sum(0) / (t0**2).sum()
+
+
+def _between(known: np.ndarray, k: int, at: Mapping[int, np.ndarray], f: int) -> np.ndarray:
+    """(3,) the root at frame ``f`` between the known frames ``known[k-1]`` and ``known[k]``:
+    a cubic Hermite curve through both, with the velocities there where frames next to them
+    tell them, else a straight line."""
+    a, b = int(known[k - 1]), int(known[k])
+    u = (f - a) / (b - a)
+    va, vb = _velocity(known, k - 1, -1, at), _velocity(known, k, 1, at)
+    if not (np.isfinite(va).all() and np.isfinite(vb).all()):
+        return (1 - u) * at[a] + u * at[b]
+    h00, h10 = 2 * u**3 - 3 * u**2 + 1, u**3 - 2 * u**2 + u
+    h01, h11 = -2 * u**3 + 3 * u**2, u**3 - u**2
+    return h00 * at[a] + h10 * (b - a) * va + h01 * at[b] + h11 * (b - a) * vb
+
+
+def bone_directions(
+    frames: np.ndarray,
+    joints: np.ndarray,
+    triangulated: np.ndarray,
+    tree: Sequence[tuple[int, int]],
+    gap: int,
+) -> np.ndarray:
+    """Each bone's direction at each of a track's frames, from the frames that triangulated both
+    its ends.
+
+    Args:
+        frames: (F,) the track's frame ids, increasing.
+        joints: (F, J, 3) its joints; triangulated: (F, J) which of them were triangulated.
+        tree: (parent, child) joint pairs (:func:`~tessetrack.tracking.bones.bone_tree`).
+        gap: frames a direction is carried over.
+
+    Returns:
+        (F, E, 3) unit directions, parent to child: a frame's own where it triangulated both
+        ends; else the nearest such frames' within ``gap`` frames before and after, interpolated
+        by time where there are both; NaN where there are none, or where the bone turned by more
+        than about 120° between them.
+    """
+    frames = np.asarray(frames, dtype=np.int64)
+    out = np.full((len(frames), len(tree), 3), np.nan)
+    for e, (a, b) in enumerate(tree):
+        d = joints[:, b] - joints[:, a]
+        n = np.linalg.norm(d, axis=-1)
+        ok = triangulated[:, a] & triangulated[:, b] & np.isfinite(n) & (n > 1e-9)
+        if not ok.any():
+            continue
+        unit = d[ok] / n[ok, None]
+        at = frames[ok]
+        k = np.searchsorted(at, frames)  # first known frame at or after each frame
+        after = np.minimum(k, len(at) - 1)
+        before = np.maximum(k - 1, 0)
+        near_a = (at[after] >= frames) & (at[after] - frames <= gap)
+        near_b = (at[before] < frames) & (frames - at[before] <= gap)
+        span = np.maximum(at[after] - at[before], 1)
+        u = np.clip((frames - at[before]) / span, 0.0, 1.0)[:, None]
+        both = (1 - u) * unit[before] + u * unit[after]
+        size = np.linalg.norm(both, axis=-1, keepdims=True)
+        both = np.where(
+            size > 0.5, both / np.maximum(size, 1e-9), np.nan
+        )  # turned too far: unknown
+        out[:, e] = np.where((near_a & near_b)[:, None], both,
+                             np.where(near_a[:, None], unit[after],
+                                      np.where(near_b[:, None], unit[before], np.nan)))  # fmt: skip
+    return out
 
 
 def track_shapes(
@@ -811,16 +917,20 @@ def track_shapes(
             slack[prior] = proportion_slack
         at = roots.get(tid, {})
         known = np.array(sorted(at), dtype=np.int64)
+        ids = np.array([f for f, *_ in rows], dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        directions = np.empty((len(ids), len(tree), 3))
+        directions[order] = bone_directions(ids[order], joints[order],
+                                             triangulated[order] > 0, tree, root_gap)  # fmt: skip
         out[tid] = {}
-        for f, *_ in rows:
+        for i, (f, *_) in enumerate(rows):
             root = at.get(f, np.full(3, np.nan))
             k = int(np.searchsorted(known, f))
             if f not in at and 0 < k < len(known):
                 a, b = int(known[k - 1]), int(known[k])
                 if f - a <= root_gap and b - f <= root_gap:
-                    u = (f - a) / (b - a)
-                    root = (1 - u) * at[a] + u * at[b]
-            out[tid][f] = TrackShape(lengths, root, slack)
+                    root = _between(known, k, at, f)
+            out[tid][f] = TrackShape(lengths, root, slack, directions[i])
     return out
 
 

@@ -177,7 +177,8 @@ def main() -> None:
                 row = {"rig": rig, "model": checkpoint, **score(scene, checkpoint, views)}
                 console.print(row)
                 rows.append(row)
-    cost = detector_cost(args.checkpoint, [float(a) for a in args.areas.split(",") if a])
+    sides = [float(a) for a in args.areas.split(",") if a]
+    cost = detector_cost(args.checkpoint, sides) if sides else []
 
     cols = ["rig", "model", "views", "pcp", "mpjpe_mm", "mota", "id_switches", "tracks",
             "gt_person_frames", "pcp_two_views", "person_frames_two_views", "frames_per_s"]  # fmt: skip
@@ -202,8 +203,8 @@ def _plot(rows: list[dict], cost: list[dict], path: Path) -> None:
 
     from tessetrack.io.atomic import atomic_path
 
-    fig = Figure(figsize=(12, 3.6), layout="constrained")
-    ax, ax2 = fig.subplots(1, 2, width_ratios=[3, 1])
+    fig = Figure(figsize=(12 if cost else 9, 3.6), layout="constrained")
+    ax, ax2 = fig.subplots(1, 2, width_ratios=[3, 1]) if cost else (fig.subplots(), None)
     rigs = list(dict.fromkeys(r["rig"] for r in rows))
     agnostic = rows[0]["model"]
     most = {rig: max(r["views"] for r in rows if r["rig"] == rig and r["model"] == agnostic)
@@ -229,9 +230,10 @@ def _plot(rows: list[dict], cost: list[dict], path: Path) -> None:
     ax.set_ylabel("PCP (%)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_title("synthetic test motion in rigs the model never trained in")
-    ax2.plot([c["area_m"] for c in cost], [c["detector_s_per_frame"] for c in cost], "o-")
-    ax2.set_xlabel("capture area side (m)")
-    ax2.set_ylabel("person detector s / frame (CPU)")
+    if ax2 is not None:
+        ax2.plot([c["area_m"] for c in cost], [c["detector_s_per_frame"] for c in cost], "o-")
+        ax2.set_xlabel("capture area side (m)")
+        ax2.set_ylabel("person detector s / frame (CPU)")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
 

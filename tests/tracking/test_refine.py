@@ -378,15 +378,23 @@ def test_place_on_rays_takes_the_crossing_the_bone_direction_points_to(rng):
                              directions=directions)  # fmt: skip
     np.testing.assert_allclose(out[0, wrist].numpy(), truth[wrist], atol=1e-6)
     assert new[0].nonzero().flatten().tolist() == [wrist]
+    unknown = guess.clone()
+    unknown[0, wrist] = float("nan")  # no network joint: the direction alone places it
+    out, new = place_on_rays(unknown, placed, uv, w, st, tree, lengths, nan_root,
+                             directions=directions)  # fmt: skip
+    np.testing.assert_allclose(out[0, wrist].numpy(), truth[wrist], atol=1e-6)
 
 
 def test_bone_directions_by_hand():
-    """One bone along x in frame 0, along y in frame 4, not triangulated in frames 2 and 9: frame
-    2 gets the two interpolated (45°), frame 9 frame 4's within the gap and nothing beyond it;
-    a bone never triangulated has no direction."""
+    """One bone triangulated along x in frame 0 and along y in frame 4: frame 2 (its bone not
+    triangulated, its joints pointing along z) gets the two interpolated (45°); frame 4 its own;
+    frame 9 (not triangulated) frame 4's within the gap and nothing beyond it; a bone never
+    triangulated has no direction; one that turned round between frames 0 and 4 neither."""
     tree = [(0, 1), (0, 2)]
     frames = np.array([0, 2, 4, 9])
     joints = np.zeros((4, 3, 3))
+    joints[:, 1] = [0.0, 0.0, 1.0]  # where not triangulated: a wrong direction, not a zero one
+    joints[:, 2] = [0.0, 0.0, 1.0]
     joints[0, 1] = [2.0, 0.0, 0.0]
     joints[2, 1] = [0.0, 0.5, 0.0]
     tri = np.ones((4, 3), dtype=bool)
@@ -395,12 +403,35 @@ def test_bone_directions_by_hand():
     out = bone_directions(frames, joints, tri, tree, gap=5)
     np.testing.assert_allclose(out[0, 0], [1, 0, 0])
     np.testing.assert_allclose(out[1, 0], [2**-0.5, 2**-0.5, 0])
+    np.testing.assert_allclose(out[2, 0], [0, 1, 0])
     np.testing.assert_allclose(out[3, 0], [0, 1, 0])
     assert np.isnan(out[:, 1]).all()
     assert np.isnan(bone_directions(frames, joints, tri, tree, gap=4)[3]).all()
     opposite = joints.copy()
     opposite[2, 1] = [-1.0, 0.0, 0.0]  # turned round between frames 0 and 4: no direction
     assert np.isnan(bone_directions(frames, opposite, tri, tree, gap=5)[1]).all()
+
+
+def test_track_shapes_gives_each_frame_its_bone_directions_in_any_order(rng):
+    """Frames handed over out of order: each frame's shape holds its own bone directions (the
+    forearm of a walk whose elbow angle changes frame by frame), and frame 5, whose wrist was
+    not triangulated, the direction halfway between frames 4 and 6's."""
+    tree = bone_tree("panoptic19")
+    elbow, wrist = PAN.index("l_elbow"), PAN.index("l_wrist")
+    e = tree.index((elbow, wrist))
+    frames = list(range(10))
+    poses = _walking(np.array(frames), rng)
+    for f in frames:  # the forearm swings by 0.1 rad per frame
+        a = 0.1 * f
+        poses[f][wrist] = poses[f][elbow] + 0.25 * np.array([np.cos(a), 0.0, -np.sin(a)])
+    tri = np.ones((10, PAN.num_joints), dtype=bool)
+    tri[5, wrist] = False
+    order = [7, 2, 9, 0, 5, 1, 8, 3, 6, 4]
+    refined = {f: ((PersonPose(1, poses[f], None),), tri[f][None]) for f in order}
+    shapes = track_shapes(refined, "panoptic19", root_gap=15, proportion_slack=0.25)[1]
+    for f in frames:
+        want = np.array([np.cos(0.1 * f), 0.0, -np.sin(0.1 * f)])
+        np.testing.assert_allclose(shapes[f].directions[e], want, atol=1e-9)
 
 
 def _walking(frames: np.ndarray, rng) -> list[np.ndarray]:
@@ -430,7 +461,7 @@ def test_track_shapes_follows_the_curve_of_a_missed_mid_hip(rng):
     a, b = poses[9][hip], poses[20][hip]
     chord = np.array([np.linalg.norm(a + (f - 9) / 11 * (b - a) - poses[f][hip])
                       for f in range(10, 20)])  # fmt: skip
-    assert chord.max() > 0.1 and curve.max() < 0.2 * chord.max()
+    assert chord.max() > 0.15 and curve.max() < 0.03
     straight = {f: ((PersonPose(3, poses[0] + [0.03 * f, 0.01 * f, 0.0], None),), tri[f][None])
                 for f in range(30)}  # fmt: skip
     line = track_shapes(straight, "panoptic19", root_gap=15, proportion_slack=0.25)[3]

@@ -26,11 +26,14 @@ sharper. For each frame this module
    of its frames (a person one camera sees for a while, placed by the network); the others are
    paired again without the dropped ones, as a ghost may have taken a real person's 2D person;
 5. places the joints the views show but do not triangulate (one view sees them, or the views
-   disagree) on one view's ray, at the track's bone length from the parent joint
-   (:func:`place_on_rays`, in a second pass once every track's bone lengths are known as in
-   step 3); the mid-hip itself, where no two views triangulate it, goes
-   to the point of its ray nearest where the track was between the frames that did (else nearest
-   the network's mid-hip).
+   disagree) on one view's ray, at the track's bone length from the parent joint: of the ray's
+   two crossings with the bone's sphere, the one nearer where the bone pointed in the nearest
+   frames that triangulated both its ends (:func:`bone_directions`, within ``root_gap``
+   frames), else the one nearer the network's joint (:func:`place_on_rays`, in a second pass
+   once every track's bone lengths are known as in step 3); the mid-hip itself, where no two
+   views triangulate it, goes to the point of its ray nearest where the track was between the
+   frames that did, on a curve through their positions and velocities (a straight line where
+   a side has too few frames to tell a velocity; else nearest the network's mid-hip).
 
 Per-joint scores then say how well the joint is supported (:func:`joint_scores`): the number of
 agreeing views and how closely they reproject. Everything is batched over people, joints and
@@ -84,6 +87,9 @@ BONE_SLACK = 0.2
 #: Metres in front of a camera a joint must lie to be projected into it when pairing: nearer, a
 #: pinhole puts it anywhere (a track's projected height would let any 2D person pass the gate).
 MIN_DEPTH = 0.3
+#: Frames beyond each end of a gap in a track's mid-hip whose mid-hips, with the end's, give the
+#: track's velocity there (:func:`_velocity`).
+VELOCITY_FRAMES = 2
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,8 @@ class RefineConfig:
             (:func:`keep_bone_consistent`), and place the joints the views show but do not
             triangulate on a view's ray (:func:`place_on_rays`); joint sets with a mid-hip, the
             skeleton's root.
-        root_gap: frames over which a track's mid-hip is interpolated for that placement.
+        root_gap: frames over which a track's mid-hip is interpolated, and a bone's direction
+            carried, for that placement.
         duplicate: metres; of two tracked people whose joints lie closer than this on average,
             only one stays in the frame, the trusted track first, then the older one
             (:func:`drop_duplicates`). 0 keeps both.
@@ -335,18 +342,15 @@ class TrackShape:
         slack: (E,) share of each length a placed or kept joint may miss it by (the track's
             own lengths are tighter than those from real people's proportions).
         directions: (E, 3) unit direction of each bone, parent to child, in the nearest frames
-            that triangulated both its ends (between them where there are such frames on both
-            sides); NaN: unknown. None: nowhere known.
+            (within ``root_gap``) that triangulated both its ends (between them where there are
+            such frames on both sides; :func:`bone_directions`); NaN: unknown. None: nowhere
+            known.
     """
 
     lengths: np.ndarray
     root: np.ndarray
     slack: np.ndarray
     directions: np.ndarray | None = None
-
-
-#: frames on each side of a gap whose mid-hips give the track's velocity there (3 frames fitted).
-VELOCITY_FRAMES = 2
 
 
 def _has_root(joint_set: str) -> bool:
@@ -393,11 +397,12 @@ def place_on_rays(
     The tree's root, where it is not placed, goes to the point of its ray nearest ``root`` (if
     within ``root_gate`` metres). Then, walking the skeleton outwards, a joint not placed whose
     parent is goes where a view's ray through it meets the sphere of the bone's length around
-    the parent (of the two crossings, the one nearer the joint's current position). Views whose
-    ray misses that sphere by more than ``slack`` of the length are not used (a wrong 2D joint);
-    of the others, the one whose point lies nearest the joint's current position places it (where
-    views disagree, the network's joint decides between them; the root's: nearest ``root``). A
-    joint whose current position is unknown (NaN) is not placed.
+    the parent (of the two crossings, the one nearer the guide: ``parent + length · direction``
+    where ``directions`` knows the bone's, else the joint's current position). Views whose ray
+    misses that sphere by more than ``slack`` of the length are not used (a wrong 2D joint); of
+    the others, the one whose point lies nearest the guide places it (where views disagree, the
+    guide decides between them; the root's: nearest ``root``). A joint with no known direction
+    and a NaN current position is not placed.
 
     Args:
         joints: (N, J, 3) current joints (triangulated where ``placed``, the network's elsewhere).
@@ -408,36 +413,21 @@ def place_on_rays(
         lengths: (N, E) bone lengths in ``tree``'s order, NaN where unknown.
         root: (N, 3) where each person's root should be, NaN where unknown.
         slack: share of each length a ray may miss it by; a number, or (N, E) per bone.
-        directions: (N, E, 3) unit bone directions from nearby frames (NaN: unknown); where
-            known, the crossing nearer ``parent + length · direction`` is chosen instead of the
-            one nearer the joint's current position (a person's limbs turn little between
-            frames, the network's joint can be a voxel or more off).
+        directions: (N, E, 3) unit bone directions from nearby frames (NaN: unknown;
+            :func:`bone_directions`): a person's limbs turn little between frames, while the
+            network's joint can be a voxel or more off.
 
     Returns:
         joints with the new ones, and (N, J) which joints were placed here.
     """
     joints, known = joints.clone(), placed.clone()
     new = torch.zeros_like(placed)
-    K, R, t, dist = cams["K"], cams["R"], cams["t"], cams["dist"]
 
-    def put(
-        b: int, todo: Tensor, centre: Tensor, radius: Tensor, slack_m: Tensor, guide: Tensor
-    ) -> None:
-        todo = todo & torch.isfinite(guide).all(-1)  # nothing to choose a crossing by
-        if not bool(todo.any()):
-            return
-        origin, direction = pixel_to_ray(uv[:, b], K, R, t, dist)  # N×V×3
-        v = uv.shape[2]
-        guide = torch.nan_to_num(guide)
-        point, ok = _on_rays(origin, direction, centre[:, None].expand(-1, v, -1),
-                             radius[:, None].expand(-1, v), guide[:, None].expand(-1, v, -1))  # fmt: skip
-        ok &= (point - centre[:, None]).norm(dim=-1) <= (radius + slack_m)[:, None]  # N×V
-        far = (point - guide[:, None]).norm(dim=-1)  # N×V
-        far = torch.where(ok & (w[:, b] > 0), far, torch.full_like(far, float("inf")))
-        nearest, k = far.min(-1)
-        todo = todo & torch.isfinite(nearest)
-        chosen = point[torch.arange(point.shape[0]), k]
-        joints[:, b] = torch.where(todo[:, None], chosen, joints[:, b])
+    def put(b: int, todo: Tensor, centre: Tensor, radius: Tensor, slack_m: Tensor,
+            guide: Tensor) -> None:  # fmt: skip
+        point, todo = _nearest_crossing(uv[:, b], w[:, b], cams, todo, centre, radius, slack_m,
+                                        guide)  # fmt: skip
+        joints[:, b] = torch.where(todo[:, None], point, joints[:, b])
         known[:, b] |= todo
         new[:, b] |= todo
 
@@ -456,6 +446,44 @@ def place_on_rays(
         put(b, ~known[:, b] & known[:, a] & torch.isfinite(lengths[:, e]), joints[:, a], length,
             slacks[:, e] * length, guide)  # fmt: skip
     return joints, new
+
+
+def _nearest_crossing(
+    uv: Tensor,
+    w: Tensor,
+    cams: Mapping[str, Tensor],
+    todo: Tensor,
+    centre: Tensor,
+    radius: Tensor,
+    slack_m: Tensor,
+    guide: Tensor,
+) -> tuple[Tensor, Tensor]:
+    """One joint of N people placed on a view's ray (:func:`place_on_rays`).
+
+    Args:
+        uv: (N, V, 2) the joint's 2D positions; w: (N, V) their confidences (0: none).
+        cams: the views' stacked cameras.
+        todo: (N,) people whose joint is to be placed.
+        centre: (N, 3) sphere centres (the parent joints); radius, slack_m: (N,) metres.
+        guide: (N, 3) the point that picks a crossing and a view (NaN: none).
+
+    Returns:
+        (N, 3) the chosen points and (N,) where one was found (``todo`` and a guide and a view
+        whose ray reaches the sphere within the slack).
+    """
+    todo = todo & torch.isfinite(guide).all(-1)  # nothing to choose a crossing by
+    if not bool(todo.any()):
+        return guide, todo
+    origin, direction = pixel_to_ray(uv, cams["K"], cams["R"], cams["t"], cams["dist"])  # N×V×3
+    v = uv.shape[1]
+    guide = torch.nan_to_num(guide)
+    point, ok = _on_rays(origin, direction, centre[:, None].expand(-1, v, -1),
+                         radius[:, None].expand(-1, v), guide[:, None].expand(-1, v, -1))  # fmt: skip
+    ok &= (point - centre[:, None]).norm(dim=-1) <= (radius + slack_m)[:, None]  # N×V
+    far = (point - guide[:, None]).norm(dim=-1)  # N×V
+    far = torch.where(ok & (w > 0), far, torch.full_like(far, float("inf")))
+    nearest, k = far.min(-1)
+    return point[torch.arange(point.shape[0]), k], todo & torch.isfinite(nearest)
 
 
 def keep_bone_consistent(
@@ -783,10 +811,12 @@ def frame_support(
 
 
 def _velocity(known: np.ndarray, i: int, step: int, at: Mapping[int, np.ndarray]) -> np.ndarray:
-    """(3,) per-frame velocity at frame ``known[i]`` (``known`` increasing): the slope of a
-    straight line fitted to it and the known frames up to ``VELOCITY_FRAMES`` frames from it on
-    one side (``step`` -1: before, +1: after), at least 3 frames in all; else NaN (too few to
-    tell a velocity from the triangulation's noise)."""
+    """(3,) per-frame velocity of the points ``at`` near frame ``known[i]`` (``known``
+    increasing): the slope of a straight line fitted to that frame and the known frames up to
+    ``VELOCITY_FRAMES`` frames from it on one side (``step`` -1: before, +1: after), which must
+    be ``VELOCITY_FRAMES + 1`` frames in all (with 2: three consecutive frames, a slope of half
+    the difference of the outer two); else NaN (too few to tell a velocity from the noise).
+    """
     f0 = int(known[i])
     side = (
         known[max(i - VELOCITY_FRAMES, 0) : i + 1]
@@ -794,7 +824,7 @@ def _velocity(known: np.ndarray, i: int, step: int, at: Mapping[int, np.ndarray]
         else known[i : i + VELOCITY_FRAMES + 1]
     )
     near = [int(f) for f in side if abs(int(f) - f0) <= VELOCITY_FRAMES]
-    if len(near) < 3:
+    if len(near) < VELOCITY_FRAMES + 1:
         return np.full(3, np.nan)
     t = np.array(near, dtype=float) - f0
     x = np.stack([at[f] for f in near])
@@ -803,9 +833,10 @@ def _velocity(known: np.ndarray, i: int, step: int, at: Mapping[int, np.ndarray]
 
 
 def _between(known: np.ndarray, k: int, at: Mapping[int, np.ndarray], f: int) -> np.ndarray:
-    """(3,) the root at frame ``f`` between the known frames ``known[k-1]`` and ``known[k]``:
-    a cubic Hermite curve through both, with the velocities there where frames next to them
-    tell them, else a straight line."""
+    """(3,) the root at frame ``f`` between the known frames ``known[k-1]`` and ``known[k]``
+    (``known`` increasing): a cubic Hermite curve through both, with the velocities there
+    (:func:`_velocity`), departing from the straight line between them by at most that line's
+    length; the straight line where a side has too few frames to tell a velocity."""
     a, b = int(known[k - 1]), int(known[k])
     u = (f - a) / (b - a)
     va, vb = _velocity(known, k - 1, -1, at), _velocity(known, k, 1, at)
@@ -813,7 +844,13 @@ def _between(known: np.ndarray, k: int, at: Mapping[int, np.ndarray], f: int) ->
         return (1 - u) * at[a] + u * at[b]
     h00, h10 = 2 * u**3 - 3 * u**2 + 1, u**3 - 2 * u**2 + u
     h01, h11 = -2 * u**3 + 3 * u**2, u**3 - u**2
-    return h00 * at[a] + h10 * (b - a) * va + h01 * at[b] + h11 * (b - a) * vb
+    curve = h00 * at[a] + h10 * (b - a) * va + h01 * at[b] + h11 * (b - a) * vb
+    line = (1 - u) * at[a] + u * at[b]
+    # a person who hardly moved: the velocities are mostly the triangulation's noise, which the
+    # curve would carry far over a long gap; it departs from the line by at most the line's length
+    off = curve - line
+    size, cap = float(np.linalg.norm(off)), float(np.linalg.norm(at[b] - at[a]))
+    return line + off * (cap / size) if size > cap else curve
 
 
 def bone_directions(
@@ -836,9 +873,16 @@ def bone_directions(
         (F, E, 3) unit directions, parent to child: a frame's own where it triangulated both
         ends; else the nearest such frames' within ``gap`` frames before and after, interpolated
         by time where there are both; NaN where there are none, or where the bone turned by more
-        than about 120° between them.
+        than 120° between the two (which way it went is unknown).
     """
     frames = np.asarray(frames, dtype=np.int64)
+    joints = np.asarray(joints, dtype=float)
+    triangulated = np.asarray(triangulated, dtype=bool)
+    if joints.shape[:1] != frames.shape or triangulated.shape != joints.shape[:2]:
+        raise ValueError(
+            f"frames {frames.shape}, joints {joints.shape} and triangulated "
+            f"{triangulated.shape} do not describe the same (F, J) frames and joints"
+        )
     out = np.full((len(frames), len(tree), 3), np.nan)
     for e, (a, b) in enumerate(tree):
         d = joints[:, b] - joints[:, a]
@@ -856,10 +900,9 @@ def bone_directions(
         span = np.maximum(at[after] - at[before], 1)
         u = np.clip((frames - at[before]) / span, 0.0, 1.0)[:, None]
         both = (1 - u) * unit[before] + u * unit[after]
-        size = np.linalg.norm(both, axis=-1, keepdims=True)
-        both = np.where(
-            size > 0.5, both / np.maximum(size, 1e-9), np.nan
-        )  # turned too far: unknown
+        turned = (unit[before] * unit[after]).sum(-1) < -0.5  # more than 120° apart
+        size = np.maximum(np.linalg.norm(both, axis=-1, keepdims=True), 1e-9)
+        both = np.where(turned[:, None], np.nan, both / size)
         out[:, e] = np.where((near_a & near_b)[:, None], both,
                              np.where(near_a[:, None], unit[after],
                                       np.where(near_b[:, None], unit[before], np.nan)))  # fmt: skip
@@ -879,7 +922,9 @@ def track_shapes(
             as the refinement's first pass leaves them.
         joint_set: the people's joint set.
         root_gap: the mid-hip is interpolated between the nearest frames before and after that
-            triangulated it when both lie at most this many frames away (else unknown).
+            triangulated it when both lie at most this many frames away (else unknown), on a
+            curve through their positions and velocities; a bone's direction is carried at
+            most this many frames (:func:`bone_directions`).
         proportion_slack: share of a length from real people's proportions a joint may miss it
             by (:attr:`RefineConfig.proportion_slack`; 0: such lengths are not used).
 
@@ -888,8 +933,8 @@ def track_shapes(
         ends of the bone, with fewer than 5 such frames (:func:`~tessetrack.tracking.bones.
         bone_lengths`) the length real people's proportions give it at the stature the track's
         triangulated bones show (:func:`~tessetrack.tracking.bones.stature`), missed by up to
-        ``proportion_slack`` of it (0: unknown). Empty for a joint set without a mid-hip (the
-        skeleton's root).
+        ``proportion_slack`` of it (0: unknown). Bone directions per frame from
+        :func:`bone_directions`. Empty for a joint set without a mid-hip (the skeleton's root).
     """
     if not _has_root(joint_set):
         return {}

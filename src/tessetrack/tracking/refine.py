@@ -902,7 +902,8 @@ def bone_directions(
         both = (1 - u) * unit[before] + u * unit[after]
         turned = (unit[before] * unit[after]).sum(-1) < -0.5  # more than 120° apart
         size = np.maximum(np.linalg.norm(both, axis=-1, keepdims=True), 1e-9)
-        both = np.where(turned[:, None], np.nan, both / size)
+        own = at[after] == frames  # the frame triangulated the bone itself
+        both = np.where((turned & ~own)[:, None], np.nan, both / size)
         out[:, e] = np.where((near_a & near_b)[:, None], both,
                              np.where(near_a[:, None], unit[after],
                                       np.where(near_b[:, None], unit[before], np.nan)))  # fmt: skip

@@ -202,10 +202,12 @@ def _holds_detections(out: Path) -> bool:
 
 
 def _check_settings(
-    out: Path, config: BlazePoseConfig, found: int, left: int
+    out: Path, config: BlazePoseConfig, count_found: Callable[[], int], total: int
 ) -> dict[str, str] | None:
-    """Whether this run may add to ``out``'s detections (refused while ``left`` images remain
-    and ``found`` ones were made with other settings; finished ones are reused with a warning).
+    """Whether this run may add to ``out``'s detections (refused while some of its ``total``
+    images remain and the ``count_found()`` finished ones were made with other settings;
+    finished ones are reused with a warning). ``count_found`` is called only there: a resumed
+    run with the recorded settings, or a new folder, looks at no image's file here.
 
     Returns:
         the settings to record, where the folder holds no detections yet; else None.
@@ -217,6 +219,8 @@ def _check_settings(
     if not _holds_detections(out):  # of any camera or frame: this run's selection or not
         return want
     what = _differences(have, want)
+    found = count_found()
+    left = total - found
     if left or not found:
         redo = "" if have is None else ", rerun with the recorded settings"
         raise InputError(
@@ -365,8 +369,8 @@ def detect_recording(
     def done(frame: int, cam: str) -> bool:
         return frame in coco[cam].done if coco else _openpose_file(out, cam, frame).is_file()
 
-    found = sum(done(f, c) for f in dataset.frames for c in names) if own_detector else 0
-    settings = _check_settings(out, config, found, total - found) if own_detector else None
+    count_found = lambda: sum(done(f, c) for f in dataset.frames for c in names)  # noqa: E731
+    settings = _check_settings(out, config, count_found, total) if own_detector else None
     det = BlazePose(config) if detector is None else detector
     merged = int(getattr(det, "duplicates", 0))  # the detector's count before this call
     tally = _Tally(per_camera=dict.fromkeys(names, 0))

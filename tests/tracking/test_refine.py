@@ -412,6 +412,8 @@ def test_bone_directions_by_hand():
     turned = bone_directions(frames, opposite, tri, tree, gap=5)
     assert np.isnan(turned[1]).all()
     np.testing.assert_allclose(turned[2, 0], [-1, 0, 0])  # frame 4 keeps its own
+    with pytest.raises(ValueError, match="same"):  # one frame id too few
+        bone_directions(frames[:3], joints, tri, tree, gap=5)
 
 
 def test_track_shapes_gives_each_frame_its_bone_directions_in_any_order(rng):

@@ -18,6 +18,7 @@ from tessetrack.tracking.refine import (
     bone_directions,
     drop_duplicates,
     keep_bone_consistent,
+    lost_people,
     match_people,
     mirror_index,
     place_on_rays,
@@ -570,6 +571,64 @@ def test_refine_tracks_places_what_one_view_shows(rng):
         others = [j for j in every if j not in arm]
         assert err(out, f, others).max() < 1e-6
     assert sum(int((err(out, f, arm) < 1e-3).sum()) for f in (8, 9)) >= 3
+
+
+def test_lost_people_by_hand(rng):
+    """A trusted track walking straight, lost at frames 4 and 6: expected there with the pose of
+    the nearer frame that triangulated its mid-hip, moved onto the mid-hip's path, scores halved;
+    nothing where the track is present, for an untrusted track, or beyond the gap."""
+    hip = PAN.index("mid_hip")
+    base = pose(rng)
+    step = np.array([0.03, 0.01, 0.0])
+    at = {f: base + f * step for f in range(12)}
+    tri = np.ones((1, PAN.num_joints), dtype=bool)
+    refined = {f: (PersonPose(2, at[f], np.full(PAN.num_joints, 0.8)),
+                   PersonPose(5, at[f] + [2.0, 0.0, 0.0], None))
+               for f in range(12) if f not in (4, 6)}  # fmt: skip
+    good = {f: np.repeat(tri, 2, axis=0) for f in refined}
+    good[5][0, hip] = False  # frame 5 kept the track without triangulating its mid-hip
+    lost = lost_people(refined, good, {2}, list(range(12)), "panoptic19", gap=3)
+    assert sorted(lost) == [4, 6] and all(list(v) == [2] for v in lost.values())
+    for f, near in ((4, 3), (6, 7)):  # frame 5 does not count: its mid-hip is not triangulated
+        got = lost[f][2]
+        np.testing.assert_allclose(got.joints[hip], at[f][hip], atol=1e-9)
+        np.testing.assert_allclose(got.joints - got.joints[hip], at[near] - at[near][hip],
+                                   atol=1e-9)  # fmt: skip
+        np.testing.assert_allclose(got.scores, 0.4)
+    assert lost_people(refined, good, {2}, list(range(12)), "panoptic19", gap=1) == {}
+
+
+def test_refine_tracks_pairs_a_lost_trusted_track_again(rng):
+    """A person walking straight whom one view alone sees at frames 5 and 6, where the network
+    placed them 0.8 m off (frame 5) or missed them (frame 6): no view's 2D person matches, and
+    without ``keep_lost`` both frames drop the track. With it, the track is paired again from
+    where it should be, and the view places its mid-hip and most joints exactly."""
+    cams = rig()
+    names = list(cams)
+    base = pose(rng)
+    step = np.array([0.03, 0.01, 0.0])
+    truth = [base + f * step for f in range(12)]
+    frames = {}
+    for f, t in enumerate(truth):
+        dets = _detections(cams, [t])
+        if f in (5, 6):
+            dets = {n: (d if n == names[0] else np.zeros((0, PAN.num_joints, 3)))
+                    for n, d in dets.items()}  # fmt: skip
+        frames[f] = (dets, cams)
+    net = [t + rng.normal(0, 0.02, t.shape) for t in truth]
+    net[5] = net[5] + [0.0, 0.8, 0.0]  # across the view of the camera that sees them
+    people = [(PersonPose(0, n, None),) if f != 6 else () for f, n in enumerate(net)]
+    tracks = Tracks(joint_names=PAN.joints,
+                    frames=tuple(FramePoses(f, p) for f, p in enumerate(people)))  # fmt: skip
+    kw = {"detections_joint_set": "panoptic19", "joint_set": "panoptic19"}
+    off = refine_tracks(tracks, frames, config=RefineConfig(keep_lost=False), **kw)
+    assert [len(fp.people) for fp in off.frames][4:8] == [1, 0, 0, 1]
+    out = {fp.frame: fp.people for fp in refine_tracks(tracks, frames, **kw).frames}
+    hip = PAN.index("mid_hip")
+    for f in (5, 6):
+        assert [p.id for p in out[f]] == [0]
+        err = np.linalg.norm(out[f][0].joints - truth[f], axis=-1)
+        assert err[hip] < 1e-6 and (err < 1e-3).sum() >= 14
 
 
 def test_refine_tracks_in_a_joint_set_without_a_mid_hip(rng):

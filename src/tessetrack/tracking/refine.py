@@ -25,6 +25,10 @@ sharper. For each frame this module
    stands). One view suffices for a track that ``min_support`` views support in at least half
    of its frames (a person one camera sees for a while, placed by the network); the others are
    paired again without the dropped ones, as a ghost may have taken a real person's 2D person;
+   where a frame lost a trusted track (the network placed the person far off, or missed them)
+   between frames that triangulated the track's mid-hip, the track is paired again from where
+   it should be: the nearer of those frames' pose, moved onto the curve through their mid-hips
+   (:func:`lost_people`);
 5. places the joints the views show but do not triangulate (one view sees them, or the views
    disagree) on one view's ray, at the track's bone length from the parent joint: of the ray's
    two crossings with the bone's sphere, the one nearer where the bone pointed in the nearest
@@ -75,6 +79,7 @@ __all__ = [
     "bone_directions",
     "keep_bone_consistent",
     "track_shapes",
+    "lost_people",
     "refine_frame",
     "frame_support",
     "refine_tracks",
@@ -125,6 +130,10 @@ class RefineConfig:
             skeleton's root.
         root_gap: frames over which a track's mid-hip is interpolated, and a bone's direction
             carried, for that placement.
+        keep_lost: with ``one_view``, pair a trusted track the frame lost (no view's 2D person
+            matched the network's pose of him, or the network missed him) again from where it
+            should be, between frames within ``root_gap`` that triangulated its mid-hip
+            (:func:`lost_people`).
         duplicate: metres; of two tracked people whose joints lie closer than this on average,
             only one stays in the frame, the trusted track first, then the older one
             (:func:`drop_duplicates`). 0 keeps both.
@@ -144,6 +153,7 @@ class RefineConfig:
     trust_share: float = 0.5
     one_view: bool = True
     root_gap: int = 15
+    keep_lost: bool = True
     duplicate: float = 0.3
     vouch_views: int = 3
     proportion_slack: float = 0.25
@@ -980,6 +990,61 @@ def track_shapes(
     return out
 
 
+def lost_people(
+    refined: Mapping[int, Sequence[PersonPose]],
+    triangulated: Mapping[int, np.ndarray],
+    trusted: Collection[int],
+    frames: Sequence[int],
+    joint_set: str,
+    gap: int,
+) -> dict[int, dict[int, PersonPose]]:
+    """Where the trusted tracks the refinement lost for a few frames should be.
+
+    The network can place a person one camera sees far off (or miss them) for a frame or two: no
+    view's 2D person then matches the projected pose, and the frame drops the track although the
+    frames around it place the person well. Paired again from where the person should be, one
+    view keeps the track (it is trusted) and places its joints (:func:`place_on_rays`).
+
+    Args:
+        refined: frame → the frame's people as the refinement's first pass leaves them.
+        triangulated: frame → (N, J) which of their joints were triangulated.
+        trusted: ids of the tracks to look for; frames: the frames to look in.
+        joint_set: the people's joint set (with a mid-hip); gap: at most this many frames from
+            the frames before and after that triangulated the track's mid-hip.
+
+    Returns:
+        frame → track id → a pose to pair again with the frame's 2D people, at the frames a
+        track is absent from between two such frames: the pose of the nearer of the two, moved
+        so that its mid-hip lies on the curve through theirs (:func:`_between`), with a quarter
+        of its scores (joints no view places keep them, halved again: a guess).
+    """
+    r = get_joint_set(joint_set).index("mid_hip")
+    poses: dict[int, dict[int, PersonPose]] = {}  # id → frame → pose
+    roots: dict[int, dict[int, np.ndarray]] = {}  # id → frame → triangulated mid-hip
+    for frame, people in refined.items():
+        for i, p in enumerate(people):
+            if p.id in trusted:
+                poses.setdefault(p.id, {})[frame] = p
+                if triangulated[frame][i][r]:
+                    roots.setdefault(p.id, {})[frame] = np.asarray(p.joints[r], dtype=float)
+    out: dict[int, dict[int, PersonPose]] = {}
+    for tid, at in roots.items():
+        known = np.array(sorted(at), dtype=np.int64)
+        for f in frames:
+            k = int(np.searchsorted(known, f))
+            if f in poses[tid] or not 0 < k < len(known):
+                continue
+            a, b = int(known[k - 1]), int(known[k])
+            if f - a > gap or b - f > gap:
+                continue
+            near = poses[tid][a if f - a <= b - f else b]
+            joints = np.asarray(near.joints, dtype=float)
+            joints = joints + (_between(known, k, at, f) - joints[r])
+            scores = np.ones(len(joints)) if near.scores is None else np.asarray(near.scores, float)
+            out.setdefault(f, {})[tid] = PersonPose(tid, joints, 0.5 * scores)
+    return out
+
+
 def refine_tracks(
     tracks: Tracks,
     frames: Mapping[int, tuple[Mapping[str, np.ndarray], Mapping[str, Camera]]],
@@ -993,9 +1058,10 @@ def refine_tracks(
     A track the 2D evidence supports (``min_support`` views) in at least ``trust_share`` of the
     frames that can tell (:func:`frame_support`) is trusted: its frames with one view of support
     are kept. Other tracks' frames need ``min_support`` views; frames that no view supports are
-    dropped in every track. With ``one_view``, the frames where views show joints they do not
-    triangulate are refined again with what each track knows of its person
-    (:func:`track_shapes`, :func:`place_on_rays`).
+    dropped in every track. With ``one_view``, a trusted track a frame lost between frames that
+    place it well is paired again from where it should be (``keep_lost``, :func:`lost_people`),
+    and the frames where views show joints they do not triangulate are refined again with what
+    each track knows of its person (:func:`track_shapes`, :func:`place_on_rays`).
 
     Args:
         frames: frame id → (detections by camera, cameras); frames absent are left as they are.
@@ -1015,17 +1081,24 @@ def refine_tracks(
     first: dict[int, tuple[PersonPose, ...]] = {}
     good: dict[int, np.ndarray] = {}
     fits: dict[int, _Fit] = {}  # only the frames a second pass may change keep theirs (memory)
-    for fp in tracks.frames:
-        fit = (
-            _fit_frame(fp.people, *frames[fp.frame], trusted=trusted, **kw)
-            if fp.frame in frames
-            else None
-        )
-        if fit is None:
-            continue
-        first[fp.frame], good[fp.frame] = _poses(fit, joint_set, None), fit.good.numpy()
-        if config.one_view and bool(fit.pending.any()):
-            fits[fp.frame] = fit
+
+    def fit_frame(frame: int, people: Sequence[PersonPose]) -> None:
+        fit = _fit_frame(people, *frames[frame], trusted=trusted, **kw)
+        if fit is not None:
+            first[frame], good[frame] = _poses(fit, joint_set, None), fit.good.numpy()
+            if config.one_view and bool(fit.pending.any()):
+                fits[frame] = fit
+
+    here = [fp for fp in tracks.frames if fp.frame in frames]
+    for fp in here:
+        fit_frame(fp.frame, fp.people)
+    if config.one_view and config.keep_lost and trusted and _has_root(joint_set):
+        lost = lost_people(first, good, trusted, [fp.frame for fp in here], joint_set,
+                           config.root_gap)  # fmt: skip
+        for fp in here:
+            back = lost.get(fp.frame, {})
+            if back:  # the network's poses of those tracks give way to where they should be
+                fit_frame(fp.frame, [p for p in fp.people if p.id not in back] + [*back.values()])
     shapes = {}
     if config.one_view:
         shapes = track_shapes({f: (first[f], good[f]) for f in first}, joint_set, config.root_gap,

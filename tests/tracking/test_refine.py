@@ -574,36 +574,41 @@ def test_refine_tracks_places_what_one_view_shows(rng):
 
 
 def test_lost_people_by_hand(rng):
-    """A trusted track walking straight, lost at frames 4 and 6: expected there with the pose of
-    the nearer frame that triangulated its mid-hip, moved onto the mid-hip's path, scores halved;
-    nothing where the track is present, for an untrusted track, or beyond the gap."""
+    """A trusted track walking straight, lost at frames 4 and 6 and after frame 11: expected at 4
+    and 6 with the pose of the nearer frame that triangulated its mid-hip (frame 5 did not),
+    moved onto the mid-hip's path, scores halved; nothing where the track is present, after its
+    last frame, for an untrusted track, outside the frames asked for, or beyond the gap."""
     hip = PAN.index("mid_hip")
     base = pose(rng)
     step = np.array([0.03, 0.01, 0.0])
-    at = {f: base + f * step for f in range(12)}
-    tri = np.ones((1, PAN.num_joints), dtype=bool)
+    at = {f: base + f * step + rng.normal(0, 0.05, base.shape) for f in range(14)}  # own shapes
+    for f in at:
+        at[f][hip] = base[hip] + f * step
     refined = {f: (PersonPose(2, at[f], np.full(PAN.num_joints, 0.8)),
                    PersonPose(5, at[f] + [2.0, 0.0, 0.0], None))
                for f in range(12) if f not in (4, 6)}  # fmt: skip
-    good = {f: np.repeat(tri, 2, axis=0) for f in refined}
+    good = {f: np.ones((2, PAN.num_joints), dtype=bool) for f in refined}
     good[5][0, hip] = False  # frame 5 kept the track without triangulating its mid-hip
-    lost = lost_people(refined, good, {2}, list(range(12)), "panoptic19", gap=3)
+    lost = lost_people(refined, good, {2}, list(range(14)), "panoptic19", gap=3)
     assert sorted(lost) == [4, 6] and all(list(v) == [2] for v in lost.values())
-    for f, near in ((4, 3), (6, 7)):  # frame 5 does not count: its mid-hip is not triangulated
+    for f, near in ((4, 3), (6, 7)):
         got = lost[f][2]
         np.testing.assert_allclose(got.joints[hip], at[f][hip], atol=1e-9)
         np.testing.assert_allclose(got.joints - got.joints[hip], at[near] - at[near][hip],
                                    atol=1e-9)  # fmt: skip
         np.testing.assert_allclose(got.scores, 0.4)
-    assert lost_people(refined, good, {2}, list(range(12)), "panoptic19", gap=1) == {}
+    assert sorted(lost_people(refined, good, {2}, [4, 5], "panoptic19", gap=3)) == [4]
+    assert lost_people(refined, good, {2}, list(range(14)), "panoptic19", gap=1) == {}
+    untrusted = lost_people(refined, good, {5}, list(range(14)), "panoptic19", gap=3)
+    assert sorted(untrusted) == [4, 6]  # track 5 has no scores: half of ones
+    np.testing.assert_allclose(untrusted[4][5].scores, 0.5)
+    assert lost_people(refined, good, set(), list(range(14)), "panoptic19", gap=3) == {}
 
 
-def test_refine_tracks_pairs_a_lost_trusted_track_again(rng):
-    """A person walking straight whom one view alone sees at frames 5 and 6, where the network
-    placed them 0.8 m off (frame 5) or missed them (frame 6): no view's 2D person matches, and
-    without ``keep_lost`` both frames drop the track. With it, the track is paired again from
-    where it should be, and the view places its mid-hip and most joints exactly."""
-    cams = rig()
+def _lost_walk(rng, cams, others=()):
+    """A person walking straight whom only view 0 sees at frames 5 and 6, where the network
+    placed them 0.8 m off across that view (frame 5) or missed them (frame 6); ``others``: more
+    people every view sees, tracked exactly. Returns the truth, the frames and the tracks."""
     names = list(cams)
     base = pose(rng)
     step = np.array([0.03, 0.01, 0.0])
@@ -612,23 +617,56 @@ def test_refine_tracks_pairs_a_lost_trusted_track_again(rng):
     for f, t in enumerate(truth):
         dets = _detections(cams, [t])
         if f in (5, 6):
-            dets = {n: (d if n == names[0] else np.zeros((0, PAN.num_joints, 3)))
-                    for n, d in dets.items()}  # fmt: skip
+            dets = {n: (d if n == names[0] else d[:0]) for n, d in dets.items()}
+        if others:
+            extra = _detections(cams, list(others))
+            dets = {n: np.concatenate([d, extra[n]]) for n, d in dets.items()}
         frames[f] = (dets, cams)
     net = [t + rng.normal(0, 0.02, t.shape) for t in truth]
     net[5] = net[5] + [0.0, 0.8, 0.0]  # across the view of the camera that sees them
-    people = [(PersonPose(0, n, None),) if f != 6 else () for f, n in enumerate(net)]
+    rest = tuple(PersonPose(1 + i, o, None) for i, o in enumerate(others))
+    people = [((PersonPose(0, n, None),) if f != 6 else ()) + rest for f, n in enumerate(net)]
     tracks = Tracks(joint_names=PAN.joints,
                     frames=tuple(FramePoses(f, p) for f, p in enumerate(people)))  # fmt: skip
+    return truth, frames, tracks
+
+
+def test_refine_tracks_pairs_a_lost_trusted_track_again(rng):
+    """No view's 2D person matches the lost person at frames 5 and 6, and without ``keep_lost``
+    both frames drop the track. With it, the track is paired again from where it should be, and
+    the view places its mid-hip and most joints exactly; another person every view sees comes
+    out the same either way."""
+    cams = rig()
+    other = pose(rng, (1.2, -1.0))
+    truth, frames, tracks = _lost_walk(rng, cams, [other])
     kw = {"detections_joint_set": "panoptic19", "joint_set": "panoptic19"}
     off = refine_tracks(tracks, frames, config=RefineConfig(keep_lost=False), **kw)
-    assert [len(fp.people) for fp in off.frames][4:8] == [1, 0, 0, 1]
-    out = {fp.frame: fp.people for fp in refine_tracks(tracks, frames, **kw).frames}
+    assert [[p.id for p in fp.people] for fp in off.frames][4:8] == [[0, 1], [1], [1], [0, 1]]
+    out = refine_tracks(tracks, frames, **kw)
     hip = PAN.index("mid_hip")
     for f in (5, 6):
-        assert [p.id for p in out[f]] == [0]
-        err = np.linalg.norm(out[f][0].joints - truth[f], axis=-1)
+        person = {p.id: p for p in out.frames[f].people}
+        assert sorted(person) == [0, 1]
+        err = np.linalg.norm(person[0].joints - truth[f], axis=-1)
         assert err[hip] < 1e-6 and (err < 1e-3).sum() >= 14
+    for a, b in zip(off.frames, out.frames, strict=True):
+        np.testing.assert_array_equal([p.joints for p in a.people if p.id == 1],
+                                      [p.joints for p in b.people if p.id == 1])  # fmt: skip
+
+
+def test_a_lost_track_does_not_push_out_the_person_under_a_new_id(rng):
+    """At frame 5 the network found the lost person again under a new track id (where view 0
+    shows them): the guessed pose of the lost track would push that one out as a duplicate, so
+    the frame keeps its first pairing; frame 6, where the network found nobody, gets the lost
+    track back."""
+    cams = rig()
+    truth, frames, tracks = _lost_walk(rng, cams)
+    fps = list(tracks.frames)
+    fps[5] = FramePoses(5, (*fps[5].people, PersonPose(9, truth[5] + 0.01, None)))
+    tracks = Tracks(joint_names=PAN.joints, frames=tuple(fps))
+    out = refine_tracks(tracks, frames, detections_joint_set="panoptic19", joint_set="panoptic19")
+    assert [p.id for p in out.frames[5].people] == [9]
+    assert [p.id for p in out.frames[6].people] == [0]
 
 
 def test_refine_tracks_in_a_joint_set_without_a_mid_hip(rng):

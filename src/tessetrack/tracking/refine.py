@@ -26,9 +26,11 @@ sharper. For each frame this module
    of its frames (a person one camera sees for a while, placed by the network); the others are
    paired again without the dropped ones, as a ghost may have taken a real person's 2D person;
    where a frame lost a trusted track (the network placed the person far off, or missed them)
-   between frames that triangulated the track's mid-hip, the track is paired again from where
-   it should be: the nearer of those frames' pose, moved onto the curve through their mid-hips
-   (:func:`lost_people`);
+   between frames within ``root_gap`` before and after that triangulated the track's mid-hip,
+   the frame is paired again with the track where it should be: the nearer of those frames'
+   pose, moved onto the curve through their mid-hips (:func:`lost_people`; ``keep_lost``); the
+   new pairing is kept only where every person the frame kept stays, supported by as many
+   views;
 5. places the joints the views show but do not triangulate (one view sees them, or the views
    disagree) on one view's ray, at the track's bone length from the parent joint: of the ray's
    two crossings with the bone's sphere, the one nearer where the bone pointed in the nearest
@@ -130,10 +132,10 @@ class RefineConfig:
             skeleton's root.
         root_gap: frames over which a track's mid-hip is interpolated, and a bone's direction
             carried, for that placement.
-        keep_lost: with ``one_view``, pair a trusted track the frame lost (no view's 2D person
-            matched the network's pose of him, or the network missed him) again from where it
-            should be, between frames within ``root_gap`` that triangulated its mid-hip
-            (:func:`lost_people`).
+        keep_lost: with ``one_view``, a frame that lost a trusted track (no view's 2D person
+            matched the network's pose of the person, or the network missed them), between
+            frames within ``root_gap`` before and after that triangulated the track's mid-hip,
+            is paired again with the track where it should be (:func:`lost_people`).
         duplicate: metres; of two tracked people whose joints lie closer than this on average,
             only one stays in the frame, the trusted track first, then the older one
             (:func:`drop_duplicates`). 0 keeps both.
@@ -689,6 +691,11 @@ class _Fit:
     shifted: Tensor
 
     @property
+    def support(self) -> Tensor:
+        """(N,) views whose 2D person is each person's."""
+        return (self.w.amax(1) > 0).sum(-1)
+
+    @property
     def pending(self) -> np.ndarray:
         """(N,) people with joints the views show but do not triangulate."""
         return ((self.w.sum(-1) > 0) & ~self.good).any(-1).numpy()
@@ -1000,7 +1007,7 @@ def lost_people(
 ) -> dict[int, dict[int, PersonPose]]:
     """Where the trusted tracks the refinement lost for a few frames should be.
 
-    The network can place a person one camera sees far off (or miss them) for a frame or two: no
+    The network can place a person one camera sees far off (or miss them) for some frames: no
     view's 2D person then matches the projected pose, and the frame drops the track although the
     frames around it place the person well. Paired again from where the person should be, one
     view keeps the track (it is trusted) and places its joints (:func:`place_on_rays`).
@@ -1014,9 +1021,11 @@ def lost_people(
 
     Returns:
         frame → track id → a pose to pair again with the frame's 2D people, at the frames a
-        track is absent from between two such frames: the pose of the nearer of the two, moved
-        so that its mid-hip lies on the curve through theirs (:func:`_between`), with a quarter
-        of its scores (joints no view places keep them, halved again: a guess).
+        track is absent from between two such frames: the pose of the nearer of the two (the
+        earlier where both are as near), moved so that its mid-hip lies on the curve through
+        theirs (:func:`_between`), with half its scores (:func:`refine_frame` halves them again
+        where no view places the joint). Nothing before a track's first such frame or after its
+        last.
     """
     r = get_joint_set(joint_set).index("mid_hip")
     poses: dict[int, dict[int, PersonPose]] = {}  # id → frame → pose
@@ -1045,6 +1054,42 @@ def lost_people(
     return out
 
 
+def _found_again(
+    tracks: Tracks,
+    frames: Mapping[int, tuple[Mapping[str, np.ndarray], Mapping[str, Camera]]],
+    fits: Mapping[int, _Fit],
+    first: Mapping[int, Sequence[PersonPose]],
+    good: Mapping[int, np.ndarray],
+    trusted: Collection[int],
+    kw: Mapping,
+) -> dict[int, _Fit]:
+    """The frames of ``tracks`` fitted again with the trusted tracks they lost where those should
+    be (:func:`lost_people`) instead of the network's poses of them; kept only where every person
+    the first fit kept stays, supported by as many views (a guessed pose must not take another
+    person's 2D person, nor push out a person the views show, such as the same person under a new
+    track id)."""
+    config: RefineConfig = kw["config"]
+    where = [fp.frame for fp in tracks.frames if fp.frame in frames]
+    lost = lost_people(first, good, trusted, where, kw["joint_set"], config.root_gap)
+    out = {}
+    for fp in tracks.frames:
+        back = lost.get(fp.frame)
+        if not back:
+            continue
+        people = [p for p in fp.people if p.id not in back] + [*back.values()]
+        fit = _fit_frame(people, *frames[fp.frame], trusted=trusted, **kw)
+        if fit is None:
+            continue
+        before = fits.get(fp.frame)
+        now = dict(zip([p.id for p in fit.people], fit.support.tolist(), strict=True))
+        if before is None or all(
+            now.get(p.id, 0) >= n
+            for p, n in zip(before.people, before.support.tolist(), strict=True)
+        ):
+            out[fp.frame] = fit
+    return out
+
+
 def refine_tracks(
     tracks: Tracks,
     frames: Mapping[int, tuple[Mapping[str, np.ndarray], Mapping[str, Camera]]],
@@ -1058,13 +1103,15 @@ def refine_tracks(
     A track the 2D evidence supports (``min_support`` views) in at least ``trust_share`` of the
     frames that can tell (:func:`frame_support`) is trusted: its frames with one view of support
     are kept. Other tracks' frames need ``min_support`` views; frames that no view supports are
-    dropped in every track. With ``one_view``, a trusted track a frame lost between frames that
-    place it well is paired again from where it should be (``keep_lost``, :func:`lost_people`),
-    and the frames where views show joints they do not triangulate are refined again with what
+    dropped in every track. With ``one_view``, a frame that lost a trusted track between frames
+    within ``root_gap`` that triangulated its mid-hip is paired again with the track where it
+    should be (``keep_lost``, :func:`lost_people`), and the frames where views show joints they do not triangulate are refined again with what
     each track knows of its person (:func:`track_shapes`, :func:`place_on_rays`).
 
     Args:
-        frames: frame id → (detections by camera, cameras); frames absent are left as they are.
+        frames: frame id → (detections by camera, cameras); frames absent are left as they are,
+            and so are frames ``tracks`` does not list (list a frame without people to have
+            its lost tracks found).
     """
     config = config or RefineConfig()
     kw = {"detections_joint_set": detections_joint_set, "joint_set": joint_set, "config": config}
@@ -1078,27 +1125,19 @@ def refine_tracks(
             for person, good in zip(fp.people, ok, strict=True):
                 strong.setdefault(person.id, []).append(bool(good))
         trusted = {pid for pid, v in strong.items() if np.mean(v) >= config.trust_share}
-    first: dict[int, tuple[PersonPose, ...]] = {}
-    good: dict[int, np.ndarray] = {}
-    fits: dict[int, _Fit] = {}  # only the frames a second pass may change keep theirs (memory)
-
-    def fit_frame(frame: int, people: Sequence[PersonPose]) -> None:
-        fit = _fit_frame(people, *frames[frame], trusted=trusted, **kw)
+    fits: dict[int, _Fit] = {}
+    for fp in tracks.frames:
+        fit = _fit_frame(fp.people, *frames[fp.frame], trusted=trusted, **kw) if (
+            fp.frame in frames) else None  # fmt: skip
         if fit is not None:
-            first[frame], good[frame] = _poses(fit, joint_set, None), fit.good.numpy()
-            if config.one_view and bool(fit.pending.any()):
-                fits[frame] = fit
-
-    here = [fp for fp in tracks.frames if fp.frame in frames]
-    for fp in here:
-        fit_frame(fp.frame, fp.people)
+            fits[fp.frame] = fit
+    first = {f: _poses(fit, joint_set, None) for f, fit in fits.items()}
+    good = {f: fit.good.numpy() for f, fit in fits.items()}
     if config.one_view and config.keep_lost and trusted and _has_root(joint_set):
-        lost = lost_people(first, good, trusted, [fp.frame for fp in here], joint_set,
-                           config.root_gap)  # fmt: skip
-        for fp in here:
-            back = lost.get(fp.frame, {})
-            if back:  # the network's poses of those tracks give way to where they should be
-                fit_frame(fp.frame, [p for p in fp.people if p.id not in back] + [*back.values()])
+        found = _found_again(tracks, frames, fits, first, good, trusted, kw)
+        fits.update(found)
+        first.update({f: _poses(fit, joint_set, None) for f, fit in found.items()})
+        good.update({f: fit.good.numpy() for f, fit in found.items()})
     shapes = {}
     if config.one_view:
         shapes = track_shapes({f: (first[f], good[f]) for f in first}, joint_set, config.root_gap,
@@ -1108,11 +1147,10 @@ def refine_tracks(
         if fp.frame not in first:
             out.append(fp)
             continue
-        fit = fits.get(fp.frame)
-        here = {} if fit is None else {
-            p.id: shapes[p.id][fp.frame] for p, todo in zip(fit.people, fit.pending, strict=True)
-            if todo and fp.frame in shapes.get(p.id, {})}  # fmt: skip
-        people = _poses(fit, joint_set, here) if here and fit is not None else first[fp.frame]
+        fit = fits[fp.frame]
+        known = {p.id: shapes[p.id][fp.frame] for p, todo in zip(fit.people, fit.pending, strict=True)
+                 if todo and fp.frame in shapes.get(p.id, {})}  # fmt: skip
+        people = _poses(fit, joint_set, known) if known else first[fp.frame]
         out.append(FramePoses(fp.frame, people))
     return Tracks(joint_names=tracks.joint_names, frames=tuple(out), fps=tracks.fps,
                   units=tracks.units)  # fmt: skip

@@ -29,8 +29,8 @@ sharper. For each frame this module
    between frames within ``root_gap`` before and after that triangulated the track's mid-hip,
    the frame is paired again with the track where it should be: the nearer of those frames'
    pose, moved onto the curve through their mid-hips (:func:`lost_people`; ``keep_lost``); the
-   new pairing is kept only where every person the frame kept stays, supported by as many
-   views;
+   new pairing is kept only where every person the frame kept stays, paired with the same 2D
+   people;
 5. places the joints the views show but do not triangulate (one view sees them, or the views
    disagree) on one view's ray, at the track's bone length from the parent joint: of the ray's
    two crossings with the bone's sphere, the one nearer where the bone pointed in the nearest
@@ -691,11 +691,6 @@ class _Fit:
     shifted: Tensor
 
     @property
-    def support(self) -> Tensor:
-        """(N,) views whose 2D person is each person's."""
-        return (self.w.amax(1) > 0).sum(-1)
-
-    @property
     def pending(self) -> np.ndarray:
         """(N,) people with joints the views show but do not triangulate."""
         return ((self.w.sum(-1) > 0) & ~self.good).any(-1).numpy()
@@ -1065,7 +1060,7 @@ def _found_again(
 ) -> dict[int, _Fit]:
     """The frames of ``tracks`` fitted again with the trusted tracks they lost where those should
     be (:func:`lost_people`) instead of the network's poses of them; kept only where every person
-    the first fit kept stays, supported by as many views (a guessed pose must not take another
+    the first fit kept stays, paired with the same 2D people (a guessed pose must not take another
     person's 2D person, nor push out a person the views show, such as the same person under a new
     track id)."""
     config: RefineConfig = kw["config"]
@@ -1080,14 +1075,23 @@ def _found_again(
         fit = _fit_frame(people, *frames[fp.frame], trusted=trusted, **kw)
         if fit is None:
             continue
-        before = fits.get(fp.frame)
-        now = dict(zip([p.id for p in fit.people], fit.support.tolist(), strict=True))
-        if before is None or all(
-            now.get(p.id, 0) >= n
-            for p, n in zip(before.people, before.support.tolist(), strict=True)
-        ):
+        if _same_pairing(fits.get(fp.frame), fit):
             out[fp.frame] = fit
     return out
+
+
+def _same_pairing(before: _Fit | None, after: _Fit) -> bool:
+    """Whether every person ``before`` kept is in ``after`` too, paired with the same 2D people
+    in every view (read the same way)."""
+    if before is None:
+        return True
+    at = {p.id: i for i, p in enumerate(after.people)}
+    return all(
+        p.id in at
+        and torch.equal(before.w[i], after.w[at[p.id]])
+        and torch.equal(before.uv[i], after.uv[at[p.id]])
+        for i, p in enumerate(before.people)
+    )
 
 
 def refine_tracks(

@@ -3,6 +3,8 @@ route), outlier views, left/right swaps, the fallback to the network's joints.""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -14,7 +16,9 @@ from tessetrack.structures import FramePoses, PersonPose, Tracks
 from tessetrack.tracking.bones import bone_tree, stature_shares
 from tessetrack.tracking.refine import (
     RefineConfig,
+    _fit_frame,
     _pair_views,
+    _same_pairing,
     bone_directions,
     drop_duplicates,
     keep_bone_consistent,
@@ -652,6 +656,24 @@ def test_refine_tracks_pairs_a_lost_trusted_track_again(rng):
     for a, b in zip(off.frames, out.frames, strict=True):
         np.testing.assert_array_equal([p.joints for p in a.people if p.id == 1],
                                       [p.joints for p in b.people if p.id == 1])  # fmt: skip
+
+
+def test_same_pairing_asks_for_the_same_2d_people_in_every_view(rng):
+    """A new pairing of a frame stands only where every person the first kept is still there
+    with the same 2D people: a person added beside them does not matter; one dropped, or one
+    whose 2D person changed in a single view, does."""
+    cams = rig()
+    a, b = pose(rng, (-0.8, 0.0)), pose(rng, (0.8, 0.3))
+    dets = _detections(cams, [a, b])
+    kw = {"detections_joint_set": "panoptic19", "joint_set": "panoptic19",
+          "config": RefineConfig(), "trusted": {0, 1}}  # fmt: skip
+    one = _fit_frame([PersonPose(0, a, None)], dets, cams, **kw)
+    both = _fit_frame([PersonPose(0, a, None), PersonPose(1, b, None)], dets, cams, **kw)
+    assert _same_pairing(None, both) and _same_pairing(one, both)
+    assert not _same_pairing(both, one)
+    moved = both.uv.clone()
+    moved[0, :, 2] += 1.0  # person 0's 2D person in view 2 is another one
+    assert not _same_pairing(both, dataclasses.replace(both, uv=moved))
 
 
 def test_a_lost_track_does_not_push_out_the_person_under_a_new_id(rng):

@@ -1109,8 +1109,9 @@ def refine_tracks(
     are kept. Other tracks' frames need ``min_support`` views; frames that no view supports are
     dropped in every track. With ``one_view``, a frame that lost a trusted track between frames
     within ``root_gap`` that triangulated its mid-hip is paired again with the track where it
-    should be (``keep_lost``, :func:`lost_people`), and the frames where views show joints they do not triangulate are refined again with what
-    each track knows of its person (:func:`track_shapes`, :func:`place_on_rays`).
+    should be (``keep_lost``, :func:`lost_people`), and the frames where views show joints they
+    do not triangulate are refined again with what each track knows of its person
+    (:func:`track_shapes`, :func:`place_on_rays`).
 
     Args:
         frames: frame id → (detections by camera, cameras); frames absent are left as they are,
@@ -1142,6 +1143,8 @@ def refine_tracks(
         fits.update(found)
         first.update({f: _poses(fit, joint_set, None) for f, fit in found.items()})
         good.update({f: fit.good.numpy() for f, fit in found.items()})
+    # only the frames a second pass may change keep their fits (memory)
+    fits = {f: fit for f, fit in fits.items() if config.one_view and bool(fit.pending.any())}
     shapes = {}
     if config.one_view:
         shapes = track_shapes({f: (first[f], good[f]) for f in first}, joint_set, config.root_gap,
@@ -1151,10 +1154,11 @@ def refine_tracks(
         if fp.frame not in first:
             out.append(fp)
             continue
-        fit = fits[fp.frame]
-        known = {p.id: shapes[p.id][fp.frame] for p, todo in zip(fit.people, fit.pending, strict=True)
-                 if todo and fp.frame in shapes.get(p.id, {})}  # fmt: skip
-        people = _poses(fit, joint_set, known) if known else first[fp.frame]
+        fit = fits.get(fp.frame)
+        known = {} if fit is None else {
+            p.id: shapes[p.id][fp.frame] for p, todo in zip(fit.people, fit.pending, strict=True)
+            if todo and fp.frame in shapes.get(p.id, {})}  # fmt: skip
+        people = _poses(fit, joint_set, known) if known and fit is not None else first[fp.frame]
         out.append(FramePoses(fp.frame, people))
     return Tracks(joint_names=tracks.joint_names, frames=tuple(out), fps=tracks.fps,
                   units=tracks.units)  # fmt: skip

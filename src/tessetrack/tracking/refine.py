@@ -851,18 +851,27 @@ def _between(known: np.ndarray, k: int, at: Mapping[int, np.ndarray], f: int) ->
     length; the straight line where a side has too few frames to tell a velocity."""
     a, b = int(known[k - 1]), int(known[k])
     u = (f - a) / (b - a)
+    line = (1 - u) * at[a] + u * at[b]
     va, vb = _velocity(known, k - 1, -1, at), _velocity(known, k, 1, at)
     if not (np.isfinite(va).all() and np.isfinite(vb).all()):
-        return (1 - u) * at[a] + u * at[b]
+        return line
     h00, h10 = 2 * u**3 - 3 * u**2 + 1, u**3 - 2 * u**2 + u
     h01, h11 = -2 * u**3 + 3 * u**2, u**3 - u**2
     curve = h00 * at[a] + h10 * (b - a) * va + h01 * at[b] + h11 * (b - a) * vb
-    line = (1 - u) * at[a] + u * at[b]
     # a person who hardly moved: the velocities are mostly the triangulation's noise, which the
     # curve would carry far over a long gap; it departs from the line by at most the line's length
     off = curve - line
     size, cap = float(np.linalg.norm(off)), float(np.linalg.norm(at[b] - at[a]))
     return line + off * (cap / size) if size > cap else curve
+
+
+def _inside_gap(known: np.ndarray, f: int, gap: int) -> int | None:
+    """``k`` where frame ``f`` lies strictly between ``known[k-1]`` and ``known[k]`` (``known``
+    increasing), at most ``gap`` frames from each; else None (``f`` known, outside, or too far)."""
+    k = int(np.searchsorted(known, f))
+    if not 0 < k < len(known) or known[k] == f:
+        return None
+    return k if f - known[k - 1] <= gap and known[k] - f <= gap else None
 
 
 def bone_directions(
@@ -983,11 +992,9 @@ def track_shapes(
         out[tid] = {}
         for i, (f, *_) in enumerate(rows):
             root = at.get(f, np.full(3, np.nan))
-            k = int(np.searchsorted(known, f))
-            if f not in at and 0 < k < len(known):
-                a, b = int(known[k - 1]), int(known[k])
-                if f - a <= root_gap and b - f <= root_gap:
-                    root = _between(known, k, at, f)
+            k = _inside_gap(known, f, root_gap)
+            if k is not None:
+                root = _between(known, k, at, f)
             out[tid][f] = TrackShape(lengths, root, slack, directions[i])
     return out
 
@@ -1035,12 +1042,10 @@ def lost_people(
     for tid, at in roots.items():
         known = np.array(sorted(at), dtype=np.int64)
         for f in frames:
-            k = int(np.searchsorted(known, f))
-            if f in poses[tid] or not 0 < k < len(known):
+            k = _inside_gap(known, f, gap)
+            if f in poses[tid] or k is None:
                 continue
             a, b = int(known[k - 1]), int(known[k])
-            if f - a > gap or b - f > gap:
-                continue
             near = poses[tid][a if f - a <= b - f else b]
             joints = np.asarray(near.joints, dtype=float)
             joints = joints + (_between(known, k, at, f) - joints[r])

@@ -74,6 +74,20 @@ def test_match_people_measures_a_whole_track_by_its_projection():
     assert match_people(projected, front, dets, RefineConfig())[0].tolist() == [-1]
 
 
+def test_match_people_lets_no_refused_pair_push_a_person_off_their_own():
+    # 2D people a (x = 0) and b (x = 45), 200 px tall; tracked A 2 px off a (cost 0.01; b: 0.215),
+    # tracked B 62 px off a (0.31, over the 0.3 gate; b: 0.535). A-b + B-a costs less than
+    # A-a + B-b, but B-a is refused: A keeps a and B stays unpaired
+    j = PAN.num_joints
+    line = torch.tensor(np.stack([np.zeros(j), np.linspace(0.0, 200.0, j)], -1))  # J×2
+    shift = torch.tensor([1.0, 0.0], dtype=torch.float64)
+    projected = torch.stack([line + 2.0 * shift, line - 62.0 * shift])  # A, B
+    conf = torch.ones(j, 1, dtype=torch.float64)
+    dets = torch.stack([torch.cat([line, conf], -1), torch.cat([line + 45.0 * shift, conf], -1)])
+    match, _ = match_people(projected, torch.ones(2, j, dtype=torch.bool), dets, RefineConfig())
+    assert match.tolist() == [0, -1]
+
+
 def test_a_joint_just_in_front_of_a_camera_does_not_stretch_a_whole_track(rng):
     # a trusted track with one joint 5 cm in front of the lens, 0.5 m below its axis: projected,
     # that joint lies ~10 focal lengths away, and the track's projected height would let a 2D

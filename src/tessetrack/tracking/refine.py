@@ -291,8 +291,11 @@ def match_people(
         cost_m = costs(dets[:, mirror])
         flip = cost_m < cost
         cost = torch.minimum(cost, cost_m)
+    # pairs the gate refuses cost the same (big) so that they cannot steal: a person with no
+    # 2D person under the gate must not push another off theirs by a cheaper refused pair
     big = 1e6
     c = torch.nan_to_num(cost, nan=big, posinf=big).double().numpy()
+    c = np.where(c < config.match_gate, c, big)
     rows, cols = linear_sum_assignment(c)
     for r, col in zip(rows, cols, strict=True):
         if c[r, col] < config.match_gate:

@@ -2,13 +2,13 @@
 
 For each recording and each of its cameras in turn: track from all the other cameras (the
 checkpoint, then the refinement from the 2D detections and the filling of short misses; also the
-network alone), project the
+network alone, and the refined tracks smoothed over time with ``--smooth loess``), project the
 tracked poses into the left-out camera and compare them with the built-in detector's people there
 (:func:`tessetrack.eval.reprojection.left_out_errors`: median joint error in pixels and in % of the
 person's 2D height, people found). The baseline in the same run: plain triangulation of the same
 detections (:func:`tessetrack.tracking.geometric.triangulate_people`), no model. Speeds: video
-decoding and the detector (images/s), tracking and refinement (frames/s), and end to end for all
-cameras (frames/s), on this machine's CPU. The refined poses and the baseline are also compared
+decoding and the detector (images/s), tracking, refinement and smoothing (frames/s), and end to
+end for all cameras (frames/s; without the smoothing), on this machine's CPU. The refined poses and the baseline are also compared
 on the joints both placed of the 2D people both paired (the baseline leaves out the people and
 joints it cannot pair in two views that agree, mostly the harder ones).
 
@@ -44,6 +44,7 @@ from tessetrack.tracking.gaps import refine_and_fill
 from tessetrack.tracking.geometric import triangulate_people
 from tessetrack.tracking.inputs import open_input
 from tessetrack.tracking.runner import DEFAULT_CHECKPOINT, SequenceRunner, load_model
+from tessetrack.tracking.smoothing import loess_tracks
 
 SHARED = Path(
     os.environ.get("TESSETRACK_SHARED_DATA", Path(__file__).parents[2] / "shared" / "data")
@@ -111,6 +112,9 @@ def run_recording(
     refined, _ = refine_and_fill(tracks, {k: (f.detections, f.cameras) for k, f in frames.items()},
                                  detections_joint_set=source, joint_set=joint_set)  # fmt: skip
     refine_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    loess_tracks(refined)
+    smooth_s = time.perf_counter() - t0
     n = len(frames)
     out: dict = {
         "recording": root.name, "cameras": names, "frames": n, "checkpoint": checkpoint,
@@ -122,6 +126,7 @@ def run_recording(
             "detect_images_per_s": det.images_per_second if det.detected else None,
             "track_frames_per_s": n / track_s,
             "refine_frames_per_s": n / refine_s,
+            "smooth_frames_per_s": n / smooth_s,
             "end_to_end_frames_per_s": n / (det.decode_seconds + det.detect_seconds + track_s + refine_s)
             if det.detected else None,
             "detect_wall_s": detect_wall,
@@ -135,9 +140,10 @@ def run_recording(
         ref, _ = refine_and_fill(net, {k: ({c: f.detections[c] for c in others if c in f.detections},
                                            f.cameras) for k, f in frames.items()},
                                  detections_joint_set=source, joint_set=joint_set)  # fmt: skip
-        errs: dict[str, list] = {"network": [], "refined": [], "triangulation": [],
+        smoothed = loess_tracks(ref)
+        errs: dict[str, list] = {"network": [], "refined": [], "smoothed": [], "triangulation": [],
                                  "refined_common": [], "triangulation_common": []}  # fmt: skip
-        for fp_net, fp_ref in zip(net.frames, ref.frames, strict=True):
+        for fp_net, fp_ref, fp_smooth in zip(net.frames, ref.frames, smoothed.frames, strict=True):
             f = frames[fp_net.frame]
             dets = f.detections.get(left)
             if dets is None:
@@ -147,6 +153,7 @@ def run_recording(
                                      f.cameras, detections_joint_set=source, joint_set=joint_set)  # fmt: skip
             for key, poses in (("network", [p.joints for p in fp_net.people]),
                                ("refined", [p.joints for p in fp_ref.people]),
+                               ("smoothed", [p.joints for p in fp_smooth.people]),
                                ("triangulation", [p for p, _ in tri])):  # fmt: skip
                 errs[key].append(left_out_errors(poses, dets, cam, detections_joint_set=source,
                                                  joint_set=joint_set))  # fmt: skip
@@ -198,6 +205,7 @@ def main() -> None:
         "left out",
         "network",
         "refined",
+        "smoothed (loess)",
         "triangulation",
         "same joints: refined / triangulation",
     ):
@@ -205,7 +213,7 @@ def main() -> None:
     for r in results:
         for cam, row in r["left_out"].items():
             cells = [f"{row[k]['median_px']:.1f} / {row[k]['median_pct_height']:.2f} %, "
-                     f"{row[k]['found']}/{row[k]['people']}" for k in ("network", "refined", "triangulation")]  # fmt: skip
+                     f"{row[k]['found']}/{row[k]['people']}" for k in ("network", "refined", "smoothed", "triangulation")]  # fmt: skip
             rc, tc = row["refined_common"], row["triangulation_common"]
             cells.append(f"{rc['median_pct_height']:.2f} / {tc['median_pct_height']:.2f} %, "
                          f"{rc['found']} people")  # fmt: skip

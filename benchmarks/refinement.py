@@ -2,7 +2,8 @@
 (motions never trained on) in the Shelf, ring and Panoptic rigs, their simulated 2D detections
 (OpenPose-like, and the built-in detector's measured errors), tracked by one model (the default
 ``detections-shelf``, in each rig's own frame) — the network's joints against the refined ones
-(with short misses filled), same run: MPJPE per joint, PCP, MOTA, ID switches.
+(with short misses filled), and the refined ones smoothed over time (``--smooth loess``), same run:
+MPJPE per joint, PCP, MOTA, ID switches, and the refinement's and the smoothing's speed.
 
     python benchmarks/refinement.py [--frames 150] [--checkpoint detections-shelf]
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,7 @@ from tessetrack.tracking.canonical import enter_rig_frame, tracks_to_world
 from tessetrack.tracking.gaps import refine_and_fill
 from tessetrack.tracking.inputs import open_input
 from tessetrack.tracking.runner import DEFAULT_CHECKPOINT, SequenceRunner, load_model
+from tessetrack.tracking.smoothing import loess_tracks
 
 RIGS = ("shelf", "ring", "panoptic")
 
@@ -79,9 +82,15 @@ def run_scene(rig: str, profile: str, frames: int, checkpoint: str, work: Path) 
     )
     dets = {f.frame: (f.detections, f.cameras) for f in data}
     source = next(iter(data)).detections_joint_set
+    t0 = time.perf_counter()
     ref, added = refine_and_fill(net, dets, detections_joint_set=source, joint_set="panoptic19")
+    t1 = time.perf_counter()
+    smoothed = loess_tracks(ref)
+    t2 = time.perf_counter()
     return {"rig": rig, "detector": profile, "frames": frames, "filled": added,
-            "network": _summary(net, gt), "refined": _summary(ref, gt)}  # fmt: skip
+            "network": _summary(net, gt), "refined": _summary(ref, gt),
+            "smoothed": _summary(smoothed, gt), "refine_frames_per_s": frames / (t1 - t0),
+            "smooth_frames_per_s": frames / (t2 - t1)}  # fmt: skip
 
 
 def main() -> None:
@@ -100,7 +109,7 @@ def main() -> None:
         for rig in RIGS:
             for profile in ("openpose", "blazepose"):
                 rows.append(run_scene(rig, profile, args.frames, args.checkpoint, Path(tmp)))
-    table = Table(title=f"network → refined ({args.checkpoint}, synthetic test scenes)")
+    table = Table(title=f"network → refined → smoothed ({args.checkpoint}, synthetic test scenes)")
     for col in (
         "rig",
         "detector",
@@ -109,14 +118,18 @@ def main() -> None:
         "MOTA %",
         "ID sw.",
         "worst joint (refined)",
+        "frames/s refine / smooth",
     ):
         table.add_column(col)
     for r in rows:
-        n, f = r["network"], r["refined"]
+        n, f, m = r["network"], r["refined"], r["smoothed"]
         worst = max(f["per_joint_mm"].items(), key=lambda kv: kv[1])
-        table.add_row(r["rig"], r["detector"], f"{n['mpjpe_mm']:.1f} → {f['mpjpe_mm']:.1f}",
-                      f"{n['pcp_avg']:.1f} → {f['pcp_avg']:.1f}", f"{n['mota']:.1f} → {f['mota']:.1f}",
-                      f"{n['id_switches']} → {f['id_switches']}", f"{worst[0]} {worst[1]:.0f}")  # fmt: skip
+        table.add_row(r["rig"], r["detector"],
+                      f"{n['mpjpe_mm']:.1f} → {f['mpjpe_mm']:.1f} → {m['mpjpe_mm']:.1f}",
+                      f"{n['pcp_avg']:.1f} → {f['pcp_avg']:.1f} → {m['pcp_avg']:.1f}",
+                      f"{n['mota']:.1f} → {f['mota']:.1f} → {m['mota']:.1f}",
+                      f"{n['id_switches']} → {f['id_switches']}", f"{worst[0]} {worst[1]:.0f}",
+                      f"{r['refine_frames_per_s']:.0f} / {r['smooth_frames_per_s']:.0f}")  # fmt: skip
     Console(width=150).print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"checkpoint": args.checkpoint, "results": rows}, indent=1))

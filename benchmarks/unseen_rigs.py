@@ -11,7 +11,8 @@ from the detections) and scored: PCP (α = 0.5, every GT person), MPJPE of the m
 per-joint 3D MOTA (paper §4.3). The rig-agnostic model runs with all the views and with 1, 2 and 3
 of them (the GT then keeps the person-frames at least one of those views sees; PCP is also given on
 the person-frames two of them see, where a position can be triangulated); each rig's own model
-(where one is shipped) with all views, in the same run.
+(where one is shipped) with all views, in the same run. The same tracks are also scored smoothed
+over time (``--smooth loess``: the ``*_loess`` columns).
 
 Then the speed and memory of the person detector (the stage whose cost grows with the capture area)
 for capture areas of 3 m to 15 m a side at the model's voxel size.
@@ -45,6 +46,7 @@ from tessetrack.io import load_cameras
 from tessetrack.io.tracks import load_tracks
 from tessetrack.synth.generate import SynthConfig, generate_dataset
 from tessetrack.tracking.runner import load_model, track_to_file
+from tessetrack.tracking.smoothing import loess_tracks
 
 #: Each rig's own shipped model (the lab has none).
 OWN_MODELS = {"shelf": "detections-shelf", "campus": "detections-campus",
@@ -78,6 +80,7 @@ def score(scene: Path, checkpoint: str, views: int | None) -> dict:
     full = load_ground_truth(str(scene))
     gt, kept, total = restrict_to_views(full, [cams[n] for n in names], 1)
     res = evaluate(pred, gt, ["pcp", "mpjpe", "mot3d"])
+    smooth = evaluate(loess_tracks(pred), gt, ["pcp", "mpjpe", "mot3d"])  # --smooth loess
     two, kept2, _ = restrict_to_views(full, [cams[n] for n in names], 2)
     pcp2 = evaluate(pred, two, ["pcp"])["pcp"]["average"] if kept2 else None
     return {
@@ -91,6 +94,9 @@ def score(scene: Path, checkpoint: str, views: int | None) -> dict:
         "pcp_two_views": pcp2,
         "person_frames_two_views": f"{kept2}/{total}",
         "frames_per_s": round(len(pred.frames) / seconds, 2),
+        "pcp_loess": smooth["pcp"]["average"],
+        "mpjpe_loess_mm": smooth.get("mpjpe_mm"),
+        "mota_loess": smooth.get("mota"),
     }
 
 
@@ -181,7 +187,8 @@ def main() -> None:
     cost = detector_cost(args.checkpoint, sides) if sides else []
 
     cols = ["rig", "model", "views", "pcp", "mpjpe_mm", "mota", "id_switches", "tracks",
-            "gt_person_frames", "pcp_two_views", "person_frames_two_views", "frames_per_s"]  # fmt: skip
+            "gt_person_frames", "pcp_two_views", "person_frames_two_views", "frames_per_s",
+            "pcp_loess", "mpjpe_loess_mm", "mota_loess"]  # fmt: skip
     table = Table(
         title=f"Unseen rigs: {args.checkpoint} against each rig's own model ({args.frames} frames)"
     )

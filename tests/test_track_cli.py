@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -163,7 +164,7 @@ def test_cascade_option_reaches_the_tracker_and_defaults_as_the_config(
 
 def test_smooth_option(workdir, tmp_path, capsys):
     """--smooth one-euro filters every track; the first frame of a track is its own, the rest move
-    less than the raw joints; a bad value is one line."""
+    less than the raw joints; --smooth loess keeps every person and id; a bad value is one line."""
     raw, smooth = tmp_path / "raw.json", tmp_path / "smooth.json"
     assert _track(workdir, raw, capsys)[0] == 0
     code, _, err = _track(workdir, smooth, capsys, "--smooth", "one-euro")
@@ -173,6 +174,15 @@ def test_smooth_option(workdir, tmp_path, capsys):
     first = {p.id: p.joints for p in a.frames[0].people}
     for p in b.frames[0].people:
         assert torch.allclose(torch.tensor(p.joints), torch.tensor(first[p.id]), equal_nan=True)
+    code, _, err = _track(workdir, tmp_path / "l.json", capsys, "--smooth", "loess")
+    assert code == 0, err
+    c = load_tracks(tmp_path / "l.json")
+    assert [[p.id for p in f.people] for f in a.frames] == [
+        [p.id for p in f.people] for f in c.frames
+    ]
+    moved = [np.nanmax(np.abs(p.joints - q.joints)) for f, g in zip(a.frames, c.frames, strict=True)
+             for p, q in zip(f.people, g.people, strict=True)]  # fmt: skip
+    assert 0 < max(moved) < 0.5  # smoothed, not thrown about
     code, _, err = _track(workdir, tmp_path / "x.json", capsys, "--smooth", "kalman")
     assert code == 2 and "unknown smoothing 'kalman'" in err and len(err.strip().splitlines()) == 1
 

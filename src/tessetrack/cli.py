@@ -120,8 +120,10 @@ def _smooth_option() -> str:
     return typer.Option(
         "none",
         "--smooth",
-        help="none | one-euro: every track's joints filtered over time (online; jitter of a still "
-        "joint cut to ~40 %, ~0.6 frames of lag at walking speed).",
+        help="none | one-euro | loess: every track's joints smoothed over time. one-euro: online "
+        "(jitter of a still joint cut to ~40 %, ~0.6 frames of lag at walking speed); loess: a "
+        "local quadratic fit over ±0.2 s, weighted by the joints' scores (no lag; a wrong "
+        "frame weighs little).",
     )
 
 

@@ -637,9 +637,9 @@ def _finish(
 
         tracks = tracks_to_world(tracks, rig)
     if smooth != "none":
-        from tessetrack.tracking.smoothing import smooth_tracks
+        from tessetrack.tracking.smoothing import smooth as smooth_over_time
 
-        tracks = smooth_tracks(tracks)
+        tracks = smooth_over_time(tracks, smooth)
     return tracks
 
 
@@ -710,7 +710,7 @@ def track_to_file(
             or ``model`` (the volume the model was trained with, in the calibration's world).
         up, floor: the rig's up direction and floor height along it (world metres), instead of
             found (``volume="auto"`` only).
-        smooth, keep_bones: ``none`` or ``one-euro`` (:mod:`tessetrack.tracking.smoothing`);
+        smooth, keep_bones: ``none``, ``one-euro`` or ``loess`` (:mod:`tessetrack.tracking.smoothing`);
             bones brought back to their track's median lengths (:mod:`tessetrack.tracking.bones`).
 
     The output is checked before any work and written atomically. A heatmap model given videos or

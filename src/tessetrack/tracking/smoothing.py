@@ -1,4 +1,5 @@
-"""Temporal smoothing of tracked joints: the One-Euro filter, online and per track.
+"""Temporal smoothing of tracked joints, per track: the One-Euro filter (online) and a local
+quadratic fit over a window on both sides of each frame (LOESS; offline).
 
 The One-Euro filter (Casiez, Roussel and Vogel, CHI 2012) is an exponential smoother whose cut-off
 frequency rises with the signal's speed: still joints are smoothed hard (jitter goes), moving ones
@@ -6,6 +7,17 @@ lightly (little lag). It runs causally, frame by frame, like the tracker, so smo
 written as they come. Each track keeps its own state per joint; a track unseen for more than
 ``reset_after`` frames starts afresh, and unknown joints (NaN) pass through without touching the
 state. Written by hand: it is a dozen lines of arithmetic, batched over joints with numpy.
+
+LOESS (Cleveland 1979) fits, around every frame, a quadratic in time to the joint's positions in
+the frames within ``span`` seconds on both sides, weighted by how near in time they are (tricube)
+and by the joint's score there (a joint the views triangulated counts more than one placed from a
+single view or kept from the network), then reweights the samples by their residuals (bisquare)
+so that one wrong frame does not pull its neighbours. A quadratic follows a walking or swinging
+joint without lag; only the frame-to-frame scatter goes. A track whose body moves faster than
+``max_speed`` between two frames has jumped to somebody else: no window reaches across the jump.
+It needs the frames after the current one, so it runs on whole tracks. Written by hand with numpy:
+SciPy's Savitzky-Golay filter has no weights, gaps or cuts, and statsmodels' lowess neither
+weights its samples nor is batched over joints.
 """
 
 from __future__ import annotations
@@ -17,12 +29,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from tessetrack.errors import InputError
-from tessetrack.structures import FramePoses, Tracks
+from tessetrack.structures import FramePoses, PersonPose, Tracks
 
-__all__ = ["OneEuroConfig", "SMOOTH_MODES", "smooth_tracks"]
+__all__ = ["LoessConfig", "OneEuroConfig", "SMOOTH_MODES", "loess_fit", "loess_tracks",
+           "smooth", "smooth_tracks"]  # fmt: skip
 
 #: Values of ``--smooth``.
-SMOOTH_MODES = ("none", "one-euro")
+SMOOTH_MODES = ("none", "one-euro", "loess")
 
 
 @dataclass(frozen=True)
@@ -85,3 +98,165 @@ def smooth_tracks(tracks: Tracks, config: OneEuroConfig | None = None) -> Tracks
             people.append(dataclasses.replace(p, joints=new))
         out.append(FramePoses(fp.frame, tuple(people)))
     return dataclasses.replace(tracks, frames=tuple(out))
+
+
+@dataclass(frozen=True)
+class LoessConfig:
+    """Settings of the local quadratic fit (:func:`loess_fit`).
+
+    Attributes:
+        span: half-width of the window, seconds (the tricube weight falls to 0 there).
+        degree: the local polynomial's degree (0, 1 or 2).
+        max_speed: m/s; a track's body (the median of its joints) moving faster than this from
+            one frame to the next has jumped to another person, and is cut there.
+        min_weight: the weight of a joint scored 0 (a joint's score weighs its sample).
+        robust: rounds of bisquare reweighting by the residuals (0: none): a sample further
+            from the fit than 6 × the track's median residual, and than ``outlier`` metres, gets
+            no weight (a wrong frame, not jitter).
+        outlier: metres; see ``robust``.
+    """
+
+    span: float = 0.2
+    degree: int = 2
+    max_speed: float = 10.0
+    min_weight: float = 0.05
+    robust: int = 2
+    outlier: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not (self.span > 0 and self.max_speed > 0 and 0 < self.min_weight <= 1):
+            raise InputError("loess: span, max_speed must be > 0 and min_weight in (0, 1]")
+        if self.outlier < 0:
+            raise InputError("loess: outlier must be >= 0")
+        if self.degree not in (0, 1, 2) or self.robust < 0:
+            raise InputError("loess: degree must be 0, 1 or 2 and robust >= 0")
+
+
+def _cuts(frames: np.ndarray, joints: np.ndarray, fps: float, max_speed: float) -> np.ndarray:
+    """(F,) segment label of each frame: a new one where the body moved faster than
+    ``max_speed`` since the frame before (frames (F,), joints (F, J, 3))."""
+    with np.errstate(all="ignore"):
+        centre = np.nanmedian(np.where(np.isfinite(joints), joints, np.nan), axis=1)  # F×3
+    step = np.linalg.norm(np.diff(centre, axis=0), axis=-1) * fps / np.diff(frames)  # F-1
+    return np.concatenate([[0], np.cumsum(step > max_speed)])  # NaN: no cut
+
+
+def _fit_window(
+    x: np.ndarray, w: np.ndarray, seg: np.ndarray, reach: float, degree: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted local polynomial fit at every frame of a dense track.
+
+    Args:
+        x: (n, J, 3) positions (0 where unknown); w: (n, J) sample weights (0: no sample).
+        seg: (n,) segment of each frame (-1: no frame); reach: the window's half-width, frames.
+        degree: of the polynomial.
+
+    Returns:
+        (n, J, 3) the fitted positions and (n, J) the summed weights behind them.
+    """
+    n, j = w.shape
+    d = degree + 1
+    m = np.zeros((n, j, d, d))
+    b = np.zeros((n, j, d, 3))
+    r = int(np.ceil(reach)) - 1  # offsets with a weight above 0
+    for o in range(-r, r + 1):
+        u = o / reach
+        k = (1 - abs(u) ** 3) ** 3
+        lo, hi = max(0, -o), min(n, n - o)  # frames i with i + o inside
+        if lo >= hi:
+            continue
+        src = slice(lo + o, hi + o)
+        kw = k * w[src] * (seg[src] == seg[lo:hi])[:, None]  # n'×J
+        a = u ** np.arange(d)  # D
+        m[lo:hi] += kw[..., None, None] * np.outer(a, a)
+        b[lo:hi] += kw[..., None, None] * a[:, None] * x[src][:, :, None, :]
+    total = m[..., 0, 0]  # n×J
+    ridge = np.zeros((d, d))
+    ridge[np.arange(1, d), np.arange(1, d)] = 1e-6  # slope and curve where samples cannot tell
+    m = m + (total + 1e-12)[..., None, None] * ridge + 1e-12 * np.eye(d)
+    return np.linalg.solve(m, b)[..., 0, :], total
+
+
+def loess_fit(
+    frames: np.ndarray,
+    joints: np.ndarray,
+    scores: np.ndarray,
+    fps: float,
+    config: LoessConfig | None = None,
+) -> np.ndarray:
+    """One track's joints fitted locally over time (see the module docstring).
+
+    Args:
+        frames: (F,) the track's frame indices, increasing; fps: frames per second.
+        joints: (F, J, 3) metres, NaN where unknown; scores: (F, J) in [0, 1] (NaN: 0).
+        config: settings.
+
+    Returns:
+        (F, J, 3) the fitted joints; unknown joints stay NaN.
+    """
+    config = config or LoessConfig()
+    frames = np.asarray(frames, dtype=np.int64)
+    joints = np.asarray(joints, dtype=float)
+    known = np.isfinite(joints).all(-1)  # F×J
+    if len(frames) < 2:
+        return joints.copy()
+    at = frames - frames[0]
+    n = int(at[-1]) + 1
+    x = np.zeros((n, *joints.shape[1:]))
+    x[at] = np.where(known[..., None], joints, 0.0)
+    base = np.where(
+        known, np.maximum(np.nan_to_num(np.asarray(scores, float)), config.min_weight), 0
+    )
+    seg = np.full(n, -1)
+    seg[at] = _cuts(frames, joints, fps, config.max_speed)
+    robust = np.ones_like(base)
+    for _ in range(config.robust + 1):
+        w = np.zeros((n, joints.shape[1]))
+        w[at] = base * robust
+        fit, total = _fit_window(x, w, seg, config.span * fps, config.degree)
+        res = np.linalg.norm(joints - fit[at], axis=-1)  # F×J, NaN where unknown
+        scale = np.nanmedian(res[known]) if known.any() else 0.0
+        if not scale > 0:
+            break
+        cut = max(6 * scale, config.outlier)
+        robust = np.clip(1 - (np.nan_to_num(res, nan=0.0) / cut) ** 2, 0, None) ** 2
+    out = np.where((known & (total[at] > 0))[..., None], fit[at], joints)
+    return out
+
+
+def loess_tracks(tracks: Tracks, config: LoessConfig | None = None) -> Tracks:
+    """``tracks`` with every track's joints fitted locally over time (:func:`loess_fit`;
+    scores unchanged). ``fps`` sets the window in frames (30 when unknown)."""
+    fps = tracks.fps or 30.0
+    by: dict[int, list[tuple[int, PersonPose]]] = {}
+    for fp in tracks.frames:
+        for p in fp.people:
+            by.setdefault(p.id, []).append((fp.frame, p))
+    fitted: dict[tuple[int, int], np.ndarray] = {}
+    for tid, items in by.items():
+        items.sort(key=lambda it: it[0])
+        frames = np.array([f for f, _ in items])
+        joints = np.stack([np.asarray(p.joints, float) for _, p in items])
+        scores = np.stack([np.ones(len(p.joints)) if p.scores is None else
+                           np.asarray(p.scores, float) for _, p in items])  # fmt: skip
+        for (f, _), j in zip(items, loess_fit(frames, joints, scores, fps, config), strict=True):
+            fitted[(f, tid)] = j
+    out = tuple(
+        FramePoses(
+            fp.frame,
+            tuple(dataclasses.replace(p, joints=fitted[(fp.frame, p.id)]) for p in fp.people),
+        )  # fmt: skip
+        for fp in tracks.frames
+    )
+    return dataclasses.replace(tracks, frames=out)
+
+
+def smooth(tracks: Tracks, mode: str) -> Tracks:
+    """``tracks`` smoothed the way ``mode`` (one of :data:`SMOOTH_MODES`) says."""
+    if mode not in SMOOTH_MODES:
+        raise InputError(f"unknown smoothing {mode!r}; use {' or '.join(SMOOTH_MODES)}")
+    if mode == "one-euro":
+        return smooth_tracks(tracks)
+    if mode == "loess":
+        return loess_tracks(tracks)
+    return tracks

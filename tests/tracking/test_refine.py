@@ -86,6 +86,12 @@ def test_match_people_lets_no_refused_pair_push_a_person_off_their_own():
     dets = torch.stack([torch.cat([line, conf], -1), torch.cat([line + 45.0 * shift, conf], -1)])
     match, _ = match_people(projected, torch.ones(2, j, dtype=torch.bool), dets, RefineConfig())
     assert match.tolist() == [0, -1]
+    # b at x = 58 (A-b 0.28); B 52 px above x = 24.86: B-a 0.29 (accepted), B-b 0.31 (refused).
+    # A-b + B-a (0.57) costs more than A-a + B unpaired (0.01 + the gate): A keeps a
+    dets[1, :, 0] = 58.0
+    projected[1] = line + torch.tensor([24.86, 52.4], dtype=torch.float64)
+    match, _ = match_people(projected, torch.ones(2, j, dtype=torch.bool), dets, RefineConfig())
+    assert match.tolist() == [0, -1]
 
 
 def test_a_joint_just_in_front_of_a_camera_does_not_stretch_a_whole_track(rng):

@@ -291,11 +291,12 @@ def match_people(
         cost_m = costs(dets[:, mirror])
         flip = cost_m < cost
         cost = torch.minimum(cost, cost_m)
-    # pairs the gate refuses cost the same (big) so that they cannot steal: a person with no
-    # 2D person under the gate must not push another off theirs by a cheaper refused pair
+    # a pair the gate refuses costs the gate, as staying unpaired does: a refused pair cannot
+    # push a person off their own 2D person (it would cost the same as none), and an accepted
+    # pair takes a 2D person away from another only where the two pairs cost less in all
     big = 1e6
     c = torch.nan_to_num(cost, nan=big, posinf=big).double().numpy()
-    c = np.where(c < config.match_gate, c, big)
+    c = np.minimum(c, config.match_gate)
     rows, cols = linear_sum_assignment(c)
     for r, col in zip(rows, cols, strict=True):
         if c[r, col] < config.match_gate:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,11 +106,13 @@ class LoessConfig:
     """Settings of the local quadratic fit (:func:`loess_fit`).
 
     Attributes:
-        span: half-width of the window, seconds (the tricube weight falls to 0 there).
+        span: half-width of the window, seconds (the tricube weight falls to 0 there); at
+            least 3.5 of the track's frame steps (:func:`loess_fit`).
         degree: the local polynomial's degree (0, 1 or 2).
         max_speed: m/s; a track's body (the median of its joints) moving faster than this from
             one frame to the next has jumped to another person, and is cut there.
-        min_weight: the weight of a joint scored 0 (a joint's score weighs its sample).
+        min_weight: the least weight of a sample (a joint's score weighs its sample; one scored
+            0 still counts this much).
         robust: rounds of bisquare reweighting by the residuals (0: none): a sample further
             from the fit than 6 × the track's median residual, and than ``outlier`` metres, gets
             no weight (a wrong frame, not jitter).
@@ -121,7 +124,7 @@ class LoessConfig:
     max_speed: float = 10.0
     min_weight: float = 0.05
     robust: int = 2
-    outlier: float = 0.2
+    outlier: float = 0.3
 
     def __post_init__(self) -> None:
         if not (self.span > 0 and self.max_speed > 0 and 0 < self.min_weight <= 1):
@@ -133,48 +136,72 @@ class LoessConfig:
 
 
 def _cuts(frames: np.ndarray, joints: np.ndarray, fps: float, max_speed: float) -> np.ndarray:
-    """(F,) segment label of each frame: a new one where the body moved faster than
-    ``max_speed`` since the frame before (frames (F,), joints (F, J, 3))."""
-    with np.errstate(all="ignore"):
-        centre = np.nanmedian(np.where(np.isfinite(joints), joints, np.nan), axis=1)  # F×3
-    step = np.linalg.norm(np.diff(centre, axis=0), axis=-1) * fps / np.diff(frames)  # F-1
-    return np.concatenate([[0], np.cumsum(step > max_speed)])  # NaN: no cut
+    """(F,) segment label of each of a track's frames (frames (F,), joints (F, J, 3), NaN where
+    unknown): a new segment where the body moved faster than ``max_speed`` (m/s) since the frame
+    before — the median over the frame's known joints of each one's speed since that joint was
+    last known (a change in which joints are known is no jump; a jump behind a frame that knows
+    no joint is still one)."""
+    known = np.isfinite(joints).all(-1)  # F×J
+    at = np.where(known, np.arange(len(frames))[:, None], -1)
+    last = np.maximum.accumulate(at, axis=0)  # the latest frame at or before each that knows it
+    prev = np.vstack([np.full((1, known.shape[1]), -1), last[:-1]])  # strictly before
+    ok = known & (prev >= 0)
+    src = np.maximum(prev, 0)
+    step = np.linalg.norm(joints - np.take_along_axis(joints, src[..., None], 0), axis=-1)
+    dt = (frames[:, None] - frames[src]) / fps  # F×J seconds
+    speed = np.where(ok, step / np.where(ok, dt, 1.0), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # frames with no speed: no cut
+        jump = np.nanmedian(speed, axis=1) > max_speed  # F (NaN > x is False)
+    return np.cumsum(jump)
 
 
 def _fit_window(
-    x: np.ndarray, w: np.ndarray, seg: np.ndarray, reach: float, degree: int
+    frames: np.ndarray,
+    x: np.ndarray,
+    w: np.ndarray,
+    seg: np.ndarray,
+    reach: float,
+    degree: int,
+    chunk: int = 4096,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted local polynomial fit at every frame of a dense track.
+    """Weighted local polynomial fit at every frame of a track.
 
     Args:
-        x: (n, J, 3) positions (0 where unknown); w: (n, J) sample weights (0: no sample).
-        seg: (n,) segment of each frame (-1: no frame); reach: the window's half-width, frames.
-        degree: of the polynomial.
+        frames: (F,) distinct increasing frame indices; x: (F, J, 3) positions (0 where unknown);
+        w: (F, J) sample weights (0: no sample); seg: (F,) segment of each frame (no window
+        reaches across segments); reach: the window's half-width, frames; degree: of the
+        polynomial; chunk: frames fitted at once (bounds the memory).
 
     Returns:
-        (n, J, 3) the fitted positions and (n, J) the summed weights behind them.
+        (F, J, 3) the fitted positions and (F, J) the summed weights behind them.
     """
-    n, j = w.shape
+    f, j = w.shape
     d = degree + 1
-    m = np.zeros((n, j, d, d))
-    b = np.zeros((n, j, d, 3))
-    r = int(np.ceil(reach)) - 1  # offsets with a weight above 0
-    for o in range(-r, r + 1):
-        u = o / reach
-        k = (1 - abs(u) ** 3) ** 3
-        lo, hi = max(0, -o), min(n, n - o)  # frames i with i + o inside
-        if lo >= hi:
-            continue
-        src = slice(lo + o, hi + o)
-        kw = k * w[src] * (seg[src] == seg[lo:hi])[:, None]  # n'×J
-        a = u ** np.arange(d)  # D
-        m[lo:hi] += kw[..., None, None] * np.outer(a, a)
-        b[lo:hi] += kw[..., None, None] * a[:, None] * x[src][:, :, None, :]
-    total = m[..., 0, 0]  # n×J
+    r = int(np.ceil(reach)) - 1  # frames nearer than ``reach``: at most r samples a side
     ridge = np.zeros((d, d))
     ridge[np.arange(1, d), np.arange(1, d)] = 1e-6  # slope and curve where samples cannot tell
-    m = m + (total + 1e-12)[..., None, None] * ridge + 1e-12 * np.eye(d)
-    return np.linalg.solve(m, b)[..., 0, :], total
+    fit, total = np.zeros((f, j, 3)), np.zeros((f, j))
+    for lo in range(0, f, chunk):
+        i = np.arange(lo, min(f, lo + chunk))  # C
+        m = np.zeros((len(i), j, d, d))
+        b = np.zeros((len(i), j, d, 3))
+        for o in range(-r, r + 1):
+            src = i + o
+            valid = (src >= 0) & (src < f)
+            src = np.clip(src, 0, f - 1)
+            u = (frames[src] - frames[i]) / reach  # C
+            kern = np.where(valid & (np.abs(u) < 1) & (seg[src] == seg[i]),
+                            (1 - np.abs(u) ** 3) ** 3, 0.0)  # fmt: skip
+            kw = kern[:, None] * w[src]  # C×J
+            a = u[:, None] ** np.arange(d)  # C×D
+            m += kw[..., None, None] * (a[:, :, None] * a[:, None, :])[:, None]
+            b += kw[..., None, None] * a[:, None, :, None] * x[src][:, :, None, :]
+        s0 = m[..., 0, 0]  # C×J
+        m = m + (s0 + 1e-12)[..., None, None] * ridge + 1e-12 * np.eye(d)
+        fit[i] = np.linalg.solve(m, b)[..., 0, :]
+        total[i] = s0
+    return fit, total
 
 
 def loess_fit(
@@ -186,42 +213,48 @@ def loess_fit(
 ) -> np.ndarray:
     """One track's joints fitted locally over time (see the module docstring).
 
+    The window spans ``config.span`` seconds each side, and at least 3.5 of the track's median
+    frame steps (``--stride`` or a low frame rate: a window then still holds 7 samples).
+
     Args:
-        frames: (F,) the track's frame indices, increasing; fps: frames per second.
+        frames: (F,) the track's frame indices, distinct and increasing; fps: frames per second.
         joints: (F, J, 3) metres, NaN where unknown; scores: (F, J) in [0, 1] (NaN: 0).
         config: settings.
 
     Returns:
-        (F, J, 3) the fitted joints; unknown joints stay NaN.
+        (F, J, 3) the fitted joints; unknown joints stay NaN, and a track of one frame is
+        returned as it is.
+
+    Raises:
+        InputError: frames not increasing, or fps not above 0.
     """
     config = config or LoessConfig()
     frames = np.asarray(frames, dtype=np.int64)
     joints = np.asarray(joints, dtype=float)
-    known = np.isfinite(joints).all(-1)  # F×J
+    if not fps > 0:
+        raise InputError(f"loess: fps must be > 0, got {fps}")
+    if np.any(np.diff(frames) <= 0):
+        raise InputError("loess: a track's frames must be distinct and increasing")
     if len(frames) < 2:
         return joints.copy()
-    at = frames - frames[0]
-    n = int(at[-1]) + 1
-    x = np.zeros((n, *joints.shape[1:]))
-    x[at] = np.where(known[..., None], joints, 0.0)
-    base = np.where(
-        known, np.maximum(np.nan_to_num(np.asarray(scores, float)), config.min_weight), 0
-    )
-    seg = np.full(n, -1)
-    seg[at] = _cuts(frames, joints, fps, config.max_speed)
-    robust = np.ones_like(base)
-    for _ in range(config.robust + 1):
-        w = np.zeros((n, joints.shape[1]))
-        w[at] = base * robust
-        fit, total = _fit_window(x, w, seg, config.span * fps, config.degree)
-        res = np.linalg.norm(joints - fit[at], axis=-1)  # F×J, NaN where unknown
-        scale = np.nanmedian(res[known]) if known.any() else 0.0
-        if not scale > 0:
+    known = np.isfinite(joints).all(-1)  # F×J
+    x = np.where(known[..., None], joints, 0.0)
+    base = np.where(known, np.clip(np.nan_to_num(np.asarray(scores, float)),
+                                   config.min_weight, None), 0.0)  # fmt: skip
+    seg = _cuts(frames, joints, fps, config.max_speed)
+    reach = max(config.span * fps, (config.degree + 1.5) * float(np.median(np.diff(frames))))
+    weights = base
+    for round_ in range(config.robust + 1):
+        fit, total = _fit_window(frames, x, weights, seg, reach, config.degree)
+        if round_ == config.robust:
             break
+        res = np.linalg.norm(joints - fit, axis=-1)  # F×J, NaN where unknown
+        scale = float(np.median(res[known])) if known.any() else 0.0
         cut = max(6 * scale, config.outlier)
-        robust = np.clip(1 - (np.nan_to_num(res, nan=0.0) / cut) ** 2, 0, None) ** 2
-    out = np.where((known & (total[at] > 0))[..., None], fit[at], joints)
-    return out
+        if not cut > 0:
+            break
+        weights = base * np.clip(1 - (np.nan_to_num(res) / cut) ** 2, 0, None) ** 2
+    return np.where((known & (total > 0))[..., None], fit, joints)
 
 
 def loess_tracks(tracks: Tracks, config: LoessConfig | None = None) -> Tracks:

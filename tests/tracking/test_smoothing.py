@@ -56,14 +56,21 @@ def test_lag_on_a_walking_joint_is_measured_small():
     )
 
 
-def test_unknown_joints_gaps_and_other_tracks():
+def _gappy() -> Tracks:
+    """Two still people 5 m apart over 20 frames: person 0's second joint unknown at frame 7,
+    person 0 missed at frame 10, nobody at frame 12."""
     pos = np.ones((20, 2, 2, 3))
     pos[:, 1] += 5.0
     pos[7, 0, 1] = np.nan
     tr = _tracks(pos, ids=(0, 1))
     frames = list(tr.frames)
-    frames[10] = FramePoses(10, frames[10].people[1:])  # person 0 missed once
-    out = smooth_tracks(Tracks(joint_names=tr.joint_names, frames=tuple(frames), fps=30.0))
+    frames[10] = FramePoses(10, frames[10].people[1:])
+    frames[12] = FramePoses(12, ())
+    return Tracks(joint_names=tr.joint_names, frames=tuple(frames), fps=30.0)
+
+
+def test_unknown_joints_gaps_and_other_tracks():
+    out = smooth_tracks(_gappy())
     assert np.isnan(out.frames[7].people[0].joints[1]).all()  # unknown stays unknown
     for f in out.frames:
         for p in f.people:
@@ -140,15 +147,9 @@ def test_loess_weighs_joints_by_their_scores():
 
 
 def test_loess_unknown_joints_gaps_short_tracks_and_other_tracks():
-    pos = np.ones((20, 2, 2, 3))
-    pos[:, 1] += 5.0
-    pos[7, 0, 1] = np.nan
-    tr = _tracks(pos, ids=(0, 1))
-    frames = list(tr.frames)
-    frames[10] = FramePoses(10, frames[10].people[1:])  # person 0 missed once
-    frames[12] = FramePoses(12, ())  # nobody
-    out = loess_tracks(Tracks(joint_names=tr.joint_names, frames=tuple(frames), fps=30.0))
-    assert [len(f.people) for f in out.frames] == [len(f) for f in [f.people for f in frames]]
+    tracks = _gappy()
+    out = loess_tracks(tracks)
+    assert [len(f.people) for f in out.frames] == [len(f.people) for f in tracks.frames]
     assert np.isnan(out.frames[7].people[0].joints[1]).all()  # unknown stays unknown
     for f in out.frames:
         for p in f.people:

@@ -107,10 +107,11 @@ class LoessConfig:
 
     Attributes:
         span: half-width of the window, seconds (the tricube weight falls to 0 there); at
-            least 3.5 of the track's frame steps (:func:`loess_fit`).
+            least ``degree`` + 1.5 of the track's frame steps (:func:`loess_fit`).
         degree: the local polynomial's degree (0, 1 or 2).
-        max_speed: m/s; a track's body (the median of its joints) moving faster than this from
-            one frame to the next has jumped to another person, and is cut there.
+        max_speed: m/s; a track whose joints move faster than this from one frame to the next
+            (the median over them of each one's speed since it was last known) has jumped to
+            another person, and is cut there.
         min_weight: the least weight of a sample (a joint's score weighs its sample; one scored
             0 still counts this much).
         robust: rounds of bisquare reweighting by the residuals (0: none): a sample further
@@ -213,8 +214,9 @@ def loess_fit(
 ) -> np.ndarray:
     """One track's joints fitted locally over time (see the module docstring).
 
-    The window spans ``config.span`` seconds each side, and at least 3.5 of the track's median
-    frame steps (``--stride`` or a low frame rate: a window then still holds 7 samples).
+    The window spans ``config.span`` seconds each side, and at least ``degree`` + 1.5 of the
+    track's median frame steps (``--stride`` or a low frame rate: a quadratic's window then still
+    holds 7 samples).
 
     Args:
         frames: (F,) the track's frame indices, distinct and increasing; fps: frames per second.

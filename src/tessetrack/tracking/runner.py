@@ -613,12 +613,11 @@ VOLUME_MODES = ("auto", "model")
 def _check_modes(refine: str, smooth: str, volume: str) -> None:
     """Refuse an unknown ``--refine``, ``--smooth`` or ``--volume`` before any work."""
     from tessetrack.tracking.refine import REFINE_MODES
-    from tessetrack.tracking.smoothing import SMOOTH_MODES
+    from tessetrack.tracking.smoothing import check_smooth_mode
 
     if refine not in REFINE_MODES:
         raise InputError(f"unknown refinement {refine!r}; use {' or '.join(REFINE_MODES)}")
-    if smooth not in SMOOTH_MODES:
-        raise InputError(f"unknown smoothing {smooth!r}; use {' or '.join(SMOOTH_MODES)}")
+    check_smooth_mode(smooth)
     if volume not in VOLUME_MODES:
         raise InputError(f"unknown volume {volume!r}; use {' or '.join(VOLUME_MODES)}")
 

@@ -32,8 +32,8 @@ import numpy as np
 from tessetrack.errors import InputError
 from tessetrack.structures import FramePoses, PersonPose, Tracks
 
-__all__ = ["LoessConfig", "OneEuroConfig", "SMOOTH_MODES", "loess_fit", "loess_tracks",
-           "smooth", "smooth_tracks"]  # fmt: skip
+__all__ = ["LoessConfig", "OneEuroConfig", "SMOOTH_MODES", "check_smooth_mode", "loess_fit",
+           "loess_tracks", "smooth", "smooth_tracks"]  # fmt: skip
 
 #: Values of ``--smooth``.
 SMOOTH_MODES = ("none", "one-euro", "loess")
@@ -286,10 +286,15 @@ def loess_tracks(tracks: Tracks, config: LoessConfig | None = None) -> Tracks:
     return dataclasses.replace(tracks, frames=out)
 
 
-def smooth(tracks: Tracks, mode: str) -> Tracks:
-    """``tracks`` smoothed the way ``mode`` (one of :data:`SMOOTH_MODES`) says."""
+def check_smooth_mode(mode: str) -> None:
+    """Refuse a ``mode`` that is not one of :data:`SMOOTH_MODES`."""
     if mode not in SMOOTH_MODES:
         raise InputError(f"unknown smoothing {mode!r}; use {' or '.join(SMOOTH_MODES)}")
+
+
+def smooth(tracks: Tracks, mode: str) -> Tracks:
+    """``tracks`` smoothed the way ``mode`` (one of :data:`SMOOTH_MODES`) says."""
+    check_smooth_mode(mode)
     if mode == "one-euro":
         return smooth_tracks(tracks)
     if mode == "loess":

@@ -294,12 +294,11 @@ def match_people(
     # a pair the gate refuses costs the gate, as staying unpaired does: a refused pair cannot
     # push a person off their own 2D person (it would cost the same as none), and an accepted
     # pair takes a 2D person away from another only where the two pairs cost less in all
-    big = 1e6
-    c = torch.nan_to_num(cost, nan=big, posinf=big).double().numpy()
-    c = np.minimum(c, config.match_gate)
+    gate = config.match_gate
+    c = torch.nan_to_num(cost.double(), nan=gate, posinf=gate).clamp_max(gate).numpy()
     rows, cols = linear_sum_assignment(c)
     for r, col in zip(rows, cols, strict=True):
-        if c[r, col] < config.match_gate:
+        if c[r, col] < gate:
             out[r] = int(col)
             swapped[r] = bool(flip[r, col])
     return out, swapped

@@ -98,6 +98,26 @@ def test_hungarian_match_with_gate():
     )  # negated mean joint distance: |0.1 - 0|
 
 
+def test_hungarian_match_refused_pair_cannot_push_an_accepted_one_aside():
+    # 1D, gate 0.5: A=0, B=1 at t; X=0.45, Y=-0.6 at t+Δt. Only A-X (0.45) passes the gate.
+    # Unclamped costs would pick A-Y + B-X (0.6 + 0.55 < 0.45 + 1.6), both refused: nobody linked.
+    p0 = torch.tensor([[[[0.0, 0.0, 1.0]], [[1.0, 0.0, 1.0]]]])
+    p1 = torch.tensor([[[[0.45, 0.0, 1.0]], [[-0.6, 0.0, 1.0]]]])
+    ones = torch.ones(1, 2, dtype=torch.bool)
+    out = hungarian_match(p0, p1, ones, ones, max_distance=0.5)
+    assert out.matches0.tolist() == [[0, -1]]
+    assert out.matches1.tolist() == [[0, -1]]
+
+
+def test_hungarian_match_ignores_missing_people():
+    p0 = torch.tensor([[[[0.0, 0.0, 1.0]], [[0.05, 0.0, 1.0]]]])
+    p1 = torch.tensor([[[[0.1, 0.0, 1.0]], [[0.0, 0.0, 1.0]]]])
+    mask0 = torch.tensor([[True, False]])  # slot 1 at t is empty, though its pose is nearest
+    out = hungarian_match(p0, p1, mask0, torch.ones(1, 2, dtype=torch.bool), max_distance=0.5)
+    assert out.matches0.tolist() == [[1, -1]]
+    assert out.matches1.tolist() == [[-1, 0]]
+
+
 def test_position_encoding_tells_identical_descriptors_apart():
     """Two people whose descriptors are the same (same pose, no appearance: an H model) and who
     swap order between t and t+Δt: only their centres tell them apart. With the position encoding

@@ -36,6 +36,15 @@ def _pose(center: np.ndarray) -> np.ndarray:
     return center[None, :] + np.linspace(0, 1, 19)[:, None] * np.array([0.0, 0.0, 1.7])
 
 
+def test_pose_distance_link_refused_pair_cannot_push_an_accepted_one_aside():
+    # gate 0.5 m: A at x=0, B at x=1; then X at 0.45, Y at -0.6. Only A-X passes the gate;
+    # unclamped costs would choose A-Y + B-X (both refused) and link nobody.
+    link = pose_distance_link(max_distance=0.5)
+    prev = [Observation(_pose(np.array([x, 0.0, 0.0]))) for x in (0.0, 1.0)]
+    cur = [Observation(_pose(np.array([x, 0.0, 0.0]))) for x in (0.45, -0.6)]
+    assert link(prev, cur).tolist() == [0, -1]
+
+
 def test_ids_survive_a_crossing_with_identity_descriptors():
     from tessetrack.tracking.online import descriptor_link
 

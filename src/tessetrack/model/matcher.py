@@ -248,8 +248,12 @@ def hungarian_match(
     m = poses1.shape[1]
     dist = torch.linalg.vector_norm(poses0[:, :, None] - poses1[:, None], dim=-1).mean(-1)  # B×N×M
     valid = mask0[:, :, None] & mask1[:, None, :]  # B×N×M
-    cost = dist.detach().float().masked_fill(~valid, 1e6).cpu().numpy()
-    ok = valid.cpu().numpy() & (cost <= max_distance)
+    # a refused pair (too far, or a missing person) costs the gate, as staying unmatched does:
+    # the assignment then maximises the accepted pairs' total slack, and a refused pair's size
+    # cannot push an accepted one aside
+    dist_np = dist.detach().float().cpu().numpy()
+    ok = valid.cpu().numpy() & (dist_np <= max_distance)
+    cost = np.where(ok, dist_np, max_distance)
     matches0 = np.full((b, n), -1, dtype=np.int64)
     matches1 = np.full((b, m), -1, dtype=np.int64)
     if n > 0 and m > 0:

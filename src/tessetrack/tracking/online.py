@@ -147,10 +147,13 @@ def pose_distance_link(max_distance: float = 0.5) -> LinkFn:
             return matches
         a = np.stack([o.joints for o in prev])[:, None]  # N×1×J×3
         b = np.stack([o.joints for o in cur])[None]  # 1×M×J×3
-        cost = np.nanmean(np.linalg.norm(a - b, axis=-1), axis=-1)  # N×M
-        cost = np.where(np.isfinite(cost), cost, 1e6)
+        dist = np.nanmean(np.linalg.norm(a - b, axis=-1), axis=-1)  # N×M
+        ok = np.isfinite(dist) & (dist <= max_distance)
+        # a refused pair costs the gate, as staying unmatched does: its size cannot push an
+        # accepted pair aside
+        cost = np.where(ok, dist, max_distance)
         rows, cols = linear_sum_assignment(cost)
-        keep = cost[rows, cols] <= max_distance
+        keep = ok[rows, cols]
         matches[rows[keep]] = cols[keep]
         return matches
 

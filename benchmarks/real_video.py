@@ -1,16 +1,18 @@
 """Real recordings without 3D ground truth: leave one camera out, and the speed of every stage.
 
 For each recording and each of its cameras in turn: track from all the other cameras (the
-checkpoint, then the refinement from the 2D detections and the filling of short misses; also the
-network alone, and the refined tracks smoothed over time with ``--smooth loess``), project the
+checkpoint, the refinement from the 2D detections and the filling of short misses, and the
+smoothing over time — ``track``'s default, ``--smooth loess``; also the network alone and the
+refined tracks unsmoothed, ``--smooth none``), project the
 tracked poses into the left-out camera and compare them with the built-in detector's people there
 (:func:`tessetrack.eval.reprojection.left_out_errors`: median joint error in pixels and in % of the
 person's 2D height, people found). The baseline in the same run: plain triangulation of the same
 detections (:func:`tessetrack.tracking.geometric.triangulate_people`), no model. Speeds: video
 decoding and the detector (images/s), tracking, refinement and smoothing (frames/s), and end to
-end for all cameras (frames/s; without the smoothing), on this machine's CPU. The refined poses and the baseline are also compared
-on the joints both placed of the 2D people both paired (the baseline leaves out the people and
-joints it cannot pair in two views that agree, mostly the harder ones).
+end for all cameras (frames/s), on this machine's CPU. The refined poses (smoothed and not) and
+the baseline are also compared on the joints both placed of the 2D people both paired (the
+baseline leaves out the people and joints it cannot pair in two views that agree, mostly the
+harder ones).
 
     python benchmarks/real_video.py                      # the two real recordings of the test data
     python benchmarks/real_video.py --recording DIR ...  # your own (calibration beside the videos)
@@ -127,8 +129,8 @@ def run_recording(
             "track_frames_per_s": n / track_s,
             "refine_frames_per_s": n / refine_s,
             "smooth_frames_per_s": n / smooth_s,
-            "end_to_end_frames_per_s": n / (det.decode_seconds + det.detect_seconds + track_s + refine_s)
-            if det.detected else None,
+            "end_to_end_frames_per_s": n / (det.decode_seconds + det.detect_seconds + track_s
+                                            + refine_s + smooth_s) if det.detected else None,
             "detect_wall_s": detect_wall,
         },
         "left_out": {},
@@ -142,7 +144,8 @@ def run_recording(
                                  detections_joint_set=source, joint_set=joint_set)  # fmt: skip
         smoothed = loess_tracks(ref)
         errs: dict[str, list] = {"network": [], "refined": [], "smoothed": [], "triangulation": [],
-                                 "refined_common": [], "triangulation_common": []}  # fmt: skip
+                                 "refined_common": [], "triangulation_common": [],
+                                 "smoothed_common": [], "triangulation_common_smoothed": []}  # fmt: skip
         for fp_net, fp_ref, fp_smooth in zip(net.frames, ref.frames, smoothed.frames, strict=True):
             f = frames[fp_net.frame]
             dets = f.detections.get(left)
@@ -161,6 +164,9 @@ def run_recording(
             fair = common_people(errs["refined"][-1], errs["triangulation"][-1])
             errs["refined_common"].append(fair[0])
             errs["triangulation_common"].append(fair[1])
+            fair = common_people(errs["smoothed"][-1], errs["triangulation"][-1])
+            errs["smoothed_common"].append(fair[0])
+            errs["triangulation_common_smoothed"].append(fair[1])
         out["left_out"][left] = {k: _summary(v) for k, v in errs.items()}
     return out
 
@@ -204,19 +210,20 @@ def main() -> None:
         "recording",
         "left out",
         "network",
-        "refined",
-        "smoothed (loess)",
+        "refined, --smooth none",
+        "smoothed (default)",
         "triangulation",
-        "same joints: refined / triangulation",
+        "same joints: refined / smoothed / triangulation",
     ):
         table.add_column(col)
     for r in results:
         for cam, row in r["left_out"].items():
             cells = [f"{row[k]['median_px']:.1f} / {row[k]['median_pct_height']:.2f} %, "
                      f"{row[k]['found']}/{row[k]['people']}" for k in ("network", "refined", "smoothed", "triangulation")]  # fmt: skip
-            rc, tc = row["refined_common"], row["triangulation_common"]
-            cells.append(f"{rc['median_pct_height']:.2f} / {tc['median_pct_height']:.2f} %, "
-                         f"{rc['found']} people")  # fmt: skip
+            rc, sc, tc = (row[k] for k in ("refined_common", "smoothed_common",
+                                           "triangulation_common"))  # fmt: skip
+            cells.append(f"{rc['median_pct_height']:.2f} / {sc['median_pct_height']:.2f} / "
+                         f"{tc['median_pct_height']:.2f} %, {rc['found']} people")  # fmt: skip
             table.add_row(r["checkpoint"], r["volume"], r["recording"], cam, *cells)
     console = Console(width=160)
     console.print(table)

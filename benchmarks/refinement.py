@@ -2,7 +2,8 @@
 (motions never trained on) in the Shelf, ring and Panoptic rigs, their simulated 2D detections
 (OpenPose-like, and the built-in detector's measured errors), tracked by one model (the default
 ``detections-shelf``, in each rig's own frame) — the network's joints against the refined ones
-(with short misses filled), and the refined ones smoothed over time (``--smooth loess``), same run:
+(with short misses filled; ``--smooth none``), and the refined ones smoothed over time (``track``'s
+default, ``--smooth loess``), same run:
 MPJPE per joint, PCP, MOTA, ID switches, and the refinement's and the smoothing's speed.
 
     python benchmarks/refinement.py [--frames 150] [--checkpoint detections-shelf]
@@ -109,7 +110,9 @@ def main() -> None:
         for rig in RIGS:
             for profile in ("openpose", "blazepose"):
                 rows.append(run_scene(rig, profile, args.frames, args.checkpoint, Path(tmp)))
-    table = Table(title=f"network → refined → smoothed ({args.checkpoint}, synthetic test scenes)")
+    table = Table(
+        title=f"network → refined → smoothed (default) ({args.checkpoint}, synthetic test scenes)"
+    )
     for col in (
         "rig",
         "detector",

@@ -164,9 +164,10 @@ def test_cascade_option_reaches_the_tracker_and_defaults_as_the_config(
 
 def test_smooth_option(workdir, tmp_path, capsys):
     """--smooth one-euro filters every track; the first frame of a track is its own, the rest move
-    less than the raw joints; --smooth loess keeps every person and id; a bad value is one line."""
+    less than the raw joints; --smooth loess (the default) keeps every person and id and moves
+    joints a little; a bad value is one line."""
     raw, smooth = tmp_path / "raw.json", tmp_path / "smooth.json"
-    assert _track(workdir, raw, capsys)[0] == 0
+    assert _track(workdir, raw, capsys, "--smooth", "none")[0] == 0
     code, _, err = _track(workdir, smooth, capsys, "--smooth", "one-euro")
     assert code == 0, err
     a, b = load_tracks(raw), load_tracks(smooth)
@@ -183,6 +184,11 @@ def test_smooth_option(workdir, tmp_path, capsys):
     moved = [np.nanmax(np.abs(p.joints - q.joints)) for f, g in zip(a.frames, c.frames, strict=True)
              for p, q in zip(f.people, g.people, strict=True)]  # fmt: skip
     assert 0 < max(moved) < 0.5  # smoothed, not thrown about
+    assert _track(workdir, tmp_path / "d.json", capsys)[0] == 0
+    default = load_tracks(tmp_path / "d.json")
+    for f, g in zip(c.frames, default.frames, strict=True):
+        for p, q in zip(f.people, g.people, strict=True):
+            assert p.id == q.id and np.array_equal(p.joints, q.joints, equal_nan=True)
     code, _, err = _track(workdir, tmp_path / "x.json", capsys, "--smooth", "kalman")
     assert code == 2 and "unknown smoothing 'kalman'" in err and len(err.strip().splitlines()) == 1
 

@@ -118,12 +118,12 @@ def _volume_option() -> str:
 
 def _smooth_option() -> str:
     return typer.Option(
-        "none",
+        "loess",
         "--smooth",
-        help="none | one-euro | loess: every track's joints smoothed over time. one-euro: online "
-        "(jitter of a still joint cut to ~40 %, ~0.6 frames of lag at walking speed); loess: a "
-        "local quadratic fit over ±0.2 s, weighted by the joints' scores (no lag; a wrong "
-        "frame weighs little).",
+        help="loess | one-euro | none: every track's joints smoothed over time. loess (default): "
+        "a local quadratic fit over ±0.2 s, weighted by the joints' scores (no lag; a wrong "
+        "frame weighs little); one-euro: online (jitter of a still joint cut to ~40 %, ~0.6 "
+        "frames of lag at walking speed); none: the refined joints as they are.",
     )
 
 

@@ -625,12 +625,9 @@ def _check_modes(refine: str, smooth: str, volume: str) -> None:
 def _finish(
     tracks: Tracks, joint_set: str, rig: RigFrame | None, keep_bones: bool, smooth: str
 ) -> Tracks:
-    """The steps after tracking and refinement: bone lengths kept, back to the calibration's
-    world from the rig's frame, smoothing (in that order)."""
-    if keep_bones:
-        from tessetrack.tracking.bones import keep_bone_lengths
-
-        tracks, _ = keep_bone_lengths(tracks, joint_set)
+    """The steps after tracking and refinement, in this order: back to the calibration's world
+    from the rig's frame, smoothing over time, bone lengths kept (last, so that smoothing cannot
+    undo them)."""
     if rig is not None:
         from tessetrack.tracking.canonical import tracks_to_world
 
@@ -639,6 +636,10 @@ def _finish(
         from tessetrack.tracking.smoothing import smooth as smooth_over_time
 
         tracks = smooth_over_time(tracks, smooth)
+    if keep_bones:
+        from tessetrack.tracking.bones import keep_bone_lengths
+
+        tracks, _ = keep_bone_lengths(tracks, joint_set)
     return tracks
 
 
@@ -689,7 +690,7 @@ def track_to_file(
     volume: str = "auto",
     up: Sequence[float] | None = None,
     floor: float | None = None,
-    smooth: str = "none",
+    smooth: str = "loess",
     keep_bones: bool = False,
 ) -> TrackSummary:
     """Open the input, load the checkpoint, track, and write ``output`` (.json/.npz/.csv).
@@ -709,7 +710,7 @@ def track_to_file(
             or ``model`` (the volume the model was trained with, in the calibration's world).
         up, floor: the rig's up direction and floor height along it (world metres), instead of
             found (``volume="auto"`` only).
-        smooth, keep_bones: ``none``, ``one-euro`` or ``loess`` (:mod:`tessetrack.tracking.smoothing`);
+        smooth, keep_bones: ``loess`` (default), ``one-euro`` or ``none`` (:mod:`~.smoothing`);
             bones brought back to their track's median lengths (:mod:`tessetrack.tracking.bones`).
 
     The output is checked before any work and written atomically. A heatmap model given videos or

@@ -129,3 +129,58 @@ def test_noise_from_a_profile_and_overrides() -> None:
         detection_noise({"jiter": 0.1})
     with pytest.raises(InputError, match="offsets"):
         detection_noise({"offsets": [["r_hip", 0.1]]})
+
+
+def _walkers(frames: int, sigma: float, bias: float = 0.0, seed: int = 0) -> list[np.ndarray]:
+    """Two 2D people (19 joints, 300 px tall) walking across at 60 fps, their joints swinging
+    slowly, with white noise ``sigma`` (share of the height) per coordinate and a fixed offset
+    ``bias`` (share of the height) per joint."""
+    rng = np.random.default_rng(seed)
+    base = np.stack([np.linspace(-40, 40, 19), np.linspace(0, 300, 19)], -1)  # J×2
+    offset = bias * 300 * rng.standard_normal((2, 19, 2))
+    out = []
+    for t in range(frames):
+        people = []
+        for k, x0 in enumerate((200.0, 900.0)):
+            swing = 15 * np.sin(2 * np.pi * 1.0 * t / 60 + np.arange(19))[:, None]  # 1 Hz
+            uv = base + [x0 + 2.0 * t, 100.0] + swing + offset[k]
+            uv = uv + sigma * 300 * rng.standard_normal(uv.shape)
+            people.append(np.concatenate([uv, np.full((19, 1), 0.9)], -1))
+        out.append(np.stack(people))
+    return out
+
+
+def test_temporal_jitter_gets_white_noise_back():
+    from tessetrack.eval.detector_errors import temporal_jitter
+
+    for sigma in (0.005, 0.02):
+        got = temporal_jitter(_walkers(200, sigma))
+        assert got.sigma == pytest.approx(sigma, rel=0.1)
+        assert got.coordinates == 2 * 198 * 19 * 2
+        assert got.median_2d == pytest.approx(np.sqrt(2 * np.log(2)) * got.sigma)
+
+
+def test_temporal_jitter_ignores_lasting_offsets_and_rare_jumps():
+    from tessetrack.eval.detector_errors import temporal_jitter
+
+    lasting = temporal_jitter(_walkers(120, 0.0, bias=0.05))  # 5 % offsets, no jitter
+    assert lasting.sigma < 0.002  # only the 1 Hz swing's curvature is left
+    seq = _walkers(200, 0.01, seed=1)
+    for t in range(5, 200, 20):  # one frame in 20: a person's joints read in the wrong order
+        seq[t][0, :, :2] = seq[t][0, ::-1, :2]
+    jumpy = temporal_jitter(seq)
+    assert jumpy.sigma == pytest.approx(0.01, rel=0.15)
+    assert jumpy.std > 3 * jumpy.sigma
+
+
+def test_temporal_jitter_skips_gaps_and_empty_frames():
+    from tessetrack.eval.detector_errors import temporal_jitter
+
+    seq: list = _walkers(30, 0.01)
+    seq[10], seq[20] = None, np.zeros((0, 19, 3))
+    got = temporal_jitter(seq)
+    # triples (t-1, t, t+1) touching frame 10 or 20 are skipped: 28 - 6 left, 2 people, 19 joints
+    assert got.coordinates == (28 - 6) * 2 * 19 * 2
+    nothing = temporal_jitter([None, None, None])
+    assert nothing.coordinates == 0 and np.isnan(nothing.sigma)
+    assert temporal_jitter([]).coordinates == 0

@@ -12,7 +12,10 @@ decoding and the detector (images/s), tracking, refinement and smoothing (frames
 end for all cameras (frames/s), on this machine's CPU. The refined poses (smoothed and not) and
 the baseline are also compared on the joints both placed of the 2D people both paired (the
 baseline leaves out the people and joints it cannot pair in two views that agree, mostly the
-harder ones).
+harder ones). Per left-out camera of a video, also: the smoothed poses' median error per joint, and
+the detector's frame-to-frame jitter there
+(:func:`tessetrack.eval.detector_errors.temporal_jitter`: the part of its error smoothing can take
+out).
 
     python benchmarks/real_video.py                      # the two real recordings of the test data
     python benchmarks/real_video.py --recording DIR ...  # your own (calibration beside the videos)
@@ -40,7 +43,9 @@ from pathlib import Path
 import numpy as np
 
 from tessetrack.detector import BlazePoseConfig, detect_recording
+from tessetrack.eval.detector_errors import temporal_jitter
 from tessetrack.eval.reprojection import common_people, left_out_errors
+from tessetrack.skeletons import get_joint_set
 from tessetrack.tracking.canonical import enter_rig_frame, tracks_to_world
 from tessetrack.tracking.gaps import refine_and_fill
 from tessetrack.tracking.geometric import triangulate_people
@@ -67,6 +72,13 @@ def _summary(errs: list) -> dict:
         "found": found,
         "people": people,
     }
+
+
+def _per_joint(errs: list, names: list[str]) -> dict:
+    """Median error of each joint over all frames, in % of the 2D person's height."""
+    rel = np.concatenate([e.relative for e in errs]) if errs else np.zeros(0)
+    joint = np.concatenate([e.joint for e in errs]) if errs else np.zeros(0, dtype=np.int64)
+    return {names[j]: 100 * float(np.median(rel[joint == j])) for j in np.unique(joint)}
 
 
 def _id_stats(tracks) -> dict:
@@ -106,6 +118,7 @@ def run_recording(
     loaded = load_model(checkpoint)
     trained = loaded.model.grid  # the trained volume, restored before every run
     joint_set = loaded.model.config.pose_head.joint_set
+    joint_names = list(get_joint_set(joint_set).joints)
     # all cameras: identities and speed
     t0 = time.perf_counter()
     tracks = _run(loaded, trained, dataset, volume)
@@ -168,6 +181,15 @@ def run_recording(
             errs["smoothed_common"].append(fair[0])
             errs["triangulation_common_smoothed"].append(fair[1])
         out["left_out"][left] = {k: _summary(v) for k, v in errs.items()}
+        out["left_out"][left]["smoothed_per_joint"] = _per_joint(errs["smoothed"], joint_names)
+        if not dataset.fps:  # images of unrelated moments: no frame-to-frame jitter to measure
+            continue
+        seq = [frames[k].detections.get(left) if k in frames else None
+               for k in range(min(frames), max(frames) + 1)]  # fmt: skip
+        jitter = temporal_jitter(seq)  # the part of the detector's error smoothing can take out
+        out["left_out"][left]["detector_jitter"] = {
+            "sigma_pct_height": 100 * jitter.sigma, "median_2d_pct_height": 100 * jitter.median_2d,
+            "std_pct_height": 100 * jitter.std, "coordinates": jitter.coordinates}  # fmt: skip
     return out
 
 

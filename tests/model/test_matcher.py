@@ -116,6 +116,9 @@ def test_hungarian_match_ignores_missing_people():
     out = hungarian_match(p0, p1, mask0, torch.ones(1, 2, dtype=torch.bool), max_distance=0.5)
     assert out.matches0.tolist() == [[1, -1]]
     assert out.matches1.tolist() == [[-1, 0]]
+    ungated = hungarian_match(p0, p1, mask0, torch.ones(1, 2, dtype=torch.bool),
+                              max_distance=float("inf"))  # fmt: skip
+    assert ungated.matches0.tolist() == [[1, -1]]  # no gate: the missing person still stays out
 
 
 def test_position_encoding_tells_identical_descriptors_apart():

@@ -43,6 +43,10 @@ def test_pose_distance_link_refused_pair_cannot_push_an_accepted_one_aside():
     prev = [Observation(_pose(np.array([x, 0.0, 0.0]))) for x in (0.0, 1.0)]
     cur = [Observation(_pose(np.array([x, 0.0, 0.0]))) for x in (0.45, -0.6)]
     assert link(prev, cur).tolist() == [0, -1]
+    no_gate = pose_distance_link(max_distance=float("inf"))
+    assert no_gate(prev, cur).tolist() == [1, 0]  # A-Y + B-X is the cheaper total
+    unknown = [Observation(np.full((19, 3), np.nan)), cur[1]]  # a pose with no joint known
+    assert no_gate(prev, unknown).tolist() == [1, -1]  # no joint in common: never linked
 
 
 def test_ids_survive_a_crossing_with_identity_descriptors():

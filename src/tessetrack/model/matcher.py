@@ -253,7 +253,7 @@ def hungarian_match(
     # cannot push an accepted one aside
     dist_np = dist.detach().float().cpu().numpy()
     ok = valid.cpu().numpy() & (dist_np <= max_distance)
-    cost = np.where(ok, dist_np, max_distance)
+    cost = np.where(ok, dist_np, min(max_distance, 1e6))  # finite, whatever the gate
     matches0 = np.full((b, n), -1, dtype=np.int64)
     matches1 = np.full((b, m), -1, dtype=np.int64)
     if n > 0 and m > 0:

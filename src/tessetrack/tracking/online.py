@@ -147,11 +147,13 @@ def pose_distance_link(max_distance: float = 0.5) -> LinkFn:
             return matches
         a = np.stack([o.joints for o in prev])[:, None]  # N×1×J×3
         b = np.stack([o.joints for o in cur])[None]  # 1×M×J×3
-        dist = np.nanmean(np.linalg.norm(a - b, axis=-1), axis=-1)  # N×M
+        gap = np.linalg.norm(a - b, axis=-1)  # N×M×J, NaN where either joint is unknown
+        known = np.isfinite(gap).sum(-1)
+        dist = np.where(known > 0, np.nansum(gap, -1) / np.maximum(known, 1), np.nan)  # N×M
         ok = np.isfinite(dist) & (dist <= max_distance)
         # a refused pair costs the gate, as staying unmatched does: its size cannot push an
         # accepted pair aside
-        cost = np.where(ok, dist, max_distance)
+        cost = np.where(ok, dist, min(max_distance, 1e6))  # finite, whatever the gate
         rows, cols = linear_sum_assignment(cost)
         keep = ok[rows, cols]
         matches[rows[keep]] = cols[keep]

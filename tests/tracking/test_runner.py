@@ -19,7 +19,7 @@ from tessetrack.geometry.views import Views
 from tessetrack.io.tracks import load_tracks
 from tessetrack.model.tessetrack import build_model
 from tessetrack.skeletons import PANOPTIC19
-from tessetrack.structures import MultiViewFrame
+from tessetrack.structures import MultiViewFrame, Tracks
 from tessetrack.synth.generate import SynthConfig, generate_dataset
 from tessetrack.tracking.inputs import open_input
 from tessetrack.tracking.online import Observation, OnlineTracker, TrackerConfig, pose_distance_link
@@ -451,3 +451,66 @@ def test_track_refines_image_models_from_their_peaks(scene, ckpt_dir, tmp_path, 
     summary = track_to_file(scene, output=tmp_path / "refined.json", checkpoint=ckpt)
     assert calls == [(5, [0, 1, 2, 3, 4], "panoptic19")]
     _check_tracks(load_tracks(summary.output), range(5))
+
+
+def _circling_wrist(fps: float | None) -> Tracks:
+    """One person standing still; from frame 30 on, the left wrist circles the elbow 4 times a
+    second at the forearm's length (0.25 m): a quadratic over ±0.2 s cannot follow it, so
+    smoothing shortens the forearm there and not in the first half."""
+    from tessetrack.skeletons import get_joint_set
+    from tessetrack.structures import FramePoses, PersonPose
+
+    pan = get_joint_set("panoptic19")
+    pose = np.random.default_rng(0).uniform(-0.5, 0.5, (pan.num_joints, 3)) + [0, 0, 1]
+    el, wr = pan.index("l_elbow"), pan.index("l_wrist")
+    arm = 0.25  # metres: the wrist moves at 6.3 m/s, below the 10 m/s of a jump to another person
+    frames = []
+    for t in range(60):
+        p = pose.copy()
+        a = 2 * np.pi * 4.0 * max(t - 30, 0) / 30
+        p[wr] = p[el] + arm * np.array([np.cos(a), np.sin(a), 0.0])
+        frames.append(FramePoses(t, (PersonPose(0, p, np.ones(pan.num_joints)),)))
+    return Tracks(joint_names=pan.joints, frames=tuple(frames), fps=fps)
+
+
+def test_finish_keeps_bone_lengths_after_smoothing():
+    """--keep-bone-lengths promises bones within 20 % of their track's length in the output:
+    kept before smoothing, the smoothing would break that."""
+    from tessetrack.tracking.bones import keep_bone_lengths
+    from tessetrack.tracking.runner import _finish
+    from tessetrack.tracking.smoothing import loess_tracks
+
+    tracks = _circling_wrist(30.0)
+    el, wr = (tracks.joint_names.index(n) for n in ("l_elbow", "l_wrist"))
+
+    def off(t: Tracks) -> np.ndarray:  # each frame's forearm against the track's median forearm
+        arm = np.array([np.linalg.norm(f.people[0].joints[wr] - f.people[0].joints[el])
+                        for f in t.frames])  # fmt: skip
+        return np.abs(arm / np.median(arm) - 1)
+
+    assert off(tracks).max() < 1e-9
+    before = loess_tracks(keep_bone_lengths(tracks, "panoptic19")[0])  # the other order
+    assert off(before).max() > 0.3
+    after = _finish(tracks, "panoptic19", None, True, "loess")
+    assert off(after).max() <= 0.2 + 1e-9
+
+
+def test_finish_warns_when_smoothing_without_a_frame_rate(caplog):
+    from tessetrack.tracking.runner import _finish
+
+    with caplog.at_level("WARNING", logger="tessetrack.tracking.runner"):
+        _finish(_circling_wrist(30.0), "panoptic19", None, False, "loess")
+        _finish(_circling_wrist(None), "panoptic19", None, False, "none")
+        assert not caplog.records
+        _finish(_circling_wrist(None), "panoptic19", None, False, "loess")
+    assert len(caplog.records) == 1 and "frame rate is unknown" in caplog.records[0].message
+
+
+def test_track_to_file_and_track_cli_smooth_alike_by_default():
+    import inspect
+
+    from tessetrack import cli
+
+    default = inspect.signature(track_to_file).parameters["smooth"].default
+    assert default == "loess"
+    assert cli._smooth_option().default == default

@@ -635,6 +635,9 @@ def _finish(
     if smooth != "none":
         from tessetrack.tracking.smoothing import smooth as smooth_over_time
 
+        if tracks.fps is None and len(tracks.frames) > 1:
+            logger.warning("the input's frame rate is unknown: smoothing over time takes it as 30 "
+                           "frames/s (--smooth none for images of unrelated moments)")  # fmt: skip
         tracks = smooth_over_time(tracks, smooth)
     if keep_bones:
         from tessetrack.tracking.bones import keep_bone_lengths

@@ -170,10 +170,13 @@ def track_and_score(
     device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
     tracker: Any = None,
+    smooth: str = "none",
 ) -> dict[str, Any]:
     """Track the frames of ``gt`` in ``test_dir`` with ``checkpoint`` and score them (mpjpe, mot3d).
 
     ``tracker``: a :class:`~tessetrack.tracking.online.TrackerConfig` (default settings: None).
+    ``smooth``: smoothing over time (``track``'s ``--smooth``); ``none`` here by default, as these
+    scores compare networks and settings of the paper, whose tables have none.
 
     Heatmap-input checkpoints read the scene's simulated OpenPose detections
     (``test_dir/detections``), image models its images. Only the frames ``gt`` holds are tracked
@@ -207,6 +210,7 @@ def track_and_score(
             device=device,
             progress=progress,
             tracker=tracker,
+            smooth=smooth,
         )
         wall = time.perf_counter() - t0
         pred = load_tracks(out)

@@ -157,7 +157,9 @@ def test_temporal_jitter_gets_white_noise_back():
         got = temporal_jitter(_walkers(200, sigma))
         assert got.sigma == pytest.approx(sigma, rel=0.1)
         assert got.coordinates == 2 * 198 * 19 * 2
-        assert got.median_2d == pytest.approx(np.sqrt(2 * np.log(2)) * got.sigma)
+    # median_2d: the median 2D distance white noise of that σ gives (measured, not the formula)
+    xy = np.random.default_rng(3).normal(0.0, got.sigma, (200_000, 2))
+    assert got.median_2d == pytest.approx(np.median(np.linalg.norm(xy, axis=1)), rel=0.01)
 
 
 def test_temporal_jitter_ignores_lasting_offsets_and_rare_jumps():
@@ -184,3 +186,5 @@ def test_temporal_jitter_skips_gaps_and_empty_frames():
     nothing = temporal_jitter([None, None, None])
     assert nothing.coordinates == 0 and np.isnan(nothing.sigma)
     assert temporal_jitter([]).coordinates == 0
+    with pytest.raises(InputError, match="expected"):
+        temporal_jitter([seq[0], seq[0][0], seq[0]])  # one person given as (J, 3)

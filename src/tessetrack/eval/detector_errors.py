@@ -288,7 +288,8 @@ class TemporalJitter:
     Attributes:
         sigma: robust σ per coordinate of the white (frame-to-frame) part: median |d| / 0.6745 / √6
             of the second differences d (white noise of σ gives them a variance of 6σ²); the rare
-            large jumps (left/right swaps, another person) do not count.
+            large jumps (left/right swaps, another person) count little (one in 13 differences
+            hit: +9 %).
         std: the same from the standard deviation of d: the jumps count.
         coordinates: second differences measured (two per joint and frame).
     """
@@ -307,7 +308,7 @@ class TemporalJitter:
 def _centre(
     person: np.ndarray, min_score: float, min_joints: int
 ) -> tuple[np.ndarray, float] | None:
-    """(centre (2,), 2D height) of one detected person's joints scored ≥ ``min_score``."""
+    """(centre (2,), 2D height) of one detected person (J, 3)'s joints scored ≥ ``min_score``."""
     ok = person[:, 2] >= min_score
     if ok.sum() < min_joints:
         return None
@@ -332,7 +333,9 @@ def temporal_jitter(
     min_joints: int = 8,
     reach: float = 0.2,
 ) -> TemporalJitter:
-    """How much one camera's 2D joints jitter from frame to frame.
+    """How much one camera's 2D joints jitter from frame to frame, relative to each person's 2D
+    height (the vertical extent of its scored joints, as the left-out camera's errors measure it:
+    meant for people standing up).
 
     For every person of frame t with ``min_joints`` joints scored ≥ ``min_score``, the nearest
     person in frames t-1 and t+1 (centres within ``reach`` × its 2D height) and the second
@@ -344,6 +347,9 @@ def temporal_jitter(
         sequence: consecutive frames of one camera: (P, J, 3) people (u, v, score) or None (no
             detections in that frame).
 
+    Raises:
+        InputError: a frame that is not (P, J, 3) (an empty (0,) array counts as no people).
+
     Returns:
         :class:`TemporalJitter` (NaN σ when no person is seen in three frames in a row).
     """
@@ -352,6 +358,8 @@ def temporal_jitter(
         if before is None or now is None or after is None:
             continue
         people = np.asarray(now, dtype=np.float64)
+        if people.size and (people.ndim != 3 or people.shape[-1] != 3):
+            raise InputError(f"temporal_jitter: expected (P, J, 3) people, got {people.shape}")
         for person in people if people.ndim == 3 else ():
             mid = _centre(person, min_score, min_joints)
             if mid is None:
@@ -368,5 +376,5 @@ def temporal_jitter(
     d = np.concatenate(diffs) if diffs else np.zeros(0)
     if not d.size:
         return TemporalJitter(float("nan"), float("nan"), 0)
-    sigma = float(np.median(np.abs(d))) / 0.6745 / np.sqrt(6)
+    sigma = float(np.median(np.abs(d)) / 0.6745 / np.sqrt(6))
     return TemporalJitter(sigma, float(np.std(d) / np.sqrt(6)), int(d.size))

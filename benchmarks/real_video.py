@@ -235,17 +235,18 @@ def main() -> None:
         "refined, --smooth none",
         "smoothed (default)",
         "triangulation",
-        "same joints: refined / smoothed / triangulation",
+        "same joints: smoothed / triangulation · refined / triangulation",
     ):
         table.add_column(col)
     for r in results:
         for cam, row in r["left_out"].items():
             cells = [f"{row[k]['median_px']:.1f} / {row[k]['median_pct_height']:.2f} %, "
                      f"{row[k]['found']}/{row[k]['people']}" for k in ("network", "refined", "smoothed", "triangulation")]  # fmt: skip
-            rc, sc, tc = (row[k] for k in ("refined_common", "smoothed_common",
-                                           "triangulation_common"))  # fmt: skip
-            cells.append(f"{rc['median_pct_height']:.2f} / {sc['median_pct_height']:.2f} / "
-                         f"{tc['median_pct_height']:.2f} %, {rc['found']} people")  # fmt: skip
+            pct = [f"{row[k]['median_pct_height']:.2f}" for k in (
+                "smoothed_common", "triangulation_common_smoothed", "refined_common",
+                "triangulation_common")]  # fmt: skip
+            cells.append(f"{pct[0]} / {pct[1]} · {pct[2]} / {pct[3]} %, "
+                         f"{row['smoothed_common']['found']} people")  # fmt: skip
             table.add_row(r["checkpoint"], r["volume"], r["recording"], cam, *cells)
     console = Console(width=160)
     console.print(table)

@@ -70,3 +70,21 @@ def test_two_methods_compared_on_the_people_both_paired(rng):
     x, y = common_people(both, fewer)
     assert x.pixels.size == y.pixels.size == PAN.num_joints - 5
     assert sorted(x.joint.tolist()) == sorted(y.joint.tolist()) == list(range(5, PAN.num_joints))
+
+
+def test_a_refused_pair_cannot_push_an_accepted_one_aside(rng):
+    """Poses A, B and 2D people X, Y along the image's x axis, in units of the 2D height:
+    A-X 0.3 (accepted), A-Y 0.6, B-X 0.7, B-Y 1.6 (refused at the 0.5 gate). Refused pairs at
+    their own cost would win (0.6 + 0.7 < 0.3 + 1.6) and pair nobody."""
+    cam = next(iter(rig().values()))
+    a = pose(rng)
+    a[:, :2] = a[:, :2] * 0.2 + a[:, :2].mean(0) * 0.8  # a slim person: little depth spread
+    uv = cv_project(cam, a)
+    h = np.ptp(uv[:, 1])
+    x, y = uv + [0.3 * h, 0.0], uv - [0.6 * h, 0.0]
+    depth = float(cam.depth(a.mean(0, keepdims=True))[0])
+    b = a + cam.R[0] * (1.0 * h * depth / cam.K[0, 0])  # one height to the image's right
+    dets = np.stack([np.c_[d, np.full(PAN.num_joints, 0.9)] for d in (x, y)])
+    out = left_out_errors([a, b], dets, cam, detections_joint_set="panoptic19")
+    assert out.found == 1 and (out.person == 0).all()
+    np.testing.assert_allclose(out.relative, 0.3 * h / (np.ptp(x[:, 1])), rtol=1e-6)

@@ -91,12 +91,14 @@ def left_out_errors(
     both = usable[:, None] & ok[None]  # N×P×J
     dist = np.linalg.norm(proj[:, None] - conv[None, :, :, :2], axis=-1)  # N×P×J
     mean = np.where(both, dist, 0).sum(-1) / np.maximum(both.sum(-1), 1)
-    cost = np.where(both.sum(-1) >= 3, mean / heights[None], 1e6)
-    rows, cols = linear_sum_assignment(cost)
+    rel_cost = mean / heights[None]  # N×P
+    ok = (both.sum(-1) >= 3) & (rel_cost <= gate)
+    # a refused pair costs the gate, as staying unpaired does: it cannot push an accepted pair aside
+    rows, cols = linear_sum_assignment(np.where(ok, rel_cost, gate))
     px, rel, who, which = [], [], [], []
     found = 0
     for r, c in zip(rows, cols, strict=True):
-        if cost[r, c] > gate:
+        if not ok[r, c]:
             continue
         found += 1
         sel = both[r, c]

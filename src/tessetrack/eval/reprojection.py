@@ -94,7 +94,7 @@ def left_out_errors(
     rel_cost = mean / heights[None]  # N×P
     ok = (both.sum(-1) >= 3) & (rel_cost <= gate)
     # a refused pair costs the gate, as staying unpaired does: it cannot push an accepted pair aside
-    rows, cols = linear_sum_assignment(np.where(ok, rel_cost, gate))
+    rows, cols = linear_sum_assignment(np.where(ok, rel_cost, min(gate, 1e6)))
     px, rel, who, which = [], [], [], []
     found = 0
     for r, c in zip(rows, cols, strict=True):

@@ -117,6 +117,15 @@ def test_assign_detections_to_gt():
     assert out.tolist() == [[1, 0, -1]]  # the far detection is a false positive
 
 
+def test_assign_detections_a_refused_pair_cannot_push_an_accepted_one_aside():
+    # gate 0.5 m, along x: detections A=0, B=1; GT X=0.45, Y=-0.6. Only A-X passes the gate;
+    # refused pairs at their own cost would win (0.6 + 0.55 < 0.45 + 1.6) and assign nobody.
+    det = torch.tensor([[[0.0, 0.0, 1.0], [1.0, 0.0, 1.0]]])
+    gt = torch.tensor([[[0.45, 0.0, 1.0], [-0.6, 0.0, 1.0]]])
+    ones = torch.ones(1, 2, dtype=torch.bool)
+    assert assign_detections_to_gt(det, ones, gt, ones, max_distance=0.5).tolist() == [[0, -1]]
+
+
 def test_loss_config_defaults_match_paper():
     c = LossConfig()
     assert (c.alpha, c.beta, c.gamma) == (1.0, 0.01, 0.01)

@@ -298,10 +298,10 @@ def assign_detections_to_gt(
     Returns:
         (B, K) long: GT slot of each detection or -1 (false positive / padding).
     """
-    dist = torch.cdist(det_centres.detach().float(), gt_centres.detach().float())  # B×K×P
-    valid = det_mask[:, :, None] & gt_mask[:, None, :]
-    cost = dist.masked_fill(~valid, 1e6).cpu().numpy()
-    ok = valid.cpu().numpy() & (cost <= max_distance)
+    dist = torch.cdist(det_centres.detach().float(), gt_centres.detach().float()).cpu().numpy()
+    ok = (det_mask[:, :, None] & gt_mask[:, None, :]).cpu().numpy() & (dist <= max_distance)
+    # a refused pair costs the gate, as staying unassigned does: it cannot push an accepted pair aside
+    cost = np.where(ok, dist, min(max_distance, 1e6))  # B×K×P
     out = np.full(det_mask.shape, -1, dtype=np.int64)
     if cost.shape[1] > 0 and cost.shape[2] > 0:
         for i in range(cost.shape[0]):  # one scipy assignment per batch item

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from tessetrack.config import LossConfig
 from tessetrack.geometry.voxel_grid import VoxelGrid, world_to_grid_sample
+from tessetrack.ops.assignment import gated_assignment
 from tessetrack.ops.heatmaps2d import render_detection_heatmaps
 
 if TYPE_CHECKING:
@@ -300,14 +300,10 @@ def assign_detections_to_gt(
     """
     dist = torch.cdist(det_centres.detach().float(), gt_centres.detach().float()).cpu().numpy()
     ok = (det_mask[:, :, None] & gt_mask[:, None, :]).cpu().numpy() & (dist <= max_distance)
-    # a refused pair costs the gate, as staying unassigned does: it cannot push an accepted pair aside
-    cost = np.where(ok, dist, min(max_distance, 1e6))  # B×K×P
     out = np.full(det_mask.shape, -1, dtype=np.int64)
-    if cost.shape[1] > 0 and cost.shape[2] > 0:
-        for i in range(cost.shape[0]):  # one scipy assignment per batch item
-            rows, cols = linear_sum_assignment(cost[i])
-            keep = ok[i, rows, cols]
-            out[i, rows[keep]] = cols[keep]
+    for i in range(dist.shape[0]):  # one scipy assignment per batch item
+        rows, cols = gated_assignment(dist[i], ok[i], max_distance)
+        out[i, rows] = cols
     return torch.from_numpy(out).to(det_centres.device)
 
 

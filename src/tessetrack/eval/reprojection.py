@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from tessetrack.geometry.camera import Camera
+from tessetrack.ops.assignment import gated_assignment
 from tessetrack.skeletons import convert_joints
 
 __all__ = ["LeftOutErrors", "left_out_errors", "common_people", "person_to_detections"]
@@ -93,13 +93,10 @@ def left_out_errors(
     mean = np.where(both, dist, 0).sum(-1) / np.maximum(both.sum(-1), 1)
     rel_cost = mean / heights[None]  # N×P
     ok = (both.sum(-1) >= 3) & (rel_cost <= gate)
-    # a refused pair costs the gate, as staying unpaired does: it cannot push an accepted pair aside
-    rows, cols = linear_sum_assignment(np.where(ok, rel_cost, min(gate, 1e6)))
+    rows, cols = gated_assignment(rel_cost, ok, gate)
     px, rel, who, which = [], [], [], []
     found = 0
     for r, c in zip(rows, cols, strict=True):
-        if not ok[r, c]:
-            continue
         found += 1
         sel = both[r, c]
         px.append(dist[r, c][sel])

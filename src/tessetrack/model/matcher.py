@@ -18,9 +18,9 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 
+from tessetrack.ops.assignment import gated_assignment
 from tessetrack.ops.sinkhorn import assign, log_optimal_transport
 
 __all__ = [
@@ -248,20 +248,14 @@ def hungarian_match(
     m = poses1.shape[1]
     dist = torch.linalg.vector_norm(poses0[:, :, None] - poses1[:, None], dim=-1).mean(-1)  # B×N×M
     valid = mask0[:, :, None] & mask1[:, None, :]  # B×N×M
-    # a refused pair (too far, or a missing person) costs the gate, as staying unmatched does:
-    # the assignment then maximises the accepted pairs' total slack, and a refused pair's size
-    # cannot push an accepted one aside
     dist_np = dist.detach().float().cpu().numpy()
-    ok = valid.cpu().numpy() & (dist_np <= max_distance)
-    cost = np.where(ok, dist_np, min(max_distance, 1e6))  # finite, whatever the gate
+    ok = valid.cpu().numpy() & (dist_np <= max_distance)  # too far, or a missing person: refused
     matches0 = np.full((b, n), -1, dtype=np.int64)
     matches1 = np.full((b, m), -1, dtype=np.int64)
-    if n > 0 and m > 0:
-        for i in range(b):  # scipy solves one assignment at a time
-            rows, cols = linear_sum_assignment(cost[i])
-            keep = ok[i, rows, cols]
-            matches0[i, rows[keep]] = cols[keep]
-            matches1[i, cols[keep]] = rows[keep]
+    for i in range(b):  # scipy solves one assignment at a time
+        rows, cols = gated_assignment(dist_np[i], ok[i], max_distance)
+        matches0[i, rows] = cols
+        matches1[i, cols] = rows
     device = poses0.device
     return MatchOutput(
         torch.from_numpy(matches0).to(device), torch.from_numpy(matches1).to(device), None, -dist

@@ -8,6 +8,7 @@
 - :mod:`~tessetrack.ops.soft_argmax`: joint positions from 3D heatmaps (§3.4)
 - :mod:`~tessetrack.ops.suppress`: of people found twice, the preferred one kept (greedy)
 - :mod:`~tessetrack.ops.duplicates`: which 2D people of one image are one person found twice
+- :mod:`~tessetrack.ops.assignment`: Hungarian assignment under a gate (refused pairs cost the gate)
 """
 
 from __future__ import annotations

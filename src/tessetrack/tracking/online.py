@@ -21,9 +21,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 
 from tessetrack.errors import ConfigError
+from tessetrack.ops.assignment import gated_assignment
 from tessetrack.structures import FramePoses, PersonPose
 
 __all__ = [
@@ -151,12 +151,8 @@ def pose_distance_link(max_distance: float = 0.5) -> LinkFn:
         known = np.isfinite(gap).sum(-1)
         dist = np.where(known > 0, np.nansum(gap, -1) / np.maximum(known, 1), np.nan)  # N×M
         ok = np.isfinite(dist) & (dist <= max_distance)
-        # a refused pair costs the gate, as staying unmatched does: its size cannot push an
-        # accepted pair aside
-        cost = np.where(ok, dist, min(max_distance, 1e6))  # finite, whatever the gate
-        rows, cols = linear_sum_assignment(cost)
-        keep = ok[rows, cols]
-        matches[rows[keep]] = cols[keep]
+        rows, cols = gated_assignment(dist, ok, max_distance)
+        matches[rows] = cols
         return matches
 
     return link

@@ -56,12 +56,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera, pixel_to_ray, project_points, stack_cameras
 from tessetrack.geometry.triangulation import reprojection_error, triangulate_undistorted
+from tessetrack.ops.assignment import gated_assignment
 from tessetrack.ops.suppress import greedy_keep
 from tessetrack.skeletons import convert_joints, get_joint_set
 from tessetrack.structures import FramePoses, PersonPose, Tracks
@@ -291,16 +291,12 @@ def match_people(
         cost_m = costs(dets[:, mirror])
         flip = cost_m < cost
         cost = torch.minimum(cost, cost_m)
-    # a pair the gate refuses costs the gate, as staying unpaired does: a refused pair cannot
-    # push a person off their own 2D person (it would cost the same as none), and an accepted
-    # pair takes a 2D person away from another only where the two pairs cost less in all
-    gate = config.match_gate
-    c = torch.nan_to_num(cost.double(), nan=gate, posinf=gate).clamp_max(gate).numpy()
-    rows, cols = linear_sum_assignment(c)
+    c = cost.double().numpy()
+    ok = c < config.match_gate  # NaN (no joint to compare) and the gate's own value: refused
+    rows, cols = gated_assignment(c, ok, config.match_gate)
     for r, col in zip(rows, cols, strict=True):
-        if c[r, col] < gate:
-            out[r] = int(col)
-            swapped[r] = bool(flip[r, col])
+        out[r] = int(col)
+        swapped[r] = bool(flip[r, col])
     return out, swapped
 
 

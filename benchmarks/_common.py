@@ -27,6 +27,7 @@ from tessetrack.eval.scene_scoring import (
     model_input,
     parse_models,
 )
+from tessetrack.io.atomic import atomic_path, atomic_write_text
 from tessetrack.structures import Tracks
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ def write_rows(
 ) -> None:
     """``stem.csv`` (``columns`` of every row) and ``stem.json`` (``meta`` + all rows)."""
     stem.parent.mkdir(parents=True, exist_ok=True)
-    with stem.with_suffix(".csv").open("w", newline="") as fh:
+    with atomic_path(stem.with_suffix(".csv")) as tmp, tmp.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
@@ -108,7 +109,7 @@ def write_rows(
         return None if isinstance(x, float) and not math.isfinite(x) else x
 
     payload = {**meta, "rows": [{k: clean(v) for k, v in r.items()} for r in rows]}
-    stem.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
+    atomic_write_text(stem.with_suffix(".json"), json.dumps(payload, indent=2) + "\n")
 
 
 def fmt(value: Any) -> str:

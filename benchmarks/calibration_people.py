@@ -32,6 +32,7 @@ from tessetrack.calibrate.extrinsics import _selected, calibrate_from_people
 from tessetrack.calibrate.people import PeopleConfig
 from tessetrack.detector import detect_recording
 from tessetrack.errors import InputError
+from tessetrack.io.atomic import atomic_write_text
 from tessetrack.io.calibration import load_cameras
 from tessetrack.io.detections import load_detections
 
@@ -128,7 +129,9 @@ def main() -> None:
                       f"{r['seconds']:.0f}")  # fmt: skip
     Console(width=200).print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"recording": str(args.recording), "rows": rows}, indent=1))
+    atomic_write_text(
+        args.out, json.dumps({"recording": str(args.recording), "rows": rows}, indent=1)
+    )
     print(f"wrote {args.out}")
 
 

@@ -41,6 +41,7 @@ from tessetrack.data import open_dataset
 from tessetrack.eval.ap import average_precision
 from tessetrack.eval.person_detection import CUTS, detections_of, sequence_detections, summary
 from tessetrack.eval.scene_scoring import parse_models, validation_clips
+from tessetrack.io.atomic import atomic_write_text
 from tessetrack.tracking.runner import load_model
 
 
@@ -115,8 +116,7 @@ def main() -> None:
     if args.json:
         meta = {"scene": args.scene, "distance_m": args.distance}
         meta.update({"every": args.every} if args.every else {"clips": args.clips})
-        with open(args.json, "w") as f:
-            json.dump({**meta, "models": results}, f, indent=1)
+        atomic_write_text(args.json, json.dumps({**meta, "models": results}, indent=1))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ import numpy as np
 
 from tessetrack.detector import detect_recording
 from tessetrack.eval.detector_errors import compare_view, fit_noise
+from tessetrack.io.atomic import atomic_write_text
 from tessetrack.skeletons import convert_joints
 from tessetrack.synth.generate import SynthConfig, generate_dataset
 from tessetrack.tracking.geometric import triangulate_people
@@ -118,7 +119,7 @@ def main() -> None:
         n.pop("offsets")
         print(key, json.dumps(n), "median error % height:", r["stats"]["median_error_pct_height"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1))
+    atomic_write_text(args.out, json.dumps(result, indent=1))
     print(f"wrote {args.out}")
 
 

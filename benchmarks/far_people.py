@@ -31,6 +31,7 @@ import numpy as np
 from real_video import SHARED, run_recording
 
 from tessetrack.detector import BlazePose, BlazePoseConfig
+from tessetrack.io.atomic import atomic_write_text
 from tessetrack.io.calibration import load_cameras, save_cameras
 
 RECORDING = SHARED / "multiperson_videos_4cams"
@@ -133,7 +134,7 @@ def main() -> None:
             print(key, run["identities_all_cameras_refined"], _left_out(run), flush=True)
     result["scale"] = args.scale
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1))
+    atomic_write_text(args.out, json.dumps(result, indent=1))
     print(f"wrote {args.out}")
 
 

@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tessetrack.eval.evaluate import evaluate
+from tessetrack.io.atomic import atomic_write_text
 from tessetrack.skeletons import get_joint_set
 from tessetrack.structures import FramePoses, Tracks
 from tessetrack.synth.generate import SynthConfig, generate_dataset
@@ -144,7 +145,7 @@ def main() -> None:
     result.update(scene=dataclasses.asdict(scene_config(args.frames)), threads=args.threads,
                   cpu=cpu_name(), device="cpu")  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    atomic_write_text(args.out, json.dumps(result, indent=2, default=str) + "\n")
     table = Table(
         title=f"{args.checkpoint}: --refine none → triangulate ({result['frames']} frames)"
     )

@@ -32,6 +32,7 @@ from rich.table import Table
 from tessetrack.data import open_dataset
 from tessetrack.eval.peak_errors import flip_twins, image_errors
 from tessetrack.eval.scene_scoring import parse_models, validation_clips
+from tessetrack.io.atomic import atomic_write_text
 from tessetrack.ops.heatmaps2d import heatmap_peaks
 from tessetrack.synth.detections_sim import DetectionNoise
 from tessetrack.tracking.runner import load_model
@@ -132,7 +133,7 @@ def main() -> None:
     )
     Console(width=160).print(table)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        atomic_write_text(args.json, json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from tessetrack.data import open_dataset
 from tessetrack.eval.evaluate import joint_set_of
 from tessetrack.eval.reprojection import person_to_detections
 from tessetrack.io import load_tracks
+from tessetrack.io.atomic import atomic_write_text
 from tessetrack.skeletons import convert_joints
 from tessetrack.tracking.runner import track_to_file
 
@@ -95,7 +96,7 @@ def main() -> None:
         table.add_row(label, *[f"{med[c]:.1f}" for c in [*cams, "all"]])
     Console(width=140).print(table)
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        atomic_write_text(args.json, json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from rich.table import Table
 from tessetrack.eval.evaluate import evaluate, load_ground_truth
 from tessetrack.eval.scene_scoring import add_link_arguments, tracker_config
 from tessetrack.eval.visibility import restrict_to_views
+from tessetrack.io.atomic import atomic_path, atomic_write_text
 from tessetrack.io.tracks import load_tracks
 from tessetrack.structures import Tracks
 from tessetrack.tracking.runner import track_to_file
@@ -153,11 +154,12 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / (args.name or f"real_rigs_{args.rig}")
-    with stem.with_suffix(".csv").open("w", newline="") as fh:
+    with atomic_path(stem.with_suffix(".csv")) as tmp, tmp.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
-    stem.with_suffix(".json").write_text(
+    atomic_write_text(
+        stem.with_suffix(".json"),
         json.dumps(
             {
                 "rig": args.rig,
@@ -169,7 +171,7 @@ def main() -> None:
             },
             indent=2,
         )
-        + "\n"
+        + "\n",
     )
 
     from matplotlib.figure import Figure

@@ -45,7 +45,9 @@ import numpy as np
 from tessetrack.detector import BlazePoseConfig, detect_recording
 from tessetrack.eval.detector_errors import temporal_jitter
 from tessetrack.eval.reprojection import common_people, left_out_errors
+from tessetrack.io.atomic import atomic_write_text
 from tessetrack.skeletons import get_joint_set
+from tessetrack.tracking.candidates import CandidateConfig
 from tessetrack.tracking.canonical import enter_rig_frame, tracks_to_world
 from tessetrack.tracking.gaps import refine_and_fill
 from tessetrack.tracking.geometric import triangulate_people
@@ -86,14 +88,15 @@ def _id_stats(tracks) -> dict:
     return {"tracks": len(frames), "frames_per_track": dict(sorted(frames.items()))}
 
 
-def _run(loaded, trained, dataset, volume: str):
+def _run(loaded, trained, dataset, volume: str, candidates: CandidateConfig | None):
     """The network's tracks of ``dataset`` in the world (``volume`` auto: in the rig's frame;
-    ``trained``: the model's own voxel grid, restored first)."""
+    ``trained``: the model's own voxel grid, restored first; ``candidates``: as ``track``'s)."""
     loaded.model.detector.grid = trained
     rig = None
     if volume == "auto":
         dataset, rig = enter_rig_frame(dataset, loaded.model)
-    tracks = SequenceRunner(loaded.model, image_size=loaded.image_size).run(dataset)
+    runner = SequenceRunner(loaded.model, image_size=loaded.image_size, candidates=candidates)
+    tracks = runner.run(dataset)
     return tracks if rig is None else tracks_to_world(tracks, rig)
 
 
@@ -104,9 +107,11 @@ def run_recording(
     volume: str = "auto",
     calibration: Path | None = None,
     detector_config: BlazePoseConfig | None = None,
+    candidates: CandidateConfig | None = CandidateConfig(),
 ) -> dict:
     """``calibration``: None for the one beside the recording's videos; ``detector_config``: the
-    built-in detector's settings (None: its defaults)."""
+    built-in detector's settings (None: its defaults); ``candidates``: the low-scored people the
+    2D detections vouch for (``track``'s default; None: the detector's threshold alone)."""
     dets_dir = work / root.name / "detections"
     t0 = time.perf_counter()
     det = detect_recording(root, dets_dir, calibration=calibration, config=detector_config)
@@ -121,7 +126,7 @@ def run_recording(
     joint_names = list(get_joint_set(joint_set).joints)
     # all cameras: identities and speed
     t0 = time.perf_counter()
-    tracks = _run(loaded, trained, dataset, volume)
+    tracks = _run(loaded, trained, dataset, volume, candidates)
     track_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     refined, _ = refine_and_fill(tracks, {k: (f.detections, f.cameras) for k, f in frames.items()},
@@ -133,7 +138,8 @@ def run_recording(
     n = len(frames)
     out: dict = {
         "recording": root.name, "cameras": names, "frames": n, "checkpoint": checkpoint,
-        "volume": volume, "calibration": str(calibration) if calibration else "beside the videos",
+        "volume": volume, "candidates": candidates is not None,
+        "calibration": str(calibration) if calibration else "beside the videos",
         "identities_all_cameras": _id_stats(tracks),
         "identities_all_cameras_refined": _id_stats(refined),
         "speed": {
@@ -151,7 +157,7 @@ def run_recording(
     for left in names:
         others = [c for c in names if c != left]
         sub = open_input(root, detections=dets_dir, cameras=others, calibration=calibration)
-        net = _run(loaded, trained, sub, volume)
+        net = _run(loaded, trained, sub, volume, candidates)
         ref, _ = refine_and_fill(net, {k: ({c: f.detections[c] for c in others if c in f.detections},
                                            f.cameras) for k, f in frames.items()},
                                  detections_joint_set=source, joint_set=joint_set)  # fmt: skip
@@ -203,6 +209,8 @@ def main() -> None:
     parser.add_argument("--calibration", nargs="*", type=Path, default=None,
                         help="a calibration file per recording, in order (default: the one "
                         "beside each recording's videos)")  # fmt: skip
+    parser.add_argument("--no-candidates", action="store_true",
+                        help="the detector's threshold alone (track --no-candidates)")  # fmt: skip
     parser.add_argument("--work", type=Path, default=None,
                         help="keep the detections in WORK/<recording>/detections and reuse them "
                         "(default: a temporary folder)")  # fmt: skip
@@ -224,7 +232,9 @@ def main() -> None:
         for checkpoint in args.checkpoint:
             for volume in args.volume:
                 for root, calibration in zip(args.recording, calibrations, strict=True):
-                    results.append(run_recording(root, checkpoint, work, volume, calibration))
+                    results.append(run_recording(
+                        root, checkpoint, work, volume, calibration,
+                        candidates=None if args.no_candidates else CandidateConfig()))  # fmt: skip
     table = Table(title="leave one camera out: median error px / % of height, found/people")
     for col in (
         "checkpoint",
@@ -260,7 +270,7 @@ def main() -> None:
         "threads": os.cpu_count(),
         "results": results,
     }
-    args.out.write_text(json.dumps(doc, indent=1))
+    atomic_write_text(args.out, json.dumps(doc, indent=1))
     console.print(f"wrote {args.out}")
 
 

@@ -1,7 +1,8 @@
 """Refinement from the 2D detections, measured with exact ground truth: synthetic test scenes
 (motions never trained on) in the Shelf, ring and Panoptic rigs, their simulated 2D detections
 (OpenPose-like, and the built-in detector's measured errors), tracked by one model (the default
-``detections-shelf``, in each rig's own frame) — the network's joints against the refined ones
+``detections-shelf``, in each rig's own frame, with ``track``'s default low-scored people the 2D
+detections vouch for, :mod:`tessetrack.tracking.candidates`) — the network's joints against the refined ones
 (with short misses filled; ``--smooth none``), and the refined ones smoothed over time (``track``'s
 default, ``--smooth loess``), same run:
 MPJPE per joint, PCP, MOTA, ID switches, and the refinement's and the smoothing's speed.
@@ -23,10 +24,12 @@ import numpy as np
 
 from tessetrack.eval.evaluate import evaluate
 from tessetrack.eval.pose_metrics import match_poses
+from tessetrack.io.atomic import atomic_write_text
 from tessetrack.skeletons import get_joint_set
 from tessetrack.structures import FramePoses, Tracks
 from tessetrack.synth.detections_sim import DETECTOR_PROFILES
 from tessetrack.synth.generate import SynthConfig, generate_dataset
+from tessetrack.tracking.candidates import CandidateConfig
 from tessetrack.tracking.canonical import enter_rig_frame, tracks_to_world
 from tessetrack.tracking.gaps import refine_and_fill
 from tessetrack.tracking.inputs import open_input
@@ -78,9 +81,9 @@ def run_scene(rig: str, profile: str, frames: int, checkpoint: str, work: Path) 
                 frames=tuple(FramePoses(f.frame, f.people) for f in data), fps=data.fps)  # fmt: skip
     loaded = load_model(checkpoint)
     inside, rig_frame = enter_rig_frame(data, loaded.model)
-    net = tracks_to_world(
-        SequenceRunner(loaded.model, image_size=loaded.image_size).run(inside), rig_frame
-    )
+    runner = SequenceRunner(loaded.model, image_size=loaded.image_size,
+                            candidates=CandidateConfig())  # track's default  # fmt: skip
+    net = tracks_to_world(runner.run(inside), rig_frame)
     dets = {f.frame: (f.detections, f.cameras) for f in data}
     source = next(iter(data)).detections_joint_set
     t0 = time.perf_counter()
@@ -135,7 +138,9 @@ def main() -> None:
                       f"{r['refine_frames_per_s']:.0f} / {r['smooth_frames_per_s']:.0f}")  # fmt: skip
     Console(width=150).print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"checkpoint": args.checkpoint, "results": rows}, indent=1))
+    atomic_write_text(
+        args.out, json.dumps({"checkpoint": args.checkpoint, "results": rows}, indent=1)
+    )
     print(f"wrote {args.out}")
 
 

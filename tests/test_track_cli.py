@@ -213,3 +213,28 @@ def test_keep_bone_lengths_option(workdir, tmp_path, capsys, monkeypatch):
     assert code == 0, err
     assert calls == [1]
     assert [f.frame for f in load_tracks(tmp_path / "b.json").frames] == [0, 1, 2, 3]
+
+
+def test_detection_threshold_and_candidates_options(workdir, tmp_path, capsys, monkeypatch):
+    import inspect
+
+    import tessetrack.tracking.runner as runner
+    from tessetrack.tracking.candidates import CandidateConfig
+
+    seen = []
+    real = runner.track_to_file
+
+    def spy(*args, detection_threshold=None, candidates=None, **kwargs):
+        seen.append((detection_threshold, candidates))
+        return real(*args, detection_threshold=detection_threshold, candidates=candidates, **kwargs)
+
+    monkeypatch.setattr(runner, "track_to_file", spy)
+    assert _track(workdir, tmp_path / "a.json", capsys)[0] == 0
+    assert _track(workdir, tmp_path / "b.json", capsys, "--detection-threshold", "0.5",
+                  "--no-candidates")[0] == 0  # fmt: skip
+    assert seen == [(None, CandidateConfig()), (0.5, None)]
+    # the library's default is the command's
+    assert inspect.signature(real).parameters["candidates"].default == CandidateConfig()
+    code, _, err = _track(workdir, tmp_path / "c.json", capsys, "--detection-threshold", "1.5")
+    assert code == 2 and "detection_threshold must lie in [0, 1]" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "c.json").exists()

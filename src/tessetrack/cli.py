@@ -127,6 +127,25 @@ def _smooth_option() -> str:
     )
 
 
+def _threshold_option() -> float | None:
+    return typer.Option(
+        None,
+        "--detection-threshold",
+        help="Person-detector score a person needs (default: the checkpoint's, 0.3 for the "
+        "shipped ones).",
+    )
+
+
+def _candidates_option() -> bool:
+    return typer.Option(
+        True,
+        "--candidates/--no-candidates",
+        help="Heatmap models: also keep the people the person detector scores between 0.1 and "
+        "its threshold where two or more views' 2D detections show someone nobody else explains, "
+        "placed where those views put the person's centre (people few cameras see).",
+    )
+
+
 def _link_option() -> str:
     return typer.Option(
         "model",
@@ -224,6 +243,8 @@ def track(
     keep_bones: bool = _bones_option(),
     up: str | None = _up_option(),
     floor: float | None = _floor_option(),
+    detection_threshold: float | None = _threshold_option(),
+    candidates: bool = _candidates_option(),
     start: int | None = typer.Option(None, help="First frame id (inclusive)."),
     end: int | None = typer.Option(None, help="Last frame id (exclusive)."),
     stride: int = typer.Option(1, help="Keep every N-th frame."),
@@ -241,6 +262,7 @@ def track(
     """Reconstruct and track everyone's 3D skeleton over a sequence; writes a tracks file."""
     from rich.console import Console
 
+    from tessetrack.tracking.candidates import CandidateConfig
     from tessetrack.tracking.online import TrackerConfig
     from tessetrack.tracking.runner import track_to_file
 
@@ -253,7 +275,8 @@ def track(
             device=device, tracker=tracker, progress=progress, refine=refine,
             detect_progress=detect_progress, units=units, image_size=image_size, trim=trim,
             volume=volume, up=_vector(up, "--up"), floor=floor, smooth=smooth,
-            keep_bones=keep_bones,
+            keep_bones=keep_bones, detection_threshold=detection_threshold,
+            candidates=CandidateConfig() if candidates else None,
         )  # fmt: skip
     Console().print(f"[green]tracked[/green] {summary.frames} frames, {summary.tracks} tracks, "
                     f"{summary.fps:.1f} fps -> {summary.output}")  # fmt: skip

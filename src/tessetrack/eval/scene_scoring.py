@@ -171,12 +171,15 @@ def track_and_score(
     progress: Callable[[int, int], None] | None = None,
     tracker: Any = None,
     smooth: str = "none",
+    candidates: Any = None,
 ) -> dict[str, Any]:
     """Track the frames of ``gt`` in ``test_dir`` with ``checkpoint`` and score them (mpjpe, mot3d).
 
     ``tracker``: a :class:`~tessetrack.tracking.online.TrackerConfig` (default settings: None).
     ``smooth``: smoothing over time (``track``'s ``--smooth``); ``none`` here by default, as these
-    scores compare networks and settings of the paper, whose tables have none.
+    scores compare networks and settings of the paper, whose tables have none. ``candidates``:
+    the low-scored people the 2D detections vouch for (``track``'s ``--candidates``); None here by
+    default, for the same reason.
 
     Heatmap-input checkpoints read the scene's simulated OpenPose detections
     (``test_dir/detections``), image models its images. Only the frames ``gt`` holds are tracked
@@ -211,6 +214,7 @@ def track_and_score(
             progress=progress,
             tracker=tracker,
             smooth=smooth,
+            candidates=candidates,
         )
         wall = time.perf_counter() - t0
         pred = load_tracks(out)

@@ -61,8 +61,9 @@ from tessetrack.geometry.camera import Camera
 from tessetrack.geometry.rig_frame import RigFrame
 from tessetrack.geometry.views import Views
 from tessetrack.model.tessetrack import TesseTrack, build_model
-from tessetrack.skeletons import get_joint_set
+from tessetrack.skeletons import convert_joints, get_joint_set
 from tessetrack.structures import FramePoses, MultiViewFrame, PersonPose, Tracks
+from tessetrack.tracking.candidates import CandidateConfig, supported_candidates
 from tessetrack.tracking.online import (
     LinkFn,
     Observation,
@@ -163,6 +164,7 @@ class _FrameEntry:
     features: Tensor
     views: Views
     peaks: dict[str, np.ndarray] | None = None
+    evidence: tuple[tuple[Camera, np.ndarray], ...] = ()
 
 
 def _stack(entries: Sequence[_FrameEntry]) -> tuple[Tensor, Views]:
@@ -193,6 +195,10 @@ class SequenceRunner:
             have them: ``model.has_2d_network``), for the refinement after tracking
             (:func:`track_to_file` asks for them; off by default: a few KB and ms a frame).
         peak_config: how many peaks per joint, and the smallest value (default: ``PeakConfig()``).
+        candidates: also keep the people the detector scores between ``candidates.threshold`` and
+            its threshold where two or more views' 2D detections show them and nobody else
+            explains them (:mod:`tessetrack.tracking.candidates`; models that read 2D detections
+            only). None: the threshold alone decides.
 
     Attributes:
         window: the deque of the last T frames' features (length T once a run has started).
@@ -211,6 +217,7 @@ class SequenceRunner:
         detection_threshold: float | None = None,
         keep_peaks: bool = False,
         peak_config: PeakConfig | None = None,
+        candidates: CandidateConfig | None = None,
     ) -> None:
         if len(image_size) != 2 or min(image_size) < 16:
             raise InputError(f"image_size must be (W, H) >= 16, got {image_size}")
@@ -230,6 +237,8 @@ class SequenceRunner:
         self.keeps_peaks = bool(keep_peaks and model.has_2d_network)
         self.peak_config = peak_config or PeakConfig()
         self.frame_peaks: dict[int, FramePeaks] = {}
+        low = candidates is not None and candidates.threshold < self.threshold
+        self.candidates = candidates if low and model.reads_detections else None
 
     # --- per frame -------------------------------------------------------------------------------
 
@@ -255,7 +264,25 @@ class SequenceRunner:
             feats, peaks = self._heatmap_features(frame, names, mask), None
         else:
             feats, peaks = self._image_features(frame, names, mask)
-        return _FrameEntry(frame=frame.frame, features=feats, views=views, peaks=peaks)
+        return _FrameEntry(frame=frame.frame, features=feats, views=views, peaks=peaks,
+                           evidence=self._evidence(frame, names, mask))  # fmt: skip
+
+    def _evidence(
+        self, frame: MultiViewFrame, names: Sequence[str], mask: np.ndarray
+    ) -> tuple[tuple[Camera, np.ndarray], ...]:
+        """Per view with 2D detections: its camera and (P, J, 3) 2D people in the model's joint
+        set, for the candidates' check (empty without candidates)."""
+        if self.candidates is None:
+            return ()
+        src, dst = frame.detections_joint_set, self.joint_set.name
+        return tuple(
+            (
+                frame.cameras[n],
+                convert_joints(np.asarray(frame.detections[n], np.float64), src, dst),
+            )
+            for n, m in zip(names, mask, strict=True)
+            if m and len(frame.detections[n])
+        )
 
     def _image_features(
         self, frame: MultiViewFrame, names: Sequence[str], mask: np.ndarray
@@ -326,16 +353,28 @@ class SequenceRunner:
 
         Returns:
             centres (P, 3) world metres and scores (P,) of the NMS peaks scoring ≥ the runner's
-            detection threshold (at most the model's ``detector.max_people``).
+            detection threshold, and of the candidates the 2D detections vouch for (with
+            ``candidates``), at most the model's ``detector.max_people``.
         """
         with torch.no_grad():
             return self._detect(self._frame_entry(frame, list(names or frame.cameras)))
 
     def _detect(self, anchor: _FrameEntry) -> tuple[Tensor, Tensor]:
         """PDN on the anchor frame → centres (P, 3) metres and scores (P,) of the kept peaks."""
-        det = self.model.detect(anchor.features[None], anchor.views[None], self.threshold)
+        cand = self.candidates
+        low = self.threshold if cand is None else cand.threshold
+        det = self.model.detect(anchor.features[None], anchor.views[None], low)
         keep = det.valid[0]
-        return det.centres[0][keep], det.scores[0][keep]
+        centres, scores = det.centres[0][keep], det.scores[0][keep]
+        if cand is not None and bool((scores < self.threshold).any()):
+            order = torch.argsort(scores, descending=True)
+            centres, scores = centres[order], scores[order]
+            kept, moved = supported_candidates(centres, scores >= self.threshold,
+                                               anchor.evidence, self.joint_set.name, cand)  # fmt: skip
+            kept_t = torch.from_numpy(kept).to(scores.device)
+            centres = torch.from_numpy(moved).to(centres)[kept_t]
+            scores = scores[kept_t]
+        return centres, scores
 
     def _anchor(self, tracker: OnlineTracker) -> FramePoses:
         """Detect, describe, link and estimate the poses at the window's centre frame."""
@@ -646,6 +685,22 @@ def _finish(
     return tracks
 
 
+def _rig_frame(
+    dataset: MultiViewDataset,
+    model: TesseTrack,
+    volume: str,
+    up: Sequence[float] | None,
+    floor: float | None,
+) -> tuple[MultiViewDataset, RigFrame | None]:
+    """``volume="auto"`` and a model that reads 2D detections: the dataset in the rig's own frame
+    (:func:`~tessetrack.tracking.canonical.enter_rig_frame`) and that frame; else as it is, None."""
+    if volume != "auto" or not model.reads_detections:
+        return dataset, None
+    from tessetrack.tracking.canonical import enter_rig_frame
+
+    return enter_rig_frame(dataset, model, up=up, floor=floor)
+
+
 def _detect_if_needed(
     dataset: MultiViewDataset,
     input: str | os.PathLike[str],
@@ -695,6 +750,8 @@ def track_to_file(
     floor: float | None = None,
     smooth: str = "loess",
     keep_bones: bool = False,
+    detection_threshold: float | None = None,
+    candidates: CandidateConfig | None = CandidateConfig(),
 ) -> TrackSummary:
     """Open the input, load the checkpoint, track, and write ``output`` (.json/.npz/.csv).
 
@@ -708,13 +765,14 @@ def track_to_file(
         refine: ``triangulate`` (joints re-triangulated from the 2D detections, or an image
             model's own 2D joint heatmaps, the tracked people explain; :func:`_refine`) or ``none``.
         detect_progress: progress of the built-in detector, when it runs.
-        volume: ``auto`` (models that read 2D detections: track in the rig's own frame, the
-            model's voxel grid laid over the capture area; :mod:`tessetrack.tracking.canonical`)
-            or ``model`` (the volume the model was trained with, in the calibration's world).
-        up, floor: the rig's up direction and floor height along it (world metres), instead of
-            found (``volume="auto"`` only).
+        volume, up, floor: ``auto`` (detections models: the rig's own frame and capture area,
+            :mod:`tessetrack.tracking.canonical`; ``up`` and ``floor`` instead of found) or
+            ``model`` (the trained volume, in the calibration's world).
         smooth, keep_bones: ``loess`` (default), ``one-euro`` or ``none`` (:mod:`~.smoothing`);
             bones brought back to their track's median lengths (:mod:`tessetrack.tracking.bones`).
+        detection_threshold, candidates: the person detector's score a person needs (None: the
+            model's); the people scored lower kept where 2D detections show them (None: none;
+            :class:`SequenceRunner`).
 
     The output is checked before any work and written atomically. A heatmap model given videos or
     images but no ``detections`` runs the built-in detector first (:func:`_detect_if_needed`).
@@ -734,13 +792,10 @@ def track_to_file(
         dataset = _detect_if_needed(dataset, input, calibration, selection, output, detect_progress)
     if on_start is not None:
         on_start(len(dataset))
-    rig = None
-    if volume == "auto" and loaded.model.reads_detections:
-        from tessetrack.tracking.canonical import enter_rig_frame
-
-        dataset, rig = enter_rig_frame(dataset, loaded.model, up=up, floor=floor)
+    dataset, rig = _rig_frame(dataset, loaded.model, volume, up, floor)
     runner = SequenceRunner(loaded.model, image_size=loaded.image_size, tracker=tracker, device=dev,
-                            keep_peaks=refine == "triangulate")  # fmt: skip
+                            keep_peaks=refine == "triangulate",
+                            detection_threshold=detection_threshold, candidates=candidates)  # fmt: skip
     t0 = time.perf_counter()
     tracks = runner.run(dataset, progress=progress)
     tracks = _refine(tracks, dataset, runner) if refine == "triangulate" else tracks

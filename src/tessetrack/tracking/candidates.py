@@ -1,0 +1,180 @@
+"""People the person detector scores below its threshold, kept where the 2D detections show them.
+
+The network's person detector scores a person seen by few cameras, or seen poorly, lower than
+one seen well, and its threshold drops them. Lowering the threshold for everyone finds them, but
+also lets in ghosts (rays of different people crossing) and doubles of people already found,
+which then take part in the tracking and cost identity switches. Here a peak scoring between
+``threshold`` and the detector's own threshold (a *candidate*) is kept only where the frame's 2D
+detections show it: its centre, projected into a view, must fall on a 2D person that none of the
+people already kept explains, in at least ``min_views`` views. The people above the detector's
+threshold claim their 2D people first (Hungarian over each view, gated); candidates then claim
+theirs, best score first, so two candidates never share a 2D person and a double of someone
+found never passes. With a single view nothing is vouched for: a candidate needs two. A kept
+candidate is moved to the triangulation of the 2D centres it fell on: the detector placed it from
+weak evidence, and two views that agree on a person's centre place it better (a centre half a
+metre off along the rays of two nearby cameras still projects onto the person in both).
+
+The centre of a person is the midpoint of the neck and the mid-hip (what the detector places); a
+2D person's is the same midpoint of its detected joints, or of its confident joints' box where
+those are missing.
+
+Written by hand: the rule joins our own detector's output with the 2D evidence before tracking.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from tessetrack.errors import InputError
+from tessetrack.geometry.camera import Camera, stack_cameras
+from tessetrack.geometry.triangulation import triangulate_undistorted
+from tessetrack.ops.assignment import gated_assignment
+from tessetrack.skeletons import get_joint_set
+from tessetrack.tracking.refine import MIN_DEPTH
+
+__all__ = ["CandidateConfig", "centres_2d", "centre_costs", "supported_candidates"]
+
+
+@dataclass(frozen=True)
+class CandidateConfig:
+    """Settings of :func:`supported_candidates`.
+
+    Attributes:
+        threshold: the lowest detector score a candidate may have (the detector's own threshold
+            is the highest).
+        min_views: views whose unexplained 2D person a candidate's centre must fall on (2 at
+            least: one view cannot tell a person from a ghost).
+        gate: the largest distance between the projected centre and a 2D person's centre, as a
+            share of that person's 2D height.
+        min_confidence: 2D joints below this confidence are not used.
+    """
+
+    threshold: float = 0.1
+    min_views: int = 2
+    gate: float = 0.25
+    min_confidence: float = 0.3
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise InputError(f"candidate threshold must lie in (0, 1), got {self.threshold}")
+        if self.min_views < 2:
+            raise InputError(f"min_views must be >= 2 (one view cannot tell a ghost), "
+                             f"got {self.min_views}")  # fmt: skip
+        if self.gate <= 0:
+            raise InputError(f"gate must be positive, got {self.gate}")
+        if not 0.0 <= self.min_confidence < 1.0:
+            raise InputError(f"min_confidence must lie in [0, 1), got {self.min_confidence}")
+
+
+def centres_2d(dets: np.ndarray, joint_set: str, min_confidence: float) -> tuple[np.ndarray, ...]:
+    """2D people of one view → their centres and heights.
+
+    Args:
+        dets: (P, J, 3) 2D people (u, v, confidence) in ``joint_set``.
+        joint_set: the people's joint set.
+        min_confidence: joints below it are not used.
+
+    Returns:
+        centres (P, 2) pixels: the midpoint of neck and mid-hip where both are confident, else of
+        the confident joints' box (NaN with fewer than two confident joints); heights (P,)
+        pixels: the confident joints' vertical extent (at least 1).
+    """
+    dets = np.asarray(dets, dtype=np.float64).reshape(-1, get_joint_set(joint_set).num_joints, 3)
+    ok = dets[..., 2] >= min_confidence  # P×J
+    uv = np.where(ok[..., None], dets[..., :2], np.nan)
+    with warnings.catch_warnings():  # people with no confident joint: all-NaN rows
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanmin(uv, axis=1), np.nanmax(uv, axis=1)  # P×2
+    box = np.where(ok.sum(-1, keepdims=True) >= 2, (lo + hi) / 2, np.nan)
+    heights = np.maximum(np.nan_to_num(hi[:, 1] - lo[:, 1]), 1.0)
+    names = get_joint_set(joint_set).joints
+    if "neck" in names and "mid_hip" in names:
+        a, b = names.index("neck"), names.index("mid_hip")
+        both = ok[:, a] & ok[:, b]
+        box = np.where(both[:, None], (dets[:, a, :2] + dets[:, b, :2]) / 2, box)
+    return box, heights
+
+
+def centre_costs(
+    centres: np.ndarray, camera: Camera, people: np.ndarray, heights: np.ndarray
+) -> np.ndarray:
+    """(N, 3) world centres, one view's (P, 2) 2D centres and (P,) heights → (N, P) the projected
+    centre's distance to each 2D centre over that 2D height (inf behind the camera or for a 2D
+    person without a centre)."""
+    n, p = len(centres), len(people)
+    if n == 0 or p == 0:
+        return np.full((n, p), np.inf)
+    uv = np.asarray(camera.project(np.asarray(centres, np.float64)))  # N×2
+    front = np.asarray(camera.depth(np.asarray(centres, np.float64))) > MIN_DEPTH  # N
+    cost = np.linalg.norm(uv[:, None] - people[None], axis=-1) / heights[None]  # N×P
+    return np.where(front[:, None] & np.isfinite(cost), cost, np.inf)
+
+
+def supported_candidates(
+    centres: Tensor | np.ndarray,
+    strong: Tensor | np.ndarray,
+    views: Sequence[tuple[Camera, np.ndarray]],
+    joint_set: str,
+    config: CandidateConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which detected people to keep: every strong one, and the candidates the 2D people vouch for,
+    moved to where those 2D people's centres triangulate (module docstring).
+
+    Args:
+        centres: (N, 3) detected centres, world metres, in descending score order.
+        strong: (N,) bool, scored at or above the detector's threshold.
+        views: per view, its camera and (P, J, 3) 2D people in ``joint_set``.
+        joint_set: the 2D people's joint set.
+        config: the rule's settings.
+
+    Returns:
+        keep (N,) bool, the people kept; centres (N, 3) float64, the kept candidates' triangulated
+        (those whose triangulation falls behind a camera stay where they were), the others'
+        unchanged.
+    """
+    centres = np.asarray(torch.as_tensor(centres).detach().cpu().double())
+    strong = np.asarray(torch.as_tensor(strong).cpu(), dtype=bool)
+    keep = strong.copy()
+    out = centres.copy()
+    weak = np.flatnonzero(~strong)
+    if weak.size == 0:
+        return keep, out
+    claims: list[tuple[np.ndarray, np.ndarray]] = []  # per view: cost N×P, claimed P
+    points: list[np.ndarray] = []  # per view: (P, 2) 2D centres
+    for camera, dets in views:
+        people, heights = centres_2d(dets, joint_set, config.min_confidence)
+        cost = centre_costs(centres, camera, people, heights)  # N×P
+        claimed = np.zeros(cost.shape[1], dtype=bool)
+        rows = np.flatnonzero(strong)
+        ok = cost[rows] < config.gate
+        claimed[gated_assignment(cost[rows], ok, config.gate)[1]] = True
+        claims.append((cost, claimed))
+        points.append(people)
+    for i in weak:  # best score first
+        hits = []
+        for k, (cost, claimed) in enumerate(claims):
+            free = np.where(claimed, np.inf, cost[i])
+            if free.size and free.min() < config.gate:
+                hits.append((k, int(free.argmin())))
+        if len(hits) >= config.min_views:
+            keep[i] = True
+            for k, col in hits:
+                claims[k][1][col] = True
+            cams = [views[k][0] for k, _ in hits]
+            out[i] = _triangulated(np.stack([points[k][col] for k, col in hits]), cams, out[i])
+    return keep, out
+
+
+def _triangulated(uv: np.ndarray, cameras: Sequence[Camera], fallback: np.ndarray) -> np.ndarray:
+    """(V, 2) pixels of one point in V cameras → (3,) its triangulation (DLT on undistorted
+    points); ``fallback`` where it lands behind a camera or is not finite."""
+    st = stack_cameras(list(cameras), dtype=torch.float64)
+    x = triangulate_undistorted(torch.tensor(uv), st["K"], st["R"], st["t"], st["dist"]).numpy()
+    front = all(float(c.depth(x)) > MIN_DEPTH for c in cameras)
+    return x if front and np.isfinite(x).all() else fallback

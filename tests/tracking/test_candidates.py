@@ -1,0 +1,201 @@
+"""People the detector scores low, kept where the 2D detections show them: exact cases projected
+with OpenCV (an independent route), doubles and ghosts refused, the runner's use of the rule."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from rig_helpers import PAN, cv_project, pose, rig
+from tessetrack.errors import InputError
+from tessetrack.model.detector import DetectorOutput
+from tessetrack.tracking.candidates import CandidateConfig, centres_2d, supported_candidates
+
+NECK, MID_HIP = PAN.joints.index("neck"), PAN.joints.index("mid_hip")
+
+
+def _centre(pts: np.ndarray) -> np.ndarray:
+    return (pts[NECK] + pts[MID_HIP]) / 2
+
+
+def _views(cams, people, shown=None):
+    """Per camera, its 2D people (the poses projected by OpenCV, confidence 1); ``shown``: camera
+    name → indices of the people that camera's detector found (default: everyone)."""
+    out = []
+    for name, cam in cams.items():
+        keep = range(len(people)) if shown is None else shown.get(name, [])
+        dets = [np.concatenate([cv_project(cam, people[i]), np.ones((PAN.num_joints, 1))], -1)
+                for i in keep]  # fmt: skip
+        out.append((cam, np.stack(dets) if dets else np.zeros((0, PAN.num_joints, 3))))
+    return out
+
+
+def test_centres_2d_are_the_neck_hip_midpoint_or_the_box_centre():
+    j = PAN.num_joints
+    det = np.zeros((3, j, 3))
+    det[:, :, 0] = np.arange(j) * 10.0
+    det[:, :, 1] = np.arange(j) * 20.0
+    det[0, :, 2] = 1.0  # everything confident: the neck-hip midpoint
+    det[1, :, 2] = 1.0
+    det[1, NECK, 2] = 0.0  # no neck: the confident joints' box
+    det[2, :1, 2] = 1.0  # one confident joint: no centre
+    centres, heights = centres_2d(det, "panoptic19", 0.3)
+    np.testing.assert_allclose(centres[0], (det[0, NECK, :2] + det[0, MID_HIP, :2]) / 2)
+    box = det[1, det[1, :, 2] > 0, :2]
+    np.testing.assert_allclose(centres[1], (box.min(0) + box.max(0)) / 2)
+    assert np.isnan(centres[2]).all()
+    assert heights[0] == pytest.approx(20.0 * (j - 1)) and heights[2] == 1.0
+
+
+def test_a_candidate_two_views_show_is_kept_one_view_is_not(rng):
+    cams = rig()
+    a, b = pose(rng, (-1.0, 0.0)), pose(rng, (1.0, 0.5))
+    centres = np.stack([_centre(a), _centre(b)])
+    strong = np.array([True, False])
+    # b found by the 2D detector in two views: kept
+    views = _views(cams, [a, b], {"c0": [0, 1], "c1": [0, 1], "c2": [0], "c3": [0]})
+    assert supported_candidates(centres, strong, views, "panoptic19", CandidateConfig())[0].tolist() \
+        == [True, True]  # fmt: skip
+    # in one view only: not vouched for
+    views = _views(cams, [a, b], {"c0": [0, 1], "c1": [0], "c2": [0], "c3": [0]})
+    assert supported_candidates(centres, strong, views, "panoptic19", CandidateConfig())[0].tolist() \
+        == [True, False]  # fmt: skip
+    # needing three views, two do not do
+    views = _views(cams, [a, b], {"c0": [0, 1], "c1": [0, 1], "c2": [0], "c3": [0]})
+    three = CandidateConfig(min_views=3)
+    assert supported_candidates(centres, strong, views, "panoptic19", three)[0].tolist() \
+        == [True, False]  # fmt: skip
+
+
+def test_a_kept_candidate_moves_to_where_its_2d_centres_triangulate(rng):
+    cams = rig()
+    a, b = pose(rng, (-1.0, 0.0)), pose(rng, (1.0, 0.5))
+    off = _centre(b) + [0.15, -0.1, 0.05]  # the detector's candidate, 19 cm off b's centre
+    centres = np.stack([_centre(a), off])
+    views = _views(cams, [a, b], {"c0": [0, 1], "c1": [0, 1], "c2": [0], "c3": [0]})
+    keep, moved = supported_candidates(centres, np.array([True, False]), views, "panoptic19",
+                                       CandidateConfig())  # fmt: skip
+    assert keep.tolist() == [True, True]
+    np.testing.assert_array_equal(moved[0], centres[0])  # the strong person stays
+    # OpenCV's route: b's 2D centres in c0 and c1 undistorted, then cv2.triangulatePoints
+    uv = [
+        (cv_project(cams[c], b)[NECK] + cv_project(cams[c], b)[MID_HIP]) / 2 for c in ("c0", "c1")
+    ]
+    crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
+    norm = [cv2.undistortPoints(p[None, None], cams[c].K, cams[c].dist, criteria=crit)
+            .reshape(2, 1)
+            for p, c in zip(uv, ("c0", "c1"), strict=True)]  # fmt: skip
+    proj = [np.hstack([cams[c].R, cams[c].t[:, None]]) for c in ("c0", "c1")]
+    x = cv2.triangulatePoints(proj[0], proj[1], norm[0], norm[1]).ravel()
+    # within 1 mm: the two 2D midpoints' rays do not quite meet (the 2D midpoint of two joints is
+    # not the projection of their 3D midpoint), and the two DLTs weigh their rows differently
+    np.testing.assert_allclose(moved[1], x[:3] / x[3], atol=1e-3)
+    assert np.linalg.norm(moved[1] - _centre(b)) < 0.03  # the 2D midpoint is near the 3D one's
+
+
+def test_a_double_of_a_kept_person_is_refused(rng):
+    cams = rig()
+    a = pose(rng)
+    centres = np.stack([_centre(a), _centre(a) + [0.1, 0.05, 0.0]])  # a, and a again 11 cm off
+    keep = supported_candidates(centres, np.array([True, False]), _views(cams, [a]), "panoptic19",
+                                CandidateConfig())[0]  # fmt: skip
+    assert keep.tolist() == [True, False]
+    # alone (the strong one absent), the same candidate is vouched for
+    keep = supported_candidates(centres[1:], np.array([False]), _views(cams, [a]), "panoptic19",
+                                CandidateConfig())[0]  # fmt: skip
+    assert keep.tolist() == [True]
+
+
+def test_two_candidates_never_share_a_2d_person(rng):
+    cams = rig()
+    b = pose(rng, (1.0, 0.0))
+    centres = np.stack([_centre(b), _centre(b) + [0.0, 0.12, 0.0]])  # best score first
+    keep = supported_candidates(centres, np.zeros(2, bool), _views(cams, [b]), "panoptic19",
+                                CandidateConfig())[0]  # fmt: skip
+    assert keep.tolist() == [True, False]
+
+
+def test_a_ghost_where_two_people_s_rays_cross_is_refused(rng):
+    cams = rig()
+    a = pose(rng, (-0.8, -0.5))
+    ca = _centre(a)
+    # the ghost: on c0's ray through a's centre, nearer c0; b stands on c1's ray through the
+    # ghost, beyond it. The ghost projects onto a in c0 and onto b in c1
+    eye0, eye1 = cams["c0"].unproject(np.zeros(2))[0], cams["c1"].unproject(np.zeros(2))[0]
+    ghost = eye0 + 0.7 * (ca - eye0)
+    b = pose(rng)
+    b += eye1 + 1.4 * (ghost - eye1) - _centre(b)
+    cb = _centre(b)
+    assert min(np.linalg.norm(ghost - ca), np.linalg.norm(ghost - cb)) > 0.5
+    for cam, person in ((cams["c0"], ca), (cams["c1"], cb)):
+        np.testing.assert_allclose(cv_project(cam, ghost[None]), cv_project(cam, person[None]),
+                                   atol=1e-6)  # fmt: skip
+    centres = np.stack([ca, ghost, cb])  # a strong; the ghost scored above b
+    keep = supported_candidates(centres, np.array([True, False, False]), _views(cams, [a, b]),
+                                "panoptic19", CandidateConfig())[0]  # fmt: skip
+    assert keep.tolist() == [True, False, True]
+
+
+def test_a_point_far_from_everyone_or_a_frame_without_2d_people_is_not_vouched_for(rng):
+    cams = rig()
+    a = pose(rng)
+    views = _views(cams, [a])
+    keep = supported_candidates(np.array([[0.0, 0.0, -50.0]]), np.array([False]), views,
+                                "panoptic19", CandidateConfig())[0]  # fmt: skip
+    assert keep.tolist() == [False]
+    empty = [(cam, np.zeros((0, PAN.num_joints, 3))) for cam in cams.values()]
+    keep = supported_candidates(np.stack([_centre(a)]), np.array([False]), empty, "panoptic19",
+                                CandidateConfig())[0]  # fmt: skip
+    assert keep.tolist() == [False]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"threshold": 0.0},
+        {"threshold": 1.0},
+        {"min_views": 1},
+        {"gate": 0.0},
+        {"min_confidence": 1.0},
+    ],  # fmt: skip
+)
+def test_bad_settings_are_refused(kwargs):
+    with pytest.raises(InputError):
+        CandidateConfig(**kwargs)
+
+
+def test_the_runner_keeps_the_candidates_the_detections_vouch_for(ring_scene, monkeypatch):
+    """SequenceRunner(candidates=...): low-scored peaks on the scene's people are kept, one far
+    from anybody is not; without candidates only the threshold decides."""
+    from test_runner import tiny_checkpoint
+
+    from tessetrack.eval.evaluate import load_ground_truth
+    from tessetrack.tracking.inputs import open_input
+    from tessetrack.tracking.runner import SequenceRunner, load_model
+
+    loaded = load_model(tiny_checkpoint(ring_scene.parent / "cand.safetensors", "HTDL"))
+    ds = open_input(ring_scene, detections=ring_scene / "detections")
+    frame = ds[2]
+    gt = load_ground_truth(str(ring_scene))
+    people = [p.joints for p in gt.frames[2].people]
+    far = np.array([[0.0, 0.0, 30.0]])  # nobody's there
+    centres = torch.tensor(np.concatenate([[_centre(p) for p in people], far]), dtype=torch.float32)
+    scores = torch.tensor([0.2, 0.15, 0.12][: len(centres)])
+
+    def detect(features, views, threshold=None):
+        valid = scores >= threshold
+        return DetectorOutput(torch.zeros(1, 2, 2, 2), centres[None], scores[None], valid[None])
+
+    monkeypatch.setattr(loaded.model, "detect", detect)
+    plain = SequenceRunner(loaded.model, image_size=loaded.image_size)  # threshold 0 (tiny model)
+    assert plain.detect(frame)[0].shape[0] == len(centres)
+    strict = SequenceRunner(loaded.model, image_size=loaded.image_size, detection_threshold=0.3)
+    assert strict.detect(frame)[0].shape[0] == 0
+    runner = SequenceRunner(loaded.model, image_size=loaded.image_size, detection_threshold=0.3,
+                            candidates=CandidateConfig(threshold=0.1))  # fmt: skip
+    kept, kept_scores = runner.detect(frame)
+    assert kept_scores.tolist() == pytest.approx(scores[: len(people)].tolist())
+    # the kept ones moved to where their 2D centres triangulate: within 3 cm of the 3D midpoint
+    torch.testing.assert_close(kept, centres[: len(people)], atol=0.03, rtol=0.0)

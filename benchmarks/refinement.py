@@ -139,7 +139,8 @@ def main() -> None:
     Console(width=150).print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(
-        args.out, json.dumps({"checkpoint": args.checkpoint, "results": rows}, indent=1)
+        args.out,
+        json.dumps({"checkpoint": args.checkpoint, "candidates": True, "results": rows}, indent=1),
     )
     print(f"wrote {args.out}")
 

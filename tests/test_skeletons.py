@@ -155,3 +155,28 @@ def test_unknown_joint_set_and_wrong_shape_raise_input_error():
         conversion_matrix("mpii", "panoptic19")
     with pytest.raises(InputError, match=r"\(\.\.\., 17, D\)"):
         convert_joints(np.zeros((19, 3)), "coco17", "panoptic19")
+
+
+def test_convert_people_keeps_missing_joints_missing():
+    """A COCO-17 person with one hip missing (0, 0, 0): no mid-hip (the average of a hip and the
+    origin would be a joint half-way to the image's corner, at half the confidence)."""
+    from tessetrack.skeletons import COCO17, PANOPTIC19, convert_people
+
+    person = np.zeros((1, COCO17.num_joints, 3))
+    person[0, :, :2] = np.arange(COCO17.num_joints)[:, None] * [10.0, 20.0] + [300.0, 100.0]
+    person[0, :, 2] = 0.9
+    person[0, COCO17.joints.index("l_hip")] = 0.0
+    out = convert_people(person, "coco17", "panoptic19")
+    assert out.shape == (1, PANOPTIC19.num_joints, 3)
+    np.testing.assert_array_equal(out[0, PANOPTIC19.joints.index("mid_hip")], 0.0)
+    r = PANOPTIC19.joints.index("r_hip")
+    np.testing.assert_allclose(out[0, r], person[0, COCO17.joints.index("r_hip")])
+    both = person.copy()
+    both[0, COCO17.joints.index("l_hip")] = [500.0, 400.0, 0.5]
+    mid = convert_people(both, "coco17", "panoptic19")[0, PANOPTIC19.joints.index("mid_hip")]
+    hips = both[0, [COCO17.joints.index("l_hip"), COCO17.joints.index("r_hip")]]
+    np.testing.assert_allclose(mid, hips.mean(0))
+    # None: already the target set, NaN read as missing
+    nan = out.copy()
+    nan[0, 0] = np.nan
+    np.testing.assert_array_equal(convert_people(nan, None, "panoptic19")[0, 0], 0.0)

@@ -236,5 +236,5 @@ def test_detection_threshold_and_candidates_options(workdir, tmp_path, capsys, m
     # the library's default is the command's
     assert inspect.signature(real).parameters["candidates"].default == CandidateConfig()
     code, _, err = _track(workdir, tmp_path / "c.json", capsys, "--detection-threshold", "1.5")
-    assert code == 2 and "detection_threshold must lie in [0, 1]" in err
+    assert code == 2 and "--detection-threshold must lie in [0, 1], got 1.5" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "c.json").exists()

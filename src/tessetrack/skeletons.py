@@ -17,6 +17,7 @@ import torch
 from tessetrack.errors import InputError
 
 __all__ = [
+    "convert_people",
     "JointSet",
     "JOINT_SETS",
     "PANOPTIC19",
@@ -551,3 +552,22 @@ def convert_joints(joints: ArrayT, src: str, dst: str) -> ArrayT:
     bad_np |= unformable[:, None]
     out_np[bad_np] = np.nan
     return out_np
+
+
+def convert_people(people: np.ndarray, src: str | None, dst: str) -> np.ndarray:
+    """2D people from one joint set to another, missing joints kept missing.
+
+    Args:
+        people: (P, J_src, 3) (u, v, confidence); confidence 0 marks a missing joint.
+        src, dst: joint set names (``src`` None: already ``dst``).
+
+    Returns:
+        (P, J_dst, 3) float64: a target joint built from a missing joint, or one ``src`` cannot
+        form, is ``(0, 0, 0)``; one built from several (e.g. ``mid_hip`` from the hips) has their
+        weighted mean position and confidence.
+    """
+    x = np.asarray(people, dtype=np.float64)
+    if src is None or get_joint_set(src).name == get_joint_set(dst).name:
+        return np.where(np.isfinite(x), x, 0.0)
+    x = np.where(x[..., 2:] > 0, x, np.nan)  # missing -> NaN: it spreads to what it builds
+    return np.nan_to_num(convert_joints(x, src, dst), nan=0.0)

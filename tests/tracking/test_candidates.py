@@ -39,7 +39,7 @@ def test_centres_2d_are_the_neck_hip_midpoint_or_the_box_centre():
     det[:, :, 1] = np.arange(j) * 20.0
     det[0, :, 2] = 1.0  # everything confident: the neck-hip midpoint
     det[1, :, 2] = 1.0
-    det[1, NECK, 2] = 0.0  # no neck: the confident joints' box
+    det[1, [NECK, PAN.joints.index("l_shoulder")], 2] = 0.0  # no neck, one shoulder: the box
     det[2, :1, 2] = 1.0  # one confident joint: no centre
     centres, heights = centres_2d(det, "panoptic19", 0.3)
     np.testing.assert_allclose(centres[0], (det[0, NECK, :2] + det[0, MID_HIP, :2]) / 2)
@@ -47,6 +47,28 @@ def test_centres_2d_are_the_neck_hip_midpoint_or_the_box_centre():
     np.testing.assert_allclose(centres[1], (box.min(0) + box.max(0)) / 2)
     assert np.isnan(centres[2]).all()
     assert heights[0] == pytest.approx(20.0 * (j - 1)) and heights[2] == 1.0
+
+
+def test_centres_2d_stand_in_the_shoulders_and_hips_for_neck_and_mid_hip():
+    j = PAN.num_joints
+    det = np.zeros((1, j, 3))
+    det[0, :, :2] = np.arange(j)[:, None] * [10.0, 20.0] + [100.0, 50.0]
+    det[0, :, 2] = 1.0
+    det[0, [NECK, MID_HIP], 2] = 0.0
+    names = list(PAN.joints)
+    pts = det[0, :, :2]
+    top = (pts[names.index("l_shoulder")] + pts[names.index("r_shoulder")]) / 2
+    bottom = (pts[names.index("l_hip")] + pts[names.index("r_hip")]) / 2
+    np.testing.assert_allclose(centres_2d(det, "panoptic19", 0.3)[0][0], (top + bottom) / 2)
+    # a joint set with neither neck nor mid-hip (COCO-17) uses the pairs alone
+    from tessetrack.skeletons import COCO17
+
+    coco = np.zeros((1, COCO17.num_joints, 3))
+    coco[0, :, :2] = np.arange(COCO17.num_joints)[:, None] * [5.0, 30.0]
+    coco[0, :, 2] = 1.0
+    c = list(COCO17.joints)
+    want = sum(coco[0, c.index(n), :2] for n in ("l_shoulder", "r_shoulder", "l_hip", "r_hip")) / 4
+    np.testing.assert_allclose(centres_2d(coco, "coco17", 0.3)[0][0], want)
 
 
 def test_a_candidate_two_views_show_is_kept_one_view_is_not(rng):
@@ -93,6 +115,19 @@ def test_a_kept_candidate_moves_to_where_its_2d_centres_triangulate(rng):
     # not the projection of their 3D midpoint), and the two DLTs weigh their rows differently
     np.testing.assert_allclose(moved[1], x[:3] / x[3], atol=1e-3)
     assert np.linalg.norm(moved[1] - _centre(b)) < 0.03  # the 2D midpoint is near the 3D one's
+
+
+def test_a_candidate_whose_views_meet_too_far_away_stays_put(rng):
+    cams = rig()
+    b = pose(rng, (1.0, 0.5))
+    off = _centre(b) + [0.15, -0.1, 0.05]  # 19 cm off
+    views = _views(cams, [b])
+    near = CandidateConfig(max_move=0.1)
+    keep, moved = supported_candidates(off[None], np.array([False]), views, "panoptic19", near)
+    assert keep.tolist() == [True]
+    np.testing.assert_array_equal(moved[0], off)  # kept, where the detector put it
+    with pytest.raises(InputError):
+        CandidateConfig(max_move=0.0)
 
 
 def test_a_double_of_a_kept_person_is_refused(rng):
@@ -167,8 +202,9 @@ def test_bad_settings_are_refused(kwargs):
 
 
 def test_the_runner_keeps_the_candidates_the_detections_vouch_for(ring_scene, monkeypatch):
-    """SequenceRunner(candidates=...): low-scored peaks on the scene's people are kept, one far
-    from anybody is not; without candidates only the threshold decides."""
+    """SequenceRunner(candidates=...): low-scored peaks on the scene's people are kept and moved
+    onto them, one far from anybody is not, a strong peak stays as it is; without candidates only
+    the threshold decides."""
     from test_runner import tiny_checkpoint
 
     from tessetrack.eval.evaluate import load_ground_truth
@@ -179,10 +215,13 @@ def test_the_runner_keeps_the_candidates_the_detections_vouch_for(ring_scene, mo
     ds = open_input(ring_scene, detections=ring_scene / "detections")
     frame = ds[2]
     gt = load_ground_truth(str(ring_scene))
-    people = [p.joints for p in gt.frames[2].people]
+    truth = np.stack([_centre(p.joints) for p in gt.frames[2].people])  # 2 people
+    assert len(truth) == 2
+    off = truth + [[0.15, -0.1, 0.0], [-0.1, 0.12, 0.05]]  # the detector's centres, ~15 cm off
     far = np.array([[0.0, 0.0, 30.0]])  # nobody's there
-    centres = torch.tensor(np.concatenate([[_centre(p) for p in people], far]), dtype=torch.float32)
-    scores = torch.tensor([0.2, 0.15, 0.12][: len(centres)])
+    # unsorted: weak person 1, strong far peak, weak person 0
+    centres = torch.tensor(np.concatenate([off[1:], far, off[:1]]), dtype=torch.float32)
+    scores = torch.tensor([0.15, 0.5, 0.2])
 
     def detect(features, views, threshold=None):
         valid = scores >= threshold
@@ -190,12 +229,14 @@ def test_the_runner_keeps_the_candidates_the_detections_vouch_for(ring_scene, mo
 
     monkeypatch.setattr(loaded.model, "detect", detect)
     plain = SequenceRunner(loaded.model, image_size=loaded.image_size)  # threshold 0 (tiny model)
-    assert plain.detect(frame)[0].shape[0] == len(centres)
+    assert plain.detect(frame)[0].shape[0] == 3
     strict = SequenceRunner(loaded.model, image_size=loaded.image_size, detection_threshold=0.3)
-    assert strict.detect(frame)[0].shape[0] == 0
+    torch.testing.assert_close(strict.detect(frame)[0], centres[1:2])  # the strong one alone
     runner = SequenceRunner(loaded.model, image_size=loaded.image_size, detection_threshold=0.3,
                             candidates=CandidateConfig(threshold=0.1))  # fmt: skip
     kept, kept_scores = runner.detect(frame)
-    assert kept_scores.tolist() == pytest.approx(scores[: len(people)].tolist())
-    # the kept ones moved to where their 2D centres triangulate: within 3 cm of the 3D midpoint
-    torch.testing.assert_close(kept, centres[: len(people)], atol=0.03, rtol=0.0)
+    assert kept_scores.tolist() == pytest.approx([0.5, 0.2, 0.15])  # best first
+    torch.testing.assert_close(kept[0], centres[1])  # strong: as the detector put it
+    # the weak ones moved from ~15 cm off to where their 2D centres triangulate: within 3 cm
+    err = np.linalg.norm(kept[1:].numpy() - truth, axis=-1)
+    assert (err < 0.03).all(), err

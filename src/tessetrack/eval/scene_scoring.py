@@ -20,11 +20,14 @@ import time
 from collections.abc import Callable, Sequence
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tessetrack.structures import Tracks
+
+if TYPE_CHECKING:
+    from tessetrack.tracking.candidates import CandidateConfig
 
 __all__ = [
     "METRIC_COLUMNS",
@@ -171,7 +174,7 @@ def track_and_score(
     progress: Callable[[int, int], None] | None = None,
     tracker: Any = None,
     smooth: str = "none",
-    candidates: Any = None,
+    candidates: CandidateConfig | None = None,
 ) -> dict[str, Any]:
     """Track the frames of ``gt`` in ``test_dir`` with ``checkpoint`` and score them (mpjpe, mot3d).
 

@@ -41,7 +41,7 @@ from tessetrack.errors import InputError
 from tessetrack.io.atomic import atomic_write_text
 from tessetrack.io.video import natural_key
 from tessetrack.ops.duplicates import DUPLICATE_GATE, distinct_people
-from tessetrack.skeletons import convert_joints, get_joint_set
+from tessetrack.skeletons import convert_people, get_joint_set
 
 __all__ = [
     "Detections2D",
@@ -128,9 +128,7 @@ class Detections2D:
                 if len(people) == 0:
                     out[cam][frame] = np.zeros((0, J, 3))
                     continue
-                x = np.where(people[..., 2:] > 0, people, np.nan)  # P×J×3, missing -> NaN
-                y = convert_joints(x, self.joint_set, dst)  # P×J_dst×3
-                out[cam][frame] = np.nan_to_num(y, nan=0.0)
+                out[cam][frame] = convert_people(people, self.joint_set, dst)  # P×J_dst×3
         return Detections2D(dst, out)
 
     def renamed(self, names: Mapping[str, str]) -> Detections2D:

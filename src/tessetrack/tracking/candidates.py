@@ -8,15 +8,15 @@ which then take part in the tracking and cost identity switches. Here a peak sco
 detections show it: its centre, projected into a view, must fall on a 2D person that none of the
 people already kept explains, in at least ``min_views`` views. The people above the detector's
 threshold claim their 2D people first (Hungarian over each view, gated); candidates then claim
-theirs, best score first, so two candidates never share a 2D person and a double of someone
-found never passes. With a single view nothing is vouched for: a candidate needs two. A kept
+theirs, best score first, so two candidates never share a 2D person, and a double of someone
+found passes only where that person's own centre lies off its 2D person by more than the gate. With a single view nothing is vouched for: a candidate needs two. A kept
 candidate is moved to the triangulation of the 2D centres it fell on: the detector placed it from
 weak evidence, and two views that agree on a person's centre place it better (a centre half a
 metre off along the rays of two nearby cameras still projects onto the person in both).
 
 The centre of a person is the midpoint of the neck and the mid-hip (what the detector places); a
-2D person's is the same midpoint of its detected joints, or of its confident joints' box where
-those are missing.
+2D person's is the same midpoint of its detected joints (the shoulders' midpoint standing in for
+the neck, the hips' for the mid-hip), or of its confident joints' box where those are missing.
 
 Written by hand: the rule joins our own detector's output with the 2D evidence before tracking.
 """
@@ -53,12 +53,15 @@ class CandidateConfig:
         gate: the largest distance between the projected centre and a 2D person's centre, as a
             share of that person's 2D height.
         min_confidence: 2D joints below this confidence are not used.
+        max_move: metres a kept candidate may move to its triangulated centre; further (rays
+            of two views that nearly meet far away), it stays where the detector put it.
     """
 
     threshold: float = 0.1
     min_views: int = 2
     gate: float = 0.25
     min_confidence: float = 0.3
+    max_move: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -70,9 +73,13 @@ class CandidateConfig:
             raise InputError(f"gate must be positive, got {self.gate}")
         if not 0.0 <= self.min_confidence < 1.0:
             raise InputError(f"min_confidence must lie in [0, 1), got {self.min_confidence}")
+        if self.max_move <= 0:
+            raise InputError(f"max_move must be positive, got {self.max_move}")
 
 
-def centres_2d(dets: np.ndarray, joint_set: str, min_confidence: float) -> tuple[np.ndarray, ...]:
+def centres_2d(
+    dets: np.ndarray, joint_set: str, min_confidence: float
+) -> tuple[np.ndarray, np.ndarray]:
     """2D people of one view → their centres and heights.
 
     Args:
@@ -81,24 +88,38 @@ def centres_2d(dets: np.ndarray, joint_set: str, min_confidence: float) -> tuple
         min_confidence: joints below it are not used.
 
     Returns:
-        centres (P, 2) pixels: the midpoint of neck and mid-hip where both are confident, else of
-        the confident joints' box (NaN with fewer than two confident joints); heights (P,)
-        pixels: the confident joints' vertical extent (at least 1).
+        centres (P, 2) pixels: the midpoint of the neck (or of the shoulders) and the mid-hip (or
+        the hips) where both are confident, else of the confident joints' box (NaN with fewer
+        than two confident joints); heights (P,) pixels: the confident joints' vertical extent
+        (at least 1).
     """
     dets = np.asarray(dets, dtype=np.float64).reshape(-1, get_joint_set(joint_set).num_joints, 3)
     ok = dets[..., 2] >= min_confidence  # P×J
-    uv = np.where(ok[..., None], dets[..., :2], np.nan)
+    uv = np.where(ok[..., None], dets[..., :2], np.nan)  # P×J×2
     with warnings.catch_warnings():  # people with no confident joint: all-NaN rows
         warnings.simplefilter("ignore", RuntimeWarning)
         lo, hi = np.nanmin(uv, axis=1), np.nanmax(uv, axis=1)  # P×2
     box = np.where(ok.sum(-1, keepdims=True) >= 2, (lo + hi) / 2, np.nan)
     heights = np.maximum(np.nan_to_num(hi[:, 1] - lo[:, 1]), 1.0)
-    names = get_joint_set(joint_set).joints
-    if "neck" in names and "mid_hip" in names:
-        a, b = names.index("neck"), names.index("mid_hip")
-        both = ok[:, a] & ok[:, b]
-        box = np.where(both[:, None], (dets[:, a, :2] + dets[:, b, :2]) / 2, box)
-    return box, heights
+    names = list(get_joint_set(joint_set).joints)
+    top = _joint_or_pair(uv, names, "neck", ("l_shoulder", "r_shoulder"))  # P×2
+    bottom = _joint_or_pair(uv, names, "mid_hip", ("l_hip", "r_hip"))  # P×2
+    mid = (top + bottom) / 2
+    return np.where(np.isfinite(mid).all(-1, keepdims=True), mid, box), heights
+
+
+def _joint_or_pair(
+    uv: np.ndarray, names: list[str], joint: str, pair: tuple[str, str]
+) -> np.ndarray:
+    """(P, J, 2) confident joints (NaN elsewhere) → (P, 2) ``joint``, else the midpoint of
+    ``pair``; NaN where neither is known (or the joint set has neither)."""
+    out = np.full((uv.shape[0], 2), np.nan)
+    if all(n in names for n in pair):
+        out = (uv[:, names.index(pair[0])] + uv[:, names.index(pair[1])]) / 2
+    if joint in names:
+        own = uv[:, names.index(joint)]
+        out = np.where(np.isfinite(own).all(-1, keepdims=True), own, out)
+    return out
 
 
 def centre_costs(
@@ -135,8 +156,8 @@ def supported_candidates(
 
     Returns:
         keep (N,) bool, the people kept; centres (N, 3) float64, the kept candidates' triangulated
-        (those whose triangulation falls behind a camera stay where they were), the others'
-        unchanged.
+        (those whose triangulation falls behind a camera or more than ``max_move`` away stay
+        where they were), the others' unchanged.
     """
     centres = np.asarray(torch.as_tensor(centres).detach().cpu().double())
     strong = np.asarray(torch.as_tensor(strong).cpu(), dtype=bool)
@@ -167,7 +188,8 @@ def supported_candidates(
             for k, col in hits:
                 claims[k][1][col] = True
             cams = [views[k][0] for k, _ in hits]
-            out[i] = _triangulated(np.stack([points[k][col] for k, col in hits]), cams, out[i])
+            moved = _triangulated(np.stack([points[k][col] for k, col in hits]), cams, out[i])
+            out[i] = moved if np.linalg.norm(moved - out[i]) <= config.max_move else out[i]
     return keep, out
 
 

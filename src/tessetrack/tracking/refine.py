@@ -63,7 +63,7 @@ from tessetrack.geometry.camera import Camera, pixel_to_ray, project_points, sta
 from tessetrack.geometry.triangulation import reprojection_error, triangulate_undistorted
 from tessetrack.ops.assignment import gated_assignment
 from tessetrack.ops.suppress import greedy_keep
-from tessetrack.skeletons import convert_joints, get_joint_set
+from tessetrack.skeletons import convert_people, get_joint_set
 from tessetrack.structures import FramePoses, PersonPose, Tracks
 from tessetrack.tracking.bones import BoneConfig, bone_lengths, bone_tree, stature, stature_shares
 
@@ -550,7 +550,7 @@ def _converted(dets: np.ndarray, source: str, joint_set: str) -> Tensor:
     dets = np.asarray(dets, dtype=np.float64)
     if dets.ndim != 3 or dets.shape[0] == 0:
         return torch.zeros(0, get_joint_set(joint_set).num_joints, 3, dtype=torch.float64)
-    return torch.tensor(np.nan_to_num(convert_joints(dets, source, joint_set)), dtype=torch.float64)
+    return torch.tensor(convert_people(dets, source, joint_set), dtype=torch.float64)
 
 
 def _views(

@@ -61,7 +61,7 @@ from tessetrack.geometry.camera import Camera
 from tessetrack.geometry.rig_frame import RigFrame
 from tessetrack.geometry.views import Views
 from tessetrack.model.tessetrack import TesseTrack, build_model
-from tessetrack.skeletons import convert_joints, get_joint_set
+from tessetrack.skeletons import convert_people, get_joint_set
 from tessetrack.structures import FramePoses, MultiViewFrame, PersonPose, Tracks
 from tessetrack.tracking.candidates import CandidateConfig, supported_candidates
 from tessetrack.tracking.online import (
@@ -276,10 +276,7 @@ class SequenceRunner:
             return ()
         src, dst = frame.detections_joint_set, self.joint_set.name
         return tuple(
-            (
-                frame.cameras[n],
-                convert_joints(np.asarray(frame.detections[n], np.float64), src, dst),
-            )
+            (frame.cameras[n], convert_people(frame.detections[n], src, dst))
             for n, m in zip(names, mask, strict=True)
             if m and len(frame.detections[n])
         )
@@ -649,8 +646,11 @@ def _refine_detections(tracks: Tracks, dataset: MultiViewDataset, joint_set: str
 VOLUME_MODES = ("auto", "model")
 
 
-def _check_modes(refine: str, smooth: str, volume: str) -> None:
-    """Refuse an unknown ``--refine``, ``--smooth`` or ``--volume`` before any work."""
+def _check_modes(refine: str, smooth: str, volume: str, threshold: float | None = None) -> None:
+    """Refuse an unknown ``--refine``, ``--smooth`` or ``--volume``, or a ``--detection-threshold``
+    outside [0, 1], before any work."""
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise InputError(f"--detection-threshold must lie in [0, 1], got {threshold}")
     from tessetrack.tracking.refine import REFINE_MODES
     from tessetrack.tracking.smoothing import check_smooth_mode
 
@@ -781,7 +781,7 @@ def track_to_file(
     from tessetrack.tracking.inputs import open_input
 
     _check_output(output, [input, calibration, detections])
-    _check_modes(refine, smooth, volume)
+    _check_modes(refine, smooth, volume, detection_threshold)
     dev = resolve_device(device)
     loaded = load_model(checkpoint, device=dev)  # checked first: cheap, and the likeliest error
     selection = {"start": start, "end": end, "stride": stride, "cameras": cameras,

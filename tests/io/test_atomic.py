@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 import numpy as np
 import pytest
@@ -102,3 +103,15 @@ def test_an_explicit_unit_only_warns(tmp_path, caplog):
     assert lo > 0.1
     load_cameras(path, units="mm")  # a stereo pair, stated by the user
     assert "not a plausible rig" in caplog.text
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_a_written_file_has_the_permissions_open_would_give(tmp_path):
+    old = os.umask(0o027)
+    try:
+        atomic_write_text(tmp_path / "a.json", "{}")
+        (tmp_path / "b.json").write_text("{}")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "a.json").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "b.json").stat().st_mode) == 0o640

@@ -24,6 +24,13 @@ from tessetrack.errors import InputError
 __all__ = ["atomic_path", "atomic_write_text", "atomic_write_bytes", "check_output"]
 
 
+def _file_mode() -> int:
+    """The permissions a new file gets from ``open()``: 0666 less the process's umask."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | PathLike[str]) -> Iterator[Path]:
     """A temporary path beside ``path`` to write to; moved onto ``path`` when the block succeeds.
@@ -41,6 +48,7 @@ def atomic_path(path: str | PathLike[str]) -> Iterator[Path]:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}",
                                    dir=target.parent)  # fmt: skip
         os.close(fd)
+        os.chmod(tmp, _file_mode())  # mkstemp's is 0600: the file gets what open() would give
     except OSError as exc:
         raise InputError(f"cannot write here ({exc.strerror or exc})", target) from None
     tmp_path = Path(tmp)

@@ -9,10 +9,11 @@ detections show it: its centre, projected into a view, must fall on a 2D person 
 people already kept explains, in at least ``min_views`` views. The people above the detector's
 threshold claim their 2D people first (Hungarian over each view, gated); candidates then claim
 theirs, best score first, so two candidates never share a 2D person, and a double of someone
-found passes only where that person's own centre lies off its 2D person by more than the gate. With a single view nothing is vouched for: a candidate needs two. A kept
-candidate is moved to the triangulation of the 2D centres it fell on: the detector placed it from
-weak evidence, and two views that agree on a person's centre place it better (a centre half a
-metre off along the rays of two nearby cameras still projects onto the person in both).
+found passes only where that person's own centre lies off its 2D person by more than the gate.
+With a single view nothing is vouched for: a candidate needs two. A kept candidate is moved to the
+triangulation of the 2D centres it fell on: the detector placed it from weak evidence, and two
+views that agree on a person's centre place it better (a centre half a metre off along the rays of
+two nearby cameras still projects onto the person in both).
 
 The centre of a person is the midpoint of the neck and the mid-hip (what the detector places); a
 2D person's is the same midpoint of its detected joints (the shoulders' midpoint standing in for

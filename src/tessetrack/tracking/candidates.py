@@ -37,7 +37,7 @@ from tessetrack.geometry.camera import Camera, stack_cameras
 from tessetrack.geometry.triangulation import triangulate_undistorted
 from tessetrack.ops.assignment import gated_assignment
 from tessetrack.skeletons import get_joint_set
-from tessetrack.tracking.refine import MIN_DEPTH
+from tessetrack.tracking.refine import MIN_DEPTH, person_heights
 
 __all__ = ["CandidateConfig", "centres_2d", "centre_costs", "supported_candidates"]
 
@@ -101,7 +101,7 @@ def centres_2d(
         warnings.simplefilter("ignore", RuntimeWarning)
         lo, hi = np.nanmin(uv, axis=1), np.nanmax(uv, axis=1)  # P×2
     box = np.where(ok.sum(-1, keepdims=True) >= 2, (lo + hi) / 2, np.nan)
-    heights = np.maximum(np.nan_to_num(hi[:, 1] - lo[:, 1]), 1.0)
+    heights = person_heights(torch.from_numpy(dets), min_confidence).numpy()  # P
     names = list(get_joint_set(joint_set).joints)
     top = _joint_or_pair(uv, names, "neck", ("l_shoulder", "r_shoulder"))  # P×2
     bottom = _joint_or_pair(uv, names, "mid_hip", ("l_hip", "r_hip"))  # P×2

@@ -186,6 +186,73 @@ def test_a_point_far_from_everyone_or_a_frame_without_2d_people_is_not_vouched_f
     assert keep.tolist() == [False]
 
 
+def _behind(cams, rng, front: np.ndarray, cam: str, factor: float) -> np.ndarray:
+    """A pose whose centre lies on ``cam``'s ray through ``front``'s centre, ``factor`` times as
+    far from that camera: hidden behind ``front`` there."""
+    eye = cams[cam].unproject(np.zeros(2))[0]
+    p = pose(rng)
+    return p + eye + factor * (_centre(front) - eye) - _centre(p)
+
+
+def _some_views(cams, people, shown):
+    """:func:`_views` of the cameras ``shown`` names alone."""
+    return [v for v in _views(cams, people, shown) if v[0].name in shown]
+
+
+def test_a_person_hidden_behind_a_kept_one_in_one_view_is_kept(rng):
+    cams = rig()
+    a = pose(rng, (-0.8, -0.5))
+    b = _behind(cams, rng, a, "c0", 1.15)  # behind a in c0: its 2D person there is a's
+    assert np.linalg.norm(_centre(b) - _centre(a)) > 0.7
+    np.testing.assert_allclose(cv_project(cams["c0"], _centre(b)[None]),
+                               cv_project(cams["c0"], _centre(a)[None]), atol=1e-6)  # fmt: skip
+    off = _centre(b) + [0.1, -0.1, 0.05]
+    centres = np.stack([_centre(a), off])
+    strong = np.array([True, False])
+    # c1 shows b (its one free view); c3 shows a beside b's place (b, half covered, missed)
+    views = _some_views(cams, [a, b], {"c0": [0], "c1": [0, 1], "c3": [0]})
+    keep, moved = supported_candidates(centres, strong, views, "panoptic19", CandidateConfig())
+    assert keep.tolist() == [True, True]
+    # triangulated from b's 2D centre in c1 and a's in c0 (b's own ray there): on b, within 3 cm
+    assert np.linalg.norm(moved[1] - _centre(b)) < 0.03
+    # not counting the view where a hides b, one view alone does not vouch for b
+    keep = supported_candidates(centres, strong, views, "panoptic19",
+                                CandidateConfig(hidden_depth=0.0))[0]  # fmt: skip
+    assert keep.tolist() == [True, False]
+    # a free view and a shared one alone are what a ghost on b's ray shows too: refused
+    two = _some_views(cams, [a, b], {"c0": [0], "c1": [0, 1]})
+    assert supported_candidates(centres, strong, two, "panoptic19", CandidateConfig())[0].tolist() \
+        == [True, False]  # fmt: skip
+
+
+def test_a_hidden_candidate_is_refused_as_a_double_or_where_a_view_shows_nobody(rng):
+    cams = rig()
+    a = pose(rng, (-0.8, -0.5))
+    strong = np.array([True, False])
+    b = _behind(cams, rng, a, "c0", 1.08)  # 0.3-0.5 m behind a: a double of a, not b
+    views = _some_views(cams, [a, b], {"c0": [0], "c1": [0, 1], "c3": [0]})
+    centres = np.stack([_centre(a), _centre(b)])
+    assert np.linalg.norm(_centre(b) - _centre(a)) < CandidateConfig().min_separation
+    keep = supported_candidates(centres, strong, views, "panoptic19", CandidateConfig())[0]
+    assert keep.tolist() == [True, False]
+    keep = supported_candidates(centres, strong, views, "panoptic19",
+                                CandidateConfig(min_separation=0.2))[0]  # fmt: skip
+    assert keep.tolist() == [True, True]  # the separation is what refused it
+    # far enough behind, but a camera that sees b's place shows nobody near it there
+    b = _behind(cams, rng, a, "c0", 1.15)
+    centres = np.stack([_centre(a), _centre(b)])
+    c3 = cams["c3"]
+    uv = cv_project(c3, _centre(b)[None])[0]
+    assert c3.depth(_centre(b)) > 0 and (0 <= uv).all() and (uv < [c3.width, c3.height]).all()
+    views = _some_views(cams, [a, b], {"c0": [0], "c1": [0, 1], "c3": []})
+    keep = supported_candidates(centres, strong, views, "panoptic19", CandidateConfig())[0]
+    assert keep.tolist() == [True, False]
+    # that camera showing b: a free view of its own, kept
+    views = _some_views(cams, [a, b], {"c0": [0], "c1": [0, 1], "c3": [1]})
+    keep = supported_candidates(centres, strong, views, "panoptic19", CandidateConfig())[0]
+    assert keep.tolist() == [True, True]
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -194,6 +261,9 @@ def test_a_point_far_from_everyone_or_a_frame_without_2d_people_is_not_vouched_f
         {"min_views": 1},
         {"gate": 0.0},
         {"min_confidence": 1.0},
+        {"hidden_depth": -0.1},
+        {"min_separation": -1.0},
+        {"occlusion": -0.5},
     ],  # fmt: skip
 )
 def test_bad_settings_are_refused(kwargs):

@@ -153,3 +153,29 @@ def test_a_track_lost_and_found_again_under_a_new_id_is_joined(rng):
     # a longest miss of 1 frame: the 2-frame miss stays, the 5 -> 9 handover is still joined
     same, joined = stitch_tracks(tracks, "panoptic19", GapConfig(max_gap=1))
     assert joined == 1 and {p.id for fp in same.frames for p in fp.people} == {0, 5, 7, 8}
+
+
+def test_two_tracks_taking_turns_on_one_person_are_joined(rng):
+    """Person A walks +x at 3 cm a frame, tracked as 0 and 4 in turns (the tracker's matching
+    flipping: 0 in frames 0-9 and 13, 4 in 10-12 and 14-20, no frame with both). Person B, 1.6 m
+    away, is 1 throughout. Track 5 is a third person, C, 2 m from A, seen only in frames 21-25,
+    right after A's last sighting: too far to be A. Joined: 4 into 0, nothing else."""
+    a, b, c = pose(rng, (-0.8, 0.0)), pose(rng, (0.8, 0.3)), pose(rng, (-0.8, 2.0))
+    frames = []
+    for f in range(26):
+        people = [PersonPose(1, b + [0.03 * f, 0, 0])]
+        if f <= 20:
+            people.append(PersonPose(0 if f <= 9 or f == 13 else 4, a + [0.03 * f, 0, 0]))
+        else:
+            people.append(PersonPose(5, c + [0.03 * f, 0, 0]))
+        frames.append(FramePoses(f, tuple(people)))
+    tracks = Tracks(joint_names=PAN.joints, frames=tuple(frames), fps=30.0)
+    out, joined = stitch_tracks(tracks, "panoptic19")
+    assert joined == 1
+    ids = {fp.frame: sorted(p.id for p in fp.people) for fp in out.frames}
+    assert all(ids[f] == [0, 1] for f in range(21)) and ids[22] == [1, 5]
+    # a hand-over further than a person can walk is refused even between tracks taking turns
+    far = Tracks(joint_names=PAN.joints, frames=tuple(
+        FramePoses(f, (PersonPose(0 if f % 2 else 4, (a if f % 2 else c) + [0.03 * f, 0, 0]),))
+        for f in range(10)), fps=30.0)  # fmt: skip
+    assert stitch_tracks(far, "panoptic19")[1] == 0

@@ -56,6 +56,14 @@ class CandidateConfig:
         min_confidence: 2D joints below this confidence are not used.
         max_move: metres a kept candidate may move to its triangulated centre; further (rays
             of two views that nearly meet far away), it stays where the detector put it.
+        hidden_depth: a view where the candidate's centre falls only on a 2D person that a kept
+            person at least this many metres nearer the camera claims counts towards
+            ``min_views`` (the kept person hides the candidate there); one view with a free 2D
+            person is still needed. 0: such views do not count.
+        min_separation: metres a candidate vouched for by a hidden view must keep from every kept
+            person's centre (nearer, it is a double of that person).
+        occlusion: such a candidate is refused where a view that sees its centre has no 2D
+            person within this share of that person's 2D height of the projected centre.
     """
 
     threshold: float = 0.1
@@ -63,6 +71,9 @@ class CandidateConfig:
     gate: float = 0.25
     min_confidence: float = 0.3
     max_move: float = 1.0
+    hidden_depth: float = 0.3
+    min_separation: float = 0.5
+    occlusion: float = 0.6
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -76,6 +87,9 @@ class CandidateConfig:
             raise InputError(f"min_confidence must lie in [0, 1), got {self.min_confidence}")
         if self.max_move <= 0:
             raise InputError(f"max_move must be positive, got {self.max_move}")
+        if min(self.hidden_depth, self.min_separation, self.occlusion) < 0:
+            raise InputError(f"hidden_depth, min_separation and occlusion must be >= 0, got "
+                             f"{self.hidden_depth}, {self.min_separation} and {self.occlusion}")  # fmt: skip
 
 
 def centres_2d(
@@ -167,31 +181,99 @@ def supported_candidates(
     weak = np.flatnonzero(~strong)
     if weak.size == 0:
         return keep, out
-    claims: list[tuple[np.ndarray, np.ndarray]] = []  # per view: cost N×P, claimed P
-    points: list[np.ndarray] = []  # per view: (P, 2) 2D centres
+    owners: list[np.ndarray] = []  # per view: (P,) the kept person claiming each 2D person, -1
+    costs: list[np.ndarray] = []  # per view: (N, P)
+    people: list[tuple[np.ndarray, np.ndarray]] = []  # per view: (P, 2) 2D centres, (P,) heights
+    cams = [cam for cam, _ in views]
+    rows = np.flatnonzero(strong)
     for camera, dets in views:
-        people, heights = centres_2d(dets, joint_set, config.min_confidence)
-        cost = centre_costs(centres, camera, people, heights)  # N×P
-        claimed = np.zeros(cost.shape[1], dtype=bool)
-        rows = np.flatnonzero(strong)
-        ok = cost[rows] < config.gate
-        claimed[gated_assignment(cost[rows], ok, config.gate)[1]] = True
-        claims.append((cost, claimed))
-        points.append(people)
+        people.append(centres_2d(dets, joint_set, config.min_confidence))
+        cost = centre_costs(centres, camera, *people[-1])  # N×P
+        owner = np.full(cost.shape[1], -1)
+        r, c = gated_assignment(cost[rows], cost[rows] < config.gate, config.gate)
+        owner[c] = rows[r]
+        owners.append(owner)
+        costs.append(cost)
     for i in weak:  # best score first
-        hits = []
-        for k, (cost, claimed) in enumerate(claims):
-            free = np.where(claimed, np.inf, cost[i])
-            if free.size and free.min() < config.gate:
-                hits.append((k, int(free.argmin())))
-        if len(hits) >= config.min_views:
-            keep[i] = True
-            for k, col in hits:
-                claims[k][1][col] = True
-            cams = [views[k][0] for k, _ in hits]
-            moved = _triangulated(np.stack([points[k][col] for k, col in hits]), cams, out[i])
-            out[i] = moved if np.linalg.norm(moved - out[i]) <= config.max_move else out[i]
+        free, shared = _view_hits(i, out, costs, owners, cams, config)
+        hits = free + shared
+        if len(free) < 1 or len(hits) < config.min_views:
+            continue
+        uv = np.stack([people[k][0][col] for k, col in hits])
+        moved = _triangulated(uv, [cams[k] for k, _ in hits], out[i])
+        moved = moved if np.linalg.norm(moved - out[i]) <= config.max_move else out[i]
+        if shared and not _shared_is_plausible(moved, out[keep], hits, cams, people, config):
+            continue
+        keep[i] = True
+        out[i] = moved
+        for k, col in free:
+            owners[k][col] = i
     return keep, out
+
+
+def _shared_is_plausible(
+    centre: np.ndarray,
+    kept: np.ndarray,
+    hits: list[tuple[int, int]],
+    cameras: list[Camera],
+    people: list[tuple[np.ndarray, np.ndarray]],
+    config: CandidateConfig,
+) -> bool:
+    """A candidate that shares a 2D person with a kept one (one hides the other in that view):
+    keep it only ``config.min_separation`` from every kept centre (nearer, it is a double), where
+    every other view that sees its centre (in front, inside the image) has a 2D person within
+    ``config.occlusion`` 2D heights of it (one who hides it, or itself detected off its place; a
+    view with nobody there says it is a ghost where rays of different people cross), and where
+    at least one such view confirms it beyond ``min_views`` (two views, one free and one shared,
+    are what any ghost on a person's ray shows).
+    """
+    if len(kept) and np.linalg.norm(kept - centre, axis=-1).min() < config.min_separation:
+        return False
+    used = {k for k, _ in hits}
+    near = 0
+    for k, camera in enumerate(cameras):
+        if k in used or float(camera.depth(centre)) <= MIN_DEPTH or not _inside(camera, centre):
+            continue
+        cost = centre_costs(centre[None], camera, *people[k])[0]  # P
+        if not (cost < config.occlusion).any():
+            return False
+        near += 1
+    return len(hits) + near > config.min_views
+
+
+def _inside(camera: Camera, point: np.ndarray) -> bool:
+    """Whether ``point`` (3,) projects inside ``camera``'s image (True where its size is unknown)."""
+    if camera.width <= 0 or camera.height <= 0:
+        return True
+    u, v = np.asarray(camera.project(point[None]))[0]
+    return bool(0 <= u < camera.width and 0 <= v < camera.height)
+
+
+def _view_hits(
+    i: int,
+    centres: np.ndarray,
+    costs: list[np.ndarray],
+    owners: list[np.ndarray],
+    cameras: list[Camera],
+    config: CandidateConfig,
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Candidate ``i``'s views → (view, 2D person) where its centre falls on an unclaimed 2D
+    person (free), and where it falls only on one claimed by a kept person at least
+    ``config.hidden_depth`` nearer or further from that camera (shared: one hides the other)."""
+    free, hidden = [], []
+    for k, (cost, owner) in enumerate(zip(costs, owners, strict=True)):
+        row = cost[i]
+        open_ = np.where(owner >= 0, np.inf, row)
+        if open_.size and open_.min() < config.gate:
+            free.append((k, int(open_.argmin())))
+            continue
+        if config.hidden_depth <= 0 or not row.size or row.min() >= config.gate:
+            continue
+        col = int(row.argmin())
+        depth = np.asarray(cameras[k].depth(centres[[i, owner[col]]]))
+        if abs(depth[1] - depth[0]) >= config.hidden_depth:
+            hidden.append((k, col))
+    return free, hidden
 
 
 def _triangulated(uv: np.ndarray, cameras: Sequence[Camera], fallback: np.ndarray) -> np.ndarray:

@@ -222,43 +222,81 @@ def fill_gaps(
 def stitch_tracks(
     tracks: Tracks, joint_set: str, config: GapConfig | None = None
 ) -> tuple[Tracks, int]:
-    """One person's track lost for a few frames and found again under a new id, joined.
+    """One person's tracks joined: lost and found again under a new id, or taking turns on them.
 
-    A track that begins at most ``max_gap`` frames after another ended, its first centre within
-    ``gate`` + ``speed`` × the time between of the other's last, continues it: the later track
-    takes the earlier one's id (ends and beginnings paired by Hungarian assignment on that
-    distance; chains follow). Tracks that overlap in time are never joined.
+    Two tracks that never share a frame are one person where every hand-over between them (a
+    sighting of one followed by the next sighting of the other) comes at most ``max_gap`` + 1
+    frames later and within ``gate`` + ``speed`` × the time between of the centre before it: a
+    track that begins after another ended (the tracker missed a re-identification), or two tracks
+    that take turns on one person frame by frame (the tracker's matching flipping between them).
+    Candidate pairs are joined best first (the smallest largest hand-over distance); a join stands
+    only where the tracks joined so far still share no frame and every hand-over among them holds.
+    The joined tracks take the id of the one seen first.
 
     Returns:
-        (the tracks, how many tracks were joined to an earlier one).
+        (the tracks, how many tracks were joined to another).
     """
     config = config or GapConfig()
     fps = tracks.fps or 30.0
     centres = _track_centres(tracks, joint_set)
-    first = {tid: (min(at), at[min(at)]) for tid, at in centres.items()}
-    last = {tid: (max(at), at[max(at)]) for tid, at in centres.items()}
-    ids = sorted(first)
-    cost = np.full((len(ids), len(ids)), np.inf)  # ended track × beginning track
-    for a, ended in enumerate(ids):
-        for b, begun in enumerate(ids):
-            gap = first[begun][0] - last[ended][0]
-            if ended == begun or not 0 < gap <= config.max_gap + 1:
+    frames_of: dict[int, set[int]] = {}
+    for fp in tracks.frames:
+        for p in fp.people:
+            frames_of.setdefault(p.id, set()).add(fp.frame)
+    ids = sorted(centres, key=lambda t: (min(centres[t]), t))  # seen first, first
+    reach = config.max_gap + 1
+    pairs = []
+    for i, a in enumerate(ids):
+        for b in ids[i + 1 :]:
+            if min(centres[b]) > max(centres[a]) + reach:
+                break  # b and every later track begin too long after a ends
+            if frames_of[a] & frames_of[b] or min(centres[a]) > max(centres[b]) + reach:
                 continue
-            d = float(np.linalg.norm(first[begun][1] - last[ended][1]))
-            if d <= config.gate + config.speed * gap / fps:
-                cost[a, b] = d
-    rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e9))
-    parent = {ids[b]: ids[a] for a, b in zip(rows, cols, strict=True) if np.isfinite(cost[a, b])}
-
-    def root(tid: int) -> int:
-        while tid in parent:
-            tid = parent[tid]
-        return tid
-
-    frames = tuple(FramePoses(fp.frame, tuple(PersonPose(root(p.id), p.joints, p.scores)
+            worst = _handovers(centres, [a, b], fps, config)
+            if np.isfinite(worst):
+                pairs.append((worst, i, ids.index(b)))
+    groups = {t: [t] for t in ids}
+    root = {t: t for t in ids}
+    for _, i, j in sorted(pairs):
+        ra, rb = sorted((root[ids[i]], root[ids[j]]), key=ids.index)
+        if ra == rb:
+            continue
+        members = groups[ra] + groups[rb]
+        seen = [frames_of[t] for t in members]
+        if sum(map(len, seen)) != len(set().union(*seen)):
+            continue  # the joined tracks would share a frame
+        if not np.isfinite(_handovers(centres, members, fps, config)):
+            continue
+        groups[ra] = members
+        del groups[rb]
+        for t in members:
+            root[t] = ra
+    frames = tuple(FramePoses(fp.frame, tuple(PersonPose(root.get(p.id, p.id), p.joints, p.scores)
                                               for p in fp.people)) for fp in tracks.frames)  # fmt: skip
     out = Tracks(joint_names=tracks.joint_names, frames=frames, fps=tracks.fps, units=tracks.units)
-    return out, len(parent)
+    return out, len(ids) - len(groups)
+
+
+def _handovers(
+    centres: Mapping[int, Mapping[int, np.ndarray]],
+    members: list[int],
+    fps: float,
+    config: GapConfig,
+) -> float:
+    """The largest centre distance over the hand-overs among ``members``' sightings in time
+    order (0 with none); inf where one comes more than ``max_gap`` + 1 frames later or further
+    than ``gate`` + ``speed`` × the time between."""
+    seq = sorted((f, t) for t in members for f in centres[t])
+    worst = 0.0
+    for (f0, t0), (f1, t1) in zip(seq, seq[1:]):
+        if t0 == t1:
+            continue
+        gap = f1 - f0
+        d = float(np.linalg.norm(centres[t1][f1] - centres[t0][f0]))
+        if not 0 < gap <= config.max_gap + 1 or d > config.gate + config.speed * gap / fps:
+            return float("inf")
+        worst = max(worst, d)
+    return worst
 
 
 def refine_and_fill(

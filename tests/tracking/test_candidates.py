@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from rig_helpers import PAN, cv_project, pose, rig
+from rig_helpers import PAN, cv_project, look_at, pose, rig
 from tessetrack.errors import InputError
+from tessetrack.geometry.camera import Camera
 from tessetrack.model.detector import DetectorOutput
 from tessetrack.tracking.candidates import CandidateConfig, centres_2d, supported_candidates
 
@@ -199,18 +200,41 @@ def _some_views(cams, people, shown):
     return [v for v in _views(cams, people, shown) if v[0].name in shown]
 
 
-def test_a_person_hidden_behind_a_kept_one_in_one_view_is_kept(rng):
+def _beside(name: str, near: np.ndarray, far: np.ndarray) -> Camera:
+    """A camera 3.5 m from ``near``, 60° off the line from ``far`` through ``near``, looking at
+    ``near``: there ``near`` half hides ``far``."""
+    u = near - far
+    u[2] = 0.0
+    u /= np.linalg.norm(u)
+    t = np.radians(60.0)
+    turn = np.array([[np.cos(t), -np.sin(t), 0.0], [np.sin(t), np.cos(t), 0.0], [0.0, 0.0, 1.0]])
+    eye = near + 3.5 * turn @ u
+    eye[2] = 1.8
+    return look_at(name, eye, target=near)
+
+
+def _hidden_scene(rng, factor: float = 1.15):
+    """a, and b on c0's ray through a, ``factor`` times as far from c0 (a hides b there); camera
+    c4 where a stands in front of b, half hiding it, and c5 where b stands in front of a."""
     cams = rig()
     a = pose(rng, (-0.8, -0.5))
-    b = _behind(cams, rng, a, "c0", 1.15)  # behind a in c0: its 2D person there is a's
+    b = _behind(cams, rng, a, "c0", factor)
+    cams["c4"] = _beside("c4", _centre(a), _centre(b))
+    cams["c5"] = _beside("c5", _centre(b), _centre(a))
+    return cams, a, b
+
+
+def test_a_person_hidden_behind_a_kept_one_in_one_view_is_kept(rng):
+    cams, a, b = _hidden_scene(rng)
     assert np.linalg.norm(_centre(b) - _centre(a)) > 0.7
     np.testing.assert_allclose(cv_project(cams["c0"], _centre(b)[None]),
                                cv_project(cams["c0"], _centre(a)[None]), atol=1e-6)  # fmt: skip
     off = _centre(b) + [0.1, -0.1, 0.05]
     centres = np.stack([_centre(a), off])
     strong = np.array([True, False])
-    # c1 shows b (its one free view); c3 shows a beside b's place (b, half covered, missed)
-    views = _some_views(cams, [a, b], {"c0": [0], "c1": [0, 1], "c3": [0]})
+    # c1 shows b (its one free view); in c4, a half hides b (b missed there): a's 2D person is
+    # 0.25-0.6 of its height from b's place, and a is nearer c4
+    views = _some_views(cams, [a, b], {"c0": [0], "c1": [0, 1], "c4": [0]})
     keep, moved = supported_candidates(centres, strong, views, "panoptic19", CandidateConfig())
     assert keep.tolist() == [True, True]
     # triangulated from b's 2D centre in c1 and a's in c0 (b's own ray there): on b, within 3 cm
@@ -219,18 +243,20 @@ def test_a_person_hidden_behind_a_kept_one_in_one_view_is_kept(rng):
     keep = supported_candidates(centres, strong, views, "panoptic19",
                                 CandidateConfig(hidden_depth=0.0))[0]  # fmt: skip
     assert keep.tolist() == [True, False]
-    # a free view and a shared one alone are what a ghost on b's ray shows too: refused
+    # a free view and a shared one alone are what a ghost on a's ray shows too: refused
     two = _some_views(cams, [a, b], {"c0": [0], "c1": [0, 1]})
     assert supported_candidates(centres, strong, two, "panoptic19", CandidateConfig())[0].tolist() \
         == [True, False]  # fmt: skip
+    # nor does a view where a stands beside b's place but behind it confirm it (a cannot hide b)
+    behind = _some_views(cams, [a, b], {"c0": [0], "c1": [0, 1], "c5": [0]})
+    assert supported_candidates(centres, strong, behind, "panoptic19",
+                                CandidateConfig())[0].tolist() == [True, False]  # fmt: skip
 
 
 def test_a_hidden_candidate_is_refused_as_a_double_or_where_a_view_shows_nobody(rng):
-    cams = rig()
-    a = pose(rng, (-0.8, -0.5))
     strong = np.array([True, False])
-    b = _behind(cams, rng, a, "c0", 1.08)  # 0.3-0.5 m behind a: a double of a, not b
-    views = _some_views(cams, [a, b], {"c0": [0], "c1": [0, 1], "c3": [0]})
+    cams, a, b = _hidden_scene(rng, 1.08)  # b 0.3-0.5 m behind a: a double of a, not b
+    views = _some_views(cams, [a, b], {"c0": [0], "c1": [0, 1], "c4": [0]})
     centres = np.stack([_centre(a), _centre(b)])
     assert np.linalg.norm(_centre(b) - _centre(a)) < CandidateConfig().min_separation
     keep = supported_candidates(centres, strong, views, "panoptic19", CandidateConfig())[0]
@@ -238,17 +264,27 @@ def test_a_hidden_candidate_is_refused_as_a_double_or_where_a_view_shows_nobody(
     keep = supported_candidates(centres, strong, views, "panoptic19",
                                 CandidateConfig(min_separation=0.2))[0]  # fmt: skip
     assert keep.tolist() == [True, True]  # the separation is what refused it
-    # far enough behind, but a camera that sees b's place shows nobody near it there
-    b = _behind(cams, rng, a, "c0", 1.15)
+    # with two free views of its own, the view where a hides it is not needed nor judged: kept
+    views = _some_views(cams, [a, b], {"c0": [0], "c1": [0, 1], "c3": [0, 1]})
+    keep = supported_candidates(centres, strong, views, "panoptic19", CandidateConfig())[0]
+    assert keep.tolist() == [True, True]
+    # far enough behind and confirmed by c4, but c3 sees b's place with nobody near it (its
+    # detector found only d, a third person 2 m away)
+    cams, a, b = _hidden_scene(rng)
+    d = pose(rng, (1.2, 1.2))
     centres = np.stack([_centre(a), _centre(b)])
     c3 = cams["c3"]
     uv = cv_project(c3, _centre(b)[None])[0]
     assert c3.depth(_centre(b)) > 0 and (0 <= uv).all() and (uv < [c3.width, c3.height]).all()
-    views = _some_views(cams, [a, b], {"c0": [0], "c1": [0, 1], "c3": []})
+    confirmed = {"c0": [0], "c1": [0, 1], "c4": [0]}
+    views = _some_views(cams, [a, b, d], confirmed)
+    assert supported_candidates(centres, strong, views, "panoptic19",
+                                CandidateConfig())[0].tolist() == [True, True]  # fmt: skip
+    views = _some_views(cams, [a, b, d], {**confirmed, "c3": [2]})
     keep = supported_candidates(centres, strong, views, "panoptic19", CandidateConfig())[0]
     assert keep.tolist() == [True, False]
-    # that camera showing b: a free view of its own, kept
-    views = _some_views(cams, [a, b], {"c0": [0], "c1": [0, 1], "c3": [1]})
+    # that camera showing b: a second free view, kept
+    views = _some_views(cams, [a, b, d], {**confirmed, "c3": [1, 2]})
     keep = supported_candidates(centres, strong, views, "panoptic19", CandidateConfig())[0]
     assert keep.tolist() == [True, True]
 

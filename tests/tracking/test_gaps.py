@@ -179,3 +179,19 @@ def test_two_tracks_taking_turns_on_one_person_are_joined(rng):
         FramePoses(f, (PersonPose(0 if f % 2 else 4, (a if f % 2 else c) + [0.03 * f, 0, 0]),))
         for f in range(10)), fps=30.0)  # fmt: skip
     assert stitch_tracks(far, "panoptic19")[1] == 0
+
+
+def test_two_tracks_that_could_each_continue_one_are_not_both_joined_to_it(rng):
+    """A is 0 up to frame 9; from frame 11 both 3 (on A) and 6 (a double 10 cm off) could continue
+    it, but they share frames: only the nearer, 3, joins 0."""
+    a = pose(rng)
+    frames = []
+    for f in range(20):
+        step = a + [0.03 * f, 0, 0]
+        people = [PersonPose(0, step)] if f <= 9 else [] if f == 10 else [
+            PersonPose(3, step), PersonPose(6, step + [0, 0.1, 0])]  # fmt: skip
+        frames.append(FramePoses(f, tuple(people)))
+    out, joined = stitch_tracks(Tracks(joint_names=PAN.joints, frames=tuple(frames), fps=30.0),
+                                "panoptic19")  # fmt: skip
+    assert joined == 1
+    assert sorted(p.id for p in out.frames[15].people) == [0, 6]

@@ -8,9 +8,18 @@ which then take part in the tracking and cost identity switches. Here a peak sco
 detections show it: its centre, projected into a view, must fall on a 2D person that none of the
 people already kept explains, in at least ``min_views`` views. The people above the detector's
 threshold claim their 2D people first (Hungarian over each view, gated); candidates then claim
-theirs, best score first, so two candidates never share a 2D person, and a double of someone
-found passes only where that person's own centre lies off its 2D person by more than the gate.
-With a single view nothing is vouched for: a candidate needs two. A kept candidate is moved to the
+theirs, best score first, so two candidates never claim the same 2D person, and a double of
+someone found passes only where that person's own centre lies off its 2D person by more than the
+gate. With a single view nothing is vouched for: a candidate needs two.
+
+One person can hide another: in a view where both stand on one ray, the 2D detector shows one
+2D person, which the kept person claims. Where a candidate has fewer free views than
+``min_views``, a view whose 2D person there is claimed by a kept person at a depth at least
+``hidden_depth`` different counts too (a *shared* view), but only for a candidate at least
+``min_separation`` from everyone kept (nearer, a double), confirmed by a further view that sees
+its place and shows there a free 2D person or a kept person nearer that camera who can hide it,
+and contradicted by no view that sees its place with nobody there. A free view and a shared
+one alone are what a ghost on a kept person's ray shows too. A kept candidate is moved to the
 triangulation of the 2D centres it fell on: the detector placed it from weak evidence, and two
 views that agree on a person's centre place it better (a centre half a metre off along the rays of
 two nearby cameras still projects onto the person in both).
@@ -56,14 +65,16 @@ class CandidateConfig:
         min_confidence: 2D joints below this confidence are not used.
         max_move: metres a kept candidate may move to its triangulated centre; further (rays
             of two views that nearly meet far away), it stays where the detector put it.
-        hidden_depth: a view where the candidate's centre falls only on a 2D person that a kept
-            person at least this many metres nearer the camera claims counts towards
-            ``min_views`` (the kept person hides the candidate there); one view with a free 2D
-            person is still needed. 0: such views do not count.
+        hidden_depth: where a candidate has fewer free views than ``min_views``, a view where
+            its centre falls only on a 2D person that a kept person at least this many metres
+            nearer or further from the camera claims counts towards ``min_views`` (one hides the
+            other there); one free view is still needed. 0: such views do not count.
         min_separation: metres a candidate vouched for by a hidden view must keep from every kept
             person's centre (nearer, it is a double of that person).
-        occlusion: such a candidate is refused where a view that sees its centre has no 2D
-            person within this share of that person's 2D height of the projected centre.
+        occlusion: such a candidate needs a further view that sees its centre with a free 2D
+            person, or one a kept person nearer that camera claims, within this share of that
+            2D person's height of the projected centre; a view that sees it with no 2D person
+            that near refuses it.
     """
 
     threshold: float = 0.1
@@ -196,13 +207,15 @@ def supported_candidates(
         costs.append(cost)
     for i in weak:  # best score first
         free, shared = _view_hits(i, out, costs, owners, cams, config)
+        shared = shared if len(free) < config.min_views else []  # only where needed
         hits = free + shared
         if len(free) < 1 or len(hits) < config.min_views:
             continue
         uv = np.stack([people[k][0][col] for k, col in hits])
         moved = _triangulated(uv, [cams[k] for k, _ in hits], out[i])
         moved = moved if np.linalg.norm(moved - out[i]) <= config.max_move else out[i]
-        if shared and not _shared_is_plausible(moved, out[keep], hits, cams, people, config):
+        if shared and not _shared_is_plausible(moved, out, keep, hits, cams, people, owners,
+                                               config):  # fmt: skip
             continue
         keep[i] = True
         out[i] = moved
@@ -213,38 +226,41 @@ def supported_candidates(
 
 def _shared_is_plausible(
     centre: np.ndarray,
-    kept: np.ndarray,
+    centres: np.ndarray,
+    keep: np.ndarray,
     hits: list[tuple[int, int]],
     cameras: list[Camera],
     people: list[tuple[np.ndarray, np.ndarray]],
+    owners: list[np.ndarray],
     config: CandidateConfig,
 ) -> bool:
-    """A candidate that shares a 2D person with a kept one (one hides the other in that view):
-    keep it only ``config.min_separation`` from every kept centre (nearer, it is a double), where
-    every other view that sees its centre (in front, inside the image) has a 2D person within
-    ``config.occlusion`` 2D heights of it (one who hides it, or itself detected off its place; a
-    view with nobody there says it is a ghost where rays of different people cross), and where
-    at least one such view confirms it beyond ``min_views`` (two views, one free and one shared,
-    are what any ghost on a person's ray shows).
-    """
-    if len(kept) and np.linalg.norm(kept - centre, axis=-1).min() < config.min_separation:
+    """A candidate (moved to ``centre``) that shares a 2D person with a kept one: kept only
+    ``config.min_separation`` from every kept centre (``centres[keep]``), where no other view that
+    sees its centre (in front, inside a known image) has nobody within ``config.occlusion`` 2D
+    heights of it, and where one such view confirms it: a free 2D person there (the candidate
+    itself, detected off its place), or one a kept person nearer that camera claims (who can
+    hide it)."""
+    if keep.any() and np.linalg.norm(centres[keep] - centre, axis=-1).min() < config.min_separation:
         return False
     used = {k for k, _ in hits}
-    near = 0
+    confirmed = 0
     for k, camera in enumerate(cameras):
-        if k in used or float(camera.depth(centre)) <= MIN_DEPTH or not _inside(camera, centre):
+        depth = float(camera.depth(centre))
+        if k in used or depth <= MIN_DEPTH or not _inside(camera, centre):
             continue
-        cost = centre_costs(centre[None], camera, *people[k])[0]  # P
-        if not (cost < config.occlusion).any():
+        near = centre_costs(centre[None], camera, *people[k])[0] < config.occlusion  # P
+        if not near.any():
             return False
-        near += 1
-    return len(hits) + near > config.min_views
+        front = [o < 0 or float(camera.depth(centres[o])) < depth for o in owners[k][near]]
+        confirmed += any(front)
+    return confirmed > 0
 
 
 def _inside(camera: Camera, point: np.ndarray) -> bool:
-    """Whether ``point`` (3,) projects inside ``camera``'s image (True where its size is unknown)."""
+    """Whether ``point`` (3,) projects inside ``camera``'s image (False where its size is unknown:
+    no judgement)."""
     if camera.width <= 0 or camera.height <= 0:
-        return True
+        return False
     u, v = np.asarray(camera.project(point[None]))[0]
     return bool(0 <= u < camera.width and 0 <= v < camera.height)
 

@@ -17,6 +17,7 @@ Written by hand: it is the tracker's bookkeeping over our own tracks file struct
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -52,9 +53,10 @@ class GapConfig:
         extend_ends: also extend a track by up to ``max_gap`` frames beyond its first and last
             sightings and on either side of a longer gap (False: only misses between two
             sightings at most ``max_gap`` apart are filled).
-        stitch: join a track that ends to one that begins at most ``max_gap`` frames later where
-            the person could have walked (``gate`` + ``speed``) before filling
-            (:func:`stitch_tracks`).
+        stitch: before filling, join two tracks that never share a frame where every hand-over
+            between them comes at most ``max_gap`` + 1 frames later and where the person could
+            have walked (``gate`` + ``speed``): a track lost and found again under a new id, or
+            two tracks taking turns on one person (:func:`stitch_tracks`).
     """
 
     max_gap: int = 15
@@ -244,32 +246,33 @@ def stitch_tracks(
         for p in fp.people:
             frames_of.setdefault(p.id, set()).add(fp.frame)
     ids = sorted(centres, key=lambda t: (min(centres[t]), t))  # seen first, first
-    reach = config.max_gap + 1
+    order = {t: i for i, t in enumerate(ids)}
+    first = {t: min(centres[t]) for t in ids}
+    last = {t: max(centres[t]) for t in ids}
     pairs = []
     for i, a in enumerate(ids):
-        for b in ids[i + 1 :]:
-            if min(centres[b]) > max(centres[a]) + reach:
-                break  # b and every later track begin too long after a ends
-            if frames_of[a] & frames_of[b] or min(centres[a]) > max(centres[b]) + reach:
-                continue
-            worst = _handovers(centres, [a, b], fps, config)
-            if np.isfinite(worst):
-                pairs.append((worst, i, ids.index(b)))
+        for j in range(i + 1, len(ids)):
+            b = ids[j]
+            if first[b] > last[a] + config.max_gap + 1:
+                break  # b and every later track begin too long after a was last seen
+            if frames_of[a].isdisjoint(frames_of[b]):
+                worst = _handovers(centres, [a, b], fps, config)
+                if np.isfinite(worst):
+                    pairs.append((worst, i, j))
     groups = {t: [t] for t in ids}
+    seen = {t: set(frames_of[t]) for t in ids}  # per group: its frames
     root = {t: t for t in ids}
     for _, i, j in sorted(pairs):
-        ra, rb = sorted((root[ids[i]], root[ids[j]]), key=ids.index)
-        if ra == rb:
-            continue
+        ra, rb = sorted((root[ids[i]], root[ids[j]]), key=order.__getitem__)
+        if ra == rb or not seen[ra].isdisjoint(seen[rb]):
+            continue  # one group already, or the joined tracks would share a frame
         members = groups[ra] + groups[rb]
-        seen = [frames_of[t] for t in members]
-        if sum(map(len, seen)) != len(set().union(*seen)):
-            continue  # the joined tracks would share a frame
         if not np.isfinite(_handovers(centres, members, fps, config)):
             continue
         groups[ra] = members
+        seen[ra] |= seen.pop(rb)
         del groups[rb]
-        for t in members:
+        for t in groups[ra]:
             root[t] = ra
     frames = tuple(FramePoses(fp.frame, tuple(PersonPose(root.get(p.id, p.id), p.joints, p.scores)
                                               for p in fp.people)) for fp in tracks.frames)  # fmt: skip
@@ -288,7 +291,7 @@ def _handovers(
     than ``gate`` + ``speed`` × the time between."""
     seq = sorted((f, t) for t in members for f in centres[t])
     worst = 0.0
-    for (f0, t0), (f1, t1) in zip(seq, seq[1:]):
+    for (f0, t0), (f1, t1) in itertools.pairwise(seq):
         if t0 == t1:
             continue
         gap = f1 - f0

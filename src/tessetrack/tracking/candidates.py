@@ -69,7 +69,7 @@ class CandidateConfig:
             its centre falls only on a 2D person that a kept person at least this many metres
             nearer or further from the camera claims counts towards ``min_views`` (one hides the
             other there); one free view is still needed. 0: such views do not count.
-        min_separation: metres a candidate vouched for by a hidden view must keep from every kept
+        min_separation: metres a candidate vouched for by a shared view must keep from every kept
             person's centre (nearer, it is a double of that person).
         occlusion: such a candidate needs a further view that sees its centre with a free 2D
             person, or one a kept person nearer that camera claims, within this share of that
@@ -276,7 +276,7 @@ def _view_hits(
     """Candidate ``i``'s views → (view, 2D person) where its centre falls on an unclaimed 2D
     person (free), and where it falls only on one claimed by a kept person at least
     ``config.hidden_depth`` nearer or further from that camera (shared: one hides the other)."""
-    free, hidden = [], []
+    free, shared = [], []
     for k, (cost, owner) in enumerate(zip(costs, owners, strict=True)):
         row = cost[i]
         open_ = np.where(owner >= 0, np.inf, row)
@@ -288,8 +288,8 @@ def _view_hits(
         col = int(row.argmin())
         depth = np.asarray(cameras[k].depth(centres[[i, owner[col]]]))
         if abs(depth[1] - depth[0]) >= config.hidden_depth:
-            hidden.append((k, col))
-    return free, hidden
+            shared.append((k, col))
+    return free, shared
 
 
 def _triangulated(uv: np.ndarray, cameras: Sequence[Camera], fallback: np.ndarray) -> np.ndarray:

@@ -10,7 +10,14 @@ import pytest
 from rig_helpers import PAN, cv_project, pose, rig
 from tessetrack.errors import InputError
 from tessetrack.structures import FramePoses, PersonPose, Tracks
-from tessetrack.tracking.gaps import GapConfig, expected_centres, fill_gaps, stitch_tracks
+from tessetrack.tracking.gaps import (
+    GapConfig,
+    expected_centres,
+    fill_gaps,
+    refine_and_fill,
+    stitch_tracks,
+)
+from tessetrack.tracking.refine import RefineConfig, refine_tracks
 
 
 def _scene(rng, frames: int = 12):
@@ -109,6 +116,8 @@ def test_bad_settings():
         GapConfig(max_gap=-1)
     with pytest.raises(InputError):
         GapConfig(fill_score=0.0)
+    with pytest.raises(InputError):
+        GapConfig(stray=-1)
 
 
 def test_a_filled_joint_off_the_body_is_left_unknown(rng):
@@ -195,3 +204,101 @@ def test_two_tracks_that_could_each_continue_one_are_not_both_joined_to_it(rng):
                                 "panoptic19")  # fmt: skip
     assert joined == 1
     assert sorted(p.id for p in out.frames[15].people) == [0, 6]
+
+
+def _stray_scene(a, stray_offset: float) -> Tracks:
+    """A walks +x at 3 cm a frame: track 0 in frames 0-9 and once more in frame 14, there
+    ``stray_offset`` metres off A along y; track 3 on A from frame 14 on."""
+    frames = []
+    for f in range(25):
+        step = a + [0.03 * f, 0, 0]
+        people = [PersonPose(0, step)] if f <= 9 else []
+        if f == 14:
+            people.append(PersonPose(0, step + [0, stray_offset, 0]))
+        if f >= 14:
+            people.append(PersonPose(3, step))
+        frames.append(FramePoses(f, tuple(people)))
+    return Tracks(joint_names=PAN.joints, frames=tuple(frames), fps=30.0)
+
+
+def test_a_stray_last_pose_where_a_new_track_takes_the_person_on_is_dropped(rng):
+    a = pose(rng)
+    out, joined = stitch_tracks(_stray_scene(a, 0.5), "panoptic19")
+    assert joined == 1
+    ids = {fp.frame: [p.id for p in fp.people] for fp in out.frames}
+    assert ids[9] == [0] and ids[14] == [0] and ids[20] == [0]
+    kept = out.frames[14].people[0]
+    np.testing.assert_allclose(kept.joints, a + [0.03 * 14, 0, 0])  # the new track's pose
+    # the stray pose nearer where the person was last seen than the new track's: both stay
+    near = _stray_scene(a, 0.0)
+    near = Tracks(joint_names=PAN.joints, fps=30.0, frames=tuple(
+        FramePoses(fp.frame, tuple(PersonPose(p.id, p.joints + ([0, 0.2, 0] if p.id == 3 else 0))
+                                   for p in fp.people)) for fp in near.frames))  # fmt: skip
+    assert stitch_tracks(near, "panoptic19")[1] == 0
+    # without strays (stray=0) the shared frame keeps the two tracks apart
+    assert stitch_tracks(_stray_scene(a, 0.5), "panoptic19", GapConfig(stray=0))[1] == 0
+
+
+def test_tracks_sharing_more_than_a_stray_end_are_not_joined(rng):
+    """Track 0 is on A in frames 0-9 and 0.5 m off in 14-16, which track 3 (on A from 14)
+    covers too: three poses after the miss are more than ``stray`` (2), no join; with
+    ``stray=3`` they are dropped and the tracks joined. Without the miss (track 0 in every
+    frame up to 16) nothing is a stray end."""
+    a = pose(rng)
+
+    def scene(lost: bool) -> Tracks:
+        frames = []
+        for f in range(25):
+            step = a + [0.03 * f, 0, 0]
+            on = f <= 16 and not (lost and 10 <= f <= 13)
+            people = [PersonPose(0, step + ([0, 0.5, 0] if f >= 14 else 0))] if on else []
+            if f >= 14:
+                people.append(PersonPose(3, step))
+            frames.append(FramePoses(f, tuple(people)))
+        return Tracks(joint_names=PAN.joints, frames=tuple(frames), fps=30.0)
+
+    assert stitch_tracks(scene(True), "panoptic19")[1] == 0
+    out, joined = stitch_tracks(scene(True), "panoptic19", GapConfig(stray=3))
+    assert joined == 1 and all(len(fp.people) == 1 for fp in out.frames if fp.frame >= 14)
+    assert stitch_tracks(scene(False), "panoptic19", GapConfig(stray=3))[1] == 0
+
+
+def test_refine_and_fill_follows_a_person_the_network_lost_between_two_tracks(rng):
+    """A person walks 14 frames; only view 0 shows them at frames 5-7. The network tracks them
+    as 0 up to frame 4, misses them in 5-7 and takes them on as 7 from frame 8, where 0 has one
+    more, stray pose 0.5 m off. Joined before the refinement, the track is followed through 5-7
+    from view 0 alone (the refinement's lost-track pairing) under one id, and the stray pose
+    goes. Refining first and joining after leaves 5-7 empty (no two views to triangulate) unless
+    the lost-track pairing also looks beyond a track's ends."""
+    cams = rig()
+    names = list(cams)
+    step = np.array([0.03, 0.01, 0.0])
+    base = pose(rng)
+    truth = [base + f * step for f in range(14)]
+    frames = {}
+    for f, t in enumerate(truth):
+        dets = {n: np.concatenate([cv_project(c, t), np.full((PAN.num_joints, 1), 0.9)], 1)[None]
+                for n, c in cams.items()}  # fmt: skip
+        if 5 <= f <= 7:
+            dets = {n: (d if n == names[0] else d[:0]) for n, d in dets.items()}
+        frames[f] = (dets, cams)
+    people = []
+    for f, t in enumerate(truth):
+        net = t + rng.normal(0, 0.02, t.shape)
+        here = (PersonPose(0, net),) if f <= 4 else () if f <= 7 else (PersonPose(7, net),)
+        if f == 8:
+            here = (*here, PersonPose(0, net + [0.0, 0.5, 0.0]))
+        people.append(FramePoses(f, here))
+    tracks = Tracks(joint_names=PAN.joints, frames=tuple(people), fps=30.0)
+    kw = {"detections_joint_set": "panoptic19", "joint_set": "panoptic19"}
+    out, _ = refine_and_fill(tracks, frames, **kw)
+    assert all([p.id for p in fp.people] == [0] for fp in out.frames)
+    hip = PAN.index("mid_hip")
+    for f in (5, 6, 7):
+        assert np.linalg.norm(out.frames[f].people[0].joints[hip] - truth[f][hip]) < 1e-3
+    # without the pairing beyond a track's ends, only the join before the refinement bridges it
+    between = RefineConfig(lost_ends=False)
+    out, _ = refine_and_fill(tracks, frames, refine=between, **kw)
+    assert all([p.id for p in fp.people] == [0] for fp in out.frames)
+    late, _ = stitch_tracks(refine_tracks(tracks, frames, config=between, **kw), "panoptic19")
+    assert [len(fp.people) for fp in late.frames][5:8] == [0, 0, 0]

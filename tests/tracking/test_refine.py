@@ -627,6 +627,13 @@ def test_lost_people_by_hand(rng):
     assert sorted(untrusted) == [4, 6]  # track 5 has no scores: half of ones
     np.testing.assert_allclose(untrusted[4][5].scores, 0.5)
     assert lost_people(refined, good, set(), list(range(14)), "panoptic19", gap=3) == {}
+    # beyond the ends (``ends``): frames 12 and 13 get frame 11's pose where it was, within gap
+    ends = lost_people(refined, good, {2}, list(range(14)), "panoptic19", gap=3, ends=True)
+    assert sorted(ends) == [4, 6, 12, 13]
+    for f in (12, 13):
+        np.testing.assert_allclose(ends[f][2].joints, at[11], atol=1e-9)
+    short = lost_people(refined, good, {2}, list(range(14)), "panoptic19", gap=1, ends=True)
+    assert sorted(short) == [12]
 
 
 def _lost_walk(rng, cams, others=()):

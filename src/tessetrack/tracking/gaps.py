@@ -18,7 +18,7 @@ Written by hand: it is the tracker's bookkeeping over our own tracks file struct
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +57,9 @@ class GapConfig:
             between them comes at most ``max_gap`` + 1 frames later and where the person could
             have walked (``gate`` + ``speed``): a track lost and found again under a new id, or
             two tracks taking turns on one person (:func:`stitch_tracks`).
+        stray: at most this many sightings at a track's end (or start), set apart from the rest
+            by a miss of 2 frames or more, are stray poses a join may drop where another track
+            continues the person there (:func:`stitch_tracks`); 0: none.
     """
 
     max_gap: int = 15
@@ -68,10 +71,11 @@ class GapConfig:
     body_tolerance: float = 0.25
     extend_ends: bool = True
     stitch: bool = True
+    stray: int = 2
 
     def __post_init__(self) -> None:
-        if self.max_gap < 0 or self.min_joints < 1:
-            raise InputError("max_gap must be >= 0 and min_joints >= 1")
+        if self.max_gap < 0 or self.min_joints < 1 or self.stray < 0:
+            raise InputError("max_gap and stray must be >= 0 and min_joints >= 1")
         if min(self.gate, self.speed, self.explained, self.body_tolerance) < 0 or not (
             0 < self.fill_score <= 1
         ):
@@ -231,9 +235,13 @@ def stitch_tracks(
     frames later and within ``gate`` + ``speed`` × the time between of the centre before it: a
     track that begins after another ended (the tracker missed a re-identification), or two tracks
     that take turns on one person frame by frame (the tracker's matching flipping between them).
-    Candidate pairs are joined best first (the smallest largest hand-over distance); a join stands
-    only where the tracks joined so far still share no frame and every hand-over among them holds.
-    The joined tracks take the id of the one seen first.
+    Two tracks that share frames only at a stray end of one of them (:func:`_strays`) are joined
+    the same way without that end, where the other track's poses there lie nearer the first's
+    last (or the second's first) kept pose than the stray ones do: the tracker gave the lost
+    track's id to a wrong pose once, as the person's new track took them on. Candidate pairs are
+    joined best first (the smallest largest hand-over distance); a join stands only where the
+    tracks joined so far still share no frame and every hand-over among them holds. The joined
+    tracks take the id of the one seen first; the stray poses of a join are dropped.
 
     Returns:
         (the tracks, how many tracks were joined to another).
@@ -247,37 +255,85 @@ def stitch_tracks(
             frames_of.setdefault(p.id, set()).add(fp.frame)
     ids = sorted(centres, key=lambda t: (min(centres[t]), t))  # seen first, first
     order = {t: i for i, t in enumerate(ids)}
-    first = {t: min(centres[t]) for t in ids}
     last = {t: max(centres[t]) for t in ids}
     pairs = []
     for i, a in enumerate(ids):
         for j in range(i + 1, len(ids)):
             b = ids[j]
-            if first[b] > last[a] + config.max_gap + 1:
+            if min(centres[b]) > last[a] + config.max_gap + 1:
                 break  # b and every later track begin too long after a was last seen
-            if frames_of[a].isdisjoint(frames_of[b]):
-                worst = _handovers(centres, [a, b], fps, config)
-                if np.isfinite(worst):
-                    pairs.append((worst, i, j))
+            pair = _pair(a, b, centres, frames_of, fps, config)
+            if pair is not None:
+                pairs.append((pair[0], i, j, pair[1]))
     groups = {t: [t] for t in ids}
     seen = {t: set(frames_of[t]) for t in ids}  # per group: its frames
     root = {t: t for t in ids}
-    for _, i, j in sorted(pairs):
+    dropped: set[tuple[int, int]] = set()  # (track, frame): stray poses of the joins made
+    for _, i, j, drop in sorted(pairs, key=lambda q: q[:3]):
         ra, rb = sorted((root[ids[i]], root[ids[j]]), key=order.__getitem__)
-        if ra == rb or not seen[ra].isdisjoint(seen[rb]):
+        gone = {r: {f for t, f in drop if root[t] == r} for r in (ra, rb)}
+        if ra == rb or not (seen[ra] - gone[ra]).isdisjoint(seen[rb] - gone[rb]):
             continue  # one group already, or the joined tracks would share a frame
         members = groups[ra] + groups[rb]
-        if not np.isfinite(_handovers(centres, members, fps, config)):
+        off = dropped | drop
+        live = {t: {f: c for f, c in centres[t].items() if (t, f) not in off} for t in members}
+        if not np.isfinite(_handovers(live, members, fps, config)):
             continue
+        dropped |= drop
         groups[ra] = members
-        seen[ra] |= seen.pop(rb)
+        seen[ra] = (seen[ra] - gone[ra]) | (seen.pop(rb) - gone[rb])
         del groups[rb]
         for t in groups[ra]:
             root[t] = ra
-    frames = tuple(FramePoses(fp.frame, tuple(PersonPose(root.get(p.id, p.id), p.joints, p.scores)
-                                              for p in fp.people)) for fp in tracks.frames)  # fmt: skip
+    frames = tuple(FramePoses(fp.frame, tuple(
+        PersonPose(root.get(p.id, p.id), p.joints, p.scores) for p in fp.people
+        if (p.id, fp.frame) not in dropped)) for fp in tracks.frames)  # fmt: skip
     out = Tracks(joint_names=tracks.joint_names, frames=frames, fps=tracks.fps, units=tracks.units)
     return out, len(ids) - len(groups)
+
+
+def _strays(frames: Sequence[int], at_end: bool, most: int) -> set[int]:
+    """A track's last (``at_end``) or first sightings, at most ``most`` of them and fewer than the
+    rest, set apart from the rest by a miss of 2 frames or more (the fewest such; empty where
+    there are none). ``frames``: the track's frames, increasing."""
+    seq = list(frames) if at_end else [-f for f in reversed(frames)]
+    for k in range(1, most + 1):
+        if len(seq) - k <= k:
+            break
+        if seq[-k] - seq[-k - 1] >= 3:
+            return {abs(f) for f in seq[-k:]}
+    return set()
+
+
+def _pair(
+    a: int,
+    b: int,
+    centres: Mapping[int, Mapping[int, np.ndarray]],
+    frames_of: Mapping[int, set[int]],
+    fps: float,
+    config: GapConfig,
+) -> tuple[float, frozenset[tuple[int, int]]] | None:
+    """Whether tracks ``a`` (seen first) and ``b`` may be one person (:func:`stitch_tracks`):
+    (the largest hand-over distance, the (track, frame) stray poses the join drops), or None."""
+    shared = frames_of[a] & frames_of[b]
+    drop: frozenset[tuple[int, int]] = frozenset()
+    if shared:
+        for t, other, at_end in ((a, b, True), (b, a, False)):
+            run = _strays(sorted(frames_of[t]), at_end, config.stray)
+            kept = sorted(f for f in centres[t] if f not in run)
+            if not run or not shared <= run or not kept:
+                continue
+            anchor = centres[t][kept[-1] if at_end else kept[0]]
+            if all(f in centres[other] and (f not in centres[t] or np.linalg.norm(
+                    centres[other][f] - anchor) < np.linalg.norm(centres[t][f] - anchor))
+                   for f in shared):  # fmt: skip
+                drop = frozenset((t, f) for f in run)
+                break
+        else:
+            return None
+    live = {t: {f: c for f, c in centres[t].items() if (t, f) not in drop} for t in (a, b)}
+    worst = _handovers(live, [a, b], fps, config)
+    return (worst, drop) if np.isfinite(worst) else None
 
 
 def _handovers(
@@ -311,10 +367,14 @@ def refine_and_fill(
     refine: RefineConfig | None = None,
     gaps: GapConfig | None = None,
 ) -> tuple[Tracks, int]:
-    """What ``--refine triangulate`` does after the network: every tracked pose refined from the 2D
-    detections (:func:`~tessetrack.tracking.refine.refine_tracks`), tracks lost and found again
-    under a new id joined (:func:`stitch_tracks`), then the tracks' short misses filled
-    (:func:`fill_gaps`). Returns (the tracks, how many poses were added)."""
+    """What ``--refine triangulate`` does after the network: one person's tracks joined
+    (:func:`stitch_tracks`; before the refinement, so that it can follow a person the network lost
+    between the joined tracks), every tracked pose refined from the 2D detections
+    (:func:`~tessetrack.tracking.refine.refine_tracks`), tracks joined again (the refinement's
+    poses are nearer the people, and it drops the poses no view shows), then the tracks' short
+    misses filled (:func:`fill_gaps`). Returns (the tracks, how many poses were added)."""
+    if (gaps or GapConfig()).stitch:
+        tracks, _ = stitch_tracks(tracks, joint_set, gaps)
     refined = refine_tracks(tracks, frames, detections_joint_set=detections_joint_set,
                             joint_set=joint_set, config=refine)  # fmt: skip
     if (gaps or GapConfig()).stitch:

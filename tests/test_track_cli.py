@@ -92,7 +92,7 @@ def test_missing_default_checkpoint_exits_2(workdir, tmp_path, capsys, monkeypat
     monkeypatch.chdir(tmp_path)
     code, _, err = _run(["track", str(workdir / "scene"), "--output", "t.json"], capsys)
     assert code == 2
-    assert "'detections-shelf' is neither a file nor a shipped checkpoint" in err
+    assert "'detections-any' is neither a file nor a shipped checkpoint" in err
     assert len(err.strip().splitlines()) == 1
 
 

@@ -223,7 +223,7 @@ def track(
         None, "--detections-format", help="openpose | coco (default: auto)."
     ),
     checkpoint: str = typer.Option(
-        "detections-shelf",  # = runner.DEFAULT_CHECKPOINT (a test checks they agree)
+        "detections-any",  # = runner.DEFAULT_CHECKPOINT (a test checks they agree)
         "--checkpoint",
         help="Shipped checkpoint name or .safetensors path (default: a heatmap model; videos and "
         "images without --detections go through the built-in 2D detector).",

@@ -12,6 +12,7 @@ from tessetrack.errors import InputError
 from tessetrack.structures import FramePoses, PersonPose, Tracks
 from tessetrack.tracking.gaps import (
     GapConfig,
+    _strays,
     expected_centres,
     fill_gaps,
     refine_and_fill,
@@ -302,3 +303,33 @@ def test_refine_and_fill_follows_a_person_the_network_lost_between_two_tracks(rn
     assert all([p.id for p in fp.people] == [0] for fp in out.frames)
     late, _ = stitch_tracks(refine_tracks(tracks, frames, config=between, **kw), "panoptic19")
     assert [len(fp.people) for fp in late.frames][5:8] == [0, 0, 0]
+
+
+def test_strays_by_hand():
+    assert _strays([0, 1, 2, 3, 6], True, 2) == {6}  # a miss of 2 frames before it
+    assert _strays([0, 1, 2, 3, 5], True, 2) == set()  # a miss of 1 frame: no stray
+    assert _strays([0, 1, 2, 3, 7, 8], True, 2) == {7, 8}
+    assert _strays([0, 1, 2, 3, 7, 8, 9], True, 2) == set()  # more than ``most``
+    assert _strays([0, 4], True, 2) == set()  # not fewer than the rest
+    assert _strays([0, 5, 6, 7, 8], False, 2) == {0}
+    assert _strays([-10, -6, -5, -4], False, 2) == {-10}
+    assert _strays([0, 1, 2, 3, 6], True, 0) == set()
+
+
+def test_a_stray_first_pose_of_a_later_track_is_dropped(rng):
+    """A is 0 in frames 0-9 and 3 from frame 12; 3 has one stray pose at frame 5, 0.5 m off A,
+    where 0 is on A: 3's stray pose goes and the two are joined."""
+    a = pose(rng)
+    frames = []
+    for f in range(20):
+        step = a + [0.03 * f, 0, 0]
+        people = [PersonPose(0, step)] if f <= 9 else [PersonPose(3, step)] if f >= 12 else []
+        if f == 5:
+            people.append(PersonPose(3, step + [0, 0.5, 0]))
+        frames.append(FramePoses(f, tuple(people)))
+    out, joined = stitch_tracks(Tracks(joint_names=PAN.joints, frames=tuple(frames), fps=30.0),
+                                "panoptic19")  # fmt: skip
+    assert joined == 1
+    assert all([p.id for p in fp.people] == ([0] if fp.frame not in (10, 11) else [])
+               for fp in out.frames)  # fmt: skip
+    np.testing.assert_allclose(out.frames[5].people[0].joints, a + [0.15, 0, 0])

@@ -53,10 +53,11 @@ class GapConfig:
         extend_ends: also extend a track by up to ``max_gap`` frames beyond its first and last
             sightings and on either side of a longer gap (False: only misses between two
             sightings at most ``max_gap`` apart are filled).
-        stitch: before filling, join two tracks that never share a frame where every hand-over
-            between them comes at most ``max_gap`` + 1 frames later and where the person could
-            have walked (``gate`` + ``speed``): a track lost and found again under a new id, or
-            two tracks taking turns on one person (:func:`stitch_tracks`).
+        stitch: join two tracks that never share a frame (or only at a stray end of one,
+            ``stray``) where every hand-over between them comes at most ``max_gap`` + 1 frames
+            later and where the person could have walked (``gate`` + ``speed``): a track lost
+            and found again under a new id, or two tracks taking turns on one person
+            (:func:`stitch_tracks`); before the refinement and again after it.
         stray: at most this many sightings at a track's end (or start), set apart from the rest
             by a miss of 2 frames or more, are stray poses a join may drop where another track
             continues the person there (:func:`stitch_tracks`); 0: none.
@@ -236,12 +237,15 @@ def stitch_tracks(
     track that begins after another ended (the tracker missed a re-identification), or two tracks
     that take turns on one person frame by frame (the tracker's matching flipping between them).
     Two tracks that share frames only at a stray end of one of them (:func:`_strays`) are joined
-    the same way without that end, where the other track's poses there lie nearer the first's
-    last (or the second's first) kept pose than the stray ones do: the tracker gave the lost
-    track's id to a wrong pose once, as the person's new track took them on. Candidate pairs are
-    joined best first (the smallest largest hand-over distance); a join stands only where the
-    tracks joined so far still share no frame and every hand-over among them holds. The joined
-    tracks take the id of the one seen first; the stray poses of a join are dropped.
+    the same way without its poses at those frames, where the other track's poses there lie
+    nearer the first's last (or the second's first) pose before the stray end than the stray
+    ones do: the tracker gave the lost track's id to a wrong pose once, as the person's new track
+    took them on (the rule does not follow the person's motion: someone else standing nearer
+    where the person was last seen could take their track on). Candidate pairs are joined best
+    first (the smallest largest hand-over distance); a join stands only where the tracks joined
+    so far still share no frame, their dropped poses left out, and every hand-over among them
+    holds. The joined tracks take the id of the one seen first; the stray poses a join leaves
+    out are dropped.
 
     Returns:
         (the tracks, how many tracks were joined to another).
@@ -271,7 +275,7 @@ def stitch_tracks(
     dropped: set[tuple[int, int]] = set()  # (track, frame): stray poses of the joins made
     for _, i, j, drop in sorted(pairs, key=lambda q: q[:3]):
         ra, rb = sorted((root[ids[i]], root[ids[j]]), key=order.__getitem__)
-        gone = {r: {f for t, f in drop if root[t] == r} for r in (ra, rb)}
+        gone = {r: {f for t, f in drop - dropped if root[t] == r} for r in (ra, rb)}
         if ra == rb or not (seen[ra] - gone[ra]).isdisjoint(seen[rb] - gone[rb]):
             continue  # one group already, or the joined tracks would share a frame
         members = groups[ra] + groups[rb]
@@ -301,7 +305,7 @@ def _strays(frames: Sequence[int], at_end: bool, most: int) -> set[int]:
         if len(seq) - k <= k:
             break
         if seq[-k] - seq[-k - 1] >= 3:
-            return {abs(f) for f in seq[-k:]}
+            return {f if at_end else -f for f in seq[-k:]}
     return set()
 
 
@@ -327,7 +331,7 @@ def _pair(
             if all(f in centres[other] and (f not in centres[t] or np.linalg.norm(
                     centres[other][f] - anchor) < np.linalg.norm(centres[t][f] - anchor))
                    for f in shared):  # fmt: skip
-                drop = frozenset((t, f) for f in run)
+                drop = frozenset((t, f) for f in shared)
                 break
         else:
             return None

@@ -585,7 +585,7 @@ def resolve_device(device: str | None) -> torch.device:
 
 #: The default checkpoint of ``tessetrack track``: a heatmap model, reading 2D detections (given,
 #: or made by the built-in detector from videos and images).
-DEFAULT_CHECKPOINT = "detections-shelf"
+DEFAULT_CHECKPOINT = "detections-any"
 
 
 def detections_cache(output: str | os.PathLike[str]) -> Path:

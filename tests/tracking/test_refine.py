@@ -601,8 +601,7 @@ def test_lost_people_by_hand(rng):
     """A trusted track walking straight, lost at frames 4 and 6 and after frame 11: expected at 4
     and 6 with the pose of the nearer frame that triangulated its mid-hip (frame 5 did not),
     moved onto the mid-hip's path, scores halved; nothing where the track is present, after its
-    last frame (unless ``ends``: that frame's pose, within the gap; likewise before its first),
-    for an untrusted track, outside the frames asked for, or beyond the gap."""
+    last frame, for an untrusted track, outside the frames asked for, or beyond the gap."""
     hip = PAN.index("mid_hip")
     base = pose(rng)
     step = np.array([0.03, 0.01, 0.0])
@@ -628,18 +627,6 @@ def test_lost_people_by_hand(rng):
     assert sorted(untrusted) == [4, 6]  # track 5 has no scores: half of ones
     np.testing.assert_allclose(untrusted[4][5].scores, 0.5)
     assert lost_people(refined, good, set(), list(range(14)), "panoptic19", gap=3) == {}
-    # beyond the ends (``ends``): frames 12 and 13 get frame 11's pose where it was, within gap
-    ends = lost_people(refined, good, {2}, list(range(14)), "panoptic19", gap=3, ends=True)
-    assert sorted(ends) == [4, 6, 12, 13]
-    for f in (12, 13):
-        np.testing.assert_allclose(ends[f][2].joints, at[11], atol=1e-9)
-    short = lost_people(refined, good, {2}, list(range(14)), "panoptic19", gap=1, ends=True)
-    assert sorted(short) == [12]
-    late = {f: v for f, v in refined.items() if f >= 2}  # before the first: frame 2's pose
-    first = lost_people(late, good, {2}, [0, 1], "panoptic19", gap=3, ends=True)
-    assert sorted(first) == [0, 1]
-    np.testing.assert_allclose(first[0][2].joints, at[2], atol=1e-9)
-    assert lost_people(late, good, {2}, [0, 1], "panoptic19", gap=3) == {}
 
 
 def _lost_walk(rng, cams, others=()):

@@ -18,7 +18,7 @@ Written by hand: it is the tracker's bookkeeping over our own tracks file struct
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,7 +57,8 @@ class GapConfig:
             ``stray``) where every hand-over between them comes at most ``max_gap`` + 1 frames
             later and where the person could have walked (``gate`` + ``speed``): a track lost
             and found again under a new id, or two tracks taking turns on one person
-            (:func:`stitch_tracks`); before the refinement and again after it.
+            (:func:`stitch_tracks`); where tracks were joined, the network's tracks, joined
+            the same way, are refined again (:func:`refine_and_fill`).
         stray: at most this many sightings at a track's end (or start), set apart from the rest
             by a miss of 2 frames or more, are stray poses a join may drop where another track
             continues the person there (:func:`stitch_tracks`); 0: none.
@@ -250,6 +251,15 @@ def stitch_tracks(
     Returns:
         (the tracks, how many tracks were joined to another).
     """
+    tracks, joined, _ = _stitch(tracks, joint_set, config)
+    return tracks, joined
+
+
+def _stitch(
+    tracks: Tracks, joint_set: str, config: GapConfig | None
+) -> tuple[Tracks, int, tuple[dict[int, int], set[tuple[int, int]]]]:
+    """:func:`stitch_tracks`, also returning how it relabelled: (each joined id → the id it
+    took, the (id, frame) poses it dropped)."""
     config = config or GapConfig()
     fps = tracks.fps or 30.0
     centres = _track_centres(tracks, joint_set)
@@ -289,11 +299,19 @@ def stitch_tracks(
         del groups[rb]
         for t in groups[ra]:
             root[t] = ra
+    moved = {t: r for t, r in root.items() if t != r}
+    return _relabel(tracks, moved, dropped), len(ids) - len(groups), (moved, dropped)
+
+
+def _relabel(
+    tracks: Tracks, root: Mapping[int, int], dropped: Collection[tuple[int, int]]
+) -> Tracks:
+    """``tracks`` with each id replaced by ``root``'s (ids absent: kept) and the (id, frame)
+    poses in ``dropped`` left out."""
     frames = tuple(FramePoses(fp.frame, tuple(
         PersonPose(root.get(p.id, p.id), p.joints, p.scores) for p in fp.people
         if (p.id, fp.frame) not in dropped)) for fp in tracks.frames)  # fmt: skip
-    out = Tracks(joint_names=tracks.joint_names, frames=frames, fps=tracks.fps, units=tracks.units)
-    return out, len(ids) - len(groups)
+    return Tracks(joint_names=tracks.joint_names, frames=frames, fps=tracks.fps, units=tracks.units)
 
 
 def _strays(frames: Sequence[int], at_end: bool, most: int) -> set[int]:
@@ -371,17 +389,40 @@ def refine_and_fill(
     refine: RefineConfig | None = None,
     gaps: GapConfig | None = None,
 ) -> tuple[Tracks, int]:
-    """What ``--refine triangulate`` does after the network: one person's tracks joined
-    (:func:`stitch_tracks`; before the refinement, so that it can follow a person the network lost
-    between the joined tracks), every tracked pose refined from the 2D detections
-    (:func:`~tessetrack.tracking.refine.refine_tracks`), tracks joined again (the refinement's
-    poses are nearer the people, and it drops the poses no view shows), then the tracks' short
-    misses filled (:func:`fill_gaps`). Returns (the tracks, how many poses were added)."""
-    if (gaps or GapConfig()).stitch:
-        tracks, _ = stitch_tracks(tracks, joint_set, gaps)
+    """What ``--refine triangulate`` does after the network: every tracked pose refined from the 2D
+    detections (:func:`~tessetrack.tracking.refine.refine_tracks`), one person's tracks joined
+    (:func:`stitch_tracks`), then the tracks' short misses filled (:func:`fill_gaps`). Where tracks
+    were joined, the network's tracks, joined the same way, are refined again, and the frames
+    between a joined track's first and last that it is missing from take the joined track's pose
+    from that second refinement, where it has one: the refinement can follow a trusted track
+    through them from one view (``RefineConfig.keep_lost``), where the network lost the person.
+    Returns (the tracks, how many poses were added)."""
     refined = refine_tracks(tracks, frames, detections_joint_set=detections_joint_set,
                             joint_set=joint_set, config=refine)  # fmt: skip
     if (gaps or GapConfig()).stitch:
-        refined, _ = stitch_tracks(refined, joint_set, gaps)
+        refined, joined, (moved, dropped) = _stitch(refined, joint_set, gaps)
+        if joined:
+            again = refine_tracks(_relabel(tracks, moved, dropped), frames, joint_set=joint_set,
+                                  detections_joint_set=detections_joint_set, config=refine)  # fmt: skip
+            refined = _bridged(refined, again, set(moved.values()))
     return fill_gaps(refined, frames, detections_joint_set=detections_joint_set,
                      joint_set=joint_set, config=gaps, refine=refine)  # fmt: skip
+
+
+def _bridged(tracks: Tracks, again: Tracks, ids: Collection[int]) -> Tracks:
+    """``tracks`` with the poses of ``ids`` that ``again`` has at the frames between such a
+    track's first and last frame in ``tracks`` that it is missing from."""
+    span: dict[int, list[int]] = {}
+    for fp in tracks.frames:
+        for p in fp.people:
+            if p.id in ids:
+                span.setdefault(p.id, [fp.frame, fp.frame])[1] = fp.frame
+    more = {fp.frame: [p for p in fp.people if p.id in span] for fp in again.frames}
+    out = []
+    for fp in tracks.frames:
+        have = {p.id for p in fp.people}
+        add = [p for p in more.get(fp.frame, []) if p.id not in have
+               and span[p.id][0] < fp.frame < span[p.id][1]]  # fmt: skip
+        out.append(FramePoses(fp.frame, (*fp.people, *add)) if add else fp)
+    return Tracks(joint_names=tracks.joint_names, frames=tuple(out), fps=tracks.fps,
+                  units=tracks.units)  # fmt: skip

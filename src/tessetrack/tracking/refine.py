@@ -28,9 +28,8 @@ sharper. For each frame this module
    where a frame lost a trusted track (the network placed the person far off, or missed them)
    between frames within ``root_gap`` before and after that triangulated the track's mid-hip,
    the frame is paired again with the track where it should be: the nearer of those frames'
-   pose, moved onto the curve through their mid-hips (:func:`lost_people`; ``keep_lost``; also
-   within ``root_gap`` beyond the track's first and last such frames, where it was:
-   ``lost_ends``); the new pairing is kept only where every person the frame kept stays, paired with the same 2D
+   pose, moved onto the curve through their mid-hips (:func:`lost_people`; ``keep_lost``); the
+   new pairing is kept only where every person the frame kept stays, paired with the same 2D
    people;
 5. places the joints the views show but do not triangulate (one view sees them, or the views
    disagree) on one view's ray, at the track's bone length from the parent joint: of the ray's
@@ -137,8 +136,6 @@ class RefineConfig:
             matched the network's pose of the person, or the network missed them), between
             frames within ``root_gap`` before and after that triangulated the track's mid-hip,
             is paired again with the track where it should be (:func:`lost_people`).
-        lost_ends: with ``keep_lost``, also the frames within ``root_gap`` after a trusted
-            track's last such frame and before its first, where it was there.
         duplicate: metres; of two tracked people whose joints lie closer than this on average,
             only one stays in the frame, the trusted track first, then the older one
             (:func:`drop_duplicates`). 0 keeps both.
@@ -159,7 +156,6 @@ class RefineConfig:
     one_view: bool = True
     root_gap: int = 15
     keep_lost: bool = True
-    lost_ends: bool = True
     duplicate: float = 0.3
     vouch_views: int = 3
     proportion_slack: float = 0.25
@@ -1009,7 +1005,6 @@ def lost_people(
     frames: Sequence[int],
     joint_set: str,
     gap: int,
-    ends: bool = False,
 ) -> dict[int, dict[int, PersonPose]]:
     """Where the trusted tracks the refinement lost for a few frames should be.
 
@@ -1024,16 +1019,14 @@ def lost_people(
         trusted: ids of the tracks to look for; frames: the frames to look in.
         joint_set: the people's joint set (with a mid-hip); gap: at most this many frames from
             the frames before and after that triangulated the track's mid-hip.
-        ends: also up to ``gap`` frames after a track's last such frame and before its first
-            (the network lost the person for good, or found them late).
 
     Returns:
         frame → track id → a pose to pair again with the frame's 2D people, at the frames a
         track is absent from between two such frames: the pose of the nearer of the two (the
         earlier where both are as near), moved so that its mid-hip lies on the curve through
         theirs (:func:`_between`), with half its scores (:func:`refine_frame` halves them again
-        where no view places the joint). Beyond a track's first or last such frame: nothing,
-        or with ``ends`` that frame's pose where it was.
+        where no view places the joint). Nothing before a track's first such frame or after its
+        last.
     """
     r = get_joint_set(joint_set).index("mid_hip")
     poses: dict[int, dict[int, PersonPose]] = {}  # id → frame → pose
@@ -1048,20 +1041,13 @@ def lost_people(
     for tid, at in roots.items():
         known = np.array(sorted(at), dtype=np.int64)
         for f in frames:
-            if f in poses[tid]:
-                continue
             k = _inside_gap(known, f, gap)
-            if k is not None:
-                a, b = int(known[k - 1]), int(known[k])
-                near = poses[tid][a if f - a <= b - f else b]
-                root = _between(known, k, at, f)
-            elif ends and (0 < f - known[-1] <= gap or 0 < known[0] - f <= gap):
-                end = int(known[-1] if f > known[-1] else known[0])
-                near, root = poses[tid][end], at[end]
-            else:
+            if f in poses[tid] or k is None:
                 continue
+            a, b = int(known[k - 1]), int(known[k])
+            near = poses[tid][a if f - a <= b - f else b]
             joints = np.asarray(near.joints, dtype=float)
-            joints = joints + (root - joints[r])
+            joints = joints + (_between(known, k, at, f) - joints[r])
             scores = np.ones(len(joints)) if near.scores is None else np.asarray(near.scores, float)
             out.setdefault(f, {})[tid] = PersonPose(tid, joints, 0.5 * scores)
     return out
@@ -1083,8 +1069,7 @@ def _found_again(
     track id)."""
     config: RefineConfig = kw["config"]
     where = [fp.frame for fp in tracks.frames if fp.frame in frames]
-    lost = lost_people(first, good, trusted, where, kw["joint_set"], config.root_gap,
-                       ends=config.lost_ends)  # fmt: skip
+    lost = lost_people(first, good, trusted, where, kw["joint_set"], config.root_gap)
     out = {}
     for fp in tracks.frames:
         back = lost.get(fp.frame)

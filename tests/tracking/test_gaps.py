@@ -12,6 +12,7 @@ from tessetrack.errors import InputError
 from tessetrack.structures import FramePoses, PersonPose, Tracks
 from tessetrack.tracking.gaps import (
     GapConfig,
+    _bridged,
     _strays,
     expected_centres,
     fill_gaps,
@@ -331,3 +332,21 @@ def test_a_stray_first_pose_of_a_later_track_is_dropped(rng):
     assert all([p.id for p in fp.people] == ([0] if fp.frame not in (10, 11) else [])
                for fp in out.frames)  # fmt: skip
     np.testing.assert_allclose(out.frames[5].people[0].joints, a + [0.15, 0, 0])
+
+
+def test_bridged_by_hand(rng):
+    """Track 0 is in frames 0, 1 and 4; the second refinement also has it in 2, 3 and 5, and
+    track 1 (not joined) in 2. Added: 0 in frame 2 only (in 3 track 5 stands within 0.4 m of
+    where it would go; 5 is after its last frame), and nothing of track 1."""
+    a, b = pose(rng), pose(rng, (2.0, 0.0))
+
+    def tracks(rows):
+        return Tracks(joint_names=PAN.joints, fps=30.0, frames=tuple(
+            FramePoses(f, tuple(PersonPose(i, a + [0.03 * f, 0, 0] + off) for i, off in rows.get(f, [])))
+            for f in range(6)))  # fmt: skip
+
+    first = tracks({0: [(0, 0)], 1: [(0, 0)], 3: [(5, [0, 0.2, 0])], 4: [(0, 0)]})
+    again = tracks({f: [(0, 0)] for f in range(6)} | {2: [(0, 0), (1, b - a)]})
+    out = _bridged(first, again, {0}, "panoptic19", 0.4)
+    ids = {fp.frame: sorted(p.id for p in fp.people) for fp in out.frames}
+    assert ids == {0: [0], 1: [0], 2: [0], 3: [5], 4: [0], 5: []}

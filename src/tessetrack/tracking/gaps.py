@@ -404,25 +404,38 @@ def refine_and_fill(
         if joined:
             again = refine_tracks(_relabel(tracks, moved, dropped), frames, joint_set=joint_set,
                                   detections_joint_set=detections_joint_set, config=refine)  # fmt: skip
-            refined = _bridged(refined, again, set(moved.values()))
+            refined = _bridged(refined, again, set(moved.values()), joint_set,
+                               (gaps or GapConfig()).explained)  # fmt: skip
     return fill_gaps(refined, frames, detections_joint_set=detections_joint_set,
                      joint_set=joint_set, config=gaps, refine=refine)  # fmt: skip
 
 
-def _bridged(tracks: Tracks, again: Tracks, ids: Collection[int]) -> Tracks:
+def _bridged(
+    tracks: Tracks, again: Tracks, ids: Collection[int], joint_set: str, explained: float
+) -> Tracks:
     """``tracks`` with the poses of ``ids`` that ``again`` has at the frames between such a
-    track's first and last frame in ``tracks`` that it is missing from."""
-    span: dict[int, list[int]] = {}
+    track's first and last frame in ``tracks`` that it is missing from, except where one of the
+    frame's people lies within ``explained`` metres (centre to centre; that person is them)."""
+    span: dict[int, tuple[int, int]] = {}
     for fp in tracks.frames:
         for p in fp.people:
             if p.id in ids:
-                span.setdefault(p.id, [fp.frame, fp.frame])[1] = fp.frame
+                lo, hi = span.get(p.id, (fp.frame, fp.frame))
+                span[p.id] = (min(lo, fp.frame), max(hi, fp.frame))
     more = {fp.frame: [p for p in fp.people if p.id in span] for fp in again.frames}
     out = []
     for fp in tracks.frames:
-        have = {p.id for p in fp.people}
-        add = [p for p in more.get(fp.frame, []) if p.id not in have
-               and span[p.id][0] < fp.frame < span[p.id][1]]  # fmt: skip
+        present = [_centre(np.asarray(p.joints, float), joint_set) for p in fp.people]
+        add: list[PersonPose] = []
+        for p in more.get(fp.frame, []):
+            c = _centre(np.asarray(p.joints, float), joint_set)
+            taken = {q.id for q in (*fp.people, *add)}
+            near = any(np.linalg.norm(c - q) < explained for q in present if np.isfinite(q).all())
+            inside = span[p.id][0] < fp.frame < span[p.id][1]
+            if p.id in taken or not inside or not np.isfinite(c).all() or near:
+                continue
+            add.append(p)
+            present.append(c)
         out.append(FramePoses(fp.frame, (*fp.people, *add)) if add else fp)
     return Tracks(joint_names=tracks.joint_names, frames=tuple(out), fps=tracks.fps,
                   units=tracks.units)  # fmt: skip

@@ -106,6 +106,12 @@ def _like(pts: np.ndarray, ref: np.ndarray, joint_set: str, tolerance: float) ->
     return out
 
 
+def _someone_near(centre: np.ndarray, present: Sequence[np.ndarray], radius: float) -> bool:
+    """Whether one of the (3,) centres ``present`` (NaN: unknown, skipped) lies within
+    ``radius`` metres of ``centre``."""
+    return any(np.linalg.norm(centre - q) < radius for q in present if np.isfinite(q).all())
+
+
 def _track_centres(tracks: Tracks, joint_set: str) -> dict[int, dict[int, np.ndarray]]:
     """track id → frame → the pose's centre (3,), for the poses that have one."""
     seen: dict[int, dict[int, np.ndarray]] = {}
@@ -197,9 +203,7 @@ def fill_gaps(
             c = _centre(pts, joint_set)
             if int(np.isfinite(pts).all(-1).sum()) < config.min_joints or not np.isfinite(c).all():
                 continue
-            if any(
-                np.linalg.norm(c - q) < config.explained for q in present if np.isfinite(q).all()
-            ):
+            if _someone_near(c, present, config.explained):
                 continue
             cands.append((pts, views, c))
         new = list(fp.people)
@@ -399,13 +403,13 @@ def refine_and_fill(
     Returns (the tracks, how many poses were added)."""
     refined = refine_tracks(tracks, frames, detections_joint_set=detections_joint_set,
                             joint_set=joint_set, config=refine)  # fmt: skip
-    if (gaps or GapConfig()).stitch:
+    gaps = gaps or GapConfig()
+    if gaps.stitch:
         refined, joined, (moved, dropped) = _stitch(refined, joint_set, gaps)
         if joined:
             again = refine_tracks(_relabel(tracks, moved, dropped), frames, joint_set=joint_set,
                                   detections_joint_set=detections_joint_set, config=refine)  # fmt: skip
-            refined = _bridged(refined, again, set(moved.values()), joint_set,
-                               (gaps or GapConfig()).explained)  # fmt: skip
+            refined = _bridged(refined, again, set(moved.values()), joint_set, gaps.explained)
     return fill_gaps(refined, frames, detections_joint_set=detections_joint_set,
                      joint_set=joint_set, config=gaps, refine=refine)  # fmt: skip
 
@@ -430,7 +434,7 @@ def _bridged(
         for p in more.get(fp.frame, []):
             c = _centre(np.asarray(p.joints, float), joint_set)
             taken = {q.id for q in (*fp.people, *add)}
-            near = any(np.linalg.norm(c - q) < explained for q in present if np.isfinite(q).all())
+            near = _someone_near(c, present, explained)
             inside = span[p.id][0] < fp.frame < span[p.id][1]
             if p.id in taken or not inside or not np.isfinite(c).all() or near:
                 continue

@@ -711,6 +711,47 @@ def test_a_lost_track_does_not_push_out_the_person_under_a_new_id(rng):
     assert [p.id for p in out.frames[6].people] == [0]
 
 
+def test_a_guessed_pose_is_paired_with_the_2d_people_the_others_leave(rng):
+    """Two 2D people a and b in every view. The network placed person 0 at a, 8 cm off; the
+    guessed pose of a lost track (1) lies exactly on a, and would take it from person 0 in a
+    joint pairing. Paired after the others, it gets nothing and person 0 keeps a; a second
+    guess (2) on b still gets b."""
+    cams = rig()
+    a, b = pose(rng, (-0.6, 0.0)), pose(rng, (0.9, 0.4))
+    dets = _detections(cams, [a, b])
+    st = stack_cameras(list(cams.values()), dtype=torch.float64)
+    converted = [torch.tensor(d) for d in dets.values()]
+    joints = torch.tensor(np.stack([a + [0.08, 0.0, 0.0], a, b]))
+    mirror, config = mirror_index("panoptic19"), RefineConfig()
+    w = _pair_views(joints[:2], converted, st, mirror, config)[1]
+    assert (w[0].amax(0) == 0).all() and (w[1].amax(0) > 0).all()  # jointly: the guess wins
+    later = torch.tensor([False, True, True])
+    uv, w, _ = _pair_views(joints, converted, st, mirror, config, later=later)
+    assert (w[0].amax(0) > 0).all() and (w[1].amax(0) == 0).all() and (w[2].amax(0) > 0).all()
+    for k, cam in enumerate(cams.values()):
+        np.testing.assert_allclose(uv[0, :, k].numpy(), cv_project(cam, a), atol=1e-9)
+        np.testing.assert_allclose(uv[2, :, k].numpy(), cv_project(cam, b), atol=1e-9)
+
+
+def test_one_lost_track_pushing_out_a_person_does_not_cost_another_its_frame(rng):
+    """At frame 5 two trusted tracks are lost: 0 (placed far off by the network) and 1, whom
+    the network found under a new id (9). Together, 1's guess pushes 9 out and the frame's new
+    pairing is refused; one at a time, 0 is paired again and 9 stays."""
+    cams = rig()
+    other = pose(rng, (1.2, -1.0))
+    truth, frames, tracks = _lost_walk(rng, cams, [other])
+    fps = list(tracks.frames)
+    fps[5] = FramePoses(5, (fps[5].people[0], PersonPose(9, other, None)))
+    tracks = Tracks(joint_names=PAN.joints, frames=tuple(fps))
+    kw = {"detections_joint_set": "panoptic19", "joint_set": "panoptic19"}
+    out = refine_tracks(tracks, frames, **kw)
+    person = {p.id: p for p in out.frames[5].people}
+    assert sorted(person) == [0, 9]
+    hip = PAN.index("mid_hip")
+    assert np.linalg.norm(person[0].joints[hip] - truth[5][hip]) < 1e-6
+    assert sorted(p.id for p in out.frames[6].people) == [0, 1]
+
+
 def test_refine_tracks_in_a_joint_set_without_a_mid_hip(rng):
     """COCO-17 has no mid-hip to walk the skeleton from: the joints are triangulated as usual and
     the placement on rays is left out instead of failing."""

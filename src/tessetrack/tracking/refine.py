@@ -580,6 +580,7 @@ def _pair_views(
     mirror: Tensor,
     config: RefineConfig,
     whole: Tensor | None = None,
+    later: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Each tracked person's 2D person in every view (:func:`match_people`).
 
@@ -589,6 +590,8 @@ def _pair_views(
         cams: the views' stacked cameras.
         mirror: (J,) left/right swap.
         whole: (N,) people whose projection measures their 2D height (:func:`match_people`).
+        later: (N,) people paired only with the 2D people the others leave (guessed poses,
+            which must not take a 2D person from a person the network placed). None: nobody.
 
     Returns:
         uv (N, J, V, 2) the paired 2D joints, w (N, J, V) their confidences (0: unpaired or not
@@ -609,7 +612,7 @@ def _pair_views(
         depth = (safe @ R.T + t)[..., 2]  # N×J
         projected = project_points(safe, cams["K"][k], R, t, cams["dist"][k])  # N×J×2
         near = (depth > MIN_DEPTH) & finite  # N×J: joints that project meaningfully
-        match, swapped = match_people(projected, near, converted, config, mirror, whole)
+        match, swapped = _match_in_turn(projected, near, converted, config, mirror, whole, later)
         for i in range(n):
             if match[i] >= 0:
                 d = converted[match[i]]
@@ -618,6 +621,33 @@ def _pair_views(
                 w[i, :, k] = torch.where(d[:, 2] >= config.min_confidence, d[:, 2], 0.0)
                 heights[i, k] = person_heights(d, config.min_confidence)
     return uv, w, heights
+
+
+def _match_in_turn(
+    projected: Tensor,
+    in_front: Tensor,
+    dets: Tensor,
+    config: RefineConfig,
+    mirror: Tensor,
+    whole: Tensor | None,
+    later: Tensor | None,
+) -> tuple[Tensor, Tensor]:
+    """:func:`match_people` of one view, the people ``later`` (N,) marks paired only with the
+    2D people the others leave. Returns match (N,) (-1: none) and swapped (N,)."""
+    if later is None or not bool(later.any()) or bool(later.all()):
+        return match_people(projected, in_front, dets, config, mirror, whole)
+    match = torch.full((projected.shape[0],), -1, dtype=torch.long)
+    swapped = torch.zeros(projected.shape[0], dtype=torch.bool)
+    free = torch.ones(dets.shape[0], dtype=torch.bool)
+    for turn in (~later, later):
+        who, left = turn.nonzero().flatten(), free.nonzero().flatten()
+        m, s = match_people(projected[who], in_front[who], dets[left], config, mirror,
+                            None if whole is None else whole[who])  # fmt: skip
+        hit = m >= 0
+        match[who[hit]] = left[m[hit]]
+        swapped[who[hit]] = s[hit]
+        free[left[m[hit]]] = False
+    return match, swapped
 
 
 def _support(
@@ -704,10 +734,11 @@ def _fit_frame(
     joint_set: str,
     config: RefineConfig,
     trusted: Collection[int],
+    guessed: Collection[int] = (),
 ) -> _Fit | None:
     """Steps 0-4 of the module docstring for one frame (step 3 without the bone lengths); None
     where there are no people or fewer than ``min_views`` views have a camera (nothing to
-    refine)."""
+    refine). The people of ``guessed`` ids are paired with the 2D people the others leave."""
     names = [c for c in detections if c in cameras]
     if not people or len(names) < config.min_views:
         return None
@@ -723,7 +754,8 @@ def _fit_frame(
     while True:
         people = [p for p, k in zip(people, stay.tolist(), strict=True) if k]
         joints, known = joints[stay], known[stay]
-        uv, w, heights = _pair_views(joints, dets, cams, mirror, config, whole=known)
+        later = torch.tensor([p.id in guessed for p in people], dtype=torch.bool)
+        uv, w, heights = _pair_views(joints, dets, cams, mirror, config, whole=known, later=later)
         support = (w.amax(1) > 0).sum(-1)  # N: views whose 2D person is theirs
         weak = (support < need) & ~(known & (support > 0))
         if not bool(weak.any()) or bool(weak.all()):
@@ -1066,7 +1098,10 @@ def _found_again(
     be (:func:`lost_people`) instead of the network's poses of them; kept only where every person
     the first fit kept stays, paired with the same 2D people (a guessed pose must not take another
     person's 2D person, nor push out a person the views show, such as the same person under a new
-    track id)."""
+    track id; the guessed poses are paired with the 2D people the others leave). Where a frame
+    lost several tracks and their new pairing together is refused, they
+    are tried one at a time, in id order, each kept where the pairing stands with it (one lost
+    track's guess must not cost another's)."""
     config: RefineConfig = kw["config"]
     where = [fp.frame for fp in tracks.frames if fp.frame in frames]
     lost = lost_people(first, good, trusted, where, kw["joint_set"], config.root_gap)
@@ -1075,12 +1110,17 @@ def _found_again(
         back = lost.get(fp.frame)
         if not back:
             continue
-        people = [p for p in fp.people if p.id not in back] + [*back.values()]
-        fit = _fit_frame(people, *frames[fp.frame], trusted=trusted, **kw)
-        if fit is None:
-            continue
-        if _same_pairing(fits.get(fp.frame), fit):
-            out[fp.frame] = fit
+        before = fits.get(fp.frame)
+        tries = [sorted(back)] + ([[t] for t in sorted(back)] if len(back) > 1 else [])
+        chosen: list[int] = []
+        for ids in tries:
+            add = {t: back[t] for t in (*chosen, *ids)}
+            people = [p for p in fp.people if p.id not in add] + [*add.values()]
+            fit = _fit_frame(people, *frames[fp.frame], trusted=trusted, guessed=add, **kw)
+            if fit is not None and _same_pairing(before, fit):
+                out[fp.frame], chosen = fit, [*add]
+                if len(ids) > 1:
+                    break
     return out
 
 

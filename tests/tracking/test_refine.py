@@ -733,6 +733,29 @@ def test_a_guessed_pose_is_paired_with_the_2d_people_the_others_leave(rng):
         np.testing.assert_allclose(uv[2, :, k].numpy(), cv_project(cam, b), atol=1e-9)
 
 
+def test_a_lost_tracks_guess_leaves_a_placed_persons_2d_person_to_them():
+    """Frame 6: the network missed person 0 (only view 0 shows them) and placed person 1, who
+    stands 0.6 m behind them as camera 1 sees it, 0.2 m off. The guess for 0 fits 1's 2D person
+    in view 1 better than 1's own pose does; paired after 1, it leaves it to 1 and takes 0's own
+    2D person in view 0, so the frame's new pairing stands and 0 is back."""
+    cams = rig()
+    truth = _lost_walk(np.random.default_rng(5), cams)[0]
+    hip = PAN.index("mid_hip")
+    ray = truth[6][hip] - cams["c1"].center
+    ray /= np.linalg.norm(ray)
+    behind = truth[6] + 0.6 * ray
+    truth, frames, tracks = _lost_walk(np.random.default_rng(5), cams, [behind])
+    side = np.cross(ray, [0.0, 0.0, 1.0])
+    fps = list(tracks.frames)
+    fps[6] = FramePoses(6, (PersonPose(1, behind + 0.2 * side / np.linalg.norm(side), None),))
+    tracks = Tracks(joint_names=PAN.joints, frames=tuple(fps))
+    out = refine_tracks(tracks, frames, detections_joint_set="panoptic19", joint_set="panoptic19")
+    person = {p.id: p for p in out.frames[6].people}
+    assert sorted(person) == [0, 1]
+    assert np.linalg.norm(person[0].joints[hip] - truth[6][hip]) < 1e-6
+    assert np.linalg.norm(person[1].joints[hip] - behind[hip]) < 1e-6
+
+
 def test_one_lost_track_pushing_out_a_person_does_not_cost_another_its_frame(rng):
     """At frame 5 two trusted tracks are lost: 0 (placed far off by the network) and 1, whom
     the network found under a new id (9). Together, 1's guess pushes 9 out and the frame's new

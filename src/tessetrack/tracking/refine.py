@@ -28,9 +28,10 @@ sharper. For each frame this module
    where a frame lost a trusted track (the network placed the person far off, or missed them)
    between frames within ``root_gap`` before and after that triangulated the track's mid-hip,
    the frame is paired again with the track where it should be: the nearer of those frames'
-   pose, moved onto the curve through their mid-hips (:func:`lost_people`; ``keep_lost``); the
-   new pairing is kept only where every person the frame kept stays, paired with the same 2D
-   people;
+   pose, moved onto the curve through their mid-hips (:func:`lost_people`; ``keep_lost``),
+   paired with the 2D people the others leave; the new pairing is kept only where every person
+   the frame kept stays, paired with the same 2D people (several lost tracks of a frame that
+   are refused together are tried one at a time);
 5. places the joints the views show but do not triangulate (one view sees them, or the views
    disagree) on one view's ray, at the track's bone length from the parent joint: of the ray's
    two crossings with the bone's sphere, the one nearer where the bone pointed in the nearest
@@ -1099,9 +1100,9 @@ def _found_again(
     the first fit kept stays, paired with the same 2D people (a guessed pose must not take another
     person's 2D person, nor push out a person the views show, such as the same person under a new
     track id; the guessed poses are paired with the 2D people the others leave). Where a frame
-    lost several tracks and their new pairing together is refused, they
-    are tried one at a time, in id order, each kept where the pairing stands with it (one lost
-    track's guess must not cost another's)."""
+    lost several tracks and their new pairing together is refused, they are tried one at a time,
+    in id order, each kept where the pairing stands with it and with the ones kept before it (one
+    lost track's guess must not cost another's)."""
     config: RefineConfig = kw["config"]
     where = [fp.frame for fp in tracks.frames if fp.frame in frames]
     lost = lost_people(first, good, trusted, where, kw["joint_set"], config.root_gap)
@@ -1110,14 +1111,17 @@ def _found_again(
         back = lost.get(fp.frame)
         if not back:
             continue
-        before = fits.get(fp.frame)
-        tries = [sorted(back)] + ([[t] for t in sorted(back)] if len(back) > 1 else [])
         chosen: list[int] = []
-        for ids in tries:
-            add = {t: back[t] for t in (*chosen, *ids)}
+        for ids in [sorted(back)] + ([[t] for t in sorted(back)] if len(back) > 1 else []):
+            add = {t: back[t] for t in sorted({*chosen, *ids})}
+            if len(ids) == 1 and len(add) == len(back) > 1:
+                continue  # all of them again: refused already
             people = [p for p in fp.people if p.id not in add] + [*add.values()]
             fit = _fit_frame(people, *frames[fp.frame], trusted=trusted, guessed=add, **kw)
-            if fit is not None and _same_pairing(before, fit):
+            if fit is None:  # too few cameras, whoever comes back
+                break
+            # against the last pairing kept: a guess kept already must stay too
+            if _same_pairing(out.get(fp.frame, fits.get(fp.frame)), fit):
                 out[fp.frame], chosen = fit, [*add]
                 if len(ids) > 1:
                     break

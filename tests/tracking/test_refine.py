@@ -711,11 +711,12 @@ def test_a_lost_track_does_not_push_out_the_person_under_a_new_id(rng):
     assert [p.id for p in out.frames[6].people] == [0]
 
 
-def test_a_guessed_pose_is_paired_with_the_2d_people_the_others_leave(rng):
+def test_a_guessed_pose_gets_its_own_2d_person_only_where_the_others_leave_it(rng):
     """Two 2D people a and b in every view. The network placed person 0 at a, 8 cm off; the
     guessed pose of a lost track (1) lies exactly on a, and would take it from person 0 in a
     joint pairing. Paired after the others, it gets nothing and person 0 keeps a; a second
-    guess (2) on b still gets b."""
+    guess (2) on b still gets b. With a third 2D person 0.2 m beside a, the guess does not fall
+    back on that one (another person's, whose own pose the network lost)."""
     cams = rig()
     a, b = pose(rng, (-0.6, 0.0)), pose(rng, (0.9, 0.4))
     dets = _detections(cams, [a, b])
@@ -731,6 +732,9 @@ def test_a_guessed_pose_is_paired_with_the_2d_people_the_others_leave(rng):
     for k, cam in enumerate(cams.values()):
         np.testing.assert_allclose(uv[0, :, k].numpy(), cv_project(cam, a), atol=1e-9)
         np.testing.assert_allclose(uv[2, :, k].numpy(), cv_project(cam, b), atol=1e-9)
+    beside = [torch.tensor(d) for d in _detections(cams, [a, b, a + [0.2, 0.0, 0.0]]).values()]
+    w = _pair_views(joints[:2], beside, st, mirror, config, later=later[:2])[1]
+    assert (w[0].amax(0) > 0).all() and (w[1].amax(0) == 0).all()
 
 
 def test_a_lost_tracks_guess_leaves_a_placed_persons_2d_person_to_them():

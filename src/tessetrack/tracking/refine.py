@@ -29,9 +29,9 @@ sharper. For each frame this module
    between frames within ``root_gap`` before and after that triangulated the track's mid-hip,
    the frame is paired again with the track where it should be: the nearer of those frames'
    pose, moved onto the curve through their mid-hips (:func:`lost_people`; ``keep_lost``),
-   paired with the 2D people the others leave; the new pairing is kept only where every person
-   the frame kept stays, paired with the same 2D people (several lost tracks of a frame that
-   are refused together are tried one at a time);
+   paired after the others, each with its own 2D person where they leave it; the new pairing
+   is kept only where every person the frame kept stays, paired with the same 2D people
+   (several lost tracks of a frame that are refused together are tried one at a time);
 5. places the joints the views show but do not triangulate (one view sees them, or the views
    disagree) on one view's ray, at the track's bone length from the parent joint: of the ray's
    two crossings with the bone's sphere, the one nearer where the bone pointed in the nearest
@@ -591,8 +591,10 @@ def _pair_views(
         cams: the views' stacked cameras.
         mirror: (J,) left/right swap.
         whole: (N,) people whose projection measures their 2D height (:func:`match_people`).
-        later: (N,) people paired only with the 2D people the others leave (guessed poses,
-            which must not take a 2D person from a person the network placed). None: nobody.
+        later: (N,) people paired after the others, each only with the 2D person it matches
+            where the others leave it (guessed poses, which must not take a 2D person from a
+            person the network placed, nor fall back on another one; :func:`_match_in_turn`).
+            None: nobody.
 
     Returns:
         uv (N, J, V, 2) the paired 2D joints, w (N, J, V) their confidences (0: unpaired or not
@@ -633,21 +635,23 @@ def _match_in_turn(
     whole: Tensor | None,
     later: Tensor | None,
 ) -> tuple[Tensor, Tensor]:
-    """:func:`match_people` of one view, the people ``later`` (N,) marks paired only with the
-    2D people the others leave. Returns match (N,) (-1: none) and swapped (N,)."""
+    """:func:`match_people` of one view, the people ``later`` (N,) marks paired after the others:
+    among themselves, with all the view's 2D people, each keeping its pair only where the others
+    left that 2D person (where another person holds it, theirs is hidden or elsewhere: a second
+    choice would be somebody else's). Returns match (N,) (-1: none) and swapped (N,)."""
     if later is None or not bool(later.any()) or bool(later.all()):
         return match_people(projected, in_front, dets, config, mirror, whole)
     match = torch.full((projected.shape[0],), -1, dtype=torch.long)
     swapped = torch.zeros(projected.shape[0], dtype=torch.bool)
     free = torch.ones(dets.shape[0], dtype=torch.bool)
     for turn in (~later, later):
-        who, left = turn.nonzero().flatten(), free.nonzero().flatten()
-        m, s = match_people(projected[who], in_front[who], dets[left], config, mirror,
+        who = turn.nonzero().flatten()
+        m, s = match_people(projected[who], in_front[who], dets, config, mirror,
                             None if whole is None else whole[who])  # fmt: skip
-        hit = m >= 0
-        match[who[hit]] = left[m[hit]]
+        hit = (m >= 0) & free[m.clamp_min(0)]
+        match[who[hit]] = m[hit]
         swapped[who[hit]] = s[hit]
-        free[left[m[hit]]] = False
+        free[m[hit]] = False
     return match, swapped
 
 
@@ -739,7 +743,7 @@ def _fit_frame(
 ) -> _Fit | None:
     """Steps 0-4 of the module docstring for one frame (step 3 without the bone lengths); None
     where there are no people or fewer than ``min_views`` views have a camera (nothing to
-    refine). The people of ``guessed`` ids are paired with the 2D people the others leave."""
+    refine). The people of ``guessed`` ids are paired after the others (:func:`_match_in_turn`)."""
     names = [c for c in detections if c in cameras]
     if not people or len(names) < config.min_views:
         return None
@@ -1099,7 +1103,7 @@ def _found_again(
     be (:func:`lost_people`) instead of the network's poses of them; kept only where every person
     the first fit kept stays, paired with the same 2D people (a guessed pose must not take another
     person's 2D person, nor push out a person the views show, such as the same person under a new
-    track id; the guessed poses are paired with the 2D people the others leave). Where a frame
+    track id; the guessed poses are paired after the others, :func:`_match_in_turn`). Where a frame
     lost several tracks and their new pairing together is refused, they are tried one at a time,
     in id order, each kept where the pairing stands with it and with the ones kept before it (one
     lost track's guess must not cost another's)."""

@@ -112,6 +112,15 @@ def _someone_near(centre: np.ndarray, present: Sequence[np.ndarray], radius: flo
     return any(np.linalg.norm(centre - q) < radius for q in present if np.isfinite(q).all())
 
 
+def _frames_of(tracks: Tracks) -> dict[int, set[int]]:
+    """track id → the frames it has a pose in."""
+    out: dict[int, set[int]] = {}
+    for fp in tracks.frames:
+        for p in fp.people:
+            out.setdefault(p.id, set()).add(fp.frame)
+    return out
+
+
 def _track_centres(tracks: Tracks, joint_set: str) -> dict[int, dict[int, np.ndarray]]:
     """track id → frame → the pose's centre (3,), for the poses that have one."""
     seen: dict[int, dict[int, np.ndarray]] = {}
@@ -267,10 +276,7 @@ def _stitch(
     config = config or GapConfig()
     fps = tracks.fps or 30.0
     centres = _track_centres(tracks, joint_set)
-    frames_of: dict[int, set[int]] = {}
-    for fp in tracks.frames:
-        for p in fp.people:
-            frames_of.setdefault(p.id, set()).add(fp.frame)
+    frames_of = _frames_of(tracks)
     ids = sorted(centres, key=lambda t: (min(centres[t]), t))  # seen first, first
     order = {t: i for i, t in enumerate(ids)}
     last = {t: max(centres[t]) for t in ids}
@@ -420,12 +426,7 @@ def _bridged(
     """``tracks`` with the poses of ``ids`` that ``again`` has at the frames between such a
     track's first and last frame in ``tracks`` that it is missing from, except where one of the
     frame's people lies within ``explained`` metres (centre to centre; that person is them)."""
-    span: dict[int, tuple[int, int]] = {}
-    for fp in tracks.frames:
-        for p in fp.people:
-            if p.id in ids:
-                lo, hi = span.get(p.id, (fp.frame, fp.frame))
-                span[p.id] = (min(lo, fp.frame), max(hi, fp.frame))
+    span = {t: (min(f), max(f)) for t, f in _frames_of(tracks).items() if t in ids}
     more = {fp.frame: [p for p in fp.people if p.id in span] for fp in again.frames}
     out = []
     for fp in tracks.frames:

@@ -212,6 +212,8 @@ def test_qualisys_cameras_look_at_a_common_point(shared_data: Path) -> None:
     # focalLengthU 107599.671875 / 64 = 1681.2448730; centerPointU 34110.316406 / 64 = 532.9737
     assert cam.K[0, 0] == pytest.approx(1681.2448730, abs=1e-6)
     assert cam.K[0, 2] == pytest.approx(532.9736938, abs=1e-6)
+    # the distortion coefficients as written: k1, k2, p1, p2, k3 (not sub-pixels)
+    np.testing.assert_allclose(cam.dist, [-0.046183, 0.139983, 0.000608, 0.00069, 0.0])
     # x, y, z = 1460.23, -1909.16, 1896.51 mm is the camera position
     np.testing.assert_allclose(cam.center, [1.4602323709, -1.9091590482, 1.8965058524], atol=1e-9)
     for c in cams.values():  # fov_video 0..1087 x 0..1919 = the videos' 1088x1920 frames

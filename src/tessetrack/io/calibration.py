@@ -46,10 +46,12 @@ Formats (``format=`` names; :func:`detect_format` picks one from the file name a
     ``x, y, z`` in mm and ``r11``…``r33``, which read column by column are the camera-to-world
     rotation of a camera frame with y up and z backwards; with ``M = [[r11, r12, r13], ...]``
     read row by row, ``R_cam_from_world = diag(1, −1, −1) · M`` (Pose2Sim's ``calib_qca_fun``).
-    ``intrinsic`` values are in sub-pixels (1/64 px): ``f = focalLengthU / 64``,
-    ``c = centerPointU / 64 − fov_video.left``, and the distortion coefficients are divided by
-    64 too, as Pose2Sim does (its TOML→QCA writer multiplies them by 64). The image size is
-    ``fov_video`` (right − left + 1) × (bottom − top + 1).
+    ``intrinsic`` lengths are in sub-pixels (1/64 px): ``f = focalLengthU / 64``,
+    ``c = centerPointU / 64 − fov_video.left``; the distortion coefficients ``radialDistortion1-3``
+    and ``tangentalDistortion1-2`` are OpenCV's ``k1, k2, k3, p1, p2`` as they stand (a
+    checkerboard calibration of the same cameras agrees with them; divided by 64 they would
+    leave the lenses undistorted). The image size is ``fov_video`` (right − left + 1) ×
+    (bottom − top + 1).
 ``tessetrack``
     Our own JSON: ``{"format": "tessetrack.cameras/1", "units": "m", "cameras": [{"name", "K",
     "R", "t", "dist", "width", "height"}]}``, written by :func:`save_cameras` for ``.json``;
@@ -542,13 +544,16 @@ def _read_qualisys(path: Path, *, units: str | None, **_: Any) -> dict[str, Came
             q("centerPointV") - top,
             skew=float(intr.attrib.get("skew", 0.0)) / sub,
         )
-        k3 = q("radialDistortion3") if "radialDistortion3" in intr.attrib else 0.0
+        # the distortion coefficients are plain numbers (OpenCV's), not sub-pixels
+        k3 = 0.0
+        if "radialDistortion3" in intr.attrib:
+            k3 = _xml_float(intr, "radialDistortion3", name, path)
         dist = np.array(
             [
-                q("radialDistortion1"),
-                q("radialDistortion2"),
-                q("tangentalDistortion1"),
-                q("tangentalDistortion2"),
+                _xml_float(intr, "radialDistortion1", name, path),
+                _xml_float(intr, "radialDistortion2", name, path),
+                _xml_float(intr, "tangentalDistortion1", name, path),
+                _xml_float(intr, "tangentalDistortion2", name, path),
                 k3,
             ]
         )

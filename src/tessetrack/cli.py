@@ -763,20 +763,29 @@ def calibrate_extrinsics(
     max_frames: int = typer.Option(
         200, "--max-frames", help="With --from board: frames read per camera at most."
     ),
+    refine: bool = typer.Option(
+        False,
+        "--refine",
+        help="With --from people: start from the poses in the --intrinsics file and refine them "
+        "(keeps its world frame and scale; --person-height is not used).",
+    ),
 ) -> None:
     """Camera poses from the people in a synchronized recording (metres, z up, floor at z = 0)
-    or from a board that several cameras see at once (metres, the board's frame)."""
+    or from a board that several cameras see at once (metres, the board's frame); or, with
+    --refine, a calibration's poses refined from the people."""
     from tessetrack.io.atomic import check_output
 
     check_output(output, what="calibration", suffixes=(".toml", ".json"),
                  inputs=(recording, intrinsics, detections))  # fmt: skip
+    if refine and source != "people":
+        raise InputError("--refine works with --from people only")
     if source == "board":
         if board is None:
             raise InputError("--from board needs --board (e.g. --board checkerboard:4x7:0.06)")
         _extrinsics_from_board(recording, intrinsics, board, max_frames, output)
     elif source == "people":
         _extrinsics_from_people(recording, intrinsics, _heights(person_height), detections,
-                                output, (start, end, stride))  # fmt: skip
+                                output, (start, end, stride), refine)  # fmt: skip
     else:
         raise InputError(f"--from {source}: expected 'people' or 'board'")
 
@@ -802,27 +811,43 @@ def _extrinsics_from_people(
     recording: str, intrinsics: str, person_height: tuple[float, ...], detections: str | None,
     output: str,
     frames: tuple[int | None, int | None, int],
+    refine: bool = False,
 ) -> None:  # fmt: skip
-    """``calibrate extrinsics --from people``: calibrate, write, print the fit and the scale."""
+    """``calibrate extrinsics --from people [--refine]``: calibrate, write, print the fit and
+    the scale (or, refined, how far each camera moved)."""
     from rich.console import Console
     from rich.table import Table
 
+    from tessetrack.calibrate.compare import compare_rigs
     from tessetrack.calibrate.extrinsics import calibrate_extrinsics as run
-    from tessetrack.io.calibration import save_cameras
+    from tessetrack.io.calibration import load_cameras, save_cameras
 
     start, end, stride = frames
     with _progress_bars(("detect", "img/s")) as (progress,):
         height = person_height[0] if len(person_height) == 1 else person_height
         result = run(recording, intrinsics, detections=detections, person_height=height,
-                     start=start, end=end, stride=stride, progress=progress)  # fmt: skip
+                     start=start, end=end, stride=stride, progress=progress,
+                     refine=refine)  # fmt: skip
     save_cameras(result.cameras, output)
-    table = Table("camera", "joints", "median px", "RMS px", "centre x, y, z (m)")
+    given = load_cameras(intrinsics) if refine else None
+    moved = compare_rigs(result.cameras, given) if given is not None and len(given) > 2 else None
+    columns = ["camera", "joints", "median px", "RMS px", "centre x, y, z (m)"]
+    table = Table(*columns, *(["moved (°, cm)"] if moved else []))
     for name, fit in result.fits.items():
         centre = ", ".join(f"{c:.2f}" for c in result.cameras[name].center)
+        extra = (
+            [f"{moved.rotation_deg[name]:.1f}°, {100 * moved.centre_m[name]:.0f} cm"]
+            if moved
+            else []
+        )
         table.add_row(name, str(fit.observations), f"{fit.median_px:.1f}", f"{fit.rms_px:.1f}",
-                      centre)  # fmt: skip
+                      centre, *extra)  # fmt: skip
     console = Console()
     console.print(table)
+    if refine:
+        console.print(f"[green]wrote[/green] {output} ({result.frames} frames; the poses of "
+                      f"{intrinsics} refined, in its world frame and scale)")  # fmt: skip
+        return
     heights = ", ".join(f"{h:.2f}" for h in result.frame.heights)
     given = (
         f"of mean height {person_height[0]:g} m"

@@ -4,15 +4,17 @@ import json
 
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 from typer.testing import CliRunner
 
 from tessetrack.calibrate.compare import compare_rigs
-from tessetrack.calibrate.extrinsics import _selected, calibrate_from_people
+from tessetrack.calibrate.extrinsics import _selected, calibrate_from_people, refine_from_people
 from tessetrack.cli import app
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera
 from tessetrack.io.calibration import load_cameras, save_cameras
 from tessetrack.io.detections import Detections2D
+from tessetrack.synth.rigs import look_at_camera
 
 
 def _cameras() -> dict[str, Camera]:
@@ -74,6 +76,73 @@ def test_people_calibrate_the_real_rig(shared_data, tmp_path):
     assert 0.95 < compare_rigs(load_cameras(each), reference).distance_ratio < 1.05
 
 
+def _ring(n: int = 4) -> dict[str, Camera]:
+    """``n`` cameras 4 m from the middle of the floor, 2 m up, looking at (0, 0, 1)."""
+    angles = np.linspace(0, 2 * np.pi, n, endpoint=False) + 0.3
+    return {
+        f"cam{i}": look_at_camera(f"cam{i}", np.array([4 * np.cos(a), 4 * np.sin(a), 2.0]),
+                                  np.array([0.0, 0.0, 1.0]), width=1280, height=720, fov_deg=70)
+        for i, a in enumerate(angles)
+    }  # fmt: skip
+
+
+def _people_seen(cameras: dict[str, Camera], rng, frames: int = 40) -> Detections2D:
+    """Two people (25 joints each, a fixed shape 1.7 m tall) walking and turning around the
+    middle, seen by every camera with 0.5 px of noise."""
+    shapes = rng.uniform([-0.25, -0.15, 0.0], [0.25, 0.15, 1.7], (2, 25, 3))  # 2×25×3
+    by_camera: dict[str, dict[int, np.ndarray]] = {n: {} for n in cameras}
+    for f in range(frames):
+        people = []
+        for p in range(2):
+            a = 0.05 * f + p * np.pi
+            turn = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+            where = np.array([1.2 * np.cos(0.03 * f + 2 * p), 1.2 * np.sin(0.03 * f + 2 * p), 0])
+            people.append(shapes[p] @ turn.T + where)
+        for name, cam in cameras.items():
+            uv = np.stack([cam.project(x) for x in people]) + rng.normal(0, 0.5, (2, 25, 2))
+            by_camera[name][f] = np.concatenate([uv, np.full((2, 25, 1), 0.9)], axis=-1)
+    return Detections2D("body25", by_camera)
+
+
+def _turned(cam: Camera, deg: float, axis: np.ndarray, shift: np.ndarray) -> Camera:
+    """``cam`` turned by ``deg`` about ``axis`` (its own frame) and moved by ``shift`` (world)."""
+    rot = Rotation.from_rotvec(np.radians(deg) * axis / np.linalg.norm(axis)).as_matrix()
+    R = rot @ cam.R
+    return Camera(cam.name, cam.K, R, -R @ (cam.center + shift), cam.dist, cam.width, cam.height)
+
+
+def test_refining_a_drifted_rig_brings_its_cameras_back(rng):
+    """Three of four cameras turned 2-3° and moved 6-12 cm; refined from the people, every camera
+    is back within 0.1° and 1 cm of the truth (after the similarity that compare_rigs takes out),
+    the scale is kept (camera distances within 1 %), and the camera that sees the most people
+    keeps the pose it was given."""
+    truth = _ring()
+    dets = _people_seen(truth, rng)
+    drift = {"cam1": (2.0, [0, 1, 0], [0.06, 0, 0]), "cam2": (3.0, [1, 0, 0], [0, 0.1, 0.03]),
+             "cam3": (2.5, [0, 0, 1], [-0.05, 0.05, -0.08])}  # fmt: skip
+    given = {n: _turned(c, *[np.asarray(x, float) for x in drift[n]]) if n in drift else c
+             for n, c in truth.items()}  # fmt: skip
+    before = compare_rigs(given, truth)
+    assert max(before.rotation_deg.values()) > 1.0
+    result = refine_from_people(dets, given)
+    after = compare_rigs(result.cameras, truth)
+    assert max(after.rotation_deg.values()) < 0.1, after.rotation_deg
+    assert max(after.centre_m.values()) < 0.01, after.centre_m
+    assert abs(after.distance_ratio - 1) < 0.01
+    assert max(f.median_px for f in result.fits.values()) < 1.5  # the noise: 0.5 px per axis
+    kept = [n for n in given if np.allclose(result.cameras[n].R, given[n].R, atol=1e-9)
+            and np.allclose(result.cameras[n].t, given[n].t, atol=1e-9)]  # fmt: skip
+    assert len(kept) == 1
+    for n, cam in result.cameras.items():  # the intrinsics are the given ones
+        np.testing.assert_array_equal(cam.K, given[n].K)
+
+
+def test_refining_needs_two_cameras(rng):
+    one = {"cam0": _ring()["cam0"]}
+    with pytest.raises(InputError, match="two cameras or more, got 1"):
+        refine_from_people(_people_seen(one, rng, frames=2), one)
+
+
 def test_detections_kept_from_a_longer_run_are_cut_to_the_frames_asked_for():
     people = np.zeros((1, 25, 3))
     dets = Detections2D("body25", {n: {f: people for f in range(10)} for n in "ab"})
@@ -120,3 +189,24 @@ def test_command_refuses_bad_recordings_in_one_line_and_writes_nothing(tmp_path,
         assert isinstance(result.exception, InputError), height
         assert "--person-height" in str(result.exception) and "\n" not in str(result.exception)
     assert not (tmp_path / "x.toml").exists()
+
+
+def test_command_refines_a_calibration_and_says_how_far_each_camera_moved(tmp_path, rng):
+    truth = _ring()
+    dets = _people_seen(truth, rng, frames=20)
+    given = dict(truth, cam2=_turned(truth["cam2"], 3.0, np.array([1.0, 0, 0]), np.zeros(3)))
+    calibration = tmp_path / "lab.toml"
+    save_cameras(given, calibration)
+    for name, frames in dets.by_camera.items():
+        _write_openpose(tmp_path / "detections" / name, frames)
+    out = tmp_path / "refined.toml"
+    args = ["calibrate", "extrinsics", str(tmp_path), "--intrinsics", str(calibration),
+            "--detections", str(tmp_path / "detections"), "--refine", "-o", str(out)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "moved" in said and "refined, in its world frame and scale" in said
+    assert max(compare_rigs(load_cameras(out), truth).rotation_deg.values()) < 0.2
+    bad = CliRunner().invoke(app, [*args[:-2], "--from", "board", "-o", str(tmp_path / "b.toml")])
+    assert isinstance(bad.exception, InputError) and "--from people only" in str(bad.exception)
+    assert not (tmp_path / "b.toml").exists()

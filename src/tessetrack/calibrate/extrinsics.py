@@ -28,9 +28,11 @@ from tessetrack.calibrate.board_rig import (
 from tessetrack.calibrate.boards import Board
 from tessetrack.calibrate.people import (
     PeopleConfig,
+    PeopleObservations,
     RigEstimate,
     estimate_rig,
     people_observations,
+    refine_rig,
 )
 from tessetrack.calibrate.world_frame import WorldFrame, check_heights, world_frame
 from tessetrack.errors import InputError
@@ -38,8 +40,8 @@ from tessetrack.geometry.camera import Camera
 from tessetrack.io.calibration import load_cameras
 from tessetrack.io.detections import Detections2D, load_detections
 
-__all__ = ["CameraFit", "ExtrinsicsResult", "calibrate_from_people", "calibrate_extrinsics",
-           "calibrate_extrinsics_from_board"]  # fmt: skip
+__all__ = ["CameraFit", "ExtrinsicsResult", "calibrate_from_people", "refine_from_people",
+           "calibrate_extrinsics", "calibrate_extrinsics_from_board"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -120,12 +122,61 @@ def calibrate_from_people(
     first = cv2.Rodrigues(rig.rvecs[0])[0]
     frame = world_frame(rig.points, first[2], person_height)  # row 2: the optical axis
     cameras = _metric_cameras(rig, obs.cameras, intrinsics, frame)
+    return ExtrinsicsResult(cameras, _fits(rig, obs, intrinsics), len(obs.frames), frame)
+
+
+def _fits(
+    rig: RigEstimate, obs: PeopleObservations, intrinsics: Mapping[str, Camera]
+) -> dict[str, CameraFit]:
+    """Each camera's reprojection errors, in its own pixels."""
     fits = {}
     for name in obs.cameras:
         r = np.linalg.norm(rig.residuals[name], axis=1) * intrinsics[name].K[0, 0] / obs.f0
         fits[name] = CameraFit(len(r), float(np.median(r)) if len(r) else float("nan"),
                                float(np.sqrt(np.mean(r**2))) if len(r) else float("nan"))  # fmt: skip
-    return ExtrinsicsResult(cameras, fits, len(obs.frames), frame)
+    return fits
+
+
+def refine_from_people(
+    detections: Detections2D,
+    cameras: Mapping[str, Camera],
+    config: PeopleConfig = PeopleConfig(),
+) -> ExtrinsicsResult:
+    """The poses of a calibrated rig refined from the people's 2D joints
+    (:func:`~tessetrack.calibrate.people.refine_rig`), in the calibration's own world frame.
+
+    The camera that sees the most people keeps its pose; the others move relative to it; the
+    scale is the calibration's (the median ratio of its camera-to-camera distances to the
+    refined ones). For a calibration that has drifted, or was made with other intrinsics: the
+    people are matched under the given poses, so these must be roughly right (a few degrees).
+
+    Args:
+        detections: 2D people per camera and frame (BODY25, or a set convertible to it).
+        cameras: ``{name: Camera}``, at least two, whose intrinsics are kept and poses refined.
+        config: detection confidence, thresholds and the robust loss (``bone_tolerance`` too).
+
+    Raises:
+        InputError: fewer than two cameras, a camera without detections or that sees nobody,
+            no joint seen by two cameras under the given poses.
+    """
+    if len(cameras) < 2:
+        raise InputError(f"refining a calibration needs two cameras or more, got {len(cameras)}")
+    obs = people_observations(detections, cameras, config.min_confidence)
+    given = [cameras[n] for n in obs.cameras]
+    rvecs = np.stack([cv2.Rodrigues(np.asarray(c.R, dtype=np.float64))[0].ravel() for c in given])
+    rig, fixed = refine_rig(obs, rvecs, np.stack([c.t for c in given]), config)
+    ours = np.stack([-cv2.Rodrigues(r)[0].T @ t for r, t in zip(rig.rvecs, rig.tvecs, strict=True)])
+    theirs = np.stack([c.center for c in given])
+    iu = np.triu_indices(len(given), 1)
+    d_ours = np.linalg.norm(ours[:, None] - ours[None], axis=-1)[iu]
+    d_theirs = np.linalg.norm(theirs[:, None] - theirs[None], axis=-1)[iu]
+    scale = float(np.median(d_theirs / np.maximum(d_ours, 1e-12)))
+    R_f = np.asarray(given[fixed].R, dtype=np.float64)
+    frame = WorldFrame(
+        scale, R_f.T, np.asarray(given[fixed].center, dtype=np.float64), float("nan")
+    )
+    refined = _metric_cameras(rig, obs.cameras, cameras, frame)
+    return ExtrinsicsResult(refined, _fits(rig, obs, cameras), len(obs.frames), frame)
 
 
 def _has_detections(folder: Path, names: tuple[str, ...]) -> bool:
@@ -158,6 +209,7 @@ def calibrate_extrinsics(
     stride: int = 1,
     config: PeopleConfig = PeopleConfig(),
     progress: ProgressFn | None = None,
+    refine: bool = False,
 ) -> ExtrinsicsResult:
     """Calibrate a rig from the people in a synchronized recording.
 
@@ -172,6 +224,8 @@ def calibrate_extrinsics(
         person_height, config: see :func:`calibrate_from_people`.
         start, end, stride: frame selection for the detector.
         progress: the detector's ``progress(images_done, images_total)``.
+        refine: the poses in ``intrinsics`` refined (:func:`refine_from_people`; its world frame
+            and scale kept, ``person_height`` unused) instead of found from scratch.
     """
     from tessetrack.detector import detect_recording
 
@@ -185,6 +239,8 @@ def calibrate_extrinsics(
                              cameras=list(names), progress=progress)  # fmt: skip
         read = load_detections(folder, format="openpose", cameras=names)
         dets = _selected(read, start, end, stride)
+    if refine:
+        return refine_from_people(dets, cams, config)
     return calibrate_from_people(dets, cams, person_height, config)
 
 

@@ -24,6 +24,12 @@ Pipeline (the cameras' intrinsics are known):
 
 A person is only reconstructed where the first camera of the chain sees them; joints seen by
 fewer than two cameras are left out.
+
+**Refining a rig** (:func:`refine_rig`): with the cameras' poses already known roughly (a marker
+or board calibration that has drifted, or was made with other intrinsics), steps 2-3 are skipped:
+the camera that sees the most confident joints is the origin, the others keep their poses
+relative to it, the people are matched by their Sampson distance under those poses, and step 4
+runs as above.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from tessetrack.geometry.camera import Camera
 from tessetrack.io.detections import Detections2D
 
 __all__ = ["BONES", "PeopleConfig", "PeopleObservations", "RigEstimate", "people_observations",
-           "estimate_rig"]  # fmt: skip
+           "estimate_rig", "refine_rig"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -516,6 +522,24 @@ def _adjust(
     return RigEstimate(result.rvecs, result.tvecs, out, rig.assign, residuals)
 
 
+def _rounds(
+    obs: PeopleObservations, rig: RigEstimate, fixed: int, config: PeopleConfig, match_first: bool
+) -> RigEstimate:
+    """``config.rounds`` bundle adjustments, the people matched again with the refined cameras
+    before each one after the first (and before the first too when ``match_first``)."""
+    for round_ in range(max(config.rounds, 1)):
+        if round_ > 0 or match_first:
+            assign = rig.assign.copy()
+            for v in range(len(obs.cameras)):
+                if v != fixed:
+                    R = cv2.Rodrigues(rig.rvecs[v])[0]
+                    assign[v] = _match_by_epipolar(obs.uv[fixed], obs.uv[v], R, rig.tvecs[v],
+                                                   obs.f0, config.ransac_px)  # fmt: skip
+            rig = RigEstimate(rig.rvecs, rig.tvecs, rig.points, assign)
+        rig = _adjust(obs, rig, fixed, config)
+    return rig
+
+
 def estimate_rig(obs: PeopleObservations, config: PeopleConfig = PeopleConfig()) -> RigEstimate:
     """Camera poses and 3D joints up to a similarity (module docstring, steps 1-4).
 
@@ -528,14 +552,39 @@ def estimate_rig(obs: PeopleObservations, config: PeopleConfig = PeopleConfig())
     """
     rig = _chain(obs, config)
     fixed = int(np.argmax(np.abs(rig.rvecs).sum(1) + np.abs(rig.tvecs).sum(1) == 0))
-    for round_ in range(max(config.rounds, 1)):
-        if round_ > 0:  # match the people again with the refined cameras
-            assign = rig.assign.copy()
-            for v in range(len(obs.cameras)):
-                if v != fixed:
-                    R = cv2.Rodrigues(rig.rvecs[v])[0]
-                    assign[v] = _match_by_epipolar(obs.uv[fixed], obs.uv[v], R, rig.tvecs[v],
-                                                   obs.f0, config.ransac_px)  # fmt: skip
-            rig = RigEstimate(rig.rvecs, rig.tvecs, rig.points, assign)
-        rig = _adjust(obs, rig, fixed, config)
-    return rig
+    return _rounds(obs, rig, fixed, config, match_first=False)
+
+
+def refine_rig(
+    obs: PeopleObservations,
+    rvecs: np.ndarray,
+    tvecs: np.ndarray,
+    config: PeopleConfig = PeopleConfig(),
+) -> tuple[RigEstimate, int]:
+    """Camera poses and 3D joints refined from a rough rig (module docstring, "Refining a rig").
+
+    Args:
+        obs: the observations of the rig's cameras.
+        rvecs, tvecs: (V, 3) world-to-camera poses of ``obs.cameras``, in any length unit.
+
+    Returns:
+        The adjusted rig, its camera ``fixed`` at the origin (rotation and position as given,
+        relative to it) and the others relative to it, up to scale; and ``fixed``.
+
+    Raises:
+        InputError: no joint seen by two cameras under the given poses.
+    """
+    V, F, P = obs.uv.shape[:3]
+    fixed = int(np.argmax((obs.confidence > 0).sum(axis=(1, 2, 3))))
+    R_f = cv2.Rodrigues(np.asarray(rvecs[fixed], dtype=np.float64))[0]
+    rel_r, rel_t = np.zeros((V, 3)), np.zeros((V, 3))
+    for v in range(V):
+        R = cv2.Rodrigues(np.asarray(rvecs[v], dtype=np.float64))[0] @ R_f.T
+        rel_r[v] = cv2.Rodrigues(R)[0].ravel()
+        rel_t[v] = tvecs[v] - R @ tvecs[fixed]
+    rel_t[fixed] = 0.0
+    rel_r[fixed] = 0.0
+    assign = np.full((V, F, P), -1)
+    assign[fixed] = np.where(np.isnan(obs.uv[fixed, ..., 0]).all(-1), -1, np.arange(P))
+    start = RigEstimate(rel_r, rel_t, np.full(obs.uv.shape[1:4] + (3,), np.nan), assign)
+    return _rounds(obs, start, fixed, config, match_first=True), fixed

@@ -818,7 +818,6 @@ def _extrinsics_from_people(
     from rich.console import Console
     from rich.table import Table
 
-    from tessetrack.calibrate.compare import compare_rigs
     from tessetrack.calibrate.extrinsics import calibrate_extrinsics as run
     from tessetrack.io.calibration import load_cameras, save_cameras
 
@@ -829,17 +828,13 @@ def _extrinsics_from_people(
                      start=start, end=end, stride=stride, progress=progress,
                      refine=refine)  # fmt: skip
     save_cameras(result.cameras, output)
-    given = load_cameras(intrinsics) if refine else None
-    moved = compare_rigs(result.cameras, given) if given is not None and len(given) > 2 else None
-    columns = ["camera", "joints", "median px", "RMS px", "centre x, y, z (m)"]
-    table = Table(*columns, *(["moved (°, cm)"] if moved else []))
+    before = load_cameras(intrinsics) if refine else None
+    table = Table("camera", "joints", "median px", "RMS px", "centre x, y, z (m)",
+                  *(["moved (°, cm)"] if before else []))  # fmt: skip
     for name, fit in result.fits.items():
-        centre = ", ".join(f"{c:.2f}" for c in result.cameras[name].center)
-        extra = (
-            [f"{moved.rotation_deg[name]:.1f}°, {100 * moved.centre_m[name]:.0f} cm"]
-            if moved
-            else []
-        )
+        cam = result.cameras[name]
+        centre = ", ".join(f"{c:.2f}" for c in cam.center)
+        extra = [_moved(before[name], cam)] if before else []
         table.add_row(name, str(fit.observations), f"{fit.median_px:.1f}", f"{fit.rms_px:.1f}",
                       centre, *extra)  # fmt: skip
     console = Console()
@@ -857,6 +852,15 @@ def _extrinsics_from_people(
     console.print(f"scale: {len(result.frame.heights)} people {given} (--person-height); "
                   f"their heights: {heights} m")  # fmt: skip
     console.print(f"[green]wrote[/green] {output} ({result.frames} frames)")
+
+
+def _moved(before, after) -> str:
+    """How far a camera turned (°) and moved (cm) between two calibrations in one world."""
+    import numpy as np
+
+    cos = (np.trace(after.R @ before.R.T) - 1) / 2
+    angle = float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+    return f"{angle:.1f}°, {100 * np.linalg.norm(after.center - before.center):.0f} cm"
 
 
 def _extrinsics_from_board(

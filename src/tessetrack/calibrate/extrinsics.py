@@ -156,8 +156,8 @@ def refine_from_people(
         config: detection confidence, thresholds and the robust loss (``bone_tolerance`` too).
 
     Raises:
-        InputError: fewer than two cameras, a camera without detections or that sees nobody,
-            no joint seen by two cameras under the given poses.
+        InputError: fewer than two cameras, a camera without detections or that sees nobody, a
+            camera whose people match none of the others' under the given poses (named).
     """
     if len(cameras) < 2:
         raise InputError(f"refining a calibration needs two cameras or more, got {len(cameras)}")
@@ -217,7 +217,7 @@ def calibrate_extrinsics(
         recording: a folder of videos or image folders, one per camera, named as in
             ``intrinsics``.
         intrinsics: a calibration file :func:`~tessetrack.io.load_cameras` reads; only the
-            intrinsics, distortion and image sizes are used.
+            intrinsics, distortion and image sizes are used (and the poses, with ``refine``).
         detections: a detections folder (OpenPose JSON per camera): read when it holds the
             cameras' files, else the built-in detector fills it; None: detect into a temporary
             folder.

@@ -526,15 +526,18 @@ def _rounds(
     obs: PeopleObservations, rig: RigEstimate, fixed: int, config: PeopleConfig, match_first: bool
 ) -> RigEstimate:
     """``config.rounds`` bundle adjustments, the people matched again with the refined cameras
-    before each one after the first (and before the first too when ``match_first``)."""
-    for round_ in range(max(config.rounds, 1)):
+    before each one after the first (and before the first too when ``match_first``: the poses
+    given are rough, so the gate starts wide, halving each round down to ``ransac_px``)."""
+    rounds = max(config.rounds, 1)
+    for round_ in range(rounds):
         if round_ > 0 or match_first:
             assign = rig.assign.copy()
+            wide = 2.0 ** (rounds - 1 - round_) if match_first else 1.0
             for v in range(len(obs.cameras)):
                 if v != fixed:
                     R = cv2.Rodrigues(rig.rvecs[v])[0]
                     assign[v] = _match_by_epipolar(obs.uv[fixed], obs.uv[v], R, rig.tvecs[v],
-                                                   obs.f0, config.ransac_px)  # fmt: skip
+                                                   obs.f0, wide * config.ransac_px)  # fmt: skip
             rig = RigEstimate(rig.rvecs, rig.tvecs, rig.points, assign)
         rig = _adjust(obs, rig, fixed, config)
     return rig
@@ -572,7 +575,8 @@ def refine_rig(
         relative to it) and the others relative to it, up to scale; and ``fixed``.
 
     Raises:
-        InputError: no joint seen by two cameras under the given poses.
+        InputError: a camera none of whose people match the fixed camera's under the given poses
+            (named; they are more than a few degrees off).
     """
     V, F, P = obs.uv.shape[:3]
     fixed = int(np.argmax((obs.confidence > 0).sum(axis=(1, 2, 3))))
@@ -587,4 +591,13 @@ def refine_rig(
     assign = np.full((V, F, P), -1)
     assign[fixed] = np.where(np.isnan(obs.uv[fixed, ..., 0]).all(-1), -1, np.arange(P))
     start = RigEstimate(rel_r, rel_t, np.full(obs.uv.shape[1:4] + (3,), np.nan), assign)
-    return _rounds(obs, start, fixed, config, match_first=True), fixed
+    hint = "under the given poses: they may be more than a few degrees off (calibrate from scratch)"
+    try:
+        rig = _rounds(obs, start, fixed, config, match_first=True)
+    except InputError:  # nobody matched at all
+        raise InputError(f"no camera's people match {obs.cameras[fixed]}'s people {hint}") from None
+    lost = [n for n in obs.cameras if n != obs.cameras[fixed] and len(rig.residuals[n]) == 0]
+    if lost:
+        raise InputError(f"camera(s) {', '.join(lost)}: no person matches "
+                         f"{obs.cameras[fixed]}'s people {hint}")  # fmt: skip
+    return rig, fixed

@@ -839,6 +839,8 @@ def _extrinsics_from_people(
                       centre, *extra)  # fmt: skip
     console = Console()
     console.print(table)
+    for line in _poor_fits(result.fits):
+        console.print(f"[yellow]warning[/yellow] {line}")
     if refine:
         console.print(f"[green]wrote[/green] {output} ({result.frames} frames; the poses of "
                       f"{intrinsics} refined, in its world frame and scale)")  # fmt: skip
@@ -852,6 +854,23 @@ def _extrinsics_from_people(
     console.print(f"scale: {len(result.frame.heights)} people {given} (--person-height); "
                   f"their heights: {heights} m")  # fmt: skip
     console.print(f"[green]wrote[/green] {output} ({result.frames} frames)")
+
+
+def _poor_fits(fits: dict, ratio: float = 2.0, floor_px: float = 10.0) -> list[str]:
+    """One line per camera whose median reprojection error is over ``floor_px`` and ``ratio``
+    times the median of the other cameras' (its pose is the least trustworthy)."""
+    import numpy as np
+
+    lines = []
+    for name, fit in fits.items():
+        others = [f.median_px for n, f in fits.items() if n != name and np.isfinite(f.median_px)]
+        if not others or not fit.median_px > max(floor_px, ratio * float(np.median(others))):
+            continue
+        lines.append(f"{name} fits worse than the other cameras ({fit.median_px:.1f} px against "
+                     f"{min(others):.1f}-{max(others):.1f}, from {fit.observations} joints): its "
+                     "people may be hidden or mixed up in these frames; calibrate from frames "
+                     "where it sees everyone clearly")  # fmt: skip
+    return lines
 
 
 def _moved(before, after) -> str:

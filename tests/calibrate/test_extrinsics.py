@@ -244,3 +244,16 @@ def test_command_refines_a_calibration_and_says_how_far_each_camera_moved(tmp_pa
     bad = CliRunner().invoke(app, [*args[:-2], "--from", "board", "-o", str(tmp_path / "b.toml")])
     assert isinstance(bad.exception, InputError) and "--from people only" in str(bad.exception)
     assert not (tmp_path / "b.toml").exists()
+
+
+def test_a_camera_that_fits_far_worse_than_the_others_is_warned_about():
+    from tessetrack.calibrate.extrinsics import CameraFit
+    from tessetrack.cli import _poor_fits
+
+    fits = {"cam01": CameraFit(1192, 3.7, 9.0), "cam02": CameraFit(1465, 6.1, 12.0),
+            "cam03": CameraFit(302, 18.6, 40.0), "cam04": CameraFit(1970, 7.2, 14.0)}  # fmt: skip
+    (line,) = _poor_fits(fits)
+    assert line.startswith("cam03 fits worse") and "18.6 px against 3.7-7.2" in line
+    assert "302 joints" in line
+    assert _poor_fits(dict(fits, cam03=CameraFit(302, 9.0, 20.0))) == []  # under 10 px
+    assert _poor_fits(dict(fits, cam03=CameraFit(302, 12.0, 20.0))) == []  # under twice 6.1

@@ -240,6 +240,23 @@ def test_qualisys_skips_marker_cameras(shared_data: Path, tmp_path: Path) -> Non
     assert list(load_cameras(path)) == ["cam01", "cam03", "cam04"]
 
 
+def test_qualisys_distortion_written_64_times_over_is_read_back_with_a_warning(
+    shared_data: Path, tmp_path: Path, caplog
+) -> None:
+    """Pose2Sim's TOML-to-QCA converter writes the OpenCV coefficients times 64: a first radial
+    coefficient no lens has (here -2.955712) is divided back, and said so."""
+    text = (shared_data / QCA).read_text()
+    path = tmp_path / "pose2sim.qca.txt"
+    path.write_text(text.replace('radialDistortion1="-0.046183" radialDistortion2="0.139983"',
+                                 'radialDistortion1="-2.955712" radialDistortion2="8.958912"'))  # fmt: skip
+    with caplog.at_level("WARNING"):
+        cams = load_cameras(path)
+    np.testing.assert_allclose(cams["cam01"].dist[:2], [-0.046183, 0.139983])
+    assert cams["cam01"].dist[2] == pytest.approx(0.000608 / 64)
+    np.testing.assert_allclose(cams["cam02"].dist, load_cameras(shared_data / QCA)["cam02"].dist)
+    assert "cam01's radialDistortion1 -2.95571" in caplog.text and "64 times" in caplog.text
+
+
 # ---------------------------------------------------------------------- opencv / easymocap
 def _write_easymocap(folder: Path, cams: dict[str, Camera], rodrigues: bool) -> None:
     """intri.yml + extri.yml exactly as EasyMocap's ``write_intri``/``write_extri`` lay them out."""

@@ -50,8 +50,9 @@ Formats (``format=`` names; :func:`detect_format` picks one from the file name a
     ``c = centerPointU / 64 − fov_video.left``; the distortion coefficients ``radialDistortion1-3``
     and ``tangentalDistortion1-2`` are OpenCV's ``k1, k2, k3, p1, p2`` as they stand (a
     checkerboard calibration of the same cameras agrees with them; divided by 64 they would
-    leave the lenses undistorted). The image size is ``fov_video`` (right − left + 1) ×
-    (bottom − top + 1).
+    leave the lenses undistorted). A ``radialDistortion1`` beyond ±1.5 is taken as written by
+    Pose2Sim's TOML-to-QCA converter, which multiplies the coefficients by 64, and divided by 64
+    (with a warning). The image size is ``fov_video`` (right − left + 1) × (bottom − top + 1).
 ``tessetrack``
     Our own JSON: ``{"format": "tessetrack.cameras/1", "units": "m", "cameras": [{"name", "K",
     "R", "t", "dist", "width", "height"}]}``, written by :func:`save_cameras` for ``.json``;
@@ -112,6 +113,10 @@ _ALIASES = {
 
 #: qualisys stores pixels in sub-pixel units of 1/64 px
 _QUALISYS_SUBPIXELS = 64.0
+
+#: a first radial distortion coefficient beyond this is 64 times a lens's (Pose2Sim's converter
+#: writes the OpenCV coefficients so; Qualisys and the lenses of video cameras stay well below 1)
+_QUALISYS_MAX_K1 = 1.5
 
 #: OpenCV camera frame (y down, z forward) from Qualisys' (y up, z backwards)
 _FLIP_YZ = np.diag([1.0, -1.0, -1.0])
@@ -557,6 +562,11 @@ def _read_qualisys(path: Path, *, units: str | None, **_: Any) -> dict[str, Came
                 k3,
             ]
         )
+        if abs(dist[0]) > _QUALISYS_MAX_K1:  # Pose2Sim's TOML-to-QCA converter multiplies by 64
+            logger.warning("%s: camera %s's radialDistortion1 %g is far beyond a lens's: read "
+                           "as Pose2Sim's converter writes them, 64 times OpenCV's coefficients",
+                           path, name, dist[0])  # fmt: skip
+            dist = dist / sub
         cameras[name] = _camera(
             path,
             name=name,

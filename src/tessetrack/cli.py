@@ -877,8 +877,9 @@ def _moved(before, after) -> str:
     """How far a camera turned (°) and moved (cm) between two calibrations in one world."""
     import numpy as np
 
-    cos = (np.trace(after.R @ before.R.T) - 1) / 2
-    angle = float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+    from tessetrack.calibrate.compare import rotation_deg
+
+    angle = rotation_deg(after.R @ before.R.T)
     return f"{angle:.1f}°, {100 * np.linalg.norm(after.center - before.center):.0f} cm"
 
 

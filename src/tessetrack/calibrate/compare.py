@@ -17,7 +17,8 @@ import numpy as np
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera
 
-__all__ = ["Similarity", "RigComparison", "umeyama", "compare_rigs"]
+__all__ = ["Similarity", "RigComparison", "umeyama", "rotation_deg", "pair_distances",
+           "compare_rigs"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,18 @@ def umeyama(source: np.ndarray, target: np.ndarray) -> Similarity:
     R = U @ D @ Vt
     scale = float(np.trace(np.diag(S) @ D) / (a**2).sum(1).mean())
     return Similarity(scale, R, mu_b - scale * R @ mu_a)
+
+
+def rotation_deg(R: np.ndarray) -> float:
+    """The angle (°) of the rotation ``R`` (3, 3), e.g. ``R_a @ R_bᵀ`` between two orientations."""
+    return float(np.degrees(np.arccos(np.clip((np.trace(R) - 1) / 2, -1.0, 1.0))))
+
+
+def pair_distances(points: np.ndarray) -> np.ndarray:
+    """(N (N − 1) / 2,) the distances between every two of ``points`` (N, 3), pair (i, j) with
+    i < j in row-major order."""
+    iu = np.triu_indices(len(points), 1)
+    return np.linalg.norm(points[:, None] - points[None], axis=-1)[iu]
 
 
 @dataclass(frozen=True)
@@ -73,11 +86,8 @@ def compare_rigs(ours: Mapping[str, Camera], reference: Mapping[str, Camera]) ->
     rotation, centre = {}, {}
     for i, n in enumerate(names):
         # ours maps x_world_ours -> cam; in reference coordinates: R_ours @ simᵀ
-        delta = ours[n].R @ sim.R.T @ reference[n].R.T
-        angle = np.degrees(np.arccos(np.clip((np.trace(delta) - 1) / 2, -1.0, 1.0)))
-        rotation[n] = float(angle)
+        rotation[n] = rotation_deg(ours[n].R @ sim.R.T @ reference[n].R.T)
         centre[n] = float(np.linalg.norm(aligned[i] - b[i]))
-    iu = np.triu_indices(len(names), 1)
-    da = np.linalg.norm(a[:, None] - a[None], axis=-1)[iu]
-    db = np.linalg.norm(b[:, None] - b[None], axis=-1)[iu]
-    return RigComparison(sim, rotation, centre, float(np.median(da / db)))
+    return RigComparison(
+        sim, rotation, centre, float(np.median(pair_distances(a) / pair_distances(b)))
+    )

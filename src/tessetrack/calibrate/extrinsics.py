@@ -26,6 +26,7 @@ from tessetrack.calibrate.board_rig import (
     calibrate_from_board,
 )
 from tessetrack.calibrate.boards import Board
+from tessetrack.calibrate.compare import pair_distances
 from tessetrack.calibrate.people import (
     PeopleConfig,
     PeopleObservations,
@@ -167,10 +168,7 @@ def refine_from_people(
     rig, fixed = refine_rig(obs, rvecs, np.stack([c.t for c in given]), config)
     ours = np.stack([-cv2.Rodrigues(r)[0].T @ t for r, t in zip(rig.rvecs, rig.tvecs, strict=True)])
     theirs = np.stack([c.center for c in given])
-    iu = np.triu_indices(len(given), 1)
-    d_ours = np.linalg.norm(ours[:, None] - ours[None], axis=-1)[iu]
-    d_theirs = np.linalg.norm(theirs[:, None] - theirs[None], axis=-1)[iu]
-    scale = float(np.median(d_theirs / np.maximum(d_ours, 1e-12)))
+    scale = float(np.median(pair_distances(theirs) / np.maximum(pair_distances(ours), 1e-12)))
     R_f = np.asarray(given[fixed].R, dtype=np.float64)
     frame = WorldFrame(
         scale, R_f.T, np.asarray(given[fixed].center, dtype=np.float64), float("nan")

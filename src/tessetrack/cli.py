@@ -194,6 +194,23 @@ def _floor_option() -> float | None:
     )
 
 
+def _refine_calibration_option() -> bool:
+    return typer.Option(
+        False,
+        "--refine-calibration",
+        help="Refine the cameras' poses from the people in the recording before tracking (a "
+        "calibration that has drifted); the refined calibration is written beside the tracks "
+        "file as <name>.calibration.toml.",
+    )
+
+
+def _print_recalibration(console, done) -> None:
+    """How far ``track --refine-calibration`` moved each camera, and where it wrote."""
+    _print_fits(console, done.result.fits, done.result.cameras, done.given)
+    console.print(f"[green]refined[/green] the calibration from {done.result.frames} frames "
+                  f"-> {done.path}")  # fmt: skip
+
+
 def _vector(text: str | None, option: str) -> tuple[float, float, float] | None:
     """``"x,y,z"`` → three floats (None stays None); anything else: a one-line error."""
     if text is None:
@@ -258,6 +275,7 @@ def track(
     units: str | None = _units_option(),
     image_size: str | None = _image_size_option(),
     trim: bool = _trim_option(),
+    refine_calibration: bool = _refine_calibration_option(),
 ) -> None:
     """Reconstruct and track everyone's 3D skeleton over a sequence; writes a tracks file."""
     from rich.console import Console
@@ -277,8 +295,12 @@ def track(
             volume=volume, up=_vector(up, "--up"), floor=floor, smooth=smooth,
             keep_bones=keep_bones, detection_threshold=detection_threshold,
             candidates=CandidateConfig() if candidates else None,
+            refine_calibration=refine_calibration,
         )  # fmt: skip
-    Console().print(f"[green]tracked[/green] {summary.frames} frames, {summary.tracks} tracks, "
+    console = Console()
+    if summary.calibration is not None:
+        _print_recalibration(console, summary.calibration)
+    console.print(f"[green]tracked[/green] {summary.frames} frames, {summary.tracks} tracks, "
                     f"{summary.fps:.1f} fps -> {summary.output}")  # fmt: skip
 
 
@@ -816,7 +838,6 @@ def _extrinsics_from_people(
     """``calibrate extrinsics --from people [--refine]``: calibrate, write, print the fit and
     the scale (or, refined, how far each camera moved)."""
     from rich.console import Console
-    from rich.table import Table
 
     from tessetrack.calibrate.extrinsics import calibrate_extrinsics as run
     from tessetrack.io.calibration import load_cameras, save_cameras
@@ -828,19 +849,8 @@ def _extrinsics_from_people(
                      start=start, end=end, stride=stride, progress=progress,
                      refine=refine)  # fmt: skip
     save_cameras(result.cameras, output)
-    before = load_cameras(intrinsics) if refine else None
-    table = Table("camera", "joints", "median px", "RMS px", "centre x, y, z (m)",
-                  *(["moved (°, cm)"] if before else []))  # fmt: skip
-    for name, fit in result.fits.items():
-        cam = result.cameras[name]
-        centre = ", ".join(f"{c:.2f}" for c in cam.center)
-        extra = [_moved(before[name], cam)] if before else []
-        table.add_row(name, str(fit.observations), f"{fit.median_px:.1f}", f"{fit.rms_px:.1f}",
-                      centre, *extra)  # fmt: skip
     console = Console()
-    console.print(table)
-    for line in _poor_fits(result.fits):
-        console.print(f"[yellow]warning[/yellow] {line}")
+    _print_fits(console, result.fits, result.cameras, load_cameras(intrinsics) if refine else None)
     if refine:
         console.print(f"[green]wrote[/green] {output} ({result.frames} frames; the poses of "
                       f"{intrinsics} refined, in its world frame and scale)")  # fmt: skip
@@ -854,6 +864,24 @@ def _extrinsics_from_people(
     console.print(f"scale: {len(result.frame.heights)} people {given} (--person-height); "
                   f"their heights: {heights} m")  # fmt: skip
     console.print(f"[green]wrote[/green] {output} ({result.frames} frames)")
+
+
+def _print_fits(console, fits: dict, cameras: dict, before: dict | None) -> None:
+    """The table of a people-based calibration's cameras (joints, reprojection error, centre and,
+    refined from ``before``, how far each moved), and a warning per camera that fits poorly."""
+    from rich.table import Table
+
+    table = Table("camera", "joints", "median px", "RMS px", "centre x, y, z (m)",
+                  *(["moved (°, cm)"] if before else []))  # fmt: skip
+    for name, fit in fits.items():
+        cam = cameras[name]
+        centre = ", ".join(f"{c:.2f}" for c in cam.center)
+        extra = [_moved(before[name], cam)] if before else []
+        table.add_row(name, str(fit.observations), f"{fit.median_px:.1f}", f"{fit.rms_px:.1f}",
+                      centre, *extra)  # fmt: skip
+    console.print(table)
+    for line in _poor_fits(fits):
+        console.print(f"[yellow]warning[/yellow] {line}")
 
 
 def _poor_fits(fits: dict, ratio: float = 2.0, floor_px: float = 10.0) -> list[str]:

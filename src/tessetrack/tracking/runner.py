@@ -45,7 +45,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -73,6 +73,9 @@ from tessetrack.tracking.online import (
     pose_distance_link,
 )
 from tessetrack.tracking.peaks import FramePeaks, PeakConfig, image_peaks
+
+if TYPE_CHECKING:
+    from tessetrack.tracking.recalibrate import Recalibration
 
 __all__ = [
     "DEFAULT_IMAGE_SIZE",
@@ -554,6 +557,7 @@ class TrackSummary:
         tracks: distinct track IDs.
         seconds: wall-clock time of the network run.
         checkpoint: the checkpoint file used.
+        calibration: what ``refine_calibration`` did (None: not asked, or not refined).
     """
 
     output: Path
@@ -561,6 +565,7 @@ class TrackSummary:
     tracks: int
     seconds: float
     checkpoint: Path | None
+    calibration: Recalibration | None = None
 
     @property
     def fps(self) -> float:
@@ -595,13 +600,21 @@ def detections_cache(output: str | os.PathLike[str]) -> Path:
     return out.with_name(out.stem + ".detections")
 
 
-def _check_output(output: str | os.PathLike[str], inputs: Sequence[Any]) -> None:
-    """Refuse, before any work, a tracks file that cannot be written or would replace an input."""
+def _check_output(
+    output: str | os.PathLike[str], inputs: Sequence[Any], refine_calibration: bool = False
+) -> None:
+    """Refuse, before any work, a tracks file (and with ``refine_calibration`` the calibration
+    written beside it) that cannot be written or would replace an input."""
     from tessetrack.io.atomic import check_output
 
     check_output(
         output, what="tracks file", suffixes=(".json", ".npz", ".csv"), inputs=tuple(inputs)
     )
+    if refine_calibration:
+        from tessetrack.tracking.recalibrate import refined_calibration_path
+
+        check_output(refined_calibration_path(output), what="refined calibration",
+                     suffixes=(".toml",), inputs=tuple(inputs))  # fmt: skip
 
 
 def _refine(tracks: Tracks, dataset: MultiViewDataset, runner: SequenceRunner) -> Tracks:
@@ -701,18 +714,38 @@ def _rig_frame(
     return enter_rig_frame(dataset, model, up=up, floor=floor)
 
 
-def _detect_if_needed(
-    dataset: MultiViewDataset,
-    input: str | os.PathLike[str],
+def _recalibrated(
+    dataset: MultiViewDataset, output: str | os.PathLike[str], refine_calibration: bool
+) -> tuple[MultiViewDataset, Recalibration | None]:
+    """With ``refine_calibration``, the dataset with its cameras refined from its 2D detections
+    and the refined calibration written beside ``output``
+    (:func:`~tessetrack.tracking.recalibrate.recalibrate`); else as it is."""
+    if not refine_calibration:
+        return dataset, None
+    from tessetrack.tracking.recalibrate import recalibrate, refined_calibration_path
+
+    return recalibrate(dataset, refined_calibration_path(output))
+
+
+def _open_with_detections(
+    input: str | os.PathLike[str] | None,
     calibration: str | os.PathLike[str] | None,
+    detections: str | os.PathLike[str] | None,
+    detections_format: str | None,
     selection: dict[str, Any],
+    reads_detections: bool,
     output: str | os.PathLike[str],
     progress: ProgressFn | None,
 ) -> MultiViewDataset:
-    """``dataset`` with 2D detections: when it has images but none, the built-in detector's, kept
-    in :func:`detections_cache` (and reused by a later run)."""
+    """The input opened (:func:`~tessetrack.tracking.inputs.open_input`); for a model that
+    ``reads_detections``, given images but no 2D detections, with the built-in detector's, kept in
+    :func:`detections_cache` (and reused by a later run)."""
     from tessetrack.tracking.inputs import open_input
 
+    dataset = open_input(input, calibration=calibration, detections=detections,
+                         detections_format=detections_format, **selection)  # fmt: skip
+    if not reads_detections or detections is not None or input is None:
+        return dataset
     first = dataset.frame(dataset.frames[0])
     if first.detections or not first.images:
         return dataset
@@ -752,19 +785,22 @@ def track_to_file(
     keep_bones: bool = False,
     detection_threshold: float | None = None,
     candidates: CandidateConfig | None = CandidateConfig(),
+    refine_calibration: bool = False,
 ) -> TrackSummary:
     """Open the input, load the checkpoint, track, and write ``output`` (.json/.npz/.csv).
 
     Args:
         input, calibration, detections, detections_format, start, end, stride, cameras, units,
             image_size, trim: see :func:`tessetrack.tracking.inputs.open_input`.
-        output: the tracks file; its extension picks the format.
-        checkpoint: a shipped checkpoint's name or a ``.safetensors`` path.
+        output, checkpoint: the tracks file (its extension picks the format); a shipped
+            checkpoint's name or a ``.safetensors`` path.
         device, tracker: ``cpu``, ``cuda`` or None (cuda when available); tracker settings.
-        progress, on_start: per-frame ``progress(done, total)``; ``on_start(frames)`` once.
+        progress, on_start, detect_progress: per-frame ``progress(done, total)``;
+            ``on_start(frames)`` once; the built-in detector's progress, when it runs.
         refine: ``triangulate`` (joints re-triangulated from the 2D detections, or an image
             model's own 2D joint heatmaps, the tracked people explain; :func:`_refine`) or ``none``.
-        detect_progress: progress of the built-in detector, when it runs.
+        refine_calibration: the cameras' poses refined from the people's 2D detections first,
+            the refined calibration written beside ``output`` (:func:`_recalibrated`).
         volume, up, floor: ``auto`` (detections models: the rig's own frame and capture area,
             :mod:`tessetrack.tracking.canonical`; ``up`` and ``floor`` instead of found) or
             ``model`` (the trained volume, in the calibration's world).
@@ -774,22 +810,19 @@ def track_to_file(
             model's); the people scored lower kept where 2D detections show them (None: none;
             :class:`SequenceRunner`).
 
-    The output is checked before any work and written atomically. A heatmap model given videos or
-    images but no ``detections`` runs the built-in detector first (:func:`_detect_if_needed`).
-    """
+    Outputs are checked before any work and written atomically. A heatmap model given videos or
+    images without ``detections`` runs the built-in detector first (:func:`_open_with_detections`)."""
     from tessetrack.io.tracks import save_tracks
-    from tessetrack.tracking.inputs import open_input
 
-    _check_output(output, [input, calibration, detections])
+    _check_output(output, [input, calibration, detections], refine_calibration)
     _check_modes(refine, smooth, volume, detection_threshold)
     dev = resolve_device(device)
     loaded = load_model(checkpoint, device=dev)  # checked first: cheap, and the likeliest error
     selection = {"start": start, "end": end, "stride": stride, "cameras": cameras,
                  "units": units, "image_size": image_size, "trim": trim}  # fmt: skip
-    dataset = open_input(input, calibration=calibration, detections=detections,
-                         detections_format=detections_format, **selection)  # fmt: skip
-    if loaded.model.reads_detections and detections is None and input is not None:
-        dataset = _detect_if_needed(dataset, input, calibration, selection, output, detect_progress)
+    dataset = _open_with_detections(input, calibration, detections, detections_format, selection,
+                                loaded.model.reads_detections, output, detect_progress)  # fmt: skip
+    dataset, recalibration = _recalibrated(dataset, output, refine_calibration)
     if on_start is not None:
         on_start(len(dataset))
     dataset, rig = _rig_frame(dataset, loaded.model, volume, up, floor)
@@ -802,5 +835,5 @@ def track_to_file(
     tracks = _finish(tracks, runner.joint_set.name, rig, keep_bones, smooth)
     seconds = time.perf_counter() - t0
     ids = {p.id for f in tracks.frames for p in f.people}
-    return TrackSummary(output=Path(save_tracks(tracks, output)), frames=len(tracks.frames),
-                        tracks=len(ids), seconds=seconds, checkpoint=loaded.path)  # fmt: skip
+    return TrackSummary(Path(save_tracks(tracks, output)), len(tracks.frames), len(ids), seconds,
+                        loaded.path, recalibration)  # fmt: skip

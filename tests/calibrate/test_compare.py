@@ -39,3 +39,17 @@ def test_compare_rigs_after_a_similarity_is_exact_and_sees_a_tilt():
         [result.rotation_deg[str(i)] for i in range(3)], 0.0, atol=1e-4
     )  # arccos near 1 loses digits
     assert abs(result.rotation_deg["3"] - 3.0) < 1e-4
+
+
+def test_rotation_angle_is_exact_near_zero_and_at_any_angle(rng):
+    """A rotation stored to 7 digits reads as 0° (arccos of the trace alone read 0.02-0.07°); any
+    other angle as scipy's rotation vector gives it."""
+    from tessetrack.calibrate.compare import rotation_deg
+
+    R = Rotation.from_rotvec(rng.normal(size=3)).as_matrix()
+    rounded = np.round(R, 7)
+    assert rotation_deg(rounded @ R.T) < 1e-3
+    for angle in (1e-3, 0.5, 3.0, 90.0, 179.0):
+        axis = rng.normal(size=3)
+        turn = Rotation.from_rotvec(np.radians(angle) * axis / np.linalg.norm(axis))
+        assert abs(rotation_deg(turn.as_matrix()) - angle) < 1e-6

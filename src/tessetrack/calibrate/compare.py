@@ -45,8 +45,12 @@ def umeyama(source: np.ndarray, target: np.ndarray) -> Similarity:
 
 
 def rotation_deg(R: np.ndarray) -> float:
-    """The angle (°) of the rotation ``R`` (3, 3), e.g. ``R_a @ R_bᵀ`` between two orientations."""
-    return float(np.degrees(np.arccos(np.clip((np.trace(R) - 1) / 2, -1.0, 1.0))))
+    """The angle (°) of the rotation ``R`` (3, 3), e.g. ``R_a @ R_bᵀ`` between two orientations.
+
+    ``atan2(sin, cos)`` of the angle, not ``arccos`` of its cosine alone: near 0° the cosine's
+    rounding (a rotation stored to 7 digits) would read as a few hundredths of a degree."""
+    sine = 0.5 * np.linalg.norm([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
+    return float(np.degrees(np.arctan2(sine, (np.trace(R) - 1) / 2)))
 
 
 def pair_distances(points: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ from tessetrack.calibrate.board_rig import (
     calibrate_from_board,
 )
 from tessetrack.calibrate.boards import Board
-from tessetrack.calibrate.compare import pair_distances
+from tessetrack.calibrate.compare import pair_distances, rotation_deg
 from tessetrack.calibrate.people import (
     PeopleConfig,
     PeopleObservations,
@@ -138,6 +138,37 @@ def _fits(
     return fits
 
 
+#: How a camera's disagreement with its given pose is weighed when the refined rig is placed in
+#: the given world (:func:`_consensus_frame`): 1° of rotation counts as much as 5 cm of position,
+#: and a camera counts at most as much as 10° off (one far-off camera cannot outweigh the rest).
+_DEGREE_AS_M = 0.05
+_MOST_OFF_DEG = 10.0
+
+
+def _consensus_frame(rig: RigEstimate, given: Sequence[Camera], scale: float) -> WorldFrame:
+    """The similarity that puts the refined rig where the given poses of most cameras agree it is.
+
+    Each camera v implies one: ``Q_v = R_given_vᵀ R_rig_v`` and the shift that puts its centre at
+    the given one (``x_world = scale · Q_v x_rig + d_v``). The one kept is that under which the
+    cameras' refined poses are, summed over the cameras, the least far from their given ones
+    (degrees plus metres / :data:`_DEGREE_AS_M`, each capped at :data:`_MOST_OFF_DEG`): cameras
+    that moved since the calibration are outvoted by those that did not."""
+    R_rig = np.stack([cv2.Rodrigues(r)[0] for r in rig.rvecs])  # V×3×3
+    c_rig = np.stack([-R.T @ t for R, t in zip(R_rig, rig.tvecs, strict=True)])  # V×3
+    R_given = np.stack([np.asarray(c.R, dtype=np.float64) for c in given])
+    c_given = np.stack([np.asarray(c.center, dtype=np.float64) for c in given])
+    best, frame = np.inf, None
+    for v in range(len(given)):
+        Q = R_given[v].T @ R_rig[v]
+        d = c_given[v] - scale * Q @ c_rig[v]
+        turned = [rotation_deg(R_rig[u] @ Q.T @ R_given[u].T) for u in range(len(given))]
+        moved = np.linalg.norm(scale * c_rig @ Q.T + d - c_given, axis=1) / _DEGREE_AS_M
+        cost = float(np.minimum(np.asarray(turned) + moved, _MOST_OFF_DEG).sum())
+        if cost < best:
+            best, frame = cost, WorldFrame(scale, Q, d, float("nan"))
+    return frame
+
+
 def refine_from_people(
     detections: Detections2D,
     cameras: Mapping[str, Camera],
@@ -146,10 +177,11 @@ def refine_from_people(
     """The poses of a calibrated rig refined from the people's 2D joints
     (:func:`~tessetrack.calibrate.people.refine_rig`), in the calibration's own world frame.
 
-    The camera that sees the most people keeps its pose; the others move relative to it; the
-    scale is the calibration's (the median ratio of its camera-to-camera distances to the
-    refined ones). For a calibration that has drifted, or was made with other intrinsics: the
-    people are matched under the given poses, so these must be roughly right (a few degrees).
+    The refined rig is put where the given poses of most cameras agree it is
+    (:func:`_consensus_frame`: cameras that moved since the calibration are outvoted); its scale
+    is the calibration's (the median ratio of its camera-to-camera distances to the refined ones).
+    For a calibration that has drifted, or was made with other intrinsics: the people are matched
+    under the given poses, so these must be roughly right (a few degrees).
 
     Args:
         detections: 2D people per camera and frame (BODY25, or a set convertible to it).
@@ -165,14 +197,11 @@ def refine_from_people(
     obs = people_observations(detections, cameras, config.min_confidence)
     given = [cameras[n] for n in obs.cameras]
     rvecs = np.stack([cv2.Rodrigues(np.asarray(c.R, dtype=np.float64))[0].ravel() for c in given])
-    rig, fixed = refine_rig(obs, rvecs, np.stack([c.t for c in given]), config)
+    rig, _ = refine_rig(obs, rvecs, np.stack([c.t for c in given]), config)
     ours = np.stack([-cv2.Rodrigues(r)[0].T @ t for r, t in zip(rig.rvecs, rig.tvecs, strict=True)])
     theirs = np.stack([c.center for c in given])
     scale = float(np.median(pair_distances(theirs) / np.maximum(pair_distances(ours), 1e-12)))
-    R_f = np.asarray(given[fixed].R, dtype=np.float64)
-    frame = WorldFrame(
-        scale, R_f.T, np.asarray(given[fixed].center, dtype=np.float64), float("nan")
-    )
+    frame = _consensus_frame(rig, given, scale)
     refined = _metric_cameras(rig, obs.cameras, cameras, frame)
     return ExtrinsicsResult(refined, _fits(rig, obs, cameras), len(obs.frames), frame)
 

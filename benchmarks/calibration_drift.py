@@ -41,7 +41,6 @@ from tessetrack.geometry.camera import Camera
 from tessetrack.io import load_cameras
 from tessetrack.io.calibration import save_cameras
 from tessetrack.io.tracks import load_tracks
-from tessetrack.tracking.recalibrate import refined_calibration_path
 from tessetrack.tracking.runner import DEFAULT_CHECKPOINT, track_to_file
 
 
@@ -65,14 +64,16 @@ def run(scene: Path, calibration: Path, truth: dict[str, Camera], refine: bool, 
     """Track ``scene``'s detections with ``calibration`` (refined or not) and score."""
     out = tmp / f"{calibration.stem}_{refine}.json"
     t0 = time.perf_counter()
-    track_to_file(None, output=out, checkpoint=DEFAULT_CHECKPOINT, calibration=calibration,
-                  detections=scene / "detections", detections_format="openpose",
-                  refine_calibration=refine)  # fmt: skip
+    summary = track_to_file(None, output=out, checkpoint=DEFAULT_CHECKPOINT,
+                            calibration=calibration, detections=scene / "detections",
+                            detections_format="openpose", refine_calibration=refine)  # fmt: skip
     seconds = time.perf_counter() - t0
-    used = load_cameras(refined_calibration_path(out) if refine else calibration)
+    done = summary.calibration  # None: not asked, or the people could not refine the rig
+    used = load_cameras(calibration) if done is None else done.cameras
     cmp = compare_rigs(used, truth)
     res = evaluate(load_tracks(out), load_ground_truth(str(scene)), ["pcp", "mpjpe", "mot3d"])
-    return {"pcp": res["pcp"]["average"], "mpjpe_mm": res.get("mpjpe_mm"), "mota": res.get("mota"),
+    return {"pcp": res["pcp"]["average"], "mpjpe_mm": res.get("mpjpe_mm", float("nan")),
+            "mota": res.get("mota"), "refined_used": done is not None,
             "max_rotation_deg": max(cmp.rotation_deg.values()),
             "max_centre_cm": 100 * max(cmp.centre_m.values()),
             "world_rotation_deg": max(rotation_deg(c.R @ truth[n].R.T) for n, c in used.items()),

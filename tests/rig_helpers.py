@@ -1,13 +1,17 @@
-"""Small exact test rigs shared by the refinement, baseline and reprojection tests: four cameras
-with lens distortion around the origin, poses of 19 joints, OpenCV's own projection."""
+"""Small exact test rigs shared by the refinement, baseline, reprojection and calibration tests:
+four cameras with lens distortion around the origin, poses of 19 joints, OpenCV's own projection;
+a ring of cameras and two people seen by them, for refining a rig from its people."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from tessetrack.geometry.camera import Camera
+from tessetrack.io.detections import Detections2D
 from tessetrack.skeletons import get_joint_set
+from tessetrack.synth.rigs import look_at_camera
 
 PAN = get_joint_set("panoptic19")
 
@@ -51,3 +55,43 @@ def cameras_seeing(cams, world: np.ndarray) -> int:
         n += bool(((cam.depth(world) > 0) & (uv >= 0).all(-1)
                    & (uv < [cam.width, cam.height]).all(-1)).all())  # fmt: skip
     return n
+
+
+def people_ring(n: int = 4) -> dict[str, Camera]:
+    """``n`` cameras 4 m from the middle of the floor, 2 m up, looking at (0, 0, 1)."""
+    angles = np.linspace(0, 2 * np.pi, n, endpoint=False) + 0.3
+    return {
+        f"cam{i}": look_at_camera(f"cam{i}", np.array([4 * np.cos(a), 4 * np.sin(a), 2.0]),
+                                  np.array([0.0, 0.0, 1.0]), width=1280, height=720, fov_deg=70)
+        for i, a in enumerate(angles)
+    }  # fmt: skip
+
+
+def people_seen(
+    cameras: dict[str, Camera], rng, frames: int = 40, hidden: tuple[str, ...] = ()
+) -> Detections2D:
+    """Two people (25 joints each, a fixed shape 1.7 m tall) walking and turning around the
+    middle, seen by every camera with 0.5 px of noise; the cameras ``hidden`` miss the second
+    person in the first 5 frames."""
+    shapes = rng.uniform([-0.25, -0.15, 0.0], [0.25, 0.15, 1.7], (2, 25, 3))  # 2×25×3
+    by_camera: dict[str, dict[int, np.ndarray]] = {n: {} for n in cameras}
+    for f in range(frames):
+        people = []
+        for p in range(2):
+            a = 0.05 * f + p * np.pi
+            turn = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+            where = np.array([1.2 * np.cos(0.03 * f + 2 * p), 1.2 * np.sin(0.03 * f + 2 * p), 0])
+            people.append(shapes[p] @ turn.T + where)
+        for name, cam in cameras.items():
+            uv = np.stack([cam.project(x) for x in people]) + rng.normal(0, 0.5, (2, 25, 2))
+            seen = np.concatenate([uv, np.full((2, 25, 1), 0.9)], axis=-1)
+            by_camera[name][f] = seen[:1] if name in hidden and f < 5 else seen
+    return Detections2D("body25", by_camera)
+
+
+def turned(cam: Camera, deg: float, axis, shift) -> Camera:
+    """``cam`` turned by ``deg`` about ``axis`` (its own frame) and moved by ``shift`` (world)."""
+    axis, shift = np.asarray(axis, dtype=float), np.asarray(shift, dtype=float)
+    rot = Rotation.from_rotvec(np.radians(deg) * axis / np.linalg.norm(axis)).as_matrix()
+    R = rot @ cam.R
+    return Camera(cam.name, cam.K, R, -R @ (cam.center + shift), cam.dist, cam.width, cam.height)

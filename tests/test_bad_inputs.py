@@ -20,7 +20,7 @@ import torch
 from tessetrack.cli import main
 from tessetrack.config import apply_overrides, preset
 from tessetrack.eval.evaluate import load_ground_truth
-from tessetrack.io.calibration import load_cameras
+from tessetrack.io.calibration import load_cameras, save_cameras
 from tessetrack.io.tracks import load_tracks, save_tracks
 from tessetrack.model.tessetrack import build_model
 from tessetrack.structures import Tracks
@@ -122,8 +122,13 @@ def places(tmp_path_factory) -> dict[str, str]:
     doc["people"].append({"pose_keypoints_2d": copy.ravel().tolist()})
     frame.write_text(json.dumps(doc))
 
+    # what `track -o take.json --refine-calibration` writes beside the tracks
+    refined = root / "take.calibration.toml"
+    save_cameras(load_cameras(scene / "calibration_scene.json"), refined)
+
     return {
         "scene": str(scene), "ckpt": str(root / "tiny.safetensors"), "tmp": str(root / "tmp"),
+        "refined": str(refined), "take": str(root / "take.json"),
         "folder": str(root / "folder.json"), "gif_folder": str(root / "folder.gif"),
         "tracks": str(root / "tracks.json"),
         "tracks_other": str(root / "other.json"), "binary": str(root / "binary.yaml"),

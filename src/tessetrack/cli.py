@@ -11,11 +11,17 @@ import contextlib
 import logging
 import sys
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import typer
 
 from tessetrack import __version__
 from tessetrack.errors import InputError, TesseTrackError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tessetrack.tracking.recalibrate import Recalibration
 
 app = typer.Typer(
     name="tessetrack",
@@ -204,9 +210,9 @@ def _refine_calibration_option() -> bool:
     )
 
 
-def _print_recalibration(console, done) -> None:
+def _print_recalibration(console: Console, done: Recalibration) -> None:
     """How far ``track --refine-calibration`` moved each camera, and where it wrote."""
-    _print_fits(console, done.result.fits, done.result.cameras, done.given)
+    _print_fits(console, done.result.fits, done.cameras, done.given)
     console.print(f"[green]refined[/green] the calibration from {done.result.frames} frames "
                   f"-> {done.path}")  # fmt: skip
 
@@ -300,6 +306,8 @@ def track(
     console = Console()
     if summary.calibration is not None:
         _print_recalibration(console, summary.calibration)
+    elif refine_calibration:
+        console.print("[yellow]calibration not refined[/yellow] (the warning above says why)")
     console.print(f"[green]tracked[/green] {summary.frames} frames, {summary.tracks} tracks, "
                     f"{summary.fps:.1f} fps -> {summary.output}")  # fmt: skip
 

@@ -5,9 +5,9 @@ import json
 
 import numpy as np
 import pytest
-from scipy.spatial.transform import Rotation
 from typer.testing import CliRunner
 
+from rig_helpers import people_ring, people_seen, turned
 from tessetrack.calibrate.compare import compare_rigs, rotation_deg
 from tessetrack.calibrate.extrinsics import _selected, calibrate_from_people, refine_from_people
 from tessetrack.cli import app
@@ -15,7 +15,6 @@ from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera
 from tessetrack.io.calibration import load_cameras, save_cameras
 from tessetrack.io.detections import Detections2D
-from tessetrack.synth.rigs import look_at_camera
 
 
 def _cameras() -> dict[str, Camera]:
@@ -77,45 +76,6 @@ def test_people_calibrate_the_real_rig(shared_data, tmp_path):
     assert 0.95 < compare_rigs(load_cameras(each), reference).distance_ratio < 1.05
 
 
-def _ring(n: int = 4) -> dict[str, Camera]:
-    """``n`` cameras 4 m from the middle of the floor, 2 m up, looking at (0, 0, 1)."""
-    angles = np.linspace(0, 2 * np.pi, n, endpoint=False) + 0.3
-    return {
-        f"cam{i}": look_at_camera(f"cam{i}", np.array([4 * np.cos(a), 4 * np.sin(a), 2.0]),
-                                  np.array([0.0, 0.0, 1.0]), width=1280, height=720, fov_deg=70)
-        for i, a in enumerate(angles)
-    }  # fmt: skip
-
-
-def _people_seen(
-    cameras: dict[str, Camera], rng, frames: int = 40, hidden: tuple[str, ...] = ()
-) -> Detections2D:
-    """Two people (25 joints each, a fixed shape 1.7 m tall) walking and turning around the
-    middle, seen by every camera with 0.5 px of noise; the cameras ``hidden`` miss the second
-    person in the first 5 frames."""
-    shapes = rng.uniform([-0.25, -0.15, 0.0], [0.25, 0.15, 1.7], (2, 25, 3))  # 2×25×3
-    by_camera: dict[str, dict[int, np.ndarray]] = {n: {} for n in cameras}
-    for f in range(frames):
-        people = []
-        for p in range(2):
-            a = 0.05 * f + p * np.pi
-            turn = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
-            where = np.array([1.2 * np.cos(0.03 * f + 2 * p), 1.2 * np.sin(0.03 * f + 2 * p), 0])
-            people.append(shapes[p] @ turn.T + where)
-        for name, cam in cameras.items():
-            uv = np.stack([cam.project(x) for x in people]) + rng.normal(0, 0.5, (2, 25, 2))
-            seen = np.concatenate([uv, np.full((2, 25, 1), 0.9)], axis=-1)
-            by_camera[name][f] = seen[:1] if name in hidden and f < 5 else seen
-    return Detections2D("body25", by_camera)
-
-
-def _turned(cam: Camera, deg: float, axis: np.ndarray, shift: np.ndarray) -> Camera:
-    """``cam`` turned by ``deg`` about ``axis`` (its own frame) and moved by ``shift`` (world)."""
-    rot = Rotation.from_rotvec(np.radians(deg) * axis / np.linalg.norm(axis)).as_matrix()
-    R = rot @ cam.R
-    return Camera(cam.name, cam.K, R, -R @ (cam.center + shift), cam.dist, cam.width, cam.height)
-
-
 def test_refining_a_drifted_rig_brings_its_cameras_back(rng):
     """Three of four cameras turned 2-3° (about each of their axes) and moved 6-12 cm; refined
     from the people, every camera is back within 0.1° of the truth in the world itself (no
@@ -123,11 +83,11 @@ def test_refining_a_drifted_rig_brings_its_cameras_back(rng):
     camera whose given pose the others agree with best (cam0, the one not drifted), not by the one
     that sees the most people (cam2: the others miss one person in 5 frames); the scale comes from
     the drifted cameras' distances (within 1 %: cameras 8 m apart within 6 cm in the world)."""
-    truth = _ring()
-    dets = _people_seen(truth, rng, hidden=("cam0", "cam1", "cam3"))
+    truth = people_ring()
+    dets = people_seen(truth, rng, hidden=("cam0", "cam1", "cam3"))
     drift = {"cam1": (3.0, [1, 0, 0], [0.06, 0, 0]), "cam2": (3.0, [0, 1, 0], [0, 0.1, 0.03]),
              "cam3": (2.5, [0, 0, 1], [-0.05, 0.05, -0.08])}  # fmt: skip
-    given = {n: _turned(c, *[np.asarray(x, float) for x in drift[n]]) if n in drift else c
+    given = {n: turned(c, *[np.asarray(x, float) for x in drift[n]]) if n in drift else c
              for n, c in truth.items()}  # fmt: skip
     before = compare_rigs(given, truth)
     assert max(before.rotation_deg.values()) > 1.0
@@ -149,9 +109,9 @@ def test_the_cameras_that_did_not_move_outvote_the_one_that_sees_the_most_people
     """Only cam2 turned 3° and moved 10 cm, and it sees the most people (the others miss one
     person in 5 frames): the refined rig stays in the world of the three others, every camera
     within 0.1° and 1 cm of the truth."""
-    truth = _ring()
-    dets = _people_seen(truth, rng, frames=20, hidden=("cam0", "cam1", "cam3"))
-    given = dict(truth, cam2=_turned(truth["cam2"], 3.0, np.array([0, 1.0, 0]),
+    truth = people_ring()
+    dets = people_seen(truth, rng, frames=20, hidden=("cam0", "cam1", "cam3"))
+    given = dict(truth, cam2=turned(truth["cam2"], 3.0, np.array([0, 1.0, 0]),
                                      np.array([0, 0.1, 0])))  # fmt: skip
     result = refine_from_people(dets, given)
     for n, cam in result.cameras.items():
@@ -164,8 +124,8 @@ def test_a_refined_rig_is_put_back_in_the_given_world_frame_and_scale(rng, monke
     camera): shrunk to 0.37 of its size, the same rig must still come back as the given one."""
     import tessetrack.calibrate.extrinsics as extrinsics
 
-    truth = _ring()
-    dets = _people_seen(truth, rng, frames=10)
+    truth = people_ring()
+    dets = people_seen(truth, rng, frames=10)
     plain = refine_from_people(dets, truth).cameras
     refine = extrinsics.refine_rig
 
@@ -181,16 +141,16 @@ def test_a_refined_rig_is_put_back_in_the_given_world_frame_and_scale(rng, monke
 
 
 def test_a_camera_too_far_off_to_match_anyone_is_named(rng):
-    truth = _ring()
-    given = dict(truth, cam3=_turned(truth["cam3"], 25.0, np.array([1.0, 0, 0]), np.zeros(3)))
+    truth = people_ring()
+    given = dict(truth, cam3=turned(truth["cam3"], 25.0, np.array([1.0, 0, 0]), np.zeros(3)))
     with pytest.raises(InputError, match="camera\\(s\\) cam3: no person matches cam0's people"):
-        refine_from_people(_people_seen(truth, rng, frames=10), given)
+        refine_from_people(people_seen(truth, rng, frames=10), given)
 
 
 def test_refining_needs_two_cameras(rng):
-    one = {"cam0": _ring()["cam0"]}
+    one = {"cam0": people_ring()["cam0"]}
     with pytest.raises(InputError, match="two cameras or more, got 1"):
-        refine_from_people(_people_seen(one, rng, frames=2), one)
+        refine_from_people(people_seen(one, rng, frames=2), one)
 
 
 def test_detections_kept_from_a_longer_run_are_cut_to_the_frames_asked_for():
@@ -242,9 +202,9 @@ def test_command_refuses_bad_recordings_in_one_line_and_writes_nothing(tmp_path,
 
 
 def test_command_refines_a_calibration_and_says_how_far_each_camera_moved(tmp_path, rng):
-    truth = _ring()
-    dets = _people_seen(truth, rng, frames=20)
-    given = dict(truth, cam2=_turned(truth["cam2"], 3.0, np.array([1.0, 0, 0]), np.zeros(3)))
+    truth = people_ring()
+    dets = people_seen(truth, rng, frames=20)
+    given = dict(truth, cam2=turned(truth["cam2"], 3.0, np.array([1.0, 0, 0]), np.zeros(3)))
     calibration = tmp_path / "lab.toml"
     save_cameras(given, calibration)
     for name, frames in dets.by_camera.items():

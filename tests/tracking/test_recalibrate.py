@@ -2,38 +2,37 @@
 
 from __future__ import annotations
 
-import shutil
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.spatial.transform import Rotation
 from typer.testing import CliRunner
 
-from tessetrack.calibrate.compare import compare_rigs
+from rig_helpers import people_ring, people_seen, turned
+from tessetrack.calibrate.compare import compare_rigs, rotation_deg
+from tessetrack.calibrate.extrinsics import CameraFit
+from tessetrack.calibrate.people import PeopleConfig
 from tessetrack.cli import app
+from tessetrack.data.base import MultiViewDataset
 from tessetrack.errors import InputError
 from tessetrack.eval.evaluate import evaluate, load_ground_truth
 from tessetrack.geometry.camera import Camera
 from tessetrack.io.calibration import load_cameras, save_cameras
 from tessetrack.io.tracks import load_tracks
+from tessetrack.structures import MultiViewFrame
 from tessetrack.synth.generate import SynthConfig, generate_dataset
 from tessetrack.tracking.inputs import open_input
 from tessetrack.tracking.recalibrate import (
     WithCameras,
+    _refined,
+    _weak_fits,
     dataset_detections,
+    picked_frames,
     recalibrate,
     refined_calibration_path,
 )
 from tessetrack.tracking.runner import track_to_file
-
-
-def _turned(cam: Camera, deg: float, axis, shift) -> Camera:
-    """``cam`` turned by ``deg`` about ``axis`` (its own frame) and moved by ``shift`` (world, m)."""
-    axis = np.asarray(axis, dtype=float)
-    R = Rotation.from_rotvec(np.radians(deg) * axis / np.linalg.norm(axis)).as_matrix() @ cam.R
-    centre = cam.center + np.asarray(shift, dtype=float)
-    return Camera(cam.name, cam.K, R, -R @ centre, cam.dist, cam.width, cam.height)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +45,7 @@ def drifted(tmp_path_factory) -> tuple[Path, dict[str, Camera], Path]:
     truth = {c.name: c for c in generate_dataset(root / "scene", cfg).rig.cameras}
     names = list(truth)
     drift = {names[1]: (2.5, [1, 0, 0], [0.06, 0, 0]), names[3]: (2.0, [0, 1, 0], [0, 0.05, 0.05])}
-    given = {n: _turned(c, *drift[n]) if n in drift else c for n, c in truth.items()}
+    given = {n: turned(c, *drift[n]) if n in drift else c for n, c in truth.items()}
     calibration = root / "drifted.toml"
     save_cameras(given, calibration)
     return root / "scene", truth, calibration
@@ -76,34 +75,93 @@ def test_tracking_with_the_refined_calibration_places_the_people_closer(drifted,
     assert mpjpe[True] < 0.8 * mpjpe[False], mpjpe
 
 
-def test_detections_are_read_from_evenly_spaced_frames_and_a_silent_camera_sees_nobody(
-    drifted, tmp_path
-):
-    """A frame one camera's detector wrote no file for is read as nobody seen there."""
+class _Without(MultiViewDataset):
+    """A dataset whose frame ``frame`` lacks camera ``camera`` (its view, its detections)."""
+
+    def __init__(self, dataset: MultiViewDataset, camera: str, frame: int) -> None:
+        self.base, self.camera, self.frame_id = dataset, camera, frame
+        super().__init__(root=dataset.root, cameras=dataset.cameras, frames=dataset.frames,
+                         joint_set=dataset.joint_set, fps=dataset.fps)  # fmt: skip
+
+    def _load_frame(self, frame_id: int) -> MultiViewFrame:
+        f = self.base.frame(frame_id)
+        if frame_id != self.frame_id:
+            return f
+        keep = lambda d: {n: x for n, x in d.items() if n != self.camera}  # noqa: E731
+        return dataclasses.replace(f, cameras=keep(f.cameras), detections=keep(f.detections))
+
+
+def test_frames_are_read_in_evenly_spaced_runs_and_an_absent_camera_sees_nobody(drifted):
+    """All frames where there are few; else runs of consecutive frames (a person is followed
+    within a run); a frame without one camera counts as that camera seeing nobody there, so the
+    other cameras' people of that frame are kept."""
+    assert picked_frames(list(range(30)), max_frames=40) == list(range(30))
+    runs = picked_frames(list(range(1000)), max_frames=30, run=10)
+    assert runs == [*range(0, 10), *range(495, 505), *range(990, 1000)]
     scene, _, calibration = drifted
-    folder = tmp_path / "detections"
-    shutil.copytree(scene / "detections", folder)
-    (folder / "00_02" / "000000000009_keypoints.json").unlink()
-    dataset = open_input(None, calibration=calibration, detections=folder,
+    dataset = open_input(None, calibration=calibration, detections=scene / "detections",
                          detections_format="openpose")  # fmt: skip
-    dets = dataset_detections(dataset, max_frames=7)
-    assert dets.frames == (0, 4, 9, 14, 19, 24, 29)
+    dets = dataset_detections(_Without(dataset, "00_02", 9), max_frames=20)
+    assert dets.frames == (*range(0, 10), *range(20, 30))
     assert set(dets.by_camera) == set(dataset.cameras)
     assert all(set(frames) == set(dets.frames) for frames in dets.by_camera.values())
     assert dets.get("00_02", 9).shape == (0, 25, 3) and len(dets.get("00_01", 9)) > 0
 
 
-def test_a_rig_the_people_cannot_refine_is_tracked_as_given_with_a_warning(
+def test_a_camera_whose_people_match_nobody_keeps_its_pose_and_the_others_are_refined(caplog):
+    """A camera turned 25° (too far for its people to match under its pose) is named in a
+    warning and left out; the others (cam1 turned 2°) are refined without it, within 0.3°."""
+    truth = people_ring()
+    given = dict(truth, cam3=turned(truth["cam3"], 25.0, [1, 0, 0], [0, 0, 0]),
+                 cam1=turned(truth["cam1"], 2.0, [0, 1, 0], [0.05, 0, 0]))  # fmt: skip
+    result = _refined(people_seen(truth, np.random.default_rng(0), frames=10), given,
+                      PeopleConfig())  # fmt: skip
+    assert "cam3" in caplog.text and "kept as given" in caplog.text
+    assert set(result.cameras) == {"cam0", "cam1", "cam2"}
+    for n, cam in result.cameras.items():
+        assert rotation_deg(cam.R @ truth[n].R.T) < 0.3, n
+
+
+def test_a_refinement_that_turns_most_cameras_far_is_not_used(drifted, caplog):
+    """00_04 turned 20° and seeing the most people: the others' people are matched to its
+    people under that pose, wrongly, and the refinement turns four of the five cameras by
+    about 60°: the calibration is used as given."""
+    scene, truth, calibration = drifted
+    off = dict(truth, **{"00_04": turned(truth["00_04"], 20.0, [1, 0, 0], [0, 0, 0])})
+    base = open_input(None, calibration=calibration, detections=scene / "detections",
+                      detections_format="openpose", end=20)  # fmt: skip
+    dataset = WithCameras(base, off)
+    out, done = recalibrate(dataset)
+    assert done is None and out is dataset
+    assert "not refined" in caplog.text and "more than a drift" in caplog.text
+
+
+def test_cameras_with_too_few_joints_or_a_poor_fit_keep_their_given_poses(caplog):
+    fit = lambda n, px: CameraFit(n, px, 2 * px)  # noqa: E731
+    fits = {"a": fit(900, 1.2), "b": fit(800, 1.4), "c": fit(20, 1.3), "d": fit(700, 6.2),
+            "e": fit(900, 3.9)}  # fmt: skip
+    assert _weak_fits(fits, min_matches=30) == ["c", "d"]  # e: under the 4 px floor
+    assert "c: fewer than 30 joints" in caplog.text and "d: the refined pose" in caplog.text
+    real = {"cam01": fit(1167, 3.6), "cam02": fit(1425, 6.0), "cam03": fit(177, 16.3),
+            "cam04": fit(1905, 7.2)}  # the real 4-camera sample's second half  # fmt: skip
+    assert _weak_fits(real, min_matches=30) == []
+
+
+def test_a_rig_the_people_cannot_refine_is_tracked_as_given_and_a_stale_file_is_removed(
     drifted, tmp_path, caplog
 ):
-    """One camera only: nothing to refine it against."""
+    """One camera: nothing to refine it against. The tracks are written with the calibration as
+    given, a warning says why, and the refined calibration an earlier run left beside the tracks
+    is removed (it is not what they used)."""
     scene, _, calibration = drifted
-    dataset = open_input(None, calibration=calibration, detections=scene / "detections",
-                         detections_format="openpose", cameras="00_00", end=5)  # fmt: skip
-    out, done = recalibrate(dataset, tmp_path / "x.calibration.toml")
-    assert out is dataset and done is None
+    out = tmp_path / "one.json"
+    stale = refined_calibration_path(out)
+    save_cameras(load_cameras(calibration), stale)
+    summary = track_to_file(None, output=out, calibration=calibration, cameras="00_00", end=3,
+                            detections=scene / "detections", refine_calibration=True)  # fmt: skip
+    assert summary.calibration is None and out.exists() and not stale.exists()
     assert "not refined" in caplog.text and "two cameras or more" in caplog.text
-    assert not (tmp_path / "x.calibration.toml").exists()
+    assert "removed" in caplog.text
 
 
 def test_cameras_are_replaced_in_every_frame(drifted):
@@ -119,15 +177,16 @@ def test_cameras_are_replaced_in_every_frame(drifted):
 
 
 def test_an_input_without_detections_is_refused_before_any_output(tmp_path):
-    """An image model on images has no 2D detections to refine from: a one-line error."""
-    from tessetrack.synth.generate import SynthConfig as Cfg
-
+    """An image model on images has no 2D detections to refine from: a one-line error, and no
+    tracks file or calibration is written."""
     scene = tmp_path / "images"
-    generate_dataset(scene, Cfg(rig="ring", num_people=1, num_frames=2, seed=3, split="test",
-                                images=True, image_size=(64, 48)))  # fmt: skip
-    dataset = open_input(scene)
-    with pytest.raises(InputError, match="refines the cameras from 2D detections"):
-        dataset_detections(dataset)
+    generate_dataset(scene, SynthConfig(rig="ring", num_people=1, num_frames=2, seed=3,
+                                        split="test", images=True, image_size=(64, 48)))  # fmt: skip
+    out = tmp_path / "tracks.json"
+    with pytest.raises(InputError, match="refines the cameras from 2D detections") as err:
+        track_to_file(scene, output=out, checkpoint="synthetic-images", refine_calibration=True)
+    assert "\n" not in str(err.value)
+    assert not out.exists() and not refined_calibration_path(out).exists()
 
 
 def test_the_command_says_how_far_each_camera_moved_and_where_it_wrote(drifted, tmp_path):

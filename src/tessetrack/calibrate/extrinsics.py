@@ -166,6 +166,9 @@ def _consensus_frame(rig: RigEstimate, given: Sequence[Camera], scale: float) ->
         cost = float(np.minimum(np.asarray(turned) + moved, _MOST_OFF_DEG).sum())
         if cost < best:
             best, frame = cost, WorldFrame(scale, Q, d, float("nan"))
+    if frame is None:
+        raise InputError("the refined rig could not be placed in the calibration's world "
+                         "(its camera positions are not finite)")  # fmt: skip
     return frame
 
 

@@ -48,8 +48,8 @@ from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera
 from tessetrack.io.detections import Detections2D
 
-__all__ = ["BONES", "PeopleConfig", "PeopleObservations", "RigEstimate", "people_observations",
-           "estimate_rig", "refine_rig"]  # fmt: skip
+__all__ = ["BONES", "PeopleConfig", "PeopleObservations", "RigEstimate", "UnmatchedCameras",
+           "people_observations", "estimate_rig", "refine_rig"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,18 @@ class PeopleConfig:
     rounds: int = 3
     min_matches: int = 30
     bone_tolerance: float | None = 0.05
+
+
+class UnmatchedCameras(InputError):
+    """Cameras none of whose people match the others' under the poses given (:func:`refine_rig`).
+
+    Attributes:
+        cameras: their names.
+    """
+
+    def __init__(self, message: str, cameras: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.cameras = cameras
 
 
 @dataclass(frozen=True)
@@ -575,8 +587,9 @@ def refine_rig(
         relative to it) and the others relative to it, up to scale; and ``fixed``.
 
     Raises:
-        InputError: a camera none of whose people match the fixed camera's under the given poses
-            (named; they are more than a few degrees off).
+        UnmatchedCameras: a camera none of whose people match the fixed camera's under the given
+            poses (named; they are more than a few degrees off).
+        InputError: nobody matches at all.
     """
     V, F, P = obs.uv.shape[:3]
     fixed = int(np.argmax((obs.confidence > 0).sum(axis=(1, 2, 3))))
@@ -596,8 +609,8 @@ def refine_rig(
         rig = _rounds(obs, start, fixed, config, match_first=True)
     except InputError:  # nobody matched at all
         raise InputError(f"no camera's people match {obs.cameras[fixed]}'s people {hint}") from None
-    lost = [n for n in obs.cameras if n != obs.cameras[fixed] and len(rig.residuals[n]) == 0]
+    lost = tuple(n for n in obs.cameras if n != obs.cameras[fixed] and len(rig.residuals[n]) == 0)
     if lost:
-        raise InputError(f"camera(s) {', '.join(lost)}: no person matches "
-                         f"{obs.cameras[fixed]}'s people {hint}")  # fmt: skip
+        raise UnmatchedCameras(f"camera(s) {', '.join(lost)}: no person matches "
+                               f"{obs.cameras[fixed]}'s people {hint}", lost)  # fmt: skip
     return rig, fixed

@@ -8,13 +8,15 @@ the tracking, limits how well the poses agree with a camera left out (docs/resul
 the cameras see are a calibration target in every frame.
 :func:`~tessetrack.calibrate.extrinsics.refine_from_people` refines the cameras' poses from their
 2D joints (a bundle adjustment that holds each person's bone lengths), keeping the given world
-frame and scale. Here it runs on the 2D detections the tracker reads (evenly spaced frames, at
-most ``max_frames``), the refined calibration is written beside the tracks file
-(:func:`refined_calibration_path`), and the recording is tracked with it (:class:`WithCameras`).
+frame and scale. Here it runs on the 2D detections the tracker reads (:func:`picked_frames`), the
+recording is tracked with the refined cameras (:class:`WithCameras`), and the refined calibration
+is written beside the tracks file once they are written (:func:`refined_calibration_path`).
 
-Cameras without 2D detections keep their given poses. Where the people cannot refine the rig (one
-camera, nobody two cameras see, a camera too far off to match anyone), a warning says why and the
-recording is tracked with the calibration as given.
+Cameras without 2D detections, that see nobody, whose people match nobody's, or whose refined
+pose rests on too few joints or explains them poorly keep their given poses (a warning names
+them). Where the people cannot refine the rig at all (one camera, nobody two cameras see), or the
+refinement turned most cameras further than a drift (their people were matched wrongly under the
+given poses), a warning says why and the recording is tracked with the calibration as given.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tessetrack.calibrate.extrinsics import ExtrinsicsResult, refine_from_people
-from tessetrack.calibrate.people import PeopleConfig
+from tessetrack.calibrate.compare import rotation_deg
+from tessetrack.calibrate.extrinsics import CameraFit, ExtrinsicsResult, refine_from_people
+from tessetrack.calibrate.people import PeopleConfig, UnmatchedCameras
 from tessetrack.data.base import MultiViewDataset
 from tessetrack.errors import InputError
 from tessetrack.geometry.camera import Camera
@@ -37,14 +40,24 @@ from tessetrack.io.detections import Detections2D
 from tessetrack.skeletons import get_joint_set
 from tessetrack.structures import MultiViewFrame
 
-__all__ = ["Recalibration", "WithCameras", "dataset_detections", "recalibrate",
+__all__ = ["Recalibration", "WithCameras", "dataset_detections", "picked_frames", "recalibrate",
            "refined_calibration_path"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
-#: Frames the refinement reads at most (evenly spaced over the selection): 100 frames of 4
-#: cameras and 2 people take about half a minute on 2 CPU cores.
+#: Frames the refinement reads at most: runs of :data:`RUN` consecutive frames evenly spaced over
+#: the selection (a person is followed within a run, so their bone lengths are held over it);
+#: 100 frames of 4 cameras and 2 people take about half a minute on 2 CPU cores.
 MAX_FRAMES = 200
+RUN = 10
+#: A refinement that turns more than half of the cameras by more than this many degrees from
+#: their given poses is not used: a drift is a few degrees, and turns that large mean the people
+#: were matched wrongly under the given poses.
+FARTHEST_TURN_DEG = 10.0
+#: A refined camera whose median reprojection error is over this many pixels and this many times
+#: the cameras' median keeps its given pose (:func:`_weak_fits`).
+POOR_FIT_PX = 4.0
+POOR_FIT_RATIO = 3.0
 
 
 def refined_calibration_path(output: str | os.PathLike[str]) -> Path:
@@ -59,14 +72,16 @@ class Recalibration:
     """What the refinement did.
 
     Attributes:
-        path: the refined calibration written.
-        given: the cameras as given, by name.
-        result: the refined cameras (those with 2D detections), their fits and the frames used.
+        cameras: every camera as tracked, by name (refined, or as given where it could not be).
+        given: every camera as given, by name.
+        result: the refinement: its cameras, their fits and the frames used.
+        path: where the refined calibration was written (None: not yet).
     """
 
-    path: Path
+    cameras: dict[str, Camera]
     given: dict[str, Camera]
     result: ExtrinsicsResult
+    path: Path | None = None
 
 
 class WithCameras(MultiViewDataset):
@@ -89,15 +104,24 @@ class WithCameras(MultiViewDataset):
         return dataclasses.replace(f, cameras=cams)
 
 
+def picked_frames(frames: list[int], max_frames: int = MAX_FRAMES, run: int = RUN) -> list[int]:
+    """All of ``frames`` when they are ``max_frames`` or fewer; else ``max_frames // run`` runs of
+    ``run`` consecutive ones, evenly spaced (the first run at the start, the last at the end)."""
+    if len(frames) <= max_frames:
+        return list(frames)
+    runs = max(max_frames // run, 1)
+    starts = np.linspace(0, len(frames) - run, runs).round().astype(int)
+    return [frames[i] for i in sorted({int(s) + k for s in starts for k in range(run)})]
+
+
 def dataset_detections(dataset: MultiViewDataset, max_frames: int = MAX_FRAMES) -> Detections2D:
-    """The 2D detections of up to ``max_frames`` evenly spaced frames of ``dataset``, by camera
-    (a camera the detections cover but whose detector saw nobody in a frame: an empty array).
+    """The 2D detections of the :func:`picked_frames` of ``dataset``, by camera (a camera absent
+    from a frame where others have detections: nobody seen there).
 
     Raises:
         InputError: the dataset has no 2D detections.
     """
-    ids = dataset.frames
-    picks = sorted({ids[int(i)] for i in np.linspace(0, len(ids) - 1, min(max_frames, len(ids)))})
+    picks = picked_frames(dataset.frames, max_frames)
     by_camera: dict[str, dict[int, np.ndarray]] = {}
     joint_set = None
     for fid in picks:
@@ -112,39 +136,85 @@ def dataset_detections(dataset: MultiViewDataset, max_frames: int = MAX_FRAMES) 
                          "input has none: pass --detections, or track with a detections model",
                          dataset.root)  # fmt: skip
     empty = np.zeros((0, get_joint_set(joint_set).num_joints, 3))
-    for frames in by_camera.values():  # a frame one camera's detector has no file for: nobody
+    for frames in by_camera.values():
         for fid in picks:
             frames.setdefault(fid, empty)
     return Detections2D(joint_set, by_camera)
 
 
+def _refined(
+    dets: Detections2D, given: dict[str, Camera], config: PeopleConfig
+) -> ExtrinsicsResult:
+    """:func:`refine_from_people`; where some cameras' people match nobody's, again without them
+    (they keep their given poses, with a warning)."""
+    try:
+        return refine_from_people(dets, given, config)
+    except UnmatchedCameras as err:
+        logger.warning("%s; kept as given", err)
+        return refine_from_people(dets, {n: c for n, c in given.items() if n not in err.cameras},
+                                  config)  # fmt: skip
+
+
 def recalibrate(
     dataset: MultiViewDataset,
-    path: str | os.PathLike[str],
     *,
     max_frames: int = MAX_FRAMES,
     config: PeopleConfig = PeopleConfig(),
 ) -> tuple[MultiViewDataset, Recalibration | None]:
-    """The dataset with its cameras refined from its people's 2D detections, the refined
-    calibration written to ``path`` (module docstring).
+    """The dataset with its cameras refined from its people's 2D detections (module docstring).
+
+    Cameras that see nobody confidently in the frames read, whose people match nobody's, or
+    whose refined pose is not to be trusted (:func:`_weak_fits`) keep their given poses (a warning
+    names them).
 
     Returns:
         The dataset to track and what the refinement did; where the people cannot refine the
-        rig, the dataset as given and None (a warning says why).
+        rig, or the refinement turned most cameras by more than :data:`FARTHEST_TURN_DEG`, the
+        dataset as given and None (a warning says why).
 
     Raises:
         InputError: the dataset has no 2D detections.
     """
     dets = dataset_detections(dataset, max_frames)
-    given = {n: c for n, c in dataset.cameras.items() if n in dets.by_camera}
+    seen = {n for n, frames in dets.converted("body25").by_camera.items()
+            if any((p[..., 2] >= config.min_confidence).any() for p in frames.values())}  # fmt: skip
+    given = {n: c for n, c in dataset.cameras.items() if n in seen}
+    if len(given) < len(dataset.cameras):
+        logger.warning("camera(s) %s: nobody seen confidently in the frames read; kept as given",
+                       ", ".join(n for n in dataset.cameras if n not in given))  # fmt: skip
     logger.info("refining the calibration of %d cameras from the people of %d frames",
                 len(given), len(dets.frames))  # fmt: skip
     try:
-        result = refine_from_people(dets, given, config)
+        result = _refined(dets, given, config)
     except InputError as err:
         logger.warning("the calibration was not refined (%s); tracking with it as given", err)
         return dataset, None
-    from tessetrack.io.calibration import save_cameras
+    turned = {n: rotation_deg(c.R @ given[n].R.T) for n, c in result.cameras.items()}
+    far = sorted(n for n, t in turned.items() if t > FARTHEST_TURN_DEG)
+    if 2 * len(far) > len(turned):
+        logger.warning("the calibration was not refined: the refinement turned %s by %s° from "
+                       "the given poses, more than a drift (its people were mismatched); "
+                       "tracking with it as given", ", ".join(far),
+                       ", ".join(f"{turned[n]:.0f}" for n in far))  # fmt: skip
+        return dataset, None
+    weak = _weak_fits(result.fits, config.min_matches)
+    cameras = {**dataset.cameras, **{n: c for n, c in result.cameras.items() if n not in weak}}
+    return WithCameras(dataset, cameras), Recalibration(cameras, dict(dataset.cameras), result)
 
-    written = save_cameras({**dataset.cameras, **result.cameras}, path)
-    return WithCameras(dataset, result.cameras), Recalibration(written, given, result)
+
+def _weak_fits(fits: Mapping[str, CameraFit], min_matches: int) -> list[str]:
+    """The cameras whose refined pose is not to be trusted (a warning names them): fewer than
+    ``min_matches`` joints, or a median reprojection error over :data:`POOR_FIT_PX` and
+    :data:`POOR_FIT_RATIO` times the cameras' median (their people were partly mismatched)."""
+    typical = float(np.median([f.median_px for f in fits.values()]))
+    few = [n for n, f in fits.items() if f.observations < min_matches]
+    poor = [n for n, f in fits.items() if n not in few
+            and not f.median_px <= max(POOR_FIT_PX, POOR_FIT_RATIO * typical)]  # fmt: skip
+    if few:
+        logger.warning("camera(s) %s: fewer than %d joints matched to refine from; kept as given",
+                       ", ".join(few), min_matches)  # fmt: skip
+    if poor:
+        logger.warning("camera(s) %s: the refined pose explains its people poorly (median %s px "
+                       "against %.1f px for the cameras' median); kept as given", ", ".join(poor),
+                       ", ".join(f"{fits[n].median_px:.1f}" for n in poor), typical)  # fmt: skip
+    return few + poor

@@ -43,7 +43,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -715,16 +715,43 @@ def _rig_frame(
 
 
 def _recalibrated(
-    dataset: MultiViewDataset, output: str | os.PathLike[str], refine_calibration: bool
+    dataset: MultiViewDataset, refine_calibration: bool
 ) -> tuple[MultiViewDataset, Recalibration | None]:
     """With ``refine_calibration``, the dataset with its cameras refined from its 2D detections
-    and the refined calibration written beside ``output``
     (:func:`~tessetrack.tracking.recalibrate.recalibrate`); else as it is."""
     if not refine_calibration:
         return dataset, None
-    from tessetrack.tracking.recalibrate import recalibrate, refined_calibration_path
+    from tessetrack.tracking.recalibrate import recalibrate
 
-    return recalibrate(dataset, refined_calibration_path(output))
+    return recalibrate(dataset)
+
+
+def _save(
+    tracks: Tracks,
+    output: str | os.PathLike[str],
+    refine_calibration: bool,
+    recalibration: Recalibration | None,
+) -> tuple[Path, Recalibration | None]:
+    """Write the tracks, then the refined calibration beside them (after the tracks: a run that
+    fails leaves both files as they were). Where the calibration was to be refined but could not
+    be, a refined calibration an earlier run left beside ``output`` is removed: no file there
+    may claim to be what these tracks used."""
+    from tessetrack.io.tracks import save_tracks
+
+    written = Path(save_tracks(tracks, output))
+    if not refine_calibration:
+        return written, None
+    from tessetrack.io.calibration import save_cameras
+    from tessetrack.tracking.recalibrate import refined_calibration_path
+
+    beside = refined_calibration_path(output)
+    if recalibration is None:
+        if beside.exists():
+            beside.unlink()
+            logger.warning("removed %s, an earlier run's refined calibration: these tracks use "
+                           "the calibration as given", beside)  # fmt: skip
+        return written, None
+    return written, replace(recalibration, path=save_cameras(recalibration.cameras, beside))
 
 
 def _open_with_detections(
@@ -812,8 +839,6 @@ def track_to_file(
 
     Outputs are checked before any work and written atomically. A heatmap model given videos or
     images without ``detections`` runs the built-in detector first (:func:`_open_with_detections`)."""
-    from tessetrack.io.tracks import save_tracks
-
     _check_output(output, [input, calibration, detections], refine_calibration)
     _check_modes(refine, smooth, volume, detection_threshold)
     dev = resolve_device(device)
@@ -822,7 +847,7 @@ def track_to_file(
                  "units": units, "image_size": image_size, "trim": trim}  # fmt: skip
     dataset = _open_with_detections(input, calibration, detections, detections_format, selection,
                                 loaded.model.reads_detections, output, detect_progress)  # fmt: skip
-    dataset, recalibration = _recalibrated(dataset, output, refine_calibration)
+    dataset, recalibration = _recalibrated(dataset, refine_calibration)
     if on_start is not None:
         on_start(len(dataset))
     dataset, rig = _rig_frame(dataset, loaded.model, volume, up, floor)
@@ -835,5 +860,5 @@ def track_to_file(
     tracks = _finish(tracks, runner.joint_set.name, rig, keep_bones, smooth)
     seconds = time.perf_counter() - t0
     ids = {p.id for f in tracks.frames for p in f.people}
-    return TrackSummary(Path(save_tracks(tracks, output)), len(tracks.frames), len(ids), seconds,
-                        loaded.path, recalibration)  # fmt: skip
+    written, recalibration = _save(tracks, output, refine_calibration, recalibration)
+    return TrackSummary(written, len(tracks.frames), len(ids), seconds, loaded.path, recalibration)

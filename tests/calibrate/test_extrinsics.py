@@ -233,3 +233,14 @@ def test_a_camera_that_fits_far_worse_than_the_others_is_warned_about():
     assert "302 joints" in line
     assert _poor_fits(dict(fits, cam03=CameraFit(302, 9.0, 20.0))) == []  # under 10 px
     assert _poor_fits(dict(fits, cam03=CameraFit(302, 12.0, 20.0))) == []  # under twice 6.1
+
+
+def test_a_camera_refined_further_than_a_drift_is_warned_about():
+    from tessetrack.cli import _far_turns
+
+    before = people_ring()
+    after = dict(before, cam1=turned(before["cam1"], 15.0, [0, 1, 0], [0, 0, 0]),
+                 cam2=turned(before["cam2"], 4.0, [1, 0, 0], [0, 0, 0]))  # fmt: skip
+    (line,) = _far_turns(before, after)
+    assert line.startswith("cam1 turned 15° from the given pose, more than a drift")
+    assert _far_turns(before, dict(before, cam2=after["cam2"])) == []  # 4°: a drift

@@ -41,8 +41,8 @@ from tessetrack.geometry.camera import Camera
 from tessetrack.io.calibration import load_cameras
 from tessetrack.io.detections import Detections2D, load_detections
 
-__all__ = ["CameraFit", "ExtrinsicsResult", "calibrate_from_people", "refine_from_people",
-           "calibrate_extrinsics", "calibrate_extrinsics_from_board"]  # fmt: skip
+__all__ = ["FARTHEST_TURN_DEG", "CameraFit", "ExtrinsicsResult", "calibrate_from_people",
+           "refine_from_people", "calibrate_extrinsics", "calibrate_extrinsics_from_board"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +137,11 @@ def _fits(
                                float(np.sqrt(np.mean(r**2))) if len(r) else float("nan"))  # fmt: skip
     return fits
 
+
+#: A refinement that turns a camera by more than this many degrees from its given pose did more
+#: than follow a drift (a few degrees): the people may have been matched wrongly under the given
+#: poses (``track --refine-calibration`` does not use a refinement that turns most cameras so far).
+FARTHEST_TURN_DEG = 10.0
 
 #: How a camera's disagreement with its given pose is weighed when the refined rig is placed in
 #: the given world (:func:`_consensus_frame`): 1° of rotation counts as much as 5 cm of position,

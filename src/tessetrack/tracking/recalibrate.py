@@ -31,7 +31,12 @@ from pathlib import Path
 import numpy as np
 
 from tessetrack.calibrate.compare import rotation_deg
-from tessetrack.calibrate.extrinsics import CameraFit, ExtrinsicsResult, refine_from_people
+from tessetrack.calibrate.extrinsics import (
+    FARTHEST_TURN_DEG,
+    CameraFit,
+    ExtrinsicsResult,
+    refine_from_people,
+)
 from tessetrack.calibrate.people import PeopleConfig, UnmatchedCameras
 from tessetrack.data.base import MultiViewDataset
 from tessetrack.errors import InputError
@@ -50,10 +55,6 @@ logger = logging.getLogger(__name__)
 #: 100 frames of 4 cameras and 2 people take about half a minute on 2 CPU cores.
 MAX_FRAMES = 200
 RUN = 10
-#: A refinement that turns more than half of the cameras by more than this many degrees from
-#: their given poses is not used: a drift is a few degrees, and turns that large mean the people
-#: were matched wrongly under the given poses.
-FARTHEST_TURN_DEG = 10.0
 #: A refined camera whose median reprojection error is over this many pixels and this many times
 #: the cameras' median keeps its given pose (:func:`_weak_fits`).
 POOR_FIT_PX = 4.0

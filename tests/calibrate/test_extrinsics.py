@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 from typer.testing import CliRunner
 
 from rig_helpers import people_ring, people_seen, turned
@@ -244,3 +245,26 @@ def test_a_camera_refined_further_than_a_drift_is_warned_about():
     (line,) = _far_turns(before, after)
     assert line.startswith("cam1 turned 15° from the given pose, more than a drift")
     assert _far_turns(before, dict(before, cam2=after["cam2"])) == []  # 4°: a drift
+
+
+def test_a_rig_is_placed_exactly_where_the_cameras_that_did_not_move_say(rng):
+    """The rig estimate of the true cameras in a frame of its own (turned, shifted, 0.37 of the
+    size): placed by the given poses, one of which is 8° and 50 cm off, every camera comes back
+    exactly, the one given off included."""
+    from tessetrack.calibrate.extrinsics import _consensus_frame, _metric_cameras
+    from tessetrack.calibrate.people import RigEstimate
+
+    truth = people_ring()
+    Q = Rotation.from_rotvec(rng.normal(size=3)).as_matrix()  # x_world = s Q x_rig + d
+    s, d = 1 / 0.37, rng.normal(size=3)
+    R_rig = [c.R @ Q for c in truth.values()]
+    c_rig = [Q.T @ (c.center - d) / s for c in truth.values()]
+    rig = RigEstimate(np.stack([Rotation.from_matrix(R).as_rotvec() for R in R_rig]),
+                      np.stack([-R @ c for R, c in zip(R_rig, c_rig, strict=True)]),
+                      np.zeros((1, 1, 25, 3)), np.zeros((4, 1, 1), dtype=int))  # fmt: skip
+    given = dict(truth, cam3=turned(truth["cam3"], 8.0, [0, 1, 0], [0.5, 0, 0]))
+    frame = _consensus_frame(rig, list(given.values()), s)
+    placed = _metric_cameras(rig, tuple(truth), given, frame)
+    for n, cam in placed.items():
+        np.testing.assert_allclose(cam.R, truth[n].R, atol=1e-9)
+        np.testing.assert_allclose(cam.center, truth[n].center, atol=1e-9)

@@ -211,8 +211,9 @@ def _refine_calibration_option() -> bool:
 
 
 def _print_recalibration(console: Console, done: Recalibration) -> None:
-    """How far ``track --refine-calibration`` moved each camera, and where it wrote."""
-    _print_fits(console, done.result.fits, done.cameras, done.given)
+    """How far ``track --refine-calibration`` moved each camera (those it kept as given: 0), and
+    where it wrote; the refinement has already warned about the cameras it did not trust."""
+    _print_fits(console, done.result.fits, done.cameras, done.given, warn=False)
     console.print(f"[green]refined[/green] the calibration from {done.result.frames} frames "
                   f"-> {done.path}")  # fmt: skip
 
@@ -874,9 +875,12 @@ def _extrinsics_from_people(
     console.print(f"[green]wrote[/green] {output} ({result.frames} frames)")
 
 
-def _print_fits(console, fits: dict, cameras: dict, before: dict | None) -> None:
+def _print_fits(
+    console: Console, fits: dict, cameras: dict, before: dict | None, warn: bool = True
+) -> None:
     """The table of a people-based calibration's cameras (joints, reprojection error, centre and,
-    refined from ``before``, how far each moved), and a warning per camera that fits poorly."""
+    refined from ``before``, how far each moved), and (``warn``) a warning per camera that fits
+    poorly or turned further than a drift."""
     from rich.table import Table
 
     table = Table("camera", "joints", "median px", "RMS px", "centre x, y, z (m)",
@@ -888,7 +892,7 @@ def _print_fits(console, fits: dict, cameras: dict, before: dict | None) -> None
         table.add_row(name, str(fit.observations), f"{fit.median_px:.1f}", f"{fit.rms_px:.1f}",
                       centre, *extra)  # fmt: skip
     console.print(table)
-    for line in _poor_fits(fits) + (_far_turns(before, cameras) if before else []):
+    for line in (_poor_fits(fits) + (_far_turns(before, cameras) if before else [])) * warn:
         console.print(f"[yellow]warning[/yellow] {line}")
 
 

@@ -136,6 +136,65 @@ def test_a_refinement_that_turns_most_cameras_far_is_not_used(drifted, caplog):
     assert "not refined" in caplog.text and "more than a drift" in caplog.text
 
 
+def _refined_as(monkeypatch, cameras: dict, fits: dict) -> None:
+    """Make the refinement return ``cameras`` with ``fits``."""
+    import tessetrack.tracking.recalibrate as recal
+    from tessetrack.calibrate.extrinsics import ExtrinsicsResult
+
+    result = ExtrinsicsResult(cameras, fits, 20, None)
+    monkeypatch.setattr(recal, "_refined", lambda dets, given, config: result)
+
+
+def test_cameras_turned_far_or_fitting_poorly_keep_their_given_poses(drifted, monkeypatch, caplog):
+    """Of five refined cameras, one turned 15° and one that rests on 12 joints keep their given
+    poses and the others are used; with half of the cameras or more kept, none is (two cameras,
+    one of them turned far)."""
+    scene, truth, calibration = drifted
+    dataset = open_input(None, calibration=calibration, detections=scene / "detections",
+                         detections_format="openpose", end=20)  # fmt: skip
+    given = dict(dataset.cameras)
+    refined = {n: turned(c, 1.0, [0, 0, 1], [0.02, 0, 0]) for n, c in given.items()}
+    refined["00_01"] = turned(given["00_01"], 15.0, [1, 0, 0], [0, 0, 0])
+    fits = {n: CameraFit(900, 1.5, 3.0) for n in given} | {"00_03": CameraFit(12, 1.5, 3.0)}
+    _refined_as(monkeypatch, refined, fits)
+    out, done = recalibrate(dataset)
+    assert done is not None
+    assert {n for n in given if out.cameras[n] is given[n]} == {"00_01", "00_03"}
+    assert all(out.cameras[n] is refined[n] for n in ("00_00", "00_02", "00_04"))
+    assert "00_01: the refinement turned them by 15°" in caplog.text
+    assert "00_03: fewer than 30 joints" in caplog.text
+    fits.update({"00_02": CameraFit(900, 9.0, 18.0)})  # a third one kept: over half
+    assert recalibrate(dataset)[1] is None and "not to be trusted" in caplog.text
+    two = {n: refined[n] for n in ("00_00", "00_01")}  # the other one far: nothing changes
+    _refined_as(monkeypatch, two, {n: fits[n] for n in two})
+    assert recalibrate(dataset)[1] is None
+
+
+class _Blind(MultiViewDataset):
+    """A dataset whose camera ``camera`` sees nobody in any frame (its detections empty)."""
+
+    def __init__(self, dataset: MultiViewDataset, camera: str) -> None:
+        self.base, self.camera = dataset, camera
+        super().__init__(root=dataset.root, cameras=dataset.cameras, frames=dataset.frames,
+                         joint_set=dataset.joint_set, fps=dataset.fps)  # fmt: skip
+
+    def _load_frame(self, frame_id: int) -> MultiViewFrame:
+        f = self.base.frame(frame_id)
+        dets = {n: x[:0] if n == self.camera else x for n, x in f.detections.items()}
+        return dataclasses.replace(f, detections=dets)
+
+
+def test_a_camera_that_sees_nobody_keeps_its_pose_and_the_others_are_refined(drifted, caplog):
+    scene, truth, calibration = drifted
+    base = open_input(None, calibration=calibration, detections=scene / "detections",
+                      detections_format="openpose", end=20)  # fmt: skip
+    out, done = recalibrate(_Blind(base, "00_01"))
+    assert done is not None and "00_01: nobody seen confidently" in caplog.text
+    assert out.cameras["00_01"] is base.cameras["00_01"]  # given, drifted 2.5°
+    for n in ("00_00", "00_02", "00_03", "00_04"):
+        assert rotation_deg(out.cameras[n].R @ truth[n].R.T) < 0.3, n
+
+
 def test_cameras_with_too_few_joints_or_a_poor_fit_keep_their_given_poses(caplog):
     fit = lambda n, px: CameraFit(n, px, 2 * px)  # noqa: E731
     fits = {"a": fit(900, 1.2), "b": fit(800, 1.4), "c": fit(20, 1.3), "d": fit(700, 6.2),

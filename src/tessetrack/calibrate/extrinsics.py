@@ -140,7 +140,7 @@ def _fits(
 
 #: A refinement that turns a camera by more than this many degrees from its given pose did more
 #: than follow a drift (a few degrees): the people may have been matched wrongly under the given
-#: poses (``track --refine-calibration`` does not use a refinement that turns most cameras so far).
+#: poses (``track --refine-calibration`` keeps such a camera at its given pose).
 FARTHEST_TURN_DEG = 10.0
 
 #: How a camera's disagreement with its given pose is weighed when the refined rig is placed in

@@ -13,10 +13,10 @@ recording is tracked with the refined cameras (:class:`WithCameras`), and the re
 is written beside the tracks file once they are written (:func:`refined_calibration_path`).
 
 Cameras without 2D detections, that see nobody, whose people match nobody's, or whose refined
-pose rests on too few joints or explains them poorly keep their given poses (a warning names
-them). Where the people cannot refine the rig at all (one camera, nobody two cameras see), or the
-refinement turned most cameras further than a drift (their people were matched wrongly under the
-given poses), a warning says why and the recording is tracked with the calibration as given.
+pose was turned further than a drift, rests on too few joints or explains them poorly keep their
+given poses (a warning names them). Where the people cannot refine the rig at all (one camera,
+nobody two cameras see), or half of the cameras or more would keep their given poses, a warning
+says why and the recording is tracked with the calibration as given.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from tessetrack.calibrate.compare import rotation_deg
@@ -151,7 +152,8 @@ def _refined(
     try:
         return refine_from_people(dets, given, config)
     except UnmatchedCameras as err:
-        logger.warning("%s; kept as given", err)
+        logger.warning("camera(s) %s: no person matches the other cameras' people under the "
+                       "given poses; kept as given", ", ".join(err.cameras))  # fmt: skip
         return refine_from_people(dets, {n: c for n, c in given.items() if n not in err.cameras},
                                   config)  # fmt: skip
 
@@ -165,12 +167,12 @@ def recalibrate(
     """The dataset with its cameras refined from its people's 2D detections (module docstring).
 
     Cameras that see nobody confidently in the frames read, whose people match nobody's, or
-    whose refined pose is not to be trusted (:func:`_weak_fits`) keep their given poses (a warning
-    names them).
+    whose refined pose is not to be trusted (:func:`_far_turns`, :func:`_weak_fits`) keep their
+    given poses (a warning names them).
 
     Returns:
         The dataset to track and what the refinement did; where the people cannot refine the
-        rig, or the refinement turned most cameras by more than :data:`FARTHEST_TURN_DEG`, the
+        rig, or the refined poses of half of the cameras or more are not to be trusted, the
         dataset as given and None (a warning says why).
 
     Raises:
@@ -187,27 +189,36 @@ def recalibrate(
                 len(given), len(dets.frames))  # fmt: skip
     try:
         result = _refined(dets, given, config)
-    except InputError as err:
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError, cv2.error) as err:
         logger.warning("the calibration was not refined (%s); tracking with it as given", err)
         return dataset, None
-    turned = {n: rotation_deg(c.R @ given[n].R.T) for n, c in result.cameras.items()}
-    far = sorted(n for n, t in turned.items() if t > FARTHEST_TURN_DEG)
-    if 2 * len(far) > len(turned):
-        logger.warning("the calibration was not refined: the refinement turned %s by %s° from "
-                       "the given poses, more than a drift (its people were mismatched); "
-                       "tracking with it as given", ", ".join(far),
-                       ", ".join(f"{turned[n]:.0f}" for n in far))  # fmt: skip
+    kept = _far_turns(result.cameras, given) + _weak_fits(result.fits, config.min_matches)
+    if 2 * len(set(kept)) >= len(result.cameras):
+        logger.warning("the calibration was not refined: the refined poses of half of the cameras "
+                       "or more are not to be trusted (above); tracking with it as given")  # fmt: skip
         return dataset, None
-    weak = _weak_fits(result.fits, config.min_matches)
-    cameras = {**dataset.cameras, **{n: c for n, c in result.cameras.items() if n not in weak}}
+    cameras = {**dataset.cameras, **{n: c for n, c in result.cameras.items() if n not in kept}}
     return WithCameras(dataset, cameras), Recalibration(cameras, dict(dataset.cameras), result)
+
+
+def _far_turns(refined: Mapping[str, Camera], given: Mapping[str, Camera]) -> list[str]:
+    """The cameras the refinement turned by more than :data:`FARTHEST_TURN_DEG` from their
+    given poses (a warning names them): a drift is a few degrees, and turns that large mean their
+    people were matched wrongly under the given poses."""
+    turned = {n: rotation_deg(c.R @ given[n].R.T) for n, c in refined.items()}
+    far = [n for n, t in turned.items() if t > FARTHEST_TURN_DEG]
+    if far:
+        logger.warning("camera(s) %s: the refinement turned them by %s°, more than a drift (their "
+                       "people were matched wrongly); kept as given", ", ".join(far),
+                       ", ".join(f"{turned[n]:.0f}" for n in far))  # fmt: skip
+    return far
 
 
 def _weak_fits(fits: Mapping[str, CameraFit], min_matches: int) -> list[str]:
     """The cameras whose refined pose is not to be trusted (a warning names them): fewer than
     ``min_matches`` joints, or a median reprojection error over :data:`POOR_FIT_PX` and
     :data:`POOR_FIT_RATIO` times the cameras' median (their people were partly mismatched)."""
-    typical = float(np.median([f.median_px for f in fits.values()]))
+    typical = float(np.nanmedian([f.median_px for f in fits.values()]))
     few = [n for n, f in fits.items() if f.observations < min_matches]
     poor = [n for n, f in fits.items() if n not in few
             and not f.median_px <= max(POOR_FIT_PX, POOR_FIT_RATIO * typical)]  # fmt: skip

@@ -892,18 +892,18 @@ def _print_fits(
         table.add_row(name, str(fit.observations), f"{fit.median_px:.1f}", f"{fit.rms_px:.1f}",
                       centre, *extra)  # fmt: skip
     console.print(table)
-    for line in (_poor_fits(fits) + (_far_turns(before, cameras) if before else [])) * warn:
+    if not warn:
+        return
+    for line in _poor_fits(fits) + (_far_turns(before, cameras) if before else []):
         console.print(f"[yellow]warning[/yellow] {line}")
 
 
 def _far_turns(before: dict, after: dict) -> list[str]:
     """One line naming the cameras a refinement turned further than a drift (their people may
     have been matched wrongly under the given poses)."""
-    from tessetrack.calibrate.compare import rotation_deg
-    from tessetrack.calibrate.extrinsics import FARTHEST_TURN_DEG
+    from tessetrack.calibrate.extrinsics import far_turns
 
-    turns = {n: rotation_deg(c.R @ before[n].R.T) for n, c in after.items() if n in before}
-    far = {n: t for n, t in turns.items() if t > FARTHEST_TURN_DEG}
+    far = far_turns(after, before)
     if not far:
         return []
     degrees = ", ".join(f"{t:.0f}" for t in far.values())

@@ -75,20 +75,38 @@ def test_tracking_with_the_refined_calibration_places_the_people_closer(drifted,
     assert mpjpe[True] < 0.8 * mpjpe[False], mpjpe
 
 
-class _Without(MultiViewDataset):
-    """A dataset whose frame ``frame`` lacks camera ``camera`` (its view, its detections)."""
+class _Edited(MultiViewDataset):
+    """A dataset whose frames are passed through ``edit(frame) -> frame``."""
 
-    def __init__(self, dataset: MultiViewDataset, camera: str, frame: int) -> None:
-        self.base, self.camera, self.frame_id = dataset, camera, frame
+    def __init__(self, dataset: MultiViewDataset, edit) -> None:
+        self.base, self.edit = dataset, edit
         super().__init__(root=dataset.root, cameras=dataset.cameras, frames=dataset.frames,
                          joint_set=dataset.joint_set, fps=dataset.fps)  # fmt: skip
 
     def _load_frame(self, frame_id: int) -> MultiViewFrame:
-        f = self.base.frame(frame_id)
-        if frame_id != self.frame_id:
+        return self.edit(self.base.frame(frame_id))
+
+
+def _without(camera: str, frame: int):
+    """An edit: frame ``frame`` lacks camera ``camera`` (its view, its detections)."""
+
+    def edit(f: MultiViewFrame) -> MultiViewFrame:
+        if f.frame != frame:
             return f
-        keep = lambda d: {n: x for n, x in d.items() if n != self.camera}  # noqa: E731
+        keep = lambda d: {n: x for n, x in d.items() if n != camera}  # noqa: E731
         return dataclasses.replace(f, cameras=keep(f.cameras), detections=keep(f.detections))
+
+    return edit
+
+
+def _blind(camera: str):
+    """An edit: camera ``camera`` sees nobody (its detections empty)."""
+
+    def edit(f: MultiViewFrame) -> MultiViewFrame:
+        dets = {n: x[:0] if n == camera else x for n, x in f.detections.items()}
+        return dataclasses.replace(f, detections=dets)
+
+    return edit
 
 
 def test_frames_are_read_in_evenly_spaced_runs_and_an_absent_camera_sees_nobody(drifted):
@@ -101,7 +119,7 @@ def test_frames_are_read_in_evenly_spaced_runs_and_an_absent_camera_sees_nobody(
     scene, _, calibration = drifted
     dataset = open_input(None, calibration=calibration, detections=scene / "detections",
                          detections_format="openpose")  # fmt: skip
-    dets = dataset_detections(_Without(dataset, "00_02", 9), max_frames=20)
+    dets = dataset_detections(_Edited(dataset, _without("00_02", 9)), max_frames=20)
     assert dets.frames == (*range(0, 10), *range(20, 30))
     assert set(dets.by_camera) == set(dataset.cameras)
     assert all(set(frames) == set(dets.frames) for frames in dets.by_camera.values())
@@ -170,25 +188,11 @@ def test_cameras_turned_far_or_fitting_poorly_keep_their_given_poses(drifted, mo
     assert recalibrate(dataset)[1] is None
 
 
-class _Blind(MultiViewDataset):
-    """A dataset whose camera ``camera`` sees nobody in any frame (its detections empty)."""
-
-    def __init__(self, dataset: MultiViewDataset, camera: str) -> None:
-        self.base, self.camera = dataset, camera
-        super().__init__(root=dataset.root, cameras=dataset.cameras, frames=dataset.frames,
-                         joint_set=dataset.joint_set, fps=dataset.fps)  # fmt: skip
-
-    def _load_frame(self, frame_id: int) -> MultiViewFrame:
-        f = self.base.frame(frame_id)
-        dets = {n: x[:0] if n == self.camera else x for n, x in f.detections.items()}
-        return dataclasses.replace(f, detections=dets)
-
-
 def test_a_camera_that_sees_nobody_keeps_its_pose_and_the_others_are_refined(drifted, caplog):
     scene, truth, calibration = drifted
     base = open_input(None, calibration=calibration, detections=scene / "detections",
                       detections_format="openpose", end=20)  # fmt: skip
-    out, done = recalibrate(_Blind(base, "00_01"))
+    out, done = recalibrate(_Edited(base, _blind("00_01")))
     assert done is not None and "00_01: nobody seen confidently" in caplog.text
     assert out.cameras["00_01"] is base.cameras["00_01"]  # given, drifted 2.5°
     for n in ("00_00", "00_02", "00_03", "00_04"):

@@ -42,7 +42,8 @@ from tessetrack.io.calibration import load_cameras
 from tessetrack.io.detections import Detections2D, load_detections
 
 __all__ = ["FARTHEST_TURN_DEG", "CameraFit", "ExtrinsicsResult", "calibrate_from_people",
-           "refine_from_people", "calibrate_extrinsics", "calibrate_extrinsics_from_board"]  # fmt: skip
+           "refine_from_people", "far_turns", "calibrate_extrinsics",
+           "calibrate_extrinsics_from_board"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +149,13 @@ FARTHEST_TURN_DEG = 10.0
 #: and a camera counts at most as much as 10° off (one far-off camera cannot outweigh the rest).
 _DEGREE_AS_M = 0.05
 _MOST_OFF_DEG = 10.0
+
+
+def far_turns(refined: Mapping[str, Camera], given: Mapping[str, Camera]) -> dict[str, float]:
+    """The cameras of ``refined`` turned by more than :data:`FARTHEST_TURN_DEG` from their pose
+    in ``given``, with that turn (°)."""
+    turned = {n: rotation_deg(c.R @ given[n].R.T) for n, c in refined.items() if n in given}
+    return {n: t for n, t in turned.items() if t > FARTHEST_TURN_DEG}
 
 
 def _consensus_frame(rig: RigEstimate, given: Sequence[Camera], scale: float) -> WorldFrame:

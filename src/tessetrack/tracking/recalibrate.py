@@ -31,11 +31,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tessetrack.calibrate.compare import rotation_deg
 from tessetrack.calibrate.extrinsics import (
-    FARTHEST_TURN_DEG,
     CameraFit,
     ExtrinsicsResult,
+    far_turns,
     refine_from_people,
 )
 from tessetrack.calibrate.people import PeopleConfig, UnmatchedCameras
@@ -202,16 +201,15 @@ def recalibrate(
 
 
 def _far_turns(refined: Mapping[str, Camera], given: Mapping[str, Camera]) -> list[str]:
-    """The cameras the refinement turned by more than :data:`FARTHEST_TURN_DEG` from their
-    given poses (a warning names them): a drift is a few degrees, and turns that large mean their
-    people were matched wrongly under the given poses."""
-    turned = {n: rotation_deg(c.R @ given[n].R.T) for n, c in refined.items()}
-    far = [n for n, t in turned.items() if t > FARTHEST_TURN_DEG]
+    """The cameras the refinement turned further than a drift from their given poses
+    (:func:`~tessetrack.calibrate.extrinsics.far_turns`; a warning names them): turns that large
+    mean their people were matched wrongly under the given poses."""
+    far = far_turns(refined, given)
     if far:
         logger.warning("camera(s) %s: the refinement turned them by %s°, more than a drift (their "
                        "people were matched wrongly); kept as given", ", ".join(far),
-                       ", ".join(f"{turned[n]:.0f}" for n in far))  # fmt: skip
-    return far
+                       ", ".join(f"{t:.0f}" for t in far.values()))  # fmt: skip
+    return list(far)
 
 
 def _weak_fits(fits: Mapping[str, CameraFit], min_matches: int) -> list[str]:

@@ -347,6 +347,12 @@ def detect(
         "is found again in overlapping tiles half that side across (people far from the camera; "
         "about 4 times slower on such images).",
     ),
+    mirror: bool = typer.Option(
+        True,
+        "--mirror/--no-mirror",
+        help="Read each image mirrored too and average each person's two readings where they "
+        "agree (joints closer to where other cameras see them; half as fast).",
+    ),
 ) -> None:
     """The 2D people in every frame of every camera (built-in BlazePose detector), written as
     OpenPose JSON per camera (or COCO results) for `track --detections`."""
@@ -354,7 +360,7 @@ def detect(
 
     from tessetrack.detector import BlazePoseConfig, detect_recording
 
-    config = BlazePoseConfig(max_people=max_people, passes=passes,
+    config = BlazePoseConfig(max_people=max_people, passes=passes, mirror=mirror,
                              tile_below=BlazePoseConfig.tile_below if tiles else 0.0)  # fmt: skip
     with _progress_bars(("detect", "img/s")) as (progress,):
         summary = detect_recording(input, output, calibration=calibration, format=format,

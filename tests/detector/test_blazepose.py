@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 
 from tessetrack.detector import BlazePose, BlazePoseConfig, landmarks_to, model_files
-from tessetrack.detector.blazepose import boxes_overlap, cut_by, grey_out, nearest_tile, tiles
+from tessetrack.detector.blazepose import (
+    boxes_overlap,
+    cut_by,
+    grey_out,
+    merge_mirrored,
+    nearest_tile,
+    read_back_mirrored,
+    tiles,
+)
 from tessetrack.errors import DependencyError, InputError
 from tessetrack.skeletons import get_joint_set
 
@@ -107,8 +115,8 @@ def test_one_person_found_twice_on_a_real_frame_is_kept_once(shared_data):
     # cam03's frame 17: BlazePose finds the nearer person twice, joints ~2 % of their size apart
     image = _frame(shared_data, "cam03", 17)
     with (
-        BlazePose(BlazePoseConfig(duplicate=0.0, passes=1)) as raw,
-        BlazePose(BlazePoseConfig(passes=1)) as once,
+        BlazePose(BlazePoseConfig(duplicate=0.0, passes=1, mirror=False)) as raw,
+        BlazePose(BlazePoseConfig(passes=1, mirror=False)) as once,
     ):
         both, kept = raw(image), once(image)
     assert len(both) == 2 and len(kept) == 1 and once.duplicates == 1 and raw.duplicates == 0
@@ -121,7 +129,8 @@ def test_a_second_search_with_the_found_person_greyed_out_finds_the_other(shared
     # the same frame: one search finds only the nearer person (twice); the woman beside him, to
     # his left in the image, is found once he is greyed out
     image = _frame(shared_data, "cam03", 17)
-    with BlazePose(BlazePoseConfig(passes=1)) as one, BlazePose() as two:
+    single = BlazePoseConfig(mirror=False)
+    with BlazePose(dataclasses.replace(single, passes=1)) as one, BlazePose(single) as two:
         first, both = one(image), two(image)
     assert len(first) == 1 and len(both) == 2 and two.duplicates == 1
     np.testing.assert_allclose(both[0], first[0])  # the first search's person comes first
@@ -149,10 +158,11 @@ def test_grey_out_by_hand():
 
 class _Canned(BlazePose):
     """BlazePose whose searches return canned people (no MediaPipe), recording the images; no
-    tiles (tested below)."""
+    tiles and no mirrored reading (both tested below)."""
 
     def __init__(self, searches, config=None):
-        self.config = dataclasses.replace(config or BlazePoseConfig(), tile_below=0.0)
+        self.config = dataclasses.replace(config or BlazePoseConfig(), tile_below=0.0,
+                                          mirror=False)  # fmt: skip
         self.duplicates = 0
         self.searches = list(searches)
         self.images = []
@@ -237,10 +247,12 @@ def test_cut_by_by_hand():
 class _Located(BlazePose):
     """BlazePose that finds the given people in any image that holds them whole where they measure
     at least ``least`` of its longer side (as MediaPipe misses small people); the image's pixels
-    encode their own coordinates, so a tile knows where it lies."""
+    encode their own coordinates, so a tile knows where it lies (read once: a mirrored image's
+    pixels would not)."""
 
     def __init__(self, people, config, least=0.2):
-        self.config, self.duplicates, self.people, self.least = config, 0, people, least
+        self.config = dataclasses.replace(config, mirror=False)
+        self.duplicates, self.people, self.least = 0, people, least
         self.searched = []
 
     @staticmethod
@@ -379,3 +391,98 @@ def test_tile_settings_out_of_range_are_refused():
         BlazePoseConfig(tile_below=1.5)
     with pytest.raises(InputError, match=r"mask_pad must lie in \[0, 1\], got -0.1"):
         BlazePoseConfig(mask_pad=-0.1)
+
+
+def test_read_back_mirrored_by_hand():
+    names = get_joint_set("blazepose33").joints
+    seen = np.zeros((1, 33, 3))
+    seen[0, :, 0] = np.arange(33)  # u = the landmark's index, in the mirrored image
+    seen[0, :, 1] = 100 + np.arange(33)
+    seen[0, :, 2] = np.linspace(0.1, 0.9, 33)
+    back = read_back_mirrored(seen, width=640)
+    # the mirrored image's left wrist is the person's right wrist, 640 - u from the left edge
+    lw, rw = names.index("l_wrist"), names.index("r_wrist")
+    np.testing.assert_allclose(back[0, rw], [640 - lw, 100 + lw, seen[0, lw, 2]])
+    np.testing.assert_allclose(back[0, lw], [640 - rw, 100 + rw, seen[0, rw, 2]])
+    nose = names.index("nose")
+    np.testing.assert_allclose(back[0, nose], [640 - nose, 100 + nose, seen[0, nose, 2]])
+    # reading back twice gives the reading itself
+    np.testing.assert_allclose(read_back_mirrored(back, width=640), seen)
+
+
+def test_mirrored_readings_merge_where_they_agree(rng):
+    a = _someone(rng, 0.0)  # 33 landmarks over a 200-pixel box
+    b = a.copy()
+    b[:, :2] += [3.0, -1.0]  # the mirror's reading: 1.6 % of the person's size off
+    b[:, 2] = 0.7
+    b[5, :2] += 40.0  # one landmark 20 % off: they disagree there
+    b[6, 2] = 0.95  # ... and another one they agree on, more visible in the mirror
+    other = _someone(rng, 600.0)  # found in the mirror only: not added
+    out = merge_mirrored(a[None], np.stack([other, b]))
+    assert out.shape == (1, 33, 3)
+    mean = 0.5 * (a + b)
+    keep = np.ones(33, bool)
+    keep[5] = False
+    np.testing.assert_allclose(out[0, keep], mean[keep])
+    np.testing.assert_allclose(out[0, 5], a[5])  # the more visible reading (0.9 against 0.7)
+    b[5, 2] = 0.99
+    np.testing.assert_allclose(merge_mirrored(a[None], b[None])[0, 5], b[5])
+    # a landmark one reading is unsure of is not averaged either: the surer one is kept
+    b[7, 2] = 0.1
+    np.testing.assert_allclose(merge_mirrored(a[None], b[None])[0, 7], a[7])
+    # nobody in the mirror, or nobody alike: the people as found
+    np.testing.assert_array_equal(merge_mirrored(a[None], np.zeros((0, 33, 3))), a[None])
+    np.testing.assert_array_equal(merge_mirrored(a[None], other[None]), a[None])
+    np.testing.assert_array_equal(merge_mirrored(np.zeros((0, 33, 3)), b[None]).shape, (0, 33, 3))
+
+
+def test_each_person_merges_with_their_own_mirrored_reading(rng):
+    a, c = _someone(rng, 0.0), _someone(rng, 150.0)  # two people whose boxes overlap
+    a2, c2 = a.copy(), c.copy()
+    a2[:, :2] += 2.0
+    c2[:, :2] -= 2.0
+    out = merge_mirrored(np.stack([a, c]), np.stack([c2, a2]))
+    np.testing.assert_allclose(out[0, :, :2], a[:, :2] + 1.0)
+    np.testing.assert_allclose(out[1, :, :2], c[:, :2] - 1.0)
+
+
+class _Mirrored(_Canned):
+    """The canned detector with the mirrored reading on (its searches: the image's, then the
+    mirrored image's)."""
+
+    def __init__(self, searches, config=None):
+        super().__init__(searches, config)
+        self.config = dataclasses.replace(self.config, mirror=True)
+
+
+def test_the_detector_reads_the_mirrored_image_and_merges(rng):
+    image = np.zeros((600, 900, 3), np.uint8)
+    image[:, :450] = 200  # the left half bright: the mirrored image has it on the right
+    a = _someone(rng, 100.0)
+    seen = read_back_mirrored(a[None], 900)  # the same person where the mirror shows them
+    seen[..., :2] += 4.0
+    det = _Mirrored([a[None], seen], BlazePoseConfig(passes=1))
+    out = det(image)
+    assert len(det.images) == 2
+    np.testing.assert_array_equal(det.images[1], image[:, ::-1])
+    expected = a.copy()
+    expected[:, :2] = 0.5 * (a[:, :2] + read_back_mirrored(seen, 900)[0, :, :2])
+    np.testing.assert_allclose(out[0], expected)
+    # nobody found: the mirrored image is not read
+    det = _Mirrored([np.zeros((0, 33, 3))], BlazePoseConfig(passes=1))
+    assert len(det(image)) == 0 and len(det.images) == 1
+
+
+def test_the_mirrored_reading_on_a_real_frame(shared_data):
+    image = _frame(shared_data)
+    with BlazePose(BlazePoseConfig(mirror=False)) as once, BlazePose() as twice:
+        one, merged = once(image), twice(image)
+    assert len(merged) == len(one) >= 1
+    # each person stays where one reading put them, moved by a few pixels at most
+    sure = one[..., 2] > 0.5
+    size = np.ptp(one[..., 1], axis=-1)[:, None]
+    moved = np.linalg.norm(merged[..., :2] - one[..., :2], axis=-1) / size
+    assert np.median(moved[sure]) < 0.03
+    assert (moved[sure] > 0).mean() > 0.5  # and merged with the mirror's reading
+    with pytest.raises(InputError, match="mirror_agree"):
+        BlazePoseConfig(mirror_agree=1.5)

@@ -6,7 +6,9 @@ second time mirrored left to right and merges each person's two readings
 
 * the detector with one reading and with two, on every image (images/s of each, people found);
 * how far apart the two readings of a landmark lie (every 10th frame: the image's people and the
-  mirrored image's, read back, paired as the merge pairs them), in % of the person's size;
+  mirrored image's, read back, paired as the merge pairs them: :func:`pair_readings`), in % of
+  the person's size, and how many people the mirrored reading finds that the image's does not
+  (the merge does not add them);
 * the leave-one-camera-out error of a plain triangulation of the detections
   (:func:`tessetrack.tracking.geometric.triangulate_people`, no model, so that only the
   detections change): for each camera, the other cameras' detections triangulated and projected
@@ -33,12 +35,10 @@ from _common import RESULTS, cpu_name
 from real_video import RECORDINGS
 
 from tessetrack.detector import BlazePose, BlazePoseConfig, detect_recording
-from tessetrack.detector.blazepose import read_back_mirrored
+from tessetrack.detector.blazepose import pair_readings, read_back_mirrored
 from tessetrack.detector.recording import open_recording
 from tessetrack.eval.reprojection import left_out_errors
 from tessetrack.io.atomic import atomic_write_text
-from tessetrack.ops.assignment import gated_assignment
-from tessetrack.ops.duplicates import DUPLICATE_GATE, person_sizes, same_people
 from tessetrack.tracking.geometric import triangulate_people
 from tessetrack.tracking.inputs import open_input
 
@@ -49,7 +49,7 @@ def agreement(root: Path, calibration: Path | None, every: int) -> dict:
     """Distances between the two readings of each landmark (every ``every``-th frame), in % of
     the person's size: median over the confident landmarks of the paired people."""
     dataset = open_recording(root, calibration=calibration)
-    rel = []
+    rel, found, only_mirrored = [], 0, 0
     with BlazePose(READINGS["one"]) as detect:
         for k, frame in enumerate(dataset):
             if k % every:
@@ -58,17 +58,16 @@ def agreement(root: Path, calibration: Path | None, every: int) -> dict:
                 image = load()
                 a = detect(image)
                 b = read_back_mirrored(detect(np.ascontiguousarray(image[:, ::-1])), image.shape[1])
-                same = same_people(a, b)
-                if not same.any():
-                    continue
-                size = np.maximum(person_sizes(a, 0.3)[:, None], person_sizes(b, 0.3)[None])
-                dist = np.linalg.norm(a[:, None, :, :2] - b[None, :, :, :2], axis=-1)
-                cost = np.where(same, np.median(dist, -1) / size, np.inf)
-                for r, c in zip(*gated_assignment(cost, same, DUPLICATE_GATE), strict=True):
+                pairs, dist, size = pair_readings(a, b)
+                found += len(a)
+                only_mirrored += len(b) - len(pairs)
+                for r, c in pairs:
                     sure = (a[r, :, 2] >= 0.5) & (b[c, :, 2] >= 0.5)
                     rel.append(dist[r, c][sure] / size[r, c])
     rel = np.concatenate(rel) if rel else np.zeros(0)
     return {
+        "people_found": found,
+        "people_only_mirrored": only_mirrored,
         "landmarks": int(rel.size),
         "median_pct_size": 100 * float(np.median(rel)) if rel.size else None,
         "p90_pct_size": 100 * float(np.percentile(rel, 90)) if rel.size else None,

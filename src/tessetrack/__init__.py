@@ -5,5 +5,5 @@ Importing the package has no side effects: no weights are loaded, nothing is pri
 
 from __future__ import annotations
 
-__version__ = "0.17.0"
+__version__ = "0.18.0"
 __all__ = ["__version__"]

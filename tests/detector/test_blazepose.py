@@ -17,6 +17,7 @@ from tessetrack.detector.blazepose import (
     grey_out,
     merge_mirrored,
     nearest_tile,
+    pair_readings,
     read_back_mirrored,
     tiles,
 )
@@ -437,13 +438,39 @@ def test_mirrored_readings_merge_where_they_agree(rng):
 
 
 def test_each_person_merges_with_their_own_mirrored_reading(rng):
-    a, c = _someone(rng, 0.0), _someone(rng, 150.0)  # two people whose boxes overlap
+    # two people 12 px apart on 200 px bodies (0.06 of their size, within the pairing gate of
+    # 0.1): each could pair with either reading, and the least total cost pairs them rightly
+    a = _someone(rng, 0.0)
+    c = a.copy()
+    c[:, :2] += [12.0, 0.0]
     a2, c2 = a.copy(), c.copy()
-    a2[:, :2] += 2.0
-    c2[:, :2] -= 2.0
-    out = merge_mirrored(np.stack([a, c]), np.stack([c2, a2]))
-    np.testing.assert_allclose(out[0, :, :2], a[:, :2] + 1.0)
-    np.testing.assert_allclose(out[1, :, :2], c[:, :2] - 1.0)
+    a2[:, :2] -= [2.0, 0.0]  # a's reading is 10 px from c's, c's 14 px from a's
+    c2[:, :2] += [2.0, 0.0]
+    stranger = _someone(rng, 600.0)
+    pairs, _, _ = pair_readings(np.stack([a, c]), np.stack([stranger, c2, a2]))
+    assert sorted(pairs) == [(0, 2), (1, 1)]
+    out = merge_mirrored(np.stack([a, c]), np.stack([stranger, c2, a2]))
+    np.testing.assert_allclose(out[0, :, :2], a[:, :2] - [1.0, 0.0])
+    np.testing.assert_allclose(out[1, :, :2], c[:, :2] + [1.0, 0.0])
+
+
+def test_readings_pair_on_the_landmarks_both_are_sure_of(rng):
+    a = _someone(rng, 0.0)
+    b = a.copy()
+    b[:, :2] += 1.0
+    unsure = np.arange(33) >= 13  # 20 of the 33 landmarks unsure in both, and far apart
+    a[unsure, 2] = b[unsure, 2] = 0.1
+    b[unsure, :2] += 150.0
+    stranger = _someone(rng, 600.0)
+    for mirrored in (b[None], np.stack([stranger, b])):
+        out = merge_mirrored(a[None], mirrored)
+        np.testing.assert_allclose(out[0, ~unsure, :2], a[~unsure, :2] + 0.5)  # merged
+    a[0, :2] = np.nan  # a landmark without a place is neither compared nor averaged
+    assert pair_readings(a[None], b[None])[0] == [(0, 0)]
+    with pytest.raises(InputError, match=r"expected \(P, 33, 3\)"):
+        merge_mirrored(np.zeros((1, 17, 3)), b[None])
+    with pytest.raises(InputError, match="mirrored people"):
+        read_back_mirrored(np.zeros((1, 17, 3)), 100)
 
 
 class _Mirrored(_Canned):
@@ -459,15 +486,29 @@ def test_the_detector_reads_the_mirrored_image_and_merges(rng):
     image = np.zeros((600, 900, 3), np.uint8)
     image[:, :450] = 200  # the left half bright: the mirrored image has it on the right
     a = _someone(rng, 100.0)
-    seen = read_back_mirrored(a[None], 900)  # the same person where the mirror shows them
-    seen[..., :2] += 4.0
-    det = _Mirrored([a[None], seen], BlazePoseConfig(passes=1))
+    a[:, 2] = np.linspace(0.4, 0.9, 33)
+    # the same person where the mirror shows them (u -> 900 - u, sides swapped), 4 px off; the
+    # mirror's copy of them (a duplicate its own search drops) is not counted
+    seen = np.empty_like(a)
+    swap = np.arange(33)
+    for i, j in get_joint_set("blazepose33").flip_pairs:
+        swap[i], swap[j] = j, i
+    seen[swap] = a
+    seen[:, 0] = 900.0 - seen[:, 0] + 4.0
+    seen[:, 2] = 0.8
+    copy = seen.copy()
+    copy[:, 2] = 0.5
+    det = _Mirrored([a[None], np.stack([seen, copy])], BlazePoseConfig(passes=1))
     out = det(image)
-    assert len(det.images) == 2
+    assert len(det.images) == 2 and det.duplicates == 0
     np.testing.assert_array_equal(det.images[1], image[:, ::-1])
     expected = a.copy()
-    expected[:, :2] = 0.5 * (a[:, :2] + read_back_mirrored(seen, 900)[0, :, :2])
+    expected[:, 0] -= 2.0  # the mean of the two readings: 4 px apart, back in the image
+    expected[:, 2] = (a[:, 2] + 0.8) / 2
     np.testing.assert_allclose(out[0], expected)
+    # mirror_agree reaches the merge: under 4 px of a 200 px person, the readings disagree
+    det = _Mirrored([a[None], seen[None]], BlazePoseConfig(passes=1, mirror_agree=0.01))
+    np.testing.assert_allclose(det(image)[0, :, 0], np.where(a[:, 2] >= 0.8, a[:, 0], a[:, 0] - 4))
     # nobody found: the mirrored image is not read
     det = _Mirrored([np.zeros((0, 33, 3))], BlazePoseConfig(passes=1))
     assert len(det(image)) == 0 and len(det.images) == 1
@@ -483,6 +524,7 @@ def test_the_mirrored_reading_on_a_real_frame(shared_data):
     size = np.ptp(one[..., 1], axis=-1)[:, None]
     moved = np.linalg.norm(merged[..., :2] - one[..., :2], axis=-1) / size
     assert np.median(moved[sure]) < 0.03
-    assert (moved[sure] > 0).mean() > 0.5  # and merged with the mirror's reading
+    # merged with the mirror's reading: most sure landmarks move by 0.2 % of the size or more
+    assert (moved[sure] > 0.002).mean() > 0.5
     with pytest.raises(InputError, match="mirror_agree"):
         BlazePoseConfig(mirror_agree=1.5)

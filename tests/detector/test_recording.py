@@ -247,3 +247,35 @@ def test_settings_are_recorded_as_their_fields_types(tmp_path):
     same = BlazePoseConfig(min_detection=np.float64(0.3), max_people=np.int64(8), mask_pad=0.15)
     assert detector_settings(same) == detector_settings(BlazePoseConfig())
     assert detector_settings(BlazePoseConfig(tile_below=1))["tile_below"] == "1.0"
+
+
+def test_detect_command_reads_mirrored_unless_told_not_to(recording, tmp_path, builtin, capsys):
+    from tessetrack.cli import main
+    from tessetrack.detector import read_detector_settings
+
+    for flag, expected in ((None, True), ("--no-mirror", False)):
+        out = tmp_path / f"dets_{expected}"
+        with pytest.raises(SystemExit) as info:
+            main(["detect", str(recording), "--output", str(out), *([flag] if flag else [])])
+        assert info.value.code == 0, capsys.readouterr().err[-2000:]
+        assert builtin.made[-1].config.mirror is expected
+        assert read_detector_settings(out)["mirror"] == repr(expected)
+
+
+def test_detections_of_a_release_that_read_each_image_once_resume_with_one_reading(
+    recording, tmp_path, builtin, caplog
+):
+    from tessetrack.detector import BlazePoseConfig, detector_settings, read_detector_settings
+    from tessetrack.detector.recording import SETTINGS_FILE
+
+    out = tmp_path / "dets"
+    detect_recording(recording, out, end=2, config=BlazePoseConfig(mirror=False))  # 4 of 8
+    path = out / SETTINGS_FILE
+    # the file as a release without the mirrored reading wrote it: no mirror line
+    path.write_text("".join(line for line in path.read_text().splitlines(keepends=True)
+                            if not line.startswith("mirror")))  # fmt: skip
+    assert read_detector_settings(out)["mirror"] == "False"
+    assert read_detector_settings(out) == detector_settings(BlazePoseConfig(mirror=False))
+    with pytest.raises(InputError, match=r"mirror False \(now True\)"):
+        detect_recording(recording, out)  # the default reads mirrored: not mixed in
+    assert detect_recording(recording, out, config=BlazePoseConfig(mirror=False)).detected == 4

@@ -35,7 +35,7 @@ import numpy as np
 
 from tessetrack.errors import DependencyError, InputError
 from tessetrack.ops.assignment import gated_assignment
-from tessetrack.ops.duplicates import DUPLICATE_GATE, distinct_people, person_sizes, same_people
+from tessetrack.ops.duplicates import DUPLICATE_GATE, distinct_people, people_apart, same_people
 from tessetrack.skeletons import BLAZEPOSE33, convert_joints
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "nearest_tile",
     "boxes_overlap",
     "read_back_mirrored",
+    "pair_readings",
     "merge_mirrored",
 ]
 
@@ -103,12 +104,12 @@ class BlazePoseConfig:
             ``tile_below`` of the image are left to the whole image's search.
         mirror: each image is read a second time mirrored left to right, and each person found
             in both readings (:func:`merge_mirrored`) gets, per landmark, the mean of the two
-            where they agree, else the more visible one. The landmark model does not err alike on
-            an image and its mirror: on the real 4-camera recording below the two readings of a
-            joint lie a median 1.8 % of the person's size apart, and the mean of the two, used
-            by the three other cameras, places the joints closer to where the left-out camera
-            sees them (:mod:`benchmarks.real_video`). Twice the detector's time; False: one
-            reading.
+            where they agree, else the more visible one; the mirrored reading adds nobody. The
+            landmark model does not err alike on an image and its mirror: on the real 4-camera
+            recording of the test data a landmark's two readings lie a median 1.64 % of the
+            person's size apart, and the other cameras' merged detections, triangulated, land
+            closer to a left-out camera's people (``benchmarks/mirror_reading.py``). Twice the
+            detector's time; False: one reading.
         mirror_agree: two readings of a landmark further apart than this share of the person's
             size disagree (one of them is wrong).
 
@@ -483,16 +484,53 @@ def grey_out(
     return out
 
 
+def _landmark_people(people: np.ndarray, what: str) -> np.ndarray:
+    """``people`` as a (P, 33, 3) float array; an InputError naming ``what`` otherwise."""
+    arr = np.asarray(people, dtype=np.float64)
+    if arr.ndim != 3 or arr.shape[1:] != (BLAZEPOSE33.num_joints, 3):
+        raise InputError(f"{what}: expected (P, 33, 3) BlazePose landmarks, got {arr.shape}")
+    return arr
+
+
 def read_back_mirrored(people: np.ndarray, width: int) -> np.ndarray:
     """(P, 33, 3) landmarks found in an image mirrored left to right, ``width`` pixels wide →
-    the same people in the unmirrored image: ``u → width − u`` (OpenCV's pixel convention,
-    ``u = x · W``) and each left landmark swapped with its right one."""
+    the same people in the unmirrored image: ``u → width − u`` (``u = x · width``, the image
+    spanning [0, width] as MediaPipe's normalised x spans [0, 1]) and each left landmark
+    swapped with its right one."""
     swap = np.arange(BLAZEPOSE33.num_joints)
     for a, b in BLAZEPOSE33.flip_pairs:
         swap[a], swap[b] = b, a
-    out = np.array(people, dtype=np.float64).reshape(-1, BLAZEPOSE33.num_joints, 3)[:, swap]
+    out = _landmark_people(people, "mirrored people")[:, swap]
     out[..., 0] = width - out[..., 0]
     return out
+
+
+def pair_readings(
+    found: np.ndarray, mirrored: np.ndarray, *, gate: float = DUPLICATE_GATE,
+    min_confidence: float = 0.3, min_joints: int = 5,
+) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray]:  # fmt: skip
+    """Which person of ``mirrored`` is which of ``found``: one person, one pair, by the least
+    total cost (Hungarian), the cost of a pair being the median distance of the landmarks both
+    readings show with ``min_confidence`` over the larger of their sizes
+    (:func:`~tessetrack.ops.duplicates.people_apart`); pairs at ``gate`` or over, or with fewer
+    than ``min_joints`` such landmarks, are refused (as
+    :func:`~tessetrack.ops.duplicates.same_people` refuses them).
+
+    Args:
+        found, mirrored: (P, 33, 3) and (Q, 33, 3) of (u, v, visibility), in the same image.
+
+    Returns:
+        pairs [(p, q)], dist (P, Q, 33) the landmarks' pixel distances, size (P, Q) the pairs'
+        person sizes in pixels.
+    """
+    found = _landmark_people(found, "people found")
+    mirrored = _landmark_people(mirrored, "mirrored people")
+    apart, shown, dist, size = people_apart(found, mirrored, min_confidence=min_confidence)
+    if found.shape[0] == 0 or mirrored.shape[0] == 0:
+        return [], dist, size
+    ok = (shown >= min_joints) & (apart < gate)
+    rows, cols = gated_assignment(apart, ok, gate)
+    return list(zip(rows.tolist(), cols.tolist(), strict=True)), dist, size
 
 
 def merge_mirrored(
@@ -505,11 +543,12 @@ def merge_mirrored(
 ) -> np.ndarray:
     """Each person of ``found`` merged with their reading in the mirrored image, where it has one.
 
-    The two readings are one person by :func:`~tessetrack.ops.duplicates.same_people` (``gate``),
-    one pair per person (the closest first). Per landmark, where both readings are confident
-    (``min_confidence``) and lie within ``agree`` of the person's size of each other, the
-    position and visibility are the two readings' means; elsewhere the more visible reading is
-    kept. People of ``mirrored`` that pair with nobody are not added.
+    The readings are paired by :func:`pair_readings` (``gate``: one person's two readings lie a
+    median 1.4-1.6 % of their size apart on the real recordings of the test data). Per landmark,
+    where both readings are confident (``min_confidence``) and lie within ``agree`` of the
+    person's size of each other, the position and visibility are the two readings' means;
+    elsewhere the more visible reading is kept. People of ``mirrored`` that pair with nobody are
+    not added: the mirrored reading moves the people found, it finds nobody.
 
     Args:
         found: (P, 33, 3) the image's people (u, v, visibility).
@@ -517,19 +556,15 @@ def merge_mirrored(
 
     Returns:
         (P, 33, 3) ``found``'s people, merged where paired.
+
+    Raises:
+        InputError: arrays that are not (P, 33, 3) landmarks.
     """
-    found = np.asarray(found, dtype=np.float64)
-    mirrored = np.asarray(mirrored, dtype=np.float64)
+    pairs, dist, size = pair_readings(found, mirrored, gate=gate, min_confidence=min_confidence)
+    found = _landmark_people(found, "people found")
+    mirrored = _landmark_people(mirrored, "mirrored people")
     out = found.copy()
-    same = same_people(found, mirrored, gate=gate, min_confidence=min_confidence)  # P×Q
-    if not same.any():
-        return out
-    dist = np.linalg.norm(found[:, None, :, :2] - mirrored[None, :, :, :2], axis=-1)  # P×Q×33
-    size = np.maximum(person_sizes(found, min_confidence)[:, None],
-                      person_sizes(mirrored, min_confidence)[None])  # fmt: skip
-    rel = np.where(same, np.median(dist, -1) / size, np.inf)  # P×Q
-    rows, cols = gated_assignment(rel, same, float(gate))
-    for r, c in zip(rows, cols, strict=True):
+    for r, c in pairs:
         a, b = found[r], mirrored[c]
         sure = (a[:, 2] >= min_confidence) & (b[:, 2] >= min_confidence)
         close = sure & (dist[r, c] <= agree * size[r, c])  # 33

@@ -148,11 +148,19 @@ def detector_settings(config: BlazePoseConfig) -> dict[str, str]:
     for f in dataclasses.fields(config):  # as the field's own type: 1 and 1.0, NumPy scalars alike
         default = f.default
         values[f.name] = type(default)(getattr(config, f.name))
+    if not config.mirror:  # one reading: how two would be merged changes nothing
+        del values["mirror_agree"]
     return {k: repr(v) for k, v in values.items()}
 
 
+#: Settings added after the settings file was: the value the releases before them used.
+_IMPLIED = {"mirror": repr(False)}
+
+
 def read_detector_settings(folder: Path) -> dict[str, str] | None:
-    """The settings a detections folder records (:data:`SETTINGS_FILE`), or None without one."""
+    """The settings a detections folder records (:data:`SETTINGS_FILE`), or None without one; a
+    setting added to the detector since that file was written reads as the value the detector
+    then had (``mirror``: False, one reading)."""
     path = folder / SETTINGS_FILE
     if not path.is_file():
         return None
@@ -166,6 +174,8 @@ def read_detector_settings(folder: Path) -> dict[str, str] | None:
         if sep and not key.lstrip().startswith("#"):
             settings[key.strip()] = value.partition("#")[0].strip()
     settings.pop("tessetrack", None)  # the release that wrote it: informative only
+    for key, value in _IMPLIED.items():  # not recorded then: that release's behaviour
+        settings.setdefault(key, value)
     return settings
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from tessetrack.ops.suppress import greedy_keep
 
-__all__ = ["DUPLICATE_GATE", "person_sizes", "same_people", "distinct_people"]
+__all__ = ["DUPLICATE_GATE", "person_sizes", "same_people", "people_apart", "distinct_people"]
 
 #: Two 2D people whose joints lie closer than this share of their size are one person found twice
 #: (the built-in detector's and the detection readers' default).
@@ -56,17 +56,41 @@ def same_people(
     b = np.asarray(b, dtype=np.float64)
     if len(a) == 0 or len(b) == 0 or gate <= 0 or a.shape[1] == 0:
         return np.zeros((len(a), len(b)), dtype=bool)
+    apart, shown, _, _ = people_apart(a, b, min_confidence=min_confidence)
+    return (shown >= min_joints) & (apart < gate)
+
+
+def people_apart(
+    a: np.ndarray, b: np.ndarray, *, min_confidence: float = 0.3
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """How far apart each person of ``a`` is from each of ``b`` (one image's people).
+
+    Args:
+        a, b: (Pa, J, 3) and (Pb, J, 3) of (u, v, confidence) in pixels.
+        min_confidence: joints below it (or not finite) are not compared.
+
+    Returns:
+        apart (Pa, Pb): the median distance between their joints, over the joints both show
+        with ``min_confidence``, over the larger of the two people's sizes
+        (:func:`person_sizes`; inf where they show no joint in common); shown (Pa, Pb): how
+        many joints both show; dist (Pa, Pb, J): every joint's distance in pixels (NaN
+        positions read as 0); size (Pa, Pb): the larger size of each pair, pixels.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
     ok_a = (a[..., 2] >= min_confidence) & np.isfinite(a[..., :2]).all(-1)  # Pa×J
     ok_b = (b[..., 2] >= min_confidence) & np.isfinite(b[..., :2]).all(-1)  # Pb×J
     both = ok_a[:, None] & ok_b[None]  # Pa×Pb×J
-    dist = np.linalg.norm(a[:, None, :, :2] - b[None, :, :, :2], axis=-1)  # Pa×Pb×J
-    with warnings.catch_warnings():  # pairs with no joint in common: NaN, never "same" below
+    diff = np.nan_to_num(a[:, None, :, :2]) - np.nan_to_num(b[None, :, :, :2])
+    dist = np.linalg.norm(diff, axis=-1)  # Pa×Pb×J
+    with warnings.catch_warnings():  # pairs with no joint in common: NaN, made inf below
         warnings.simplefilter("ignore", RuntimeWarning)
         median = np.nanmedian(np.where(both, dist, np.nan), axis=-1)  # Pa×Pb
     size = np.maximum(
         person_sizes(a, min_confidence)[:, None], person_sizes(b, min_confidence)[None]
     )
-    return (both.sum(-1) >= min_joints) & (median < gate * size)
+    apart = np.where(np.isfinite(median), median / size, np.inf)
+    return apart, both.sum(-1), dist, size
 
 
 def distinct_people(
